@@ -1,0 +1,1 @@
+"""Benchmarks: run with ``./run.sh bench [NAME]``; each writes its figures to bench/results/."""

@@ -1,0 +1,134 @@
+"""Settings: one pydantic-settings model per concern, read from the environment and ``.env``.
+
+Built once in ``main.py`` by :func:`load_settings`; nothing here runs at import time.
+Every variable is listed, with a comment, in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TELEGRAM_API_URL = "https://api.telegram.org"
+MB = 1024 * 1024
+
+
+def _section(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+
+class BotSettings(BaseSettings):
+    """The bot itself: who it is, where the Bot API lives, who may administer it."""
+
+    model_config = _section("")
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: AnyHttpUrl = AnyHttpUrl(TELEGRAM_API_URL)
+    # Operators write ``ADMIN_IDS=123,456``; NoDecode stops pydantic-settings from
+    # expecting JSON for a list field.
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    catalog_path: Path = Path("catalog/demo.json")
+    redis_url: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("bot_token", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+
+class HttpSettings(BaseSettings):
+    """The process's one aiohttp ClientSession (see bot/services/http_session.py)."""
+
+    model_config = _section("HTTP_")
+
+    max_connections: PositiveInt = 100
+    max_connections_per_host: PositiveInt = 30
+    keepalive_timeout: PositiveFloat = 30.0
+    dns_ttl: PositiveInt = 300
+    total_timeout: PositiveFloat = 30.0
+    connect_timeout: PositiveFloat = 5.0
+    sock_read_timeout: PositiveFloat = 10.0
+
+
+class ImageSettings(BaseSettings):
+    """Product image downloads and their disk cache (see bot/services/images.py)."""
+
+    model_config = _section("IMAGE_")
+
+    cache_dir: Path = Path("image_cache")
+    cache_ttl: PositiveInt = 24 * 3600
+    cache_max_bytes: PositiveInt = 500 * MB
+    # Telegram's photo upload limit: a bigger file could not be sent anyway.
+    max_bytes: PositiveInt = 10 * MB
+    download_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    retry_base_delay: PositiveFloat = 0.5
+    retry_max_delay: PositiveFloat = 10.0
+
+
+class Settings(BaseModel):
+    """Everything the process is configured with, section by section."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bot: BotSettings
+    http: HttpSettings
+    images: ImageSettings
+
+
+class SettingsError(Exception):
+    """A variable has a bad value; the message names the variable."""
+
+
+_SECTIONS: dict[str, type[BaseSettings]] = {
+    "bot": BotSettings,
+    "http": HttpSettings,
+    "images": ImageSettings,
+}
+
+
+def load_settings(env_file: Path | str | None = ".env") -> Settings:
+    """Read every section; a bad value raises SettingsError naming the variable."""
+    sections: dict[str, BaseSettings] = {}
+    problems: list[str] = []
+    for name, cls in _SECTIONS.items():
+        try:
+            sections[name] = cls(_env_file=env_file)
+        except ValidationError as exc:
+            prefix = str(cls.model_config.get("env_prefix", ""))
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else "?"
+                problems.append(
+                    f"{(prefix + field).upper()}: {err['msg']} (got {err.get('input')!r})"
+                )
+    if problems:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+    return Settings.model_validate(sections)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import SettingsError, load_settings
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = load_settings(env_file=None)
+    assert settings.bot.bot_token is None
+    assert str(settings.bot.telegram_api_url) == "https://api.telegram.org/"
+    assert settings.http.max_connections == 100
+    assert settings.http.max_connections_per_host == 30
+    assert settings.images.max_bytes == 10 * 1024 * 1024
+
+
+def test_admin_ids_are_comma_separated_as_operators_write_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ADMIN_IDS", "123, 456,789")
+    assert load_settings(env_file=None).bot.admin_ids == {123, 456, 789}
+
+
+def test_token_is_secret_and_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_TOKEN", "42:secret-token")
+    settings = load_settings(env_file=None)
+    assert settings.bot.bot_token is not None
+    assert settings.bot.bot_token.get_secret_value() == "42:secret-token"
+    assert "secret-token" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("IMAGE_CACHE_TTL", "abc"),
+        ("ADMIN_IDS", "12,bob"),
+        ("HTTP_MAX_CONNECTIONS", "0"),
+        ("TELEGRAM_API_URL", "not a url"),
+    ],
+)
+def test_bad_value_fails_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings(env_file=None)
+
+
+def test_env_file_is_read(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("IMAGE_CACHE_TTL=60\nADMIN_IDS=7\n")
+    settings = load_settings(env_file=env)
+    assert settings.images.cache_ttl == 60
+    assert settings.bot.admin_ids == {7}
+
+
+def test_env_example_lists_every_variable() -> None:
+    example = (Path(__file__).parents[2] / ".env.example").read_text()
+    settings = load_settings(env_file=None)
+    for section in (settings.bot, settings.http, settings.images):
+        prefix = str(type(section).model_config.get("env_prefix", ""))
+        for field in type(section).model_fields:
+            assert f"\n{(prefix + field).upper()}=" in example, field
