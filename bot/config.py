@@ -49,8 +49,26 @@ class BotSettings(BaseSettings):
     catalog_path: Path = Path("catalog/demo.json")
     redis_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Replaces ``{static}`` in catalog image URLs. Unset with a token: the bot serves the
+    # catalog folder itself on 127.0.0.1; unset without a token: the sandbox serves it.
+    catalog_base_url: str | None = None
+    # File_ids and user preferences (SQLite) and compiled translations live here.
+    data_dir: Path = Path("data")
+    default_language: Literal["en", "ru"] = "en"
+    # /warm uploads every catalog image to this chat once, to learn file_ids ahead of shoppers.
+    warm_chat_id: int | None = None
+    # Port of the local sandbox started when BOT_TOKEN is unset (0: any free port).
+    sandbox_port: Annotated[int, Field(ge=0, le=65535)] = 8081
+    # Product images of one card fetched at once (the rest wait their turn).
+    card_image_concurrency: Annotated[int, Field(ge=1, le=30)] = 4
+    # Bot API policy: retries of a 5xx or network error, and the longest 429 wait obeyed.
+    api_max_retries: Annotated[int, Field(ge=0, le=10)] = 4
+    api_max_retry_after: PositiveFloat = 60.0
+    # Pacing of sends to one chat: a burst of this many requests, then this many per second.
+    chat_send_burst: PositiveInt = 3
+    chat_send_rate: PositiveFloat = 1.0
 
-    @field_validator("bot_token", "redis_url", mode="before")
+    @field_validator("bot_token", "redis_url", "catalog_base_url", "warm_chat_id", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -77,6 +95,14 @@ class HttpSettings(BaseSettings):
     total_timeout: PositiveFloat = 30.0
     connect_timeout: PositiveFloat = 5.0
     sock_read_timeout: PositiveFloat = 10.0
+    # Extra PEM certificates to trust besides the system store (a corporate proxy's CA,
+    # or a test CA); empty means the system store only.
+    ca_bundle: Path | None = None
+
+    @field_validator("ca_bundle", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class ImageSettings(BaseSettings):
@@ -92,6 +118,13 @@ class ImageSettings(BaseSettings):
     download_retries: Annotated[int, Field(ge=0, le=10)] = 3
     retry_base_delay: PositiveFloat = 0.5
     retry_max_delay: PositiveFloat = 10.0
+    # A 429/503 Retry-After longer than this is clamped to it: a shopper is waiting.
+    retry_after_max: PositiveFloat = 30.0
+    # Seconds past the TTL a stale file is kept, for revalidation and stale-if-error;
+    # after that it is expired and removed by the sweep.
+    cache_stale_ttl: Annotated[int, Field(ge=0)] = 7 * 24 * 3600
+    # Seconds between two sweeps of expired files and of the byte budget.
+    cache_sweep_interval: PositiveFloat = 600.0
 
 
 class Settings(BaseModel):
