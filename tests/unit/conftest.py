@@ -1,0 +1,141 @@
+"""Fixtures for service tests: a test CA (trustme), plain and TLS origins on 127.0.0.1,
+and a private SessionManager that trusts the test CA and is closed after each test.
+
+Reusable by other tiers: ``tls_ca``, ``origin`` and ``sessions``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import trustme
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from PIL import Image
+
+from bot.config import HttpSettings
+from bot.services.http_session import SessionManager
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> trustme.CA:
+    """A CA made by this test session; nothing outside the session trusts it."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def server_ssl(tls_ca: trustme.CA) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
+    return ctx
+
+
+@pytest.fixture(scope="session")
+def client_ssl(tls_ca: trustme.CA) -> ssl.SSLContext:
+    """A client context that verifies certificates and hostnames against the test CA only."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    tls_ca.configure_trust(ctx)
+    return ctx
+
+
+@pytest.fixture
+def http_settings() -> HttpSettings:
+    # Short timeouts keep the slow-origin tests fast; limits as in production.
+    return HttpSettings(total_timeout=5, connect_timeout=2, sock_read_timeout=0.5)
+
+
+@pytest.fixture
+async def sessions(
+    http_settings: HttpSettings, client_ssl: ssl.SSLContext
+) -> AsyncIterator[SessionManager]:
+    manager = SessionManager(http_settings, ssl_context=client_ssl)
+    yield manager
+    await manager.close()
+
+
+@dataclass
+class Origin:
+    """A running origin server and what it saw."""
+
+    server: TestServer
+    seen: list[str] = field(default_factory=list)  # request paths, in arrival order
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+    def count(self, path: str) -> int:
+        return sum(1 for p in self.seen if p == path)
+
+
+OriginFactory = Callable[..., Awaitable[Origin]]
+
+
+@pytest.fixture
+def origin(aiohttp_server: Any, server_ssl: ssl.SSLContext) -> Callable[..., Awaitable[Origin]]:
+    """``await origin({"/a.jpg": handler}, tls=True)``: an aiohttp test server on 127.0.0.1
+    that records every request before its handler runs."""
+
+    async def start(routes: dict[str, Handler], *, tls: bool = False) -> Origin:
+        app = web.Application()
+        holder: list[Origin] = []
+
+        @web.middleware
+        async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+            holder[0].seen.append(request.path)
+            holder[0].headers.append(dict(request.headers))
+            return await handler(request)
+
+        app.middlewares.append(record)
+        for path, handler in routes.items():
+            app.router.add_get(path, handler)
+        server = await aiohttp_server(app, ssl=server_ssl if tls else None)
+        holder.append(Origin(server))
+        return holder[0]
+
+    return start
+
+
+def make_image(fmt: str = "JPEG", size: tuple[int, int] = (32, 24), pad_to: int = 0) -> bytes:
+    """A real encoded image; ``pad_to`` grows it (JPEG comment / PNG trailing chunk room)."""
+    buf = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buf, format=fmt)
+    data = buf.getvalue()
+    if pad_to > len(data):
+        data += b"\0" * (pad_to - len(data))  # decoders ignore trailing bytes
+    return data
+
+
+@pytest.fixture(scope="session")
+def jpeg() -> bytes:
+    return make_image("JPEG")
+
+
+@pytest.fixture(scope="session")
+def png() -> bytes:
+    return make_image("PNG")
+
+
+@pytest.fixture
+def no_singleton() -> Iterator[None]:
+    """Tests of SessionManager.instance() start and end without a process singleton."""
+    SessionManager._instance = None
+    yield
+    SessionManager._instance = None
+
+
+async def wait_until(predicate: Callable[[], bool], *, steps: int = 5000) -> None:
+    """Poll a condition set by another task (bounded, so a broken test fails, not hangs)."""
+    for _ in range(steps):
+        if predicate():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("condition never became true")

@@ -1,0 +1,204 @@
+"""SessionManager: one shared session, rebuilt when closed or on a new loop, FIFO at the limit."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import ssl
+import warnings
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import trustme
+from aiohttp import web
+
+from bot.config import HttpSettings
+from bot.services.http_session import SessionManager
+from tests.unit.conftest import Origin, OriginFactory, wait_until
+
+
+async def _ok(request: web.Request) -> web.Response:
+    return web.Response(body=b"ok", content_type="text/plain")
+
+
+async def test_fifty_concurrent_callers_share_one_session(sessions: SessionManager) -> None:
+    got = await asyncio.gather(*(sessions.get_session() for _ in range(50)))
+    assert len({id(s) for s in got}) == 1
+    assert sessions.sessions_created == 1
+
+
+async def test_connector_carries_the_configured_limits(client_ssl: ssl.SSLContext) -> None:
+    settings = HttpSettings(
+        max_connections=7, max_connections_per_host=3, keepalive_timeout=12, dns_ttl=99
+    )
+    manager = SessionManager(settings, ssl_context=client_ssl)
+    session = await manager.get_session()
+    connector = session.connector
+    assert isinstance(connector, aiohttp.TCPConnector)
+    assert (connector.limit, connector.limit_per_host) == (7, 3)
+    assert session.timeout.total == settings.total_timeout
+    assert session.timeout.connect == settings.connect_timeout
+    await manager.close()
+    assert session.closed
+
+
+async def test_a_closed_session_is_replaced_by_a_working_one(
+    sessions: SessionManager, origin: OriginFactory
+) -> None:
+    srv = await origin({"/ok": _ok}, tls=True)
+    first = await sessions.get_session()
+    await first.close()  # e.g. someone closed it by mistake
+    async with sessions.request("GET", srv.url("/ok")) as resp:
+        assert await resp.read() == b"ok"
+    second = await sessions.get_session()
+    assert second is not first
+    assert not second.closed
+    assert sessions.sessions_created == 2
+
+
+async def _serve_once_and_fetch(manager: SessionManager) -> tuple[aiohttp.ClientSession, bytes]:
+    """Inside one event loop: start an origin, fetch from it through the manager."""
+    app = web.Application()
+    app.router.add_get("/ok", _ok)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with manager.request("GET", f"http://127.0.0.1:{port}/ok") as resp:
+            body = await resp.read()
+        return await manager.get_session(), body
+    finally:
+        await runner.cleanup()
+
+
+def test_a_new_event_loop_gets_a_new_working_session() -> None:
+    # Two asyncio.run() calls are two loops, as when a CLI command and the bot share code.
+    manager = SessionManager(HttpSettings())
+    first, body1 = asyncio.run(_serve_once_and_fetch(manager))
+    second, body2 = asyncio.run(_serve_once_and_fetch(manager))
+    assert (body1, body2) == (b"ok", b"ok")
+    assert second is not first
+    assert first.closed  # the old loop's session was retired, not leaked
+    asyncio.run(manager.close())
+    assert second.closed
+
+
+async def test_close_leaves_no_resource_warning_after_tls_traffic(
+    sessions: SessionManager, origin: OriginFactory
+) -> None:
+    srv = await origin({"/ok": _ok}, tls=True)
+    for _ in range(3):
+        async with sessions.request("GET", srv.url("/ok")) as resp:
+            await resp.read()
+    session = await sessions.get_session()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await sessions.close()
+        del session
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+async def test_tls_is_verified_against_the_trusted_store(
+    origin: OriginFactory, http_settings: HttpSettings
+) -> None:
+    # The test CA is not in the system store: a default manager must refuse the origin.
+    srv = await origin({"/ok": _ok}, tls=True)
+    manager = SessionManager(http_settings)
+    with pytest.raises(aiohttp.ClientConnectorCertificateError):
+        async with manager.request("GET", srv.url("/ok")):
+            pass
+    await manager.close()
+
+
+async def test_ca_bundle_setting_trusts_an_extra_ca(
+    origin: OriginFactory, tls_ca: trustme.CA, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    tls_ca.cert_pem.write_to_path(str(bundle))
+    srv = await origin({"/ok": _ok}, tls=True)
+    manager = SessionManager(HttpSettings(ca_bundle=bundle))
+    async with manager.request("GET", srv.url("/ok")) as resp:
+        assert resp.status == 200
+    await manager.close()
+
+
+async def test_waiters_above_the_per_host_limit_are_served_first_come_first_served(
+    origin: OriginFactory, client_ssl: ssl.SSLContext
+) -> None:
+    """A worker that frees its connection and asks again at once must queue behind an older
+    waiter. aiohttp's pool alone would hand the connection straight back to the worker."""
+    release = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        if request.path == "/w1":
+            await release.wait()
+        return web.Response(body=b"x", content_type="text/plain")
+
+    srv: Origin = await origin({"/w1": slow, "/w2": slow, "/b": slow})
+    manager = SessionManager(HttpSettings(max_connections_per_host=1), ssl_context=client_ssl)
+
+    async def worker() -> None:
+        for path in ("/w1", "/w2"):  # no await between releasing /w1 and asking for /w2
+            async with manager.request("GET", srv.url(path)) as resp:
+                await resp.read()
+
+    async def latecomer() -> None:
+        async with manager.request("GET", srv.url("/b")) as resp:
+            await resp.read()
+
+    w = asyncio.create_task(worker())
+    await wait_until(lambda: srv.seen == ["/w1"])
+    b = asyncio.create_task(latecomer())
+    await wait_until(lambda: manager.queued(srv.url("/b")) == 1)
+    release.set()
+    await asyncio.gather(w, b)
+    assert srv.seen == ["/w1", "/b", "/w2"]
+    await manager.close()
+
+
+async def test_fifty_queued_requests_are_served_in_arrival_order(
+    origin: OriginFactory, client_ssl: ssl.SSLContext
+) -> None:
+    gate = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        await gate.wait()
+        return web.Response(body=b"x", content_type="text/plain")
+
+    srv = await origin({"/{n}": handler})
+    manager = SessionManager(HttpSettings(max_connections_per_host=2), ssl_context=client_ssl)
+
+    async def fetch(n: int) -> None:
+        async with manager.request("GET", srv.url(f"/{n}")) as resp:
+            await resp.read()
+
+    tasks: list[asyncio.Task[Any]] = []
+    for n in range(50):
+        tasks.append(asyncio.create_task(fetch(n)))
+        await asyncio.sleep(0)  # arrival order is creation order
+    await wait_until(lambda: len(srv.seen) >= 2)
+    gate.set()
+    await asyncio.gather(*tasks)
+    # Two connections: the first two start together, then strictly in arrival order.
+    assert sorted(srv.seen[:2]) == ["/0", "/1"]
+    assert srv.seen[2:] == [f"/{n}" for n in range(2, 50)]
+    await manager.close()
+
+
+@pytest.mark.usefixtures("no_singleton")
+async def test_instance_is_one_per_process_and_refuses_other_settings() -> None:
+    settings = HttpSettings(max_connections=11)
+    a = SessionManager.instance(settings)
+    assert SessionManager.instance() is a
+    assert SessionManager.instance(HttpSettings(max_connections=11)) is a  # equal is fine
+    with pytest.raises(ValueError, match="other HttpSettings"):
+        SessionManager.instance(HttpSettings(max_connections=12))
+    session = await a.get_session()
+    await SessionManager.drop_instance()
+    assert session.closed
+    assert SessionManager.instance() is not a
