@@ -266,8 +266,9 @@ class TempFile:
     def write(self, data: bytes) -> None:
         """Append ``data``; on OSError ``written`` still tells how much is safely on disk."""
         if self._fd is None:
-            # 0o644 like any downloaded file; O_EXCL so two writers never share a temp file.
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            # 0o644 like any downloaded file; O_EXCL so two writers never share a temp file;
+            # O_RDWR so read_back() can recover the bytes after ENOSPC.
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         start = self.written
         view = memoryview(data)
         try:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import shutil
 import ssl
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,3 +143,52 @@ async def wait_until(predicate: Callable[[], bool], *, steps: int = 5000) -> Non
             return
         await asyncio.sleep(0.001)
     raise AssertionError("condition never became true")
+
+
+def _run(*cmd: str) -> bool:
+    """Run a mount/umount; False when this machine does not allow it (no root, no CAP_SYS_ADMIN)."""
+    exe = shutil.which(cmd[0])
+    if exe is None:
+        return False
+    done = subprocess.run([exe, *cmd[1:]], capture_output=True, check=False)  # noqa: S603
+    return done.returncode == 0
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path: Path) -> Iterator[Path | None]:
+    """A real 256 KiB filesystem, so writes really fail with ENOSPC; None where mounting is
+    not allowed (the test then injects ENOSPC at the service's own write seam)."""
+    where = tmp_path / "tiny"
+    where.mkdir()
+    if not _run("mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(where)):
+        yield None
+        return
+    try:
+        yield where
+    finally:
+        _run("umount", "-l", str(where))
+
+
+@pytest.fixture
+def readonly_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder that really refuses writes, even to root: a read-only bind mount of a normal
+    folder. Without mount rights, a 0555 folder does the same for a non-root user."""
+    src = tmp_path / "ro-src"
+    src.mkdir()
+    where = tmp_path / "ro"
+    where.mkdir()
+    if _run("mount", "--bind", str(src), str(where)):
+        if _run("mount", "-o", "remount,bind,ro", str(where)):
+            try:
+                yield where
+            finally:
+                _run("umount", "-l", str(where))
+            return
+        _run("umount", "-l", str(where))
+    if os.geteuid() == 0:
+        pytest.skip("root without mount rights: no way to make a folder read-only for root")
+    where.chmod(0o555)
+    try:
+        yield where
+    finally:
+        where.chmod(0o755)

@@ -1,0 +1,380 @@
+"""ImageService's disk cache: revalidation, stale-if-error, eviction, corruption, full and
+read-only disks, restart, clear."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.config import ImageSettings
+from bot.services import image_cache
+from bot.services.http_session import SessionManager
+from bot.services.images import ImageHTTPError, ImageNotCachedError, ImageService
+from tests.unit.conftest import OriginFactory, make_image
+
+TTL = 3600
+
+
+@pytest.fixture
+def image_settings(tmp_path: Path) -> ImageSettings:
+    return ImageSettings(
+        cache_dir=tmp_path / "cache",
+        cache_ttl=TTL,
+        cache_stale_ttl=TTL,
+        download_retries=1,
+        retry_base_delay=0.01,
+        retry_max_delay=0.02,
+    )
+
+
+@pytest.fixture
+async def service(
+    image_settings: ImageSettings, sessions: SessionManager
+) -> AsyncIterator[ImageService]:
+    async with ImageService(image_settings, sessions) as svc:
+        yield svc
+
+
+def age(path: Path, seconds: float) -> None:
+    """Make a cached file look ``seconds`` old (its mtime is its freshness)."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def images_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".meta"))
+
+
+# ---- revalidation and stale-if-error ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("validator", "conditional"),
+    [("ETag", "If-None-Match"), ("Last-Modified", "If-Modified-Since")],
+)
+async def test_stale_entry_is_revalidated_and_304_refreshes_it_without_a_body(
+    service: ImageService, origin: OriginFactory, jpeg: bytes, validator: str, conditional: str
+) -> None:
+    value = '"v1"' if validator == "ETag" else "Wed, 21 Oct 2026 07:28:00 GMT"
+    bodies_sent = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal bodies_sent
+        if request.headers.get(conditional) == value:
+            return web.Response(status=304, headers={validator: value})
+        bodies_sent += 1
+        return web.Response(body=jpeg, content_type="image/jpeg", headers={validator: value})
+
+    srv = await origin({"/r.jpg": handler}, tls=True)
+    url = srv.url("/r.jpg")
+    path = await service.download_image(url)
+    age(path, TTL + 60)
+    assert await service.get_cached(url) is None  # stale is not served as fresh
+
+    again = await service.get(url)
+    assert again.source == "revalidated"
+    assert again.path == path
+    assert path.read_bytes() == jpeg
+    assert time.time() - path.stat().st_mtime < 60  # fresh again
+    assert srv.headers[-1].get(conditional) == value
+    assert bodies_sent == 1
+    # Fresh again: the next call needs no network at all.
+    await service.download_image(url)
+    assert srv.count("/r.jpg") == 2
+    assert service.stats()["revalidated"] == 1
+
+
+async def test_changed_image_replaces_the_stale_one_on_revalidation(
+    service: ImageService, origin: OriginFactory
+) -> None:
+    old, new = make_image(size=(10, 10)), make_image(size=(20, 20))
+    version = ['"v1"']
+
+    async def handler(request: web.Request) -> web.Response:
+        body = old if version[0] == '"v1"' else new
+        if request.headers.get("If-None-Match") == version[0]:
+            return web.Response(status=304)
+        return web.Response(body=body, content_type="image/jpeg", headers={"ETag": version[0]})
+
+    srv = await origin({"/c.jpg": handler})
+    url = srv.url("/c.jpg")
+    path = await service.download_image(url)
+    age(path, TTL + 1)
+    version[0] = '"v2"'
+    image = await service.get(url)
+    assert image.source == "download"
+    assert path.read_bytes() == new
+
+
+async def test_stale_file_is_served_when_the_origin_fails(
+    service: ImageService, origin: OriginFactory, jpeg: bytes
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        if srv.count("/s.jpg") == 1:
+            return web.Response(body=jpeg, content_type="image/jpeg")
+        raise web.HTTPInternalServerError
+
+    srv = await origin({"/s.jpg": handler})
+    url = srv.url("/s.jpg")
+    path = await service.download_image(url)
+    age(path, TTL + 60)
+    image = await service.get(url)
+    assert image.source == "stale"
+    assert image.path == path
+    assert path.read_bytes() == jpeg
+    stats = service.stats()
+    assert stats["stale_served"] == 1
+    assert stats["errors"] == {"http_500": 1}
+
+
+async def test_stale_file_is_not_served_over_a_404(
+    service: ImageService, origin: OriginFactory, jpeg: bytes
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        if srv.count("/g.jpg") == 1:
+            return web.Response(body=jpeg, content_type="image/jpeg")
+        raise web.HTTPNotFound
+
+    srv = await origin({"/g.jpg": handler})
+    url = srv.url("/g.jpg")
+    age(await service.download_image(url), TTL + 60)
+    with pytest.raises(ImageHTTPError):
+        await service.download_image(url)
+    assert service.stats()["stale_served"] == 0
+
+
+# ---- corruption, restart, clear ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", [b"", b"garbage that is not an image"])
+async def test_corrupted_cache_file_is_deleted_and_fetched_again(
+    image_settings: ImageSettings,
+    sessions: SessionManager,
+    origin: OriginFactory,
+    jpeg: bytes,
+    damage: bytes,
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=jpeg, content_type="image/jpeg")
+
+    srv = await origin({"/k.jpg": handler})
+    url = srv.url("/k.jpg")
+    async with ImageService(image_settings, sessions) as svc:
+        path = await svc.download_image(url)
+    path.write_bytes(damage)  # e.g. a crash or a disk error while the bot was down
+
+    async with ImageService(image_settings, sessions) as svc:
+        again = await svc.download_image(url)
+        assert again.read_bytes() == jpeg
+        assert svc.stats()["errors"] == {"corrupt_cache": 1}
+    assert srv.count("/k.jpg") == 2
+
+
+async def test_cache_survives_a_restart_without_network(
+    image_settings: ImageSettings, sessions: SessionManager, origin: OriginFactory, jpeg: bytes
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=jpeg, content_type="image/jpeg")
+
+    srv = await origin({"/p.jpg": handler})
+    async with ImageService(image_settings, sessions) as svc:
+        path = await svc.download_image(srv.url("/p.jpg"))
+    async with ImageService(image_settings, sessions) as svc:
+        assert svc.stats()["files"] == 1
+        assert await svc.download_image(srv.url("/p.jpg")) == path
+    assert srv.count("/p.jpg") == 1
+
+
+async def test_crash_leftover_temp_files_are_removed_at_start(
+    image_settings: ImageSettings, sessions: SessionManager
+) -> None:
+    folder = image_settings.cache_dir
+    folder.mkdir(parents=True)
+    leftover = folder / ".tmp-0123456789abcdef0123456789abcdef-dead"
+    leftover.write_bytes(b"half an image")
+    age(leftover, 2 * image_cache.STALE_TEMP_AGE)
+    async with ImageService(image_settings, sessions):
+        pass
+    assert not leftover.exists()
+
+
+async def test_clear_removes_every_cached_file_and_reports_what_was_freed(
+    service: ImageService, origin: OriginFactory, image_settings: ImageSettings
+) -> None:
+    bodies = {f"/{n}.jpg": make_image(size=(8 + n, 8)) for n in range(3)}
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            body=bodies[request.path], content_type="image/jpeg", headers={"ETag": '"e"'}
+        )
+
+    srv = await origin(dict.fromkeys(bodies, handler))
+    for path in bodies:
+        await service.download_image(srv.url(path))
+    keep = image_settings.cache_dir / "README.txt"  # not ours: must survive
+    keep.write_text("operator's note")
+    result = await service.clear()
+    assert result.files == 3
+    assert result.bytes >= sum(len(b) for b in bodies.values())  # plus the ETag sidecars
+    assert [p.name for p in image_settings.cache_dir.iterdir()] == ["README.txt"]
+    assert service.stats()["files"] == 0
+    # And the next call downloads again.
+    await service.download_image(srv.url("/0.jpg"))
+    assert srv.count("/0.jpg") == 2
+
+
+# ---- housekeeping ---------------------------------------------------------------------------
+
+
+async def test_eviction_removes_the_least_recently_used_not_the_oldest(
+    image_settings: ImageSettings, sessions: SessionManager, origin: OriginFactory
+) -> None:
+    body = make_image(pad_to=10_000)
+    settings = image_settings.model_copy(update={"cache_max_bytes": 25_000})  # two fit
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="image/jpeg")
+
+    srv = await origin({"/{name}": handler})
+    async with ImageService(settings, sessions) as svc:
+        a = await svc.download_image(srv.url("/a.jpg"))  # oldest file...
+        b = await svc.download_image(srv.url("/b.jpg"))
+        await svc.download_image(srv.url("/a.jpg"))  # ...but used most recently
+        c = await svc.download_image(srv.url("/c.jpg"))
+        assert sorted(images_in(settings.cache_dir)) == sorted([a.name, c.name])
+        assert not b.exists()
+        stats = svc.stats()
+        assert (stats["evicted"], stats["files"], stats["bytes"]) == (1, 2, 20_000)
+        # Recency survives in memory only where atime cannot be trusted: a restart seeds it
+        # from mtimes, which is the best the disk knows.
+
+
+async def test_sweep_removes_files_expired_past_the_stale_window(
+    service: ImageService, origin: OriginFactory, jpeg: bytes, image_settings: ImageSettings
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=jpeg, content_type="image/jpeg", headers={"ETag": '"x"'})
+
+    srv = await origin({"/{name}": handler})
+    old = await service.download_image(srv.url("/old.jpg"))
+    stale = await service.download_image(srv.url("/stale.jpg"))
+    fresh = await service.download_image(srv.url("/fresh.jpg"))
+    # Restart so the index reads the new mtimes from disk.
+    age(old, TTL + image_settings.cache_stale_ttl + 10)
+    age(stale, TTL + 10)
+    async with ImageService(image_settings, service.sessions) as svc:
+        expired, evicted = await svc.sweep()
+        assert (expired, evicted) == (1, 0)
+        assert svc.stats()["expired_removed"] == 1
+    assert not old.exists()
+    assert not old.with_suffix(".meta").exists()
+    assert stale.exists()  # kept for revalidation and stale-if-error
+    assert fresh.exists()
+
+
+# ---- full and read-only disks ---------------------------------------------------------------
+
+
+async def test_full_disk_evicts_and_still_delivers_the_image(
+    image_settings: ImageSettings,
+    sessions: SessionManager,
+    origin: OriginFactory,
+    tiny_tmpfs: Path | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    small = make_image(pad_to=60 * 1024)
+    big = make_image(size=(40, 40), pad_to=120 * 1024)
+    if tiny_tmpfs is None:
+        # No mount rights here: make the service's own temp-file writes fail with ENOSPC
+        # once the cache holds three images, as a 256 KiB disk would.
+        cache_dir = image_settings.cache_dir
+        real_write = image_cache.TempFile.write
+
+        def write(self: image_cache.TempFile, data: bytes) -> None:
+            used = sum(p.stat().st_size for p in cache_dir.iterdir())
+            if used + self.written + len(data) > 256 * 1024:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real_write(self, data)
+
+        monkeypatch.setattr(image_cache.TempFile, "write", write)
+    else:
+        cache_dir = tiny_tmpfs
+    settings = image_settings.model_copy(
+        update={"cache_dir": cache_dir, "cache_max_bytes": 10 * 1024 * 1024, "max_bytes": 1 << 20}
+    )
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            body=big if request.path == "/big.jpg" else small, content_type="image/jpeg"
+        )
+
+    srv = await origin({"/{name}": handler})
+    async with ImageService(settings, sessions) as svc:
+        for n in range(3):
+            await svc.download_image(srv.url(f"/{n}.jpg"))
+        # 180 KiB held; 120 KiB more does not fit in 256 KiB.
+        image = await svc.get(srv.url("/big.jpg"))
+        assert image.source == "memory"
+        assert image.path is None
+        assert await image.read_bytes() == big
+        stats = svc.stats()
+        assert stats["errors"]["disk_full"] == 1
+        assert stats["evicted"] >= 1
+        assert stats["not_cached"] == 1
+        assert not [p for p in cache_dir.iterdir() if p.name.startswith(".tmp-")]
+        # Eviction made room: the next request for it is cached on disk.
+        path = await svc.download_image(srv.url("/big.jpg"))
+        assert path.read_bytes() == big
+
+
+async def test_read_only_cache_folder_still_delivers_images_from_memory(
+    image_settings: ImageSettings,
+    sessions: SessionManager,
+    origin: OriginFactory,
+    readonly_dir: Path,
+    jpeg: bytes,
+) -> None:
+    settings = image_settings.model_copy(update={"cache_dir": readonly_dir})
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=jpeg, content_type="image/jpeg")
+
+    srv = await origin({"/ro.jpg": handler})
+    async with ImageService(settings, sessions) as svc:
+        image = await svc.get(srv.url("/ro.jpg"))
+        assert image.source == "memory"
+        assert image.data == jpeg
+        with pytest.raises(ImageNotCachedError) as info:
+            await svc.download_image(srv.url("/ro.jpg"))
+        assert info.value.data == jpeg  # the Path-only form still hands over the image
+        assert svc.stats()["errors"]["cache_unwritable"] == 2
+    assert images_in(readonly_dir) == []
+
+
+async def test_cache_folder_that_cannot_exist_degrades_to_memory(
+    image_settings: ImageSettings,
+    sessions: SessionManager,
+    origin: OriginFactory,
+    tmp_path: Path,
+    jpeg: bytes,
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    settings = image_settings.model_copy(update={"cache_dir": blocker / "cache"})
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=jpeg, content_type="image/jpeg")
+
+    srv = await origin({"/f.jpg": handler})
+    async with ImageService(settings, sessions) as svc:
+        image = await svc.get(srv.url("/f.jpg"))
+        assert image.data == jpeg
+        stats = svc.stats()
+        assert stats["cache_enabled"] is False
+        assert stats["errors"]["cache_unwritable"] >= 1
