@@ -1,0 +1,221 @@
+"""SandboxClient: the user side of the sandbox over HTTP, for tests and scripts.
+
+async with SandboxClient(url, token) as client:
+    await client.send_text(42, "/start promo")
+    messages = await client.wait_for_messages(42, count=1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+
+
+class SandboxError(Exception):
+    """The sandbox refused a user-side request; status and its error text."""
+
+    def __init__(self, status: int, error: str) -> None:
+        super().__init__(f"{status}: {error}")
+        self.status = status
+        self.error = error
+
+
+class SandboxClient:
+    def __init__(
+        self, base_url: str, token: str, session: aiohttp.ClientSession | None = None
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self._session = session
+        self._own_session = session is None
+
+    @property
+    def api_base(self) -> str:
+        """What TelegramAPIServer.from_base() takes to point a Bot at the sandbox."""
+        return self.base_url
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+            self._own_session = True
+        return self._session
+
+    def for_token(self, token: str) -> SandboxClient:
+        """A client for another bot sharing this client's HTTP session."""
+        return SandboxClient(self.base_url, token, self._http())
+
+    async def _request(self, verb: str, path: str, **kwargs: Any) -> Any:
+        async with self._http().request(verb, self.base_url + path, **kwargs) as resp:
+            body = await resp.json(content_type=None)
+            if resp.status >= 400:
+                if isinstance(body, dict):
+                    body = body.get("error") or body.get("description")
+                raise SandboxError(resp.status, str(body))
+            return body
+
+    def _bot_path(self, path: str) -> str:
+        return f"/sandbox/bot{self.token}{path}"
+
+    # -- acting as users --------------------------------------------------------------------
+
+    async def send_text(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        language_code: str | None = "en",
+        first_name: str | None = None,
+        username: str | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> dict[str, Any]:
+        """The user writes text ("/start payload" is a deep-link start); returns the Message."""
+        body: dict[str, Any] = {"text": text}
+        if language_code is not None:
+            body["language_code"] = language_code
+        if first_name is not None:
+            body["first_name"] = first_name
+        if username is not None:
+            body["username"] = username
+        if reply_to_message_id is not None:
+            body["reply_to_message_id"] = reply_to_message_id
+        result: dict[str, Any] = await self._request(
+            "POST", self._bot_path(f"/users/{user_id}/messages"), json=body
+        )
+        return result
+
+    async def press_button(
+        self, user_id: int, message_id: int, data: str, *, force: bool = False
+    ) -> str:
+        """The user presses an inline button; returns the callback query id."""
+        body: dict[str, Any] = {"message_id": message_id, "data": data}
+        if force:
+            body["force"] = True
+        result = await self._request(
+            "POST", self._bot_path(f"/users/{user_id}/callbacks"), json=body
+        )
+        return str(result["callback_query_id"])
+
+    async def callback_answer(self, user_id: int, query_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request(
+            "GET", self._bot_path(f"/users/{user_id}/callbacks/{query_id}")
+        )
+        return result
+
+    async def send_file(
+        self,
+        user_id: int,
+        data: bytes | Path,
+        *,
+        kind: str,
+        filename: str | None = None,
+        caption: str | None = None,
+        language_code: str | None = "en",
+    ) -> dict[str, Any]:
+        """The user sends a photo, sticker (.tgs: animated) or document; returns the Message."""
+        if isinstance(data, Path):
+            filename = filename or data.name
+            # A test or script helper: reading a local file here is the caller's intent.
+            data = await asyncio.to_thread(data.read_bytes)
+        form = aiohttp.FormData()
+        form.add_field("kind", kind)
+        if caption is not None:
+            form.add_field("caption", caption)
+        if language_code is not None:
+            form.add_field("language_code", language_code)
+        form.add_field("file", data, filename=filename or "file")
+        result: dict[str, Any] = await self._request(
+            "POST", self._bot_path(f"/users/{user_id}/files"), data=form
+        )
+        return result
+
+    # -- looking at what the bot did ---------------------------------------------------------
+
+    async def messages(self, chat_id: int, *, include_users: bool = False) -> list[dict[str, Any]]:
+        """What the bot sent to this chat (current state, deleted ones left out), in order."""
+        params = {"all": "1"} if include_users else {}
+        result: list[dict[str, Any]] = await self._request(
+            "GET", self._bot_path(f"/chats/{chat_id}/messages"), params=params
+        )
+        return result
+
+    async def wait_for_messages(
+        self, chat_id: int, count: int, *, within: float = 5.0, interval: float = 0.02
+    ) -> list[dict[str, Any]]:
+        """Poll until the bot has sent at least count messages to the chat."""
+        deadline = time.monotonic() + within
+        while True:
+            found = await self.messages(chat_id)
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"chat {chat_id} has {len(found)} bot messages, expected {count}"
+                )
+            await asyncio.sleep(interval)
+
+    async def calls(self, method: str | None = None) -> list[dict[str, Any]]:
+        params = {"method": method} if method else {}
+        result: list[dict[str, Any]] = await self._request(
+            "GET", self._bot_path("/calls"), params=params
+        )
+        return result
+
+    async def reset_calls(self) -> None:
+        await self._request("DELETE", self._bot_path("/calls"))
+
+    # -- faults and flood control ------------------------------------------------------------
+
+    async def add_fault(
+        self,
+        method: str = "*",
+        *,
+        error_code: int | None = None,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        drop: bool = False,
+        count: int | None = None,
+        description: str | None = None,
+        after: bool = False,
+        only_this_bot: bool = False,
+    ) -> None:
+        body: dict[str, Any] = {"method": method, "delay": delay, "drop": drop, "after": after}
+        optional = {
+            "error_code": error_code,
+            "retry_after": retry_after,
+            "count": count,
+            "description": description,
+        }
+        body.update({key: value for key, value in optional.items() if value is not None})
+        if only_this_bot:
+            body["token"] = self.token
+        await self._request("POST", "/sandbox/faults", json=body)
+
+    async def clear_faults(self) -> None:
+        await self._request("DELETE", "/sandbox/faults")
+
+    async def set_flood(self, enabled: bool, **limits: float) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request(
+            "POST", "/sandbox/flood", json={"enabled": enabled, **limits}
+        )
+        return result

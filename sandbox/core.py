@@ -1,0 +1,51 @@
+"""The running sandbox: its settings, state, faults, flood control and outbound HTTP session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from sandbox.faults import FaultRegistry, FloodControl
+from sandbox.state import SandboxState
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    tokens: list[str] | None = None
+    static_dir: Path | None = None
+    # Telegram retries a failing webhook with growing pauses; tests shorten them.
+    webhook_retry_base: float = 1.0
+    webhook_retry_max: float = 60.0
+    webhook_timeout: float = 10.0
+    url_fetch_timeout: float = 10.0
+    # How long a callback query can still be answered.
+    callback_query_ttl: float = 60.0
+
+
+@dataclass
+class Sandbox:
+    config: SandboxConfig
+    state: SandboxState
+    faults: FaultRegistry = field(default_factory=FaultRegistry)
+    flood: FloodControl = field(default_factory=FloodControl)
+    _http: aiohttp.ClientSession | None = None
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The one outbound session (URL fetches, webhook delivery), opened with the app."""
+        if self._http is None or self._http.closed:
+            raise RuntimeError("the sandbox app is not running")
+        return self._http
+
+    async def open(self) -> None:
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
+            headers={"User-Agent": "TelegramBot (like TwitterBot)"},
+        )
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

@@ -1,0 +1,196 @@
+"""Failures on demand (per method: 429, 5xx, delay, dropped connection) and flood limits."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sandbox.limits import ApiError, too_many_requests
+
+_DEFAULT_DESCRIPTIONS = {
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class FaultSpecError(ValueError):
+    """A fault request the sandbox cannot apply; the message says why."""
+
+
+@dataclass
+class Fault:
+    """What to do to the next matching calls. count None: every call until cleared."""
+
+    method: str = "*"
+    error_code: int | None = None
+    description: str | None = None
+    retry_after: int | None = None
+    delay: float = 0.0
+    drop: bool = False
+    count: int | None = None
+    token: str | None = None
+    # Apply after the method ran: its effect happened but the answer is lost or late.
+    after: bool = False
+
+    @classmethod
+    def from_json(cls, body: Any) -> Fault:
+        if not isinstance(body, dict):
+            raise FaultSpecError("a fault is a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = set(body) - known
+        if unknown:
+            raise FaultSpecError(f"unknown fault fields: {sorted(unknown)}")
+        try:
+            fault = cls(**body)
+        except TypeError as exc:
+            raise FaultSpecError(str(exc)) from exc
+        fault.validate()
+        fault.method = fault.method.lower()
+        return fault
+
+    def validate(self) -> None:
+        if not isinstance(self.method, str) or not self.method:
+            raise FaultSpecError("method must be a Bot API method name or '*'")
+        if self.error_code is not None and (
+            not isinstance(self.error_code, int) or not 400 <= self.error_code <= 599
+        ):
+            raise FaultSpecError("error_code must be 429 or another 4xx/5xx status")
+        if self.retry_after is not None and (
+            not isinstance(self.retry_after, int) or self.retry_after < 0
+        ):
+            raise FaultSpecError("retry_after must be a whole number of seconds >= 0")
+        if not isinstance(self.delay, int | float) or self.delay < 0:
+            raise FaultSpecError("delay must be a number of seconds >= 0")
+        if self.count is not None and (not isinstance(self.count, int) or self.count < 1):
+            raise FaultSpecError("count must be a positive integer")
+        if self.error_code is None and not self.drop and not self.delay:
+            raise FaultSpecError("a fault needs error_code, drop or delay")
+        if self.error_code is not None and self.drop:
+            raise FaultSpecError("a dropped connection has no error_code")
+
+    def matches(self, method: str, token: str) -> bool:
+        return (self.method in {"*", method.lower()}) and self.token in {None, token}
+
+    def error(self) -> ApiError | None:
+        if self.error_code is None:
+            return None
+        if self.error_code == 429:
+            retry_after = 1 if self.retry_after is None else self.retry_after
+            return ApiError(429, self.description or too_many_requests(retry_after), retry_after)
+        description = self.description or _DEFAULT_DESCRIPTIONS.get(
+            self.error_code, "Bad Request: fault injected by the sandbox"
+        )
+        return ApiError(self.error_code, description, self.retry_after)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaultRegistry:
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        self._faults.append(fault)
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+    def take(self, method: str, token: str) -> Fault | None:
+        """The first fault for this call, counting it down (it is gone after its count)."""
+        for fault in self._faults:
+            if fault.matches(method, token):
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [fault.to_json() for fault in self._faults]
+
+
+@dataclass
+class _Bucket:
+    rate: float
+    burst: float
+    tokens: float
+    stamp: float
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait(self) -> float:
+        """Seconds until one token is available (0 if one is)."""
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+@dataclass
+class FloodControl:
+    """Telegram's send limits: ~1 message/s per chat with a small burst, ~30/s per bot."""
+
+    enabled: bool = False
+    per_chat_rate: float = 1.0
+    per_chat_burst: int = 3
+    global_rate: float = 30.0
+    global_burst: int = 30
+    _chats: dict[tuple[str, int], _Bucket] = field(default_factory=dict)
+    _global: dict[str, _Bucket] = field(default_factory=dict)
+
+    def configure(self, body: Any) -> None:
+        if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+            raise FaultSpecError('flood settings need "enabled": true or false')
+        numbers = {"per_chat_rate", "per_chat_burst", "global_rate", "global_burst"}
+        unknown = set(body) - numbers - {"enabled"}
+        if unknown:
+            raise FaultSpecError(f"unknown flood fields: {sorted(unknown)}")
+        for name in numbers & set(body):
+            value = body[name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise FaultSpecError(f"{name} must be a positive number")
+        self.enabled = body["enabled"]
+        self.per_chat_rate = float(body.get("per_chat_rate", self.per_chat_rate))
+        self.per_chat_burst = int(body.get("per_chat_burst", self.per_chat_burst))
+        self.global_rate = float(body.get("global_rate", self.global_rate))
+        self.global_burst = int(body.get("global_burst", self.global_burst))
+        self._chats.clear()
+        self._global.clear()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "per_chat_rate": self.per_chat_rate,
+            "per_chat_burst": self.per_chat_burst,
+            "global_rate": self.global_rate,
+            "global_burst": self.global_burst,
+        }
+
+    def check(self, token: str, chat_id: int, now: float | None = None) -> None:
+        """Count one message to chat_id, or raise 429 with the seconds to wait."""
+        if not self.enabled:
+            return
+        now = time.monotonic() if now is None else now
+        chat = self._chats.get((token, chat_id))
+        if chat is None:
+            chat = _Bucket(self.per_chat_rate, self.per_chat_burst, self.per_chat_burst, now)
+            self._chats[(token, chat_id)] = chat
+        overall = self._global.get(token)
+        if overall is None:
+            overall = _Bucket(self.global_rate, self.global_burst, self.global_burst, now)
+            self._global[token] = overall
+        chat.refill(now)
+        overall.refill(now)
+        wait = max(chat.wait(), overall.wait())
+        if wait > 0:
+            # Telegram answers whole seconds and never 0 for a real limit.
+            retry_after = max(1, math.ceil(wait))
+            raise ApiError(429, too_many_requests(retry_after), retry_after)
+        chat.tokens -= 1
+        overall.tokens -= 1

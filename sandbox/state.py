@@ -1,0 +1,419 @@
+"""Everything the sandbox remembers: bots, users, chats, messages, files, updates and calls.
+
+State is plain data owned by one event loop; nothing here blocks. Observers (a web chat,
+a test) subscribe to the Hub and receive every new message, edit, deletion and call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.limits import UNAUTHORIZED, ApiError
+
+TOKEN_RE = re.compile(r"^(\d{1,20}):([A-Za-z0-9_-]{1,100})$")
+
+UPDATE_TYPES = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
+    "message_reaction",
+    "message_reaction_count",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "purchased_paid_media",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "chat_boost",
+    "removed_chat_boost",
+)
+# What Telegram sends when allowed_updates is empty: all but these three.
+DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened, for subscribers. kind: message, edit, delete, call, update."""
+
+    kind: str
+    token: str
+    chat_id: int | None
+    data: dict[str, Any]
+
+
+class Hub:
+    """Fan-out of events to any number of subscribers, each with its own bounded queue.
+
+    A subscriber that falls behind loses its oldest events rather than slowing the sandbox.
+    """
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self._queues: set[asyncio.Queue[Event]] = set()
+        self._queue_size = queue_size
+        self._listeners: list[Callable[[Event], None]] = []
+
+    def publish(self, event: Event) -> None:
+        for listener in self._listeners:
+            listener(event)
+        for queue in self._queues:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        """A synchronous hook called for every event (must not block)."""
+        self._listeners.append(listener)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
+        self._queues.add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+
+@dataclass
+class StoredFile:
+    """A file Telegram holds. kind is TDLib's type name: Photo, Sticker, Document, Animation."""
+
+    unique_id: str
+    kind: str
+    data: bytes
+    file_path: str
+    mime_type: str | None = None
+    file_name: str | None = None
+    width: int = 0
+    height: int = 0
+    duration: int = 0
+    is_animated: bool = False
+    is_video: bool = False
+    # For a photo: the unique ids of all its sizes, smallest first (this file among them).
+    photo_sizes: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class User:
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        user: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.last_name:
+            user["last_name"] = self.last_name
+        if self.username:
+            user["username"] = self.username
+        if self.language_code:
+            user["language_code"] = self.language_code
+        return user
+
+    def chat_json(self) -> dict[str, Any]:
+        chat: dict[str, Any] = {"id": self.id, "type": "private", "first_name": self.first_name}
+        if self.last_name:
+            chat["last_name"] = self.last_name
+        if self.username:
+            chat["username"] = self.username
+        return chat
+
+
+@dataclass
+class StoredMessage:
+    message: dict[str, Any]  # the Bot API Message object as last answered
+    from_bot: bool
+    deleted: bool = False
+
+
+@dataclass
+class Chat:
+    user: User
+    messages: dict[int, StoredMessage] = field(default_factory=dict)
+    next_message_id: int = 1
+    chat_instance: str = field(default_factory=lambda: str(secrets.randbits(63)))
+    last_action: str | None = None
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    def new_message_id(self) -> int:
+        message_id = self.next_message_id
+        self.next_message_id += 1
+        return message_id
+
+
+@dataclass
+class CallbackQuery:
+    id: str
+    user_id: int
+    message_id: int
+    data: str
+    created: float
+    answer: dict[str, Any] | None = None
+
+
+@dataclass
+class Webhook:
+    url: str = ""
+    secret_token: str | None = None
+    max_connections: int = 40
+    allowed_updates: list[str] | None = None
+    last_error_date: int | None = None
+    last_error_message: str | None = None
+    delivered: int = 0
+
+
+@dataclass
+class CallRecord:
+    """One Bot API call as the sandbox received and answered it."""
+
+    id: int
+    method: str
+    params: dict[str, Any]
+    uploads: list[dict[str, Any]]
+    time: float
+    media: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 0
+    ok: bool = False
+    description: str | None = None
+    duration_ms: float = 0.0
+    via: str = "http"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "method": self.method,
+            "params": self.params,
+            "uploads": self.uploads,
+            "media": self.media,
+            "status": self.status,
+            "ok": self.ok,
+            "description": self.description,
+            "time": self.time,
+            "duration_ms": round(self.duration_ms, 3),
+            "via": self.via,
+        }
+
+
+@dataclass
+class Bot:
+    token: str
+    id: int
+    first_name: str
+    username: str
+    chats: dict[int, Chat] = field(default_factory=dict)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    next_update_id: int = 1
+    allowed_updates: list[str] = field(default_factory=list)
+    # file_id -> unique id, and back: a file_id works only for the bot it was issued to.
+    file_ids: dict[str, str] = field(default_factory=dict)
+    file_id_of: dict[str, str] = field(default_factory=dict)
+    commands: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
+    callback_queries: dict[str, CallbackQuery] = field(default_factory=dict)
+    webhook: Webhook = field(default_factory=Webhook)
+    calls: list[CallRecord] = field(default_factory=list)
+    updates_changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    poll_generation: int = 0
+    webhook_task: asyncio.Task[None] | None = None
+    media_group_counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def me(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "is_bot": True,
+            "first_name": self.first_name,
+            "username": self.username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    def sender(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "is_bot": True,
+            "first_name": self.first_name,
+            "username": self.username,
+        }
+
+
+def update_type(update: dict[str, Any]) -> str:
+    return next(key for key in update if key != "update_id")
+
+
+class SandboxState:
+    """All bots of one sandbox. tokens=None: any well-formed token is a bot, made on first use."""
+
+    def __init__(self, tokens: list[str] | None = None, *, hub: Hub | None = None) -> None:
+        self.fixed_tokens = frozenset(tokens) if tokens is not None else None
+        self.bots: dict[str, Bot] = {}
+        self.files: dict[str, StoredFile] = {}
+        self.hub = hub or Hub()
+        self._call_ids = itertools.count(1)
+        self._file_counter = itertools.count(1)
+        self.closing = False
+        for token in tokens or ():
+            if TOKEN_RE.match(token) is None:
+                raise ValueError(f"not a bot token (<digits>:<text>): {token!r}")
+            self.bot(token)
+
+    # -- bots ------------------------------------------------------------------------------
+
+    def bot(self, token: str) -> Bot:
+        """The bot of this token, or ApiError 401 as Telegram answers an unknown token."""
+        bot = self.bots.get(token)
+        if bot is not None:
+            return bot
+        match = TOKEN_RE.match(token)
+        if match is None or (self.fixed_tokens is not None and token not in self.fixed_tokens):
+            raise ApiError(401, UNAUTHORIZED)
+        bot_id = int(match.group(1))
+        bot = Bot(
+            token=token,
+            id=bot_id,
+            first_name="Sandbox Bot",
+            username=f"sandbox_{bot_id}_bot",
+        )
+        self.bots[token] = bot
+        return bot
+
+    # -- users and chats ---------------------------------------------------------------------
+
+    def user_chat(
+        self,
+        bot: Bot,
+        user_id: int,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = None,
+    ) -> Chat:
+        """The private chat of a user who writes to the bot, created on first contact."""
+        chat = bot.chats.get(user_id)
+        if chat is None:
+            chat = Chat(user=User(id=user_id, first_name=first_name or f"User {user_id}"))
+            bot.chats[user_id] = chat
+        user = chat.user
+        if first_name:
+            user.first_name = first_name
+        if last_name is not None:
+            user.last_name = last_name or None
+        if username is not None:
+            user.username = username or None
+        if language_code is not None:
+            user.language_code = language_code or None
+        return chat
+
+    # -- updates ---------------------------------------------------------------------------
+
+    async def push_update(self, bot: Bot, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        update = {"update_id": bot.next_update_id, kind: payload}
+        bot.next_update_id += 1
+        bot.updates.append(update)
+        async with bot.updates_changed:
+            bot.updates_changed.notify_all()
+        self.hub.publish(Event("update", bot.token, None, update))
+        return update
+
+    @staticmethod
+    def allowed(update: dict[str, Any], allowed: list[str] | None) -> bool:
+        kind = update_type(update)
+        if allowed:
+            return kind in allowed
+        return kind not in DEFAULT_EXCLUDED_UPDATES
+
+    # -- messages --------------------------------------------------------------------------
+
+    def store_message(
+        self, bot: Bot, chat: Chat, message: dict[str, Any], *, from_bot: bool
+    ) -> None:
+        chat.messages[message["message_id"]] = StoredMessage(message=message, from_bot=from_bot)
+        self.hub.publish(
+            Event("message", bot.token, chat.id, {"message": message, "from_bot": from_bot})
+        )
+
+    def message_shell(self, bot: Bot, chat: Chat, *, from_bot: bool) -> dict[str, Any]:
+        sender = bot.sender() if from_bot else chat.user.to_json()
+        return {
+            "message_id": chat.new_message_id(),
+            "from": sender,
+            "chat": chat.user.chat_json(),
+            "date": int(time.time()),
+        }
+
+    # -- files -----------------------------------------------------------------------------
+
+    def add_file(self, bot: Bot, stored: StoredFile) -> str:
+        """Keep a file and issue its file_id to this bot."""
+        self.files[stored.unique_id] = stored
+        return self.file_id(bot, stored)
+
+    def file_id(self, bot: Bot, stored: StoredFile) -> str:
+        file_id = bot.file_id_of.get(stored.unique_id)
+        if file_id is None:
+            # Shaped like Telegram's: a type prefix and opaque base64url, unique per bot.
+            prefix = {"Photo": "AgAC", "Sticker": "CAAC", "Document": "BQAC", "Animation": "CgAC"}
+            file_id = prefix.get(stored.kind, "BQAC") + secrets.token_urlsafe(48)
+            bot.file_ids[file_id] = stored.unique_id
+            bot.file_id_of[stored.unique_id] = file_id
+        return file_id
+
+    def lookup_file(self, bot: Bot, file_id: str) -> StoredFile | None:
+        unique_id = bot.file_ids.get(file_id)
+        return None if unique_id is None else self.files.get(unique_id)
+
+    def new_unique_id(self) -> str:
+        return "AQAD" + secrets.token_urlsafe(9)
+
+    def new_file_path(self, folder: str, extension: str) -> str:
+        return f"{folder}/file_{next(self._file_counter)}{extension}"
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def new_call(
+        self,
+        method: str,
+        params: dict[str, Any],
+        uploads: list[dict[str, Any]],
+        via: str = "http",
+    ) -> CallRecord:
+        return CallRecord(
+            id=next(self._call_ids),
+            method=method,
+            params=params,
+            uploads=uploads,
+            time=time.time(),
+            via=via,
+        )
+
+    def record_call(self, bot: Bot, call: CallRecord) -> None:
+        bot.calls.append(call)
+        self.hub.publish(Event("call", bot.token, None, call.to_json()))

@@ -1,0 +1,280 @@
+"""The user side: people writing to the bot, pressing buttons, sending files; and test controls.
+
+Answers are plain JSON (not Bot API envelopes); an error is {"ok": false, "error": "..."}
+with a 4xx status. See sandbox/README.md for the routes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import orjson
+from aiohttp import BodyPartReader, web
+from aiohttp.typedefs import Handler
+
+from sandbox.core import Sandbox
+from sandbox.faults import Fault, FaultSpecError
+from sandbox.limits import ApiError, utf16_len
+from sandbox.media import ingest, media_content
+from sandbox.state import Bot, CallbackQuery, Chat
+
+SANDBOX_KEY = web.AppKey("sandbox", Sandbox)
+
+routes = web.RouteTableDef()
+_USER_KINDS = {"photo": "Photo", "sticker": "Sticker", "document": "Document"}
+
+
+class UserError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+@web.middleware
+async def user_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Clear 4xx answers for bad input on /sandbox routes."""
+    if not request.path.startswith("/sandbox/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except UserError as exc:
+        return _json({"ok": False, "error": exc.message}, exc.status)
+    except FaultSpecError as exc:
+        return _json({"ok": False, "error": str(exc)}, 400)
+    except ApiError as exc:
+        return _json({"ok": False, "error": exc.description}, exc.code)
+
+
+def _sb(request: web.Request) -> Sandbox:
+    return request.app[SANDBOX_KEY]
+
+
+def _bot(request: web.Request) -> Bot:
+    return _sb(request).state.bot(request.match_info["token"])
+
+
+def _positive_int(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or int(raw) <= 0:
+        raise UserError(400, f"{name} must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise UserError(400, f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise UserError(400, "the body must be a JSON object")
+    return body
+
+
+def _optional_str(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise UserError(400, f"{name} must be a string")
+    return value
+
+
+def _chat_for(request: web.Request, bot: Bot, body: dict[str, Any]) -> Chat:
+    return _sb(request).state.user_chat(
+        bot,
+        _positive_int(request, "user_id"),
+        first_name=_optional_str(body, "first_name"),
+        last_name=_optional_str(body, "last_name"),
+        username=_optional_str(body, "username"),
+        language_code=_optional_str(body, "language_code"),
+    )
+
+
+def _user_message(
+    request: web.Request, bot: Bot, chat: Chat, body: dict[str, Any]
+) -> dict[str, Any]:
+    message = _sb(request).state.message_shell(bot, chat, from_bot=False)
+    reply_to = body.get("reply_to_message_id")
+    if reply_to is not None:
+        stored = chat.messages.get(reply_to) if isinstance(reply_to, int) else None
+        if stored is None or stored.deleted:
+            raise UserError(404, f"no message {reply_to!r} in chat {chat.id}")
+        quoted = dict(stored.message)
+        quoted.pop("reply_to_message", None)
+        message["reply_to_message"] = quoted
+    return message
+
+
+@routes.post("/sandbox/bot{token}/users/{user_id}/messages")
+async def user_sends_text(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    body = await _body(request)
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(400, "text must be a non-empty string")
+    if utf16_len(text) > 4096:
+        raise UserError(400, "text is longer than Telegram's 4096 characters")
+    chat = _chat_for(request, bot, body)
+    message = _user_message(request, bot, chat, body)
+    message["text"] = text
+    if text.startswith("/"):
+        # A command is "/name" or "/name@bot" up to the first whitespace; the rest is its
+        # payload ("/start <payload>" is how a deep link arrives).
+        command = text.split(maxsplit=1)[0]
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+    state = _sb(request).state
+    state.store_message(bot, chat, message, from_bot=False)
+    await state.push_update(bot, "message", message)
+    return _json(message)
+
+
+@routes.post("/sandbox/bot{token}/users/{user_id}/callbacks")
+async def user_presses_button(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    body = await _body(request)
+    user_id = _positive_int(request, "user_id")
+    chat = bot.chats.get(user_id)
+    message_id, data = body.get("message_id"), body.get("data")
+    if not isinstance(message_id, int) or not isinstance(data, str):
+        raise UserError(400, "message_id (integer) and data (string) are required")
+    stored = chat.messages.get(message_id) if chat else None
+    if chat is None or stored is None or stored.deleted:
+        raise UserError(404, f"no message {message_id} in chat {user_id}")
+    buttons = [
+        button.get("callback_data")
+        for row in stored.message.get("reply_markup", {}).get("inline_keyboard", [])
+        for button in row
+    ]
+    if data not in buttons and not body.get("force"):
+        raise UserError(
+            404, f"message {message_id} has no inline button with callback_data {data!r}"
+        )
+    query = CallbackQuery(
+        id=str(secrets.randbits(62)),
+        user_id=user_id,
+        message_id=message_id,
+        data=data,
+        created=time.time(),
+    )
+    bot.callback_queries[query.id] = query
+    payload = {
+        "id": query.id,
+        "from": chat.user.to_json(),
+        "message": stored.message,
+        "chat_instance": chat.chat_instance,
+        "data": data,
+    }
+    await _sb(request).state.push_update(bot, "callback_query", payload)
+    return _json({"callback_query_id": query.id})
+
+
+@routes.get("/sandbox/bot{token}/users/{user_id}/callbacks/{query_id}")
+async def callback_answer(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    query = bot.callback_queries.get(request.match_info["query_id"])
+    if query is None or query.user_id != _positive_int(request, "user_id"):
+        raise UserError(404, "no such callback query")
+    return _json(
+        {
+            "callback_query_id": query.id,
+            "answered": query.answer is not None,
+            "answer": query.answer,
+        }
+    )
+
+
+@routes.post("/sandbox/bot{token}/users/{user_id}/files")
+async def user_sends_file(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    if request.content_type != "multipart/form-data":
+        raise UserError(400, "send multipart/form-data with a 'file' part and a 'kind' field")
+    fields: dict[str, str] = {}
+    upload: tuple[str, str | None, bytes] | None = None
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            continue
+        if part.name == "file":
+            upload = (part.filename or "file", part.headers.get("Content-Type"), await part.read())
+        else:
+            fields[part.name] = await part.text()
+    kind = _USER_KINDS.get(fields.get("kind", ""))
+    if upload is None or kind is None:
+        raise UserError(400, "a 'file' part and kind=photo|sticker|document are required")
+    filename, content_type, data = upload
+    sb = _sb(request)
+    stored = await ingest(sb, kind, data, filename=filename, content_type=content_type)
+    chat = _chat_for(request, bot, fields)
+    message = _user_message(request, bot, chat, {})
+    message.update(media_content(sb, bot, stored))
+    if fields.get("caption") and kind != "Sticker":
+        message["caption"] = fields["caption"]
+    if kind == "Sticker" and fields.get("emoji"):
+        message["sticker"]["emoji"] = fields["emoji"]
+    sb.state.store_message(bot, chat, message, from_bot=False)
+    await sb.state.push_update(bot, "message", message)
+    return _json(message)
+
+
+@routes.get("/sandbox/bot{token}/chats/{chat_id}/messages")
+async def chat_messages(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    chat = bot.chats.get(_positive_int(request, "chat_id"))
+    include_users = request.query.get("all") in {"1", "true"}
+    include_deleted = request.query.get("deleted") in {"1", "true"}
+    messages = [
+        stored.message
+        for stored in (chat.messages.values() if chat else ())
+        if (stored.from_bot or include_users) and (include_deleted or not stored.deleted)
+    ]
+    return _json(messages)
+
+
+@routes.get("/sandbox/bot{token}/calls")
+async def calls(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    wanted = request.query.get("method", "").lower()
+    return _json(
+        [call.to_json() for call in bot.calls if not wanted or call.method.lower() == wanted]
+    )
+
+
+@routes.delete("/sandbox/bot{token}/calls")
+async def reset_calls(request: web.Request) -> web.Response:
+    _bot(request).calls.clear()
+    return _json({"ok": True})
+
+
+@routes.get("/sandbox/faults")
+async def list_faults(request: web.Request) -> web.Response:
+    return _json(_sb(request).faults.to_json())
+
+
+@routes.post("/sandbox/faults")
+async def add_fault(request: web.Request) -> web.Response:
+    fault = Fault.from_json(await _body(request))
+    _sb(request).faults.add(fault)
+    return _json({"ok": True, "fault": fault.to_json()})
+
+
+@routes.delete("/sandbox/faults")
+async def clear_faults(request: web.Request) -> web.Response:
+    _sb(request).faults.clear()
+    return _json({"ok": True})
+
+
+@routes.get("/sandbox/flood")
+async def get_flood(request: web.Request) -> web.Response:
+    return _json(_sb(request).flood.to_json())
+
+
+@routes.post("/sandbox/flood")
+async def set_flood(request: web.Request) -> web.Response:
+    flood = _sb(request).flood
+    flood.configure(await _body(request))
+    return _json(flood.to_json())
