@@ -1,0 +1,28 @@
+"""Inline button payloads. Telegram caps callback_data at 64 bytes: ids are at most 40."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class HomeCb(CallbackData, prefix="home"):
+    """Back to the list of categories."""
+
+
+class CategoryCb(CallbackData, prefix="cat"):
+    category: str
+    page: int = 0
+
+
+class ProductCb(CallbackData, prefix="prod"):
+    product: str
+    # The list page the shopper came from, so Back returns there.
+    page: int = 0
+
+
+class LanguageCb(CallbackData, prefix="lang"):
+    language: str
+
+
+class NoopCb(CallbackData, prefix="noop"):
+    """The "page n of N" label: pressing it does nothing."""

@@ -1,0 +1,56 @@
+"""The command menu, per language; admins see their commands in their own chats only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiogram.utils.i18n import I18n
+
+log = logging.getLogger(__name__)
+
+
+def N_(text: str) -> str:  # noqa: N802 - the gettext convention for "extract, translate later"
+    return text
+
+
+# (command, English description); the description is a msgid translated per language.
+PUBLIC = (
+    ("start", N_("Catalog")),
+    ("language", N_("Change the language")),
+)
+ADMIN = (
+    ("cache_stats", N_("Image cache statistics")),
+    ("cache_clear", N_("Clear the image cache and file_ids")),
+    ("warm", N_("Download every catalog image ahead of time")),
+)
+
+
+def _commands(i18n: I18n, locale: str, pairs: Iterable[tuple[str, str]]) -> list[BotCommand]:
+    return [
+        BotCommand(command=name, description=i18n.gettext(text, locale=locale))
+        for name, text in pairs
+    ]
+
+
+async def set_commands(bot: Bot, i18n: I18n, admin_ids: Iterable[int]) -> None:
+    """setMyCommands for every language (and the default), then each admin's chat scope."""
+    admins = sorted(admin_ids)
+    for locale in (None, *i18n.available_locales):
+        shown = locale or i18n.default_locale
+        await bot.set_my_commands(
+            _commands(i18n, shown, PUBLIC), scope=BotCommandScopeDefault(), language_code=locale
+        )
+        for admin in admins:
+            try:
+                await bot.set_my_commands(
+                    _commands(i18n, shown, (*PUBLIC, *ADMIN)),
+                    scope=BotCommandScopeChat(chat_id=admin),
+                    language_code=locale,
+                )
+            except TelegramAPIError as exc:
+                # An admin who never opened the bot has no chat yet; the rest still work.
+                log.warning("admin %s: cannot set the admin command menu: %s", admin, exc)

@@ -1,0 +1,133 @@
+"""Builds the parts of the running bot. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.utils.i18n import I18n
+
+from bot.api_policy import ApiPolicy
+from bot.catalog import Catalog
+from bot.commands import set_commands
+from bot.config import Settings
+from bot.handlers import get_routers
+from bot.i18n import build_i18n
+from bot.middlewares.inflight import InFlight
+from bot.middlewares.locale import LocaleMiddleware
+from bot.services.delivery import CardDelivery
+from bot.services.file_ids import SqliteFileIdStore
+from bot.services.http_session import SessionManager
+from bot.services.images import ImageService
+from bot.services.preferences import SqlitePreferences
+from bot.services.sqlite_db import SqliteDb
+
+log = logging.getLogger(__name__)
+
+# Updates still being handled get this long to finish at shutdown.
+SHUTDOWN_GRACE_S = 30.0
+
+
+def create_bot(settings: Settings, *, token: str, api_url: str) -> tuple[Bot, ApiPolicy]:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    b = settings.bot
+    policy = ApiPolicy(
+        max_retries=b.api_max_retries,
+        max_retry_after=b.api_max_retry_after,
+        chat_rate=b.chat_send_rate,
+        chat_burst=b.chat_send_burst,
+    )
+    session.middleware(policy)
+    bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    return bot, policy
+
+
+def create_dispatcher(
+    *, i18n: I18n, preferences: SqlitePreferences, inflight: InFlight, **workflow_data: Any
+) -> Dispatcher:
+    """A Dispatcher whose workflow_data reaches handlers as typed parameters by name."""
+    dp = Dispatcher(preferences=preferences, **workflow_data)
+    dp.update.outer_middleware(inflight)
+    LocaleMiddleware(i18n, preferences).setup(dp)
+    dp.include_routers(*get_routers())
+    return dp
+
+
+@dataclass
+class BotApp:
+    """Everything one running bot owns, closed in reverse order by :meth:`close`."""
+
+    settings: Settings
+    bot: Bot
+    dispatcher: Dispatcher
+    policy: ApiPolicy
+    images: ImageService
+    file_ids: SqliteFileIdStore
+    delivery: CardDelivery
+    db: SqliteDb
+    i18n: I18n
+    inflight: InFlight
+    sessions: SessionManager
+
+    async def close(self) -> None:
+        if not await self.inflight.wait_idle(SHUTDOWN_GRACE_S):
+            log.warning("%d update(s) still running at shutdown", self.inflight.count)
+        await self.bot.session.close()
+        await self.images.aclose()
+        await self.sessions.close()
+        await self.db.close()
+
+
+async def build_app(
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    token: str,
+    api_url: str,
+    sessions: SessionManager | None = None,
+) -> BotApp:
+    # Compiling a few KB of translations blocks for a moment, once, before any update.
+    i18n = build_i18n(settings.bot.data_dir, settings.bot.default_language)
+    sessions = sessions or SessionManager.instance(settings.http)
+    images = ImageService(settings.images, sessions)
+    await images.start()
+    db = SqliteDb(settings.bot.data_dir / "bot.sqlite3")
+    bot, policy = create_bot(settings, token=token, api_url=api_url)
+    file_ids = SqliteFileIdStore(db, bot_id=bot.id)
+    preferences = SqlitePreferences(db)
+    delivery = CardDelivery(images, file_ids, concurrency=settings.bot.card_image_concurrency)
+    inflight = InFlight()
+    dp = create_dispatcher(
+        i18n=i18n,
+        preferences=preferences,
+        inflight=inflight,
+        settings=settings,
+        catalog=catalog,
+        images=images,
+        file_ids=file_ids,
+        delivery=delivery,
+    )
+
+    async def on_startup(bot: Bot) -> None:
+        await set_commands(bot, i18n, settings.bot.admin_ids)
+
+    dp.startup.register(on_startup)
+    return BotApp(
+        settings=settings,
+        bot=bot,
+        dispatcher=dp,
+        policy=policy,
+        images=images,
+        file_ids=file_ids,
+        delivery=delivery,
+        db=db,
+        i18n=i18n,
+        inflight=inflight,
+        sessions=sessions,
+    )

@@ -1,0 +1,49 @@
+"""/language: the shopper picks a language; the choice outlives restarts."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.callbacks import LanguageCb
+from bot.catalog import Catalog
+from bot.keyboards import categories_keyboard, languages_keyboard
+from bot.services.preferences import Preferences
+
+router = Router(name=__name__)
+
+
+@router.message(Command("language"))
+async def choose_language(message: Message, i18n: I18n) -> None:
+    await message.answer(
+        _("Choose your language:"), reply_markup=languages_keyboard(i18n.available_locales)
+    )
+
+
+@router.callback_query(LanguageCb.filter())
+async def set_language(
+    query: CallbackQuery,
+    *,
+    callback_data: LanguageCb,
+    bot: Bot,
+    i18n: I18n,
+    preferences: Preferences,
+    catalog: Catalog,
+) -> None:
+    language = callback_data.language
+    if language not in i18n.available_locales:
+        await query.answer(_("This language is not available."), show_alert=True)
+        return
+    await preferences.set_language(query.from_user.id, language)
+    # The rest of this update speaks the new language already.
+    with i18n.use_locale(language):
+        await query.answer(_("Language: English"))
+        if query.message is not None:
+            await bot.send_message(
+                query.message.chat.id,
+                _("Welcome to the Amanita shop! 🍄\nChoose a category:"),
+                reply_markup=categories_keyboard(catalog, language),
+            )

@@ -1,0 +1,40 @@
+"""A product card, opened from a category page."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.types import CallbackQuery
+from aiogram.utils.i18n import gettext as _
+
+from bot.callbacks import ProductCb
+from bot.catalog import Catalog
+from bot.services.delivery import CardDelivery
+from bot.views import send_product_card
+
+router = Router(name=__name__)
+
+
+@router.callback_query(ProductCb.filter())
+async def open_product(
+    query: CallbackQuery,
+    *,
+    callback_data: ProductCb,
+    bot: Bot,
+    catalog: Catalog,
+    delivery: CardDelivery,
+    locale: str,
+) -> None:
+    product = catalog.product(callback_data.product)
+    if product is None or query.message is None:
+        await query.answer(_("Sorry, this product was not found."), show_alert=True)
+        return
+    # Answer first: the card may take a while and the button's spinner should stop now.
+    await query.answer()
+    await send_product_card(
+        bot,
+        query.message.chat.id,
+        product,
+        page=callback_data.page,
+        locale=locale,
+        delivery=delivery,
+    )

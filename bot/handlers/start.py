@@ -1,0 +1,56 @@
+"""/start: welcome and categories; ``/start product-<id>`` opens a card (shareable links)."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.callbacks import HomeCb
+from bot.catalog import Catalog
+from bot.keyboards import categories_keyboard
+from bot.services.delivery import CardDelivery
+from bot.views import send_product_card
+
+router = Router(name=__name__)
+
+DEEP_LINK = r"^product-([a-z0-9][a-z0-9_-]{0,39})$"
+
+
+def welcome_text() -> str:
+    return _("Welcome to the Amanita shop! 🍄\nChoose a category:")
+
+
+@router.message(CommandStart(deep_link=True, magic=F.args.regexp(DEEP_LINK)))
+async def start_product(
+    message: Message,
+    *,
+    command: CommandObject,
+    bot: Bot,
+    catalog: Catalog,
+    delivery: CardDelivery,
+    locale: str,
+) -> None:
+    product_id = (command.args or "").removeprefix("product-")
+    product = catalog.product(product_id)
+    if product is None:
+        await message.answer(_("Sorry, this product was not found."))
+        await message.answer(welcome_text(), reply_markup=categories_keyboard(catalog, locale))
+        return
+    await send_product_card(bot, message.chat.id, product, page=0, locale=locale, delivery=delivery)
+
+
+@router.message(CommandStart())
+async def start(message: Message, catalog: Catalog, locale: str) -> None:
+    await message.answer(welcome_text(), reply_markup=categories_keyboard(catalog, locale))
+
+
+@router.callback_query(HomeCb.filter())
+async def home(query: CallbackQuery, bot: Bot, catalog: Catalog, locale: str) -> None:
+    await query.answer()
+    markup = categories_keyboard(catalog, locale)
+    if isinstance(query.message, Message) and query.message.text:
+        await query.message.edit_text(welcome_text(), reply_markup=markup)
+    elif query.message is not None:
+        await bot.send_message(query.message.chat.id, welcome_text(), reply_markup=markup)

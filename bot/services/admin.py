@@ -1,0 +1,131 @@
+"""What the admin commands do, free of aiogram: clear caches, collect stats, warm the cache."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.services.file_ids import FileIdStore
+
+log = logging.getLogger(__name__)
+
+
+class ClearResult(Protocol):
+    @property
+    def files(self) -> int: ...
+
+    @property
+    def bytes(self) -> int: ...
+
+
+class ImageCache(Protocol):
+    """The parts of ImageService (bot/services/images.py) the admin commands use."""
+
+    async def get(self, url: str) -> object: ...
+
+    async def clear(self) -> ClearResult: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ClearReport:
+    files: int
+    bytes: int
+    file_ids: int
+
+
+async def clear_caches(images: ImageCache, file_ids: FileIdStore) -> ClearReport:
+    result = await images.clear()
+    forgotten = await file_ids.clear()
+    return ClearReport(files=result.files, bytes=result.bytes, file_ids=forgotten)
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    hits: int
+    misses: int
+    files: int
+    bytes: int
+    downloads: int
+    errors: int
+    file_ids: int
+    file_id_hits: int
+    file_id_misses: int
+
+    @property
+    def hit_rate(self) -> float:
+        asked = self.hits + self.misses
+        return self.hits / asked if asked else 0.0
+
+    @property
+    def file_id_reuse(self) -> float:
+        asked = self.file_id_hits + self.file_id_misses
+        return self.file_id_hits / asked if asked else 0.0
+
+
+def _int(stats: dict[str, Any], key: str) -> int:
+    value = stats.get(key, 0)
+    if isinstance(value, dict):
+        return sum(int(v) for v in value.values())
+    return int(value)
+
+
+async def collect_stats(images: ImageCache, file_ids: FileIdStore) -> StatsReport:
+    disk = images.stats()
+    ids = await file_ids.stats()
+    return StatsReport(
+        hits=_int(disk, "hits"),
+        misses=_int(disk, "misses"),
+        files=_int(disk, "files"),
+        bytes=_int(disk, "bytes"),
+        downloads=_int(disk, "downloads"),
+        errors=_int(disk, "errors"),
+        file_ids=ids.entries,
+        file_id_hits=ids.hits,
+        file_id_misses=ids.misses,
+    )
+
+
+@dataclass
+class WarmReport:
+    total: int
+    done: int = 0
+    failed: list[str] = field(default_factory=list)
+    uploaded: int = 0
+
+
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+async def warm_downloads(
+    urls: Sequence[str], images: ImageCache, *, concurrency: int, progress: Progress
+) -> WarmReport:
+    """Download every URL into the disk cache, ``concurrency`` at a time, reporting progress."""
+    report = WarmReport(total=len(urls))
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(url: str) -> None:
+        async with gate:
+            try:
+                await images.get(url)
+            except Exception as exc:  # noqa: BLE001 - one bad image must not stop the warm-up
+                log.warning("warm: %s failed: %s: %s", url, type(exc).__name__, exc)
+                report.failed.append(url)
+        report.done += 1
+        await progress(report.done, report.total)
+
+    await asyncio.gather(*(one(url) for url in urls))
+    return report
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover - the loop returns

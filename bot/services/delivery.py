@@ -1,0 +1,246 @@
+"""Sending a planned product card through the Bot API.
+
+For each image: a learned file_id if there is one (no download, no upload), else the file from
+ImageService (disk cache or origin), uploaded. Images that cannot be had are left out; a card
+with none left is text with a warning. The file_ids Telegram returns are learned; one it
+rejects is forgotten and that album is re-sent from the disk cache, within the same card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import (
+    BufferedInputFile,
+    FSInputFile,
+    InlineKeyboardMarkup,
+    InputFile,
+    InputMediaPhoto,
+    Message,
+)
+from aiogram.types.media_union import MediaUnion
+
+from bot.services.cards import CardText, SendPhoto, SendText, album_sizes, plan_card
+from bot.services.file_ids import FileIdStore
+
+log = logging.getLogger(__name__)
+
+
+class ImageLike(Protocol):
+    """An image ready to send: a cached file, or only bytes when the disk cache is unusable."""
+
+    @property
+    def path(self) -> Path | None: ...
+
+    @property
+    def data(self) -> bytes | None: ...
+
+
+class ImageSource(Protocol):
+    """What delivery needs of ImageService (bot/services/images.py)."""
+
+    async def get(self, url: str) -> ImageLike: ...
+
+
+@dataclass
+class Media:
+    url: str
+    file_id: str | None = None
+    image: ImageLike | None = None
+
+    def input(self) -> str | InputFile:
+        if self.file_id is not None:
+            return self.file_id
+        assert self.image is not None  # noqa: S101 - resolve() sets one of the two
+        if self.image.path is not None:
+            # Streamed from disk by aiogram while uploading: no whole file in memory.
+            return FSInputFile(self.image.path)
+        return BufferedInputFile(self.image.data or b"", filename=self.url.rsplit("/", 1)[-1])
+
+
+@dataclass
+class CardReport:
+    """What one card cost: tests and /cache_stats read it."""
+
+    images: int = 0
+    sent: int = 0
+    failed: list[str] = field(default_factory=list)
+    by_file_id: int = 0
+    uploaded: int = 0
+    rejected_file_ids: int = 0
+    messages: list[Message] = field(default_factory=list)
+
+
+def _is_rejected_file_id(exc: TelegramBadRequest) -> bool:
+    # Telegram words it "wrong file identifier/HTTP URL specified", "wrong remote file
+    # identifier specified: ..." or "FILE_REFERENCE_EXPIRED"; match the stable parts.
+    text = exc.message.lower()
+    return "file identifier" in text or "file_id" in text or "file_reference" in text
+
+
+def _largest_photo_id(message: Message) -> str | None:
+    return message.photo[-1].file_id if message.photo else None
+
+
+class CardDelivery:
+    def __init__(self, images: ImageSource, file_ids: FileIdStore, *, concurrency: int = 4) -> None:
+        self._images = images
+        self._file_ids = file_ids
+        self._concurrency = concurrency
+
+    async def _download(self, media: Media, gate: asyncio.Semaphore) -> bool:
+        async with gate:
+            try:
+                media.image = await self._images.get(media.url)
+            except Exception as exc:  # noqa: BLE001 - any failure only drops this image
+                # ImageError subclasses are the expected refusals; anything else is logged
+                # too, and the card still goes out without this image.
+                log.warning(
+                    "image left out of the card: %s (%s: %s)", media.url, type(exc).__name__, exc
+                )
+                return False
+        return True
+
+    async def _resolve(self, items: Sequence[Media], report: CardReport) -> list[Media]:
+        gate = asyncio.Semaphore(self._concurrency)
+        need = [m for m in items if m.file_id is None and m.image is None]
+        ok = await asyncio.gather(*(self._download(m, gate) for m in need))
+        report.failed.extend(m.url for m, good in zip(need, ok, strict=True) if not good)
+        failed = {m.url for m, good in zip(need, ok, strict=True) if not good}
+        return [m for m in items if m.url not in failed]
+
+    async def send_card(
+        self,
+        bot: Bot,
+        chat_id: int,
+        urls: Sequence[str],
+        text: CardText,
+        *,
+        buttons_text: str,
+        failure_note: str,
+        reply_markup: InlineKeyboardMarkup,
+    ) -> CardReport:
+        report = CardReport(images=len(urls))
+        known = await self._file_ids.get_many(urls)
+        media = await self._resolve([Media(url, known.get(url)) for url in urls], report)
+        plan = plan_card(
+            media, text, buttons_text=buttons_text, failure_note=failure_note if urls else None
+        )
+        caption_sent = False
+        for step in plan.steps:
+            if isinstance(step, SendText):
+                body = step.text
+                if plan.kind != "text" and not caption_sent:
+                    # Every photo of the card failed to send: the caption must still arrive.
+                    body = f"{text.caption}\n\n{html.escape(failure_note)}\n\n{step.text}"
+                    caption_sent = True
+                markup = reply_markup if step.with_buttons else None
+                report.messages.append(await bot.send_message(chat_id, body, reply_markup=markup))
+                continue
+            caption: str | None
+            if isinstance(step, SendPhoto):
+                group, caption = [step.item], step.caption
+                markup = reply_markup if step.with_buttons else None
+            else:
+                group, caption, markup = step.items, step.caption, None
+            sent = await self._send_group(bot, chat_id, group, caption, markup, report=report)
+            caption_sent = caption_sent or (sent and caption is not None)
+            if not sent and markup is not None:
+                # A lone photo was to carry the buttons: text with caption and buttons instead.
+                body = f"{text.caption}\n\n{html.escape(failure_note)}"
+                report.messages.append(await bot.send_message(chat_id, body, reply_markup=markup))
+        return report
+
+    async def _send_group(
+        self,
+        bot: Bot,
+        chat_id: int,
+        group: list[Media],
+        caption: str | None,
+        markup: InlineKeyboardMarkup | None,
+        *,
+        report: CardReport,
+    ) -> bool:
+        """Send one photo or album; on a rejected file_id retry once from the disk cache."""
+        for attempt in (1, 2):
+            try:
+                messages = await self._send_once(bot, chat_id, group, caption, markup)
+            except TelegramBadRequest as exc:
+                stale = [m for m in group if m.file_id is not None]
+                if attempt == 2 or not stale or not _is_rejected_file_id(exc):
+                    log.warning(
+                        "chat %s: Telegram refused %d image(s): %s",
+                        chat_id,
+                        len(group),
+                        exc.message,
+                    )
+                    report.failed.extend(m.url for m in group)
+                    return False
+                log.info(
+                    "chat %s: %d file_id(s) rejected, re-sending from cache", chat_id, len(stale)
+                )
+                report.rejected_file_ids += len(stale)
+                await self._file_ids.forget(m.url for m in stale)
+                for m in stale:
+                    m.file_id = None
+                group = await self._resolve(group, report)
+                if not group:
+                    return False
+                continue
+            await self._learn(group, messages, report)
+            report.messages.extend(messages)
+            return True
+        return False  # pragma: no cover - the loop returns on its second pass
+
+    async def _send_once(
+        self,
+        bot: Bot,
+        chat_id: int,
+        group: list[Media],
+        caption: str | None,
+        markup: InlineKeyboardMarkup | None,
+    ) -> list[Message]:
+        if len(group) == 1:
+            message = await bot.send_photo(
+                chat_id, group[0].input(), caption=caption, reply_markup=markup
+            )
+            return [message]
+        album: list[MediaUnion] = [
+            InputMediaPhoto(media=m.input(), caption=caption if n == 0 else None)
+            for n, m in enumerate(group)
+        ]
+        return await bot.send_media_group(chat_id, album)
+
+    async def _learn(self, group: list[Media], messages: list[Message], report: CardReport) -> None:
+        learned: dict[str, str] = {}
+        for m, message in zip(group, messages, strict=False):
+            report.sent += 1
+            if m.file_id is not None:
+                report.by_file_id += 1
+                continue
+            report.uploaded += 1
+            file_id = _largest_photo_id(message)
+            if file_id is not None:
+                learned[m.url] = file_id
+        await self._file_ids.set_many(learned)
+
+    async def upload_for_file_ids(self, bot: Bot, chat_id: int, urls: Sequence[str]) -> int:
+        """Upload images that have no file_id yet to ``chat_id`` (albums of up to 10) and learn
+        their file_ids, so shoppers' first views cost no upload. Returns how many were sent."""
+        known = await self._file_ids.get_many(urls)
+        report = CardReport(images=len(urls))
+        media = await self._resolve([Media(url) for url in urls if url not in known], report)
+        start = 0
+        for size in album_sizes(len(media)):
+            group = media[start : start + size]
+            start += size
+            await self._send_group(bot, chat_id, group, None, None, report=report)
+        return report.uploaded
