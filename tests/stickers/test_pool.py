@@ -1,0 +1,100 @@
+"""The render pool and the async facade: timeouts, crashed workers, overload."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+
+import orjson
+import pytest
+from PIL import Image
+
+from sticker_core import RenderPool, StickerError, StickerRenderer
+from sticker_core.samples import ORANGE, gzip_json, square_doc
+from tests.stickers import jobs
+
+
+async def _dead(pid: int) -> bool:
+    """Whether ``pid`` is gone (reaped), polling for up to 5 s."""
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_facade_renders_a_poster_and_converts_off_the_event_loop() -> None:
+    tgs = gzip_json(square_doc())
+    async with StickerRenderer(workers=1) as renderer:
+        png = await renderer.png_poster(tgs, size=256)
+        lottie = await renderer.tgs_to_lottie(tgs)
+        info = await renderer.inspect(tgs)
+    image = Image.open(io.BytesIO(png))
+    assert image.size == (256, 256)
+    assert image.getpixel((128, 128)) == (*ORANGE, 204)
+    assert orjson.loads(lottie) == square_doc()
+    assert (info.width, info.fps, info.duration, info.warnings) == (512, 60, 1.0, ())
+
+
+async def test_facade_passes_sticker_errors_through_with_their_reason() -> None:
+    async with StickerRenderer(workers=1) as renderer:
+        with pytest.raises(StickerError) as err:
+            await renderer.png_poster(gzip_json(square_doc(fps=0)))
+    assert err.value.reason == "bad_header"
+
+
+async def test_a_crashing_worker_does_not_take_the_caller_down_and_the_pool_recovers() -> None:
+    async with RenderPool(workers=1, timeout=10) as pool:
+        with pytest.raises(StickerError) as err:
+            await pool.run(jobs.segfault)
+        assert err.value.reason == "renderer_crashed"
+        assert pool.restarts == 1
+        assert await pool.run(os.getpid) != os.getpid()  # a fresh worker answers
+
+
+async def test_jobs_sharing_a_pool_with_a_crash_are_retried_and_succeed() -> None:
+    async with RenderPool(workers=2, timeout=10) as pool:
+        innocent = asyncio.gather(*(pool.run(jobs.slow_pid, 0.3) for _ in range(3)))
+        with pytest.raises(StickerError, match="renderer_crashed"):
+            await pool.run(jobs.segfault)
+        assert len(await innocent) == 3  # all of them finished despite the crash
+
+
+async def test_a_job_over_its_time_limit_is_killed_and_the_pool_replaced() -> None:
+    async with RenderPool(workers=1, timeout=10) as pool:
+        worker = await pool.run(os.getpid)
+        with pytest.raises(StickerError) as err:
+            await pool.run(jobs.hang, 60, time_limit=0.5)
+        assert err.value.reason == "timeout"
+        assert await _dead(worker)  # not left spinning in the background
+        assert await pool.run(os.getpid) != worker
+
+
+async def test_the_time_limit_counts_work_not_waiting_for_a_worker() -> None:
+    async with RenderPool(workers=1, timeout=1.5) as pool:
+        # Ten 0.3 s jobs on one worker: the last waits 2.7 s, but each runs within 1.5 s.
+        pids = await asyncio.gather(*(pool.run(jobs.slow_pid, 0.3) for _ in range(10)))
+        assert len(set(pids)) == 1
+        assert pool.restarts == 0
+
+
+async def test_callers_beyond_the_queue_limit_are_told_busy() -> None:
+    async with RenderPool(workers=1, timeout=10, max_queue=1) as pool:
+        running = asyncio.create_task(pool.run(jobs.slow_pid, 2))
+        waiting = asyncio.create_task(pool.run(jobs.slow_pid, 0.0))
+        for _ in range(3):  # let both tasks reach their await: one runs, one queues
+            await asyncio.sleep(0)
+        with pytest.raises(StickerError, match="busy"):
+            await pool.run(os.getpid)
+        await asyncio.gather(running, waiting)
+
+
+async def test_an_unexpected_library_error_becomes_a_sticker_error() -> None:
+    async with RenderPool(workers=1) as pool:
+        with pytest.raises(StickerError) as err:
+            await pool.run(jobs.raise_value_error)
+    assert err.value.reason == "render_failed"
+    assert "library bug" in err.value.detail
