@@ -5,9 +5,12 @@ Thin on purpose: everything it starts is built by factories in ``bot/``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sys
 
 from bot.config import SettingsError, load_settings
+from bot.runner import run
 
 
 def main() -> int:
@@ -16,8 +19,10 @@ def main() -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"settings loaded; cache in {settings.images.cache_dir}", file=sys.stderr)
-    return 0
+    logging.basicConfig(
+        level=settings.bot.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

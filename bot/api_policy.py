@@ -57,7 +57,8 @@ class Pacer:
 
 def _is_send(method: TelegramMethod[Any]) -> bool:
     name = type(method).__name__
-    return name.startswith(("Send", "Copy", "Forward"))
+    # Edits count too: Telegram (and the sandbox) rate-limit editMessageText like a send.
+    return name.startswith(("Send", "Copy", "Forward", "Edit"))
 
 
 class ApiPolicy(BaseRequestMiddleware):
