@@ -1,4 +1,8 @@
-"""Routers in the order they are asked; catch-alls last."""
+"""Routers in the order they are asked; catch-alls last.
+
+Each module builds a fresh Router per call: an aiogram Router can join only one Dispatcher,
+and tests (or a restart in one process) build several.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,11 @@ from bot.handlers import admin, catalog, errors, fallback, language, product, st
 
 def get_routers() -> list[Router]:
     return [
-        errors.router,
-        start.router,
-        language.router,
-        admin.router,
-        catalog.router,
-        product.router,
-        fallback.router,
+        errors.create_router(),
+        start.create_router(),
+        language.create_router(),
+        admin.create_router(),
+        catalog.create_router(),
+        product.create_router(),
+        fallback.create_router(),
     ]

@@ -21,8 +21,6 @@ from bot.services.admin import (
 from bot.services.delivery import CardDelivery
 from bot.services.file_ids import FileIdStore
 
-router = Router(name=__name__)
-
 ADMIN_COMMANDS = ("cache_clear", "cache_stats", "warm")
 # Editing the progress message for every image would hit Telegram's edit limits.
 PROGRESS_EVERY_S = 1.0
@@ -32,7 +30,6 @@ def _is_admin(message: Message, settings: Settings) -> bool:
     return message.from_user is not None and message.from_user.id in settings.bot.admin_ids
 
 
-@router.message(Command(*ADMIN_COMMANDS))
 async def admin_command(
     message: Message,
     *,
@@ -126,3 +123,9 @@ async def _warm(
             uploaded=uploaded,
         )
     )
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(admin_command, Command(*ADMIN_COMMANDS))
+    return router

@@ -11,10 +11,7 @@ from bot.catalog import Catalog, pick
 from bot.keyboards import products_keyboard
 from bot.services.paging import paginate
 
-router = Router(name=__name__)
 
-
-@router.callback_query(CategoryCb.filter())
 async def category_page(
     query: CallbackQuery, callback_data: CategoryCb, bot: Bot, catalog: Catalog, locale: str
 ) -> None:
@@ -36,6 +33,12 @@ async def category_page(
         await bot.send_message(query.message.chat.id, text, reply_markup=markup)
 
 
-@router.callback_query(NoopCb.filter())
 async def page_label(query: CallbackQuery) -> None:
     await query.answer()
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(category_page, CategoryCb.filter())
+    router.callback_query.register(page_label, NoopCb.filter())
+    return router

@@ -10,7 +10,6 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import gettext as _
 
-router = Router(name=__name__)
 log = logging.getLogger(__name__)
 
 
@@ -23,7 +22,6 @@ def _chat_id(event: ErrorEvent) -> int | None:
     return None
 
 
-@router.errors()
 async def on_error(event: ErrorEvent, bot: Bot) -> None:
     chat_id = _chat_id(event)
     log.error(
@@ -39,3 +37,9 @@ async def on_error(event: ErrorEvent, bot: Bot) -> None:
         await bot.send_message(chat_id, _("Sorry, something went wrong. Please try again."))
     except TelegramAPIError as exc:
         log.warning("chat %s: could not report the error either: %s", chat_id, exc)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.errors.register(on_error)
+    return router

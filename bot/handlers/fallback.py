@@ -6,14 +6,17 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-router = Router(name=__name__)
 
-
-@router.callback_query()
 async def stale_button(query: CallbackQuery) -> None:
     await query.answer(_("Sorry, this button is out of date. Send /start."), show_alert=True)
 
 
-@router.message()
 async def anything_else(message: Message) -> None:
     await message.answer(_("Send /start to see the catalog, or /language to change the language."))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(stale_button)
+    router.message.register(anything_else)
+    return router

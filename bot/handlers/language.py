@@ -13,17 +13,13 @@ from bot.catalog import Catalog
 from bot.keyboards import categories_keyboard, languages_keyboard
 from bot.services.preferences import Preferences
 
-router = Router(name=__name__)
 
-
-@router.message(Command("language"))
 async def choose_language(message: Message, i18n: I18n) -> None:
     await message.answer(
         _("Choose your language:"), reply_markup=languages_keyboard(i18n.available_locales)
     )
 
 
-@router.callback_query(LanguageCb.filter())
 async def set_language(
     query: CallbackQuery,
     *,
@@ -47,3 +43,10 @@ async def set_language(
                 _("Welcome to the Amanita shop! 🍄\nChoose a category:"),
                 reply_markup=categories_keyboard(catalog, language),
             )
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(choose_language, Command("language"))
+    router.callback_query.register(set_language, LanguageCb.filter())
+    return router

@@ -11,10 +11,7 @@ from bot.catalog import Catalog
 from bot.services.delivery import CardDelivery
 from bot.views import send_product_card
 
-router = Router(name=__name__)
 
-
-@router.callback_query(ProductCb.filter())
 async def open_product(
     query: CallbackQuery,
     *,
@@ -38,3 +35,9 @@ async def open_product(
         locale=locale,
         delivery=delivery,
     )
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(open_product, ProductCb.filter())
+    return router

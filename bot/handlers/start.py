@@ -13,8 +13,6 @@ from bot.keyboards import categories_keyboard
 from bot.services.delivery import CardDelivery
 from bot.views import send_product_card
 
-router = Router(name=__name__)
-
 DEEP_LINK = r"^product-([a-z0-9][a-z0-9_-]{0,39})$"
 
 
@@ -22,7 +20,6 @@ def welcome_text() -> str:
     return _("Welcome to the Amanita shop! 🍄\nChoose a category:")
 
 
-@router.message(CommandStart(deep_link=True, magic=F.args.regexp(DEEP_LINK)))
 async def start_product(
     message: Message,
     *,
@@ -41,12 +38,10 @@ async def start_product(
     await send_product_card(bot, message.chat.id, product, page=0, locale=locale, delivery=delivery)
 
 
-@router.message(CommandStart())
 async def start(message: Message, catalog: Catalog, locale: str) -> None:
     await message.answer(welcome_text(), reply_markup=categories_keyboard(catalog, locale))
 
 
-@router.callback_query(HomeCb.filter())
 async def home(query: CallbackQuery, bot: Bot, catalog: Catalog, locale: str) -> None:
     await query.answer()
     markup = categories_keyboard(catalog, locale)
@@ -54,3 +49,13 @@ async def home(query: CallbackQuery, bot: Bot, catalog: Catalog, locale: str) ->
         await query.message.edit_text(welcome_text(), reply_markup=markup)
     elif query.message is not None:
         await bot.send_message(query.message.chat.id, welcome_text(), reply_markup=markup)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(
+        start_product, CommandStart(deep_link=True, magic=F.args.regexp(DEEP_LINK))
+    )
+    router.message.register(start, CommandStart())
+    router.callback_query.register(home, HomeCb.filter())
+    return router

@@ -13,6 +13,7 @@ from aiogram.types import TelegramObject
 class InFlight(BaseMiddleware):
     def __init__(self) -> None:
         self._count = 0
+        self.finished = 0  # updates handled since start (tests wait on it)
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -31,6 +32,7 @@ class InFlight(BaseMiddleware):
         try:
             return await handler(event, data)
         finally:
+            self.finished += 1
             self._count -= 1
             if self._count == 0:
                 self._idle.set()

@@ -1,0 +1,269 @@
+"""End-to-end rig: the real bot (build_app + long polling) against the sandbox, with product
+images served by a real local aiohttp origin that counts requests per path."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from PIL import Image
+
+from bot.catalog import Catalog, load_catalog
+from bot.config import Settings, load_settings
+from bot.factory import BotApp, build_app
+from bot.services.http_session import SessionManager
+from sandbox.client import SandboxClient
+from sandbox.testing import RunningSandbox
+
+ADMIN = 900
+SHOPPER = 501
+RU_SHOPPER = 502
+
+# Products with every card shape; "pg" has 7 products so its list has two pages.
+SHAPES = {"p0": 0, "p1": 1, "p2": 2, "p3": 3, "p10": 10, "p11": 11, "p25": 25}
+
+
+def _png(name: str) -> bytes:
+    seed = sum(name.encode())
+    image = Image.new("RGB", (64, 48), ((seed * 7) % 256, (seed * 13) % 256, (seed * 29) % 256))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@dataclass
+class Origin:
+    """Image origin on 127.0.0.1: ``hits`` counts requests per path, ``status`` breaks one."""
+
+    url: str = ""
+    hits: Counter[str] = field(default_factory=Counter)
+    status: dict[str, int] = field(default_factory=dict)
+
+    def image_url(self, name: str) -> str:
+        return f"{self.url}/img/{name}.png"
+
+    @property
+    def total(self) -> int:
+        return sum(self.hits.values())
+
+
+@pytest.fixture
+async def origin(aiohttp_server: Any) -> Origin:
+    state = Origin()
+
+    async def image(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        state.hits[name] += 1
+        status = state.status.get(name.removesuffix(".png"))
+        if status is not None:
+            return web.Response(status=status, text="broken on purpose")
+        return web.Response(body=_png(name), content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/img/{name}", image)
+    server = await aiohttp_server(app)
+    state.url = str(server.make_url("")).rstrip("/")
+    return state
+
+
+def catalog_json(origin: Origin) -> dict[str, Any]:
+    def texts(en: str, ru: str) -> dict[str, str]:
+        return {"en": en, "ru": ru}
+
+    products = [
+        {
+            "id": pid,
+            "category": "shapes",
+            "title": texts(f"Product {pid}", f"Товар {pid}"),
+            "description": texts(f"A product with {n} images.", f"Товар с {n} фото."),
+            "price": "12.50",
+            "currency": "EUR",
+            "images": [origin.image_url(f"{pid}-{i}") for i in range(n)],
+        }
+        for pid, n in SHAPES.items()
+    ]
+    products += [
+        {
+            "id": f"mug-{i}",
+            "category": "mugs",
+            "title": texts(f"Mug {i}", f"Кружка {i}"),
+            "description": texts("A mug.", "Кружка."),
+            "price": "9.90",
+            "currency": "EUR",
+            "images": [origin.image_url(f"mug-{i}")],
+        }
+        for i in range(1, 8)
+    ]
+    categories = [
+        {"id": "shapes", "title": texts("Card shapes", "Формы карточек")},
+        {"id": "mugs", "title": texts("Mugs", "Кружки")},
+    ]
+    return {"categories": categories, "products": products}
+
+
+def make_settings(tmp_path: Path, **bot: Any) -> Settings:
+    base = load_settings(env_file=None)
+    bot_defaults: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "admin_ids": frozenset({ADMIN}),
+        # Fast unless a test turns pacing on: the sandbox's flood limits are off by default.
+        "chat_send_rate": 1000.0,
+        "chat_send_burst": 100,
+    }
+    bot_defaults.update(bot)
+    images = base.images.model_copy(
+        update={"cache_dir": tmp_path / "cache", "download_retries": 1, "retry_base_delay": 0.01}
+    )
+    return base.model_copy(
+        update={"bot": base.bot.model_copy(update=bot_defaults), "images": images}
+    )
+
+
+class Shop:
+    """A running bot plus the user side of the sandbox."""
+
+    def __init__(self, app: BotApp, sandbox: RunningSandbox, origin: Origin) -> None:
+        self.app = app
+        self.sandbox = sandbox
+        self.client: SandboxClient = sandbox.client
+        self.origin = origin
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        catalog: Catalog = self.app.dispatcher["catalog"]
+        return catalog
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(
+            self.app.dispatcher.start_polling(
+                self.app.bot, handle_signals=False, close_bot_session=False, polling_timeout=2
+            )
+        )
+        # Startup (setMyCommands) has run once the first getUpdates reaches the sandbox.
+        for _ in range(500):
+            if await self.client.calls("getUpdates"):
+                return
+            await asyncio.sleep(0.02)
+        raise TimeoutError("the bot never polled")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await self.app.dispatcher.stop_polling()
+            await self._task
+            self._task = None
+        await self.app.close()
+
+    async def _handled(self, before: int, action: Awaitable[Any], within: float) -> None:
+        await action
+        inflight = self.app.inflight
+        deadline = asyncio.get_running_loop().time() + within
+        while inflight.finished <= before or inflight.count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("the bot did not finish handling the update")
+            await asyncio.sleep(0.01)
+
+    async def say(
+        self, user: int, text: str, *, language: str = "en", within: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """The user writes ``text``; returns the bot's messages sent in answer."""
+        seen = len(await self.client.messages(user))
+        before = self.app.inflight.finished
+        await self._handled(
+            before, self.client.send_text(user, text, language_code=language), within
+        )
+        return (await self.client.messages(user))[seen:]
+
+    async def press(
+        self, user: int, message: dict[str, Any], label: str, *, within: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """The user presses the button whose text contains ``label``; returns new messages."""
+        data = button_data(message, label)
+        seen = len(await self.client.messages(user))
+        before = self.app.inflight.finished
+        await self._handled(
+            before, self.client.press_button(user, message["message_id"], data), within
+        )
+        return (await self.client.messages(user))[seen:]
+
+    async def press_data(
+        self, user: int, message_id: int, data: str, *, within: float = 20.0
+    ) -> dict[str, Any]:
+        """Press a button with exactly ``data`` (even one no message has); returns the
+        bot's answerCallbackQuery (text, show_alert)."""
+        before = self.app.inflight.finished
+        pressed = self.client.press_button(user, message_id, data, force=True)
+        query_id: list[str] = []
+
+        async def press() -> None:
+            query_id.append(await pressed)
+
+        await self._handled(before, press(), within)
+        answer: dict[str, Any] = await self.client.callback_answer(user, query_id[0])
+        return dict(answer.get("answer") or {})
+
+    async def message(self, user: int, message_id: int) -> dict[str, Any]:
+        for message in await self.client.messages(user):
+            if message["message_id"] == message_id:
+                return message
+        raise KeyError(message_id)
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    markup = message.get("reply_markup") or {}
+    return [button for row in markup.get("inline_keyboard", []) for button in row]
+
+
+def button_data(message: dict[str, Any], label: str) -> str:
+    for button in buttons(message):
+        if label in button["text"]:
+            return str(button["callback_data"])
+    raise AssertionError(f"no button {label!r} in {[b['text'] for b in buttons(message)]}")
+
+
+def text_of(message: dict[str, Any]) -> str:
+    return str(message.get("text") or message.get("caption") or "")
+
+
+StartShop = Callable[..., Awaitable[Shop]]
+
+
+@pytest.fixture
+async def start_shop(
+    sandbox: RunningSandbox, origin: Origin, tmp_path: Path
+) -> AsyncIterator[StartShop]:
+    """Start the bot with optional settings overrides; several starts reuse the data folder
+    (a restart). Everything is stopped at the end."""
+    shops: list[Shop] = []
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog_json(origin)))
+
+    async def start(**bot: Any) -> Shop:
+        if shops and shops[-1]._task is not None:
+            await shops[-1].stop()
+        settings = make_settings(tmp_path, catalog_path=catalog_path, **bot)
+        catalog = load_catalog(catalog_path)
+        app = await build_app(
+            settings,
+            catalog,
+            token=sandbox.token,
+            api_url=sandbox.url,
+            sessions=SessionManager(settings.http),
+        )
+        shop = Shop(app, sandbox, origin)
+        shops.append(shop)
+        await shop.start()
+        return shop
+
+    yield start
+    for shop in shops:
+        if shop._task is not None:
+            await shop.stop()
