@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,18 @@ def _is_rejected_file_id(exc: TelegramBadRequest) -> bool:
     # identifier specified: ..." or "FILE_REFERENCE_EXPIRED"; match the stable parts.
     text = exc.message.lower()
     return "file identifier" in text or "file_id" in text or "file_reference" in text
+
+
+def _rejected_items(exc: TelegramBadRequest, group: list[Media]) -> list[Media]:
+    """The album items whose file_id was refused. The Bot API names the failing item
+    ("failed to send message #2 with the error message ..."); without that, all of them."""
+    with_ids = [m for m in group if m.file_id is not None]
+    match = re.search(r"message #(\d+)", exc.message)
+    if match is not None and 1 <= int(match.group(1)) <= len(group):
+        named = group[int(match.group(1)) - 1]
+        if named.file_id is not None:
+            return [named]
+    return with_ids
 
 
 def _largest_photo_id(message: Message) -> str | None:
@@ -174,7 +187,7 @@ class CardDelivery:
             try:
                 messages = await self._send_once(bot, chat_id, group, caption, markup)
             except TelegramBadRequest as exc:
-                stale = [m for m in group if m.file_id is not None]
+                stale = _rejected_items(exc, group)
                 if attempt == 2 or not stale or not _is_rejected_file_id(exc):
                     log.warning(
                         "chat %s: Telegram refused %d image(s): %s",
