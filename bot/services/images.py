@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import errno
 import functools
 import hashlib
 import logging
@@ -227,6 +228,10 @@ class ImageService:
             if self._started:
                 return
             await self._open_folder()
+            # Expired files from a long downtime, or a budget lowered since the last run,
+            # are dealt with before the first request rather than ten minutes later.
+            if self._cache_ok:
+                await self.sweep()
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="image-cache-sweep")
             self._started = True
 
@@ -504,7 +509,7 @@ class ImageService:
         if length is not None and length > limit:
             raise ImageTooLargeError(url, f"Content-Length {length} is over the {limit}-byte limit")
 
-        sink = _Sink(self, stem)
+        sink = _Sink(self, stem, url)
         try:
             image, total = await self._stream(url, stem, resp, ctype, sink)
         except BaseException:
@@ -574,6 +579,10 @@ class ImageService:
         else:
             self._errors["cache_unwritable"] += 1
             log.warning("image cache not writable (%s); serving from memory", exc)
+            if exc.errno == errno.ENOENT:
+                # The folder itself was removed under us (an operator's rm -rf): recreate it
+                # and rescan so the next downloads are cached again.
+                await self._open_folder()
 
     def _busy(self, name: str) -> bool:
         return name.partition(".")[0] in self._inflight
@@ -596,8 +605,9 @@ class _Sink:
     """Where one download attempt's body goes: a temp file in the cache folder, written in
     executor batches; or memory, when the folder cannot take it."""
 
-    def __init__(self, service: ImageService, stem: str) -> None:
+    def __init__(self, service: ImageService, stem: str, url: str) -> None:
         self.svc = service
+        self.url = url
         self.temp: fs.TempFile | None = (
             fs.TempFile(service.root, stem) if service._cache_ok else None
         )
@@ -631,7 +641,17 @@ class _Sink:
         """Go on in memory: what reached the disk is read back, the temp file removed."""
         temp, self.temp = self.temp, None
         assert temp is not None  # noqa: S101
-        prefix = await self.svc._run(temp.read_back)
+        try:
+            prefix = await self.svc._run(temp.read_back)
+        except OSError as again:
+            # What was written cannot be read back (an I/O error): this attempt is lost;
+            # it fails as a download error, and stale-if-error or the caller takes over.
+            await self.svc._run(temp.discard)
+            self.svc._active_temps.discard(temp.name)
+            self.svc._errors["cache_io"] += 1
+            raise ImageDownloadError(
+                self.url, f"cache folder failed mid-download ({again})", reason="cache_io"
+            ) from exc
         await self.svc._run(temp.discard)
         self.svc._active_temps.discard(temp.name)
         self.memory = [prefix, *self.buf]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -255,7 +256,7 @@ async def test_eviction_removes_the_least_recently_used_not_the_oldest(
         # from mtimes, which is the best the disk knows.
 
 
-async def test_sweep_removes_files_expired_past_the_stale_window(
+async def test_restart_removes_files_expired_past_the_stale_window_but_keeps_stale_ones(
     service: ImageService, origin: OriginFactory, jpeg: bytes, image_settings: ImageSettings
 ) -> None:
     async def handler(request: web.Request) -> web.Response:
@@ -265,17 +266,31 @@ async def test_sweep_removes_files_expired_past_the_stale_window(
     old = await service.download_image(srv.url("/old.jpg"))
     stale = await service.download_image(srv.url("/stale.jpg"))
     fresh = await service.download_image(srv.url("/fresh.jpg"))
-    # Restart so the index reads the new mtimes from disk.
     age(old, TTL + image_settings.cache_stale_ttl + 10)
     age(stale, TTL + 10)
-    async with ImageService(image_settings, service.sessions) as svc:
-        expired, evicted = await svc.sweep()
-        assert (expired, evicted) == (1, 0)
+    async with ImageService(image_settings, service.sessions) as svc:  # sweeps at start
         assert svc.stats()["expired_removed"] == 1
+        assert svc.stats()["files"] == 2
     assert not old.exists()
     assert not old.with_suffix(".meta").exists()
     assert stale.exists()  # kept for revalidation and stale-if-error
     assert fresh.exists()
+
+
+async def test_periodic_sweep_removes_what_expired_while_running(
+    service: ImageService, origin: OriginFactory, jpeg: bytes, image_settings: ImageSettings
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=jpeg, content_type="image/jpeg")
+
+    srv = await origin({"/{name}": handler})
+    paths = [await service.download_image(srv.url(f"/{n}.jpg")) for n in range(2)]
+    assert await service.sweep() == (0, 0)
+    later = time.time() + TTL + image_settings.cache_stale_ttl + 5
+    service._now = lambda: later  # our clock seam: the bot has run for a week
+    assert await service.sweep() == (2, 0)
+    assert not any(p.exists() for p in paths)
+    assert service.stats()["files"] == 0
 
 
 # ---- full and read-only disks ---------------------------------------------------------------
@@ -378,3 +393,20 @@ async def test_cache_folder_that_cannot_exist_degrades_to_memory(
         stats = svc.stats()
         assert stats["cache_enabled"] is False
         assert stats["errors"]["cache_unwritable"] >= 1
+
+
+async def test_cache_folder_removed_while_running_is_recreated(
+    service: ImageService, origin: OriginFactory, image_settings: ImageSettings, jpeg: bytes
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=jpeg, content_type="image/jpeg")
+
+    srv = await origin({"/{name}": handler})
+    await service.download_image(srv.url("/a.jpg"))
+    shutil.rmtree(image_settings.cache_dir)  # an operator's rm -rf image_cache
+    first = await service.get(srv.url("/b.jpg"))
+    assert first.source == "memory"  # delivered all the same
+    assert first.data == jpeg
+    again = await service.get(srv.url("/c.jpg"))
+    assert again.path is not None  # the folder is back and caching again
+    assert again.path.read_bytes() == jpeg
