@@ -197,12 +197,16 @@ async def ingest(
             )
             for w, h, thumb in info.thumbnails
         ]
+        # The sandbox keeps the original bytes (Telegram would re-encode them as JPEG).
+        photo_mime = Image.MIME.get(info.format or "", "image/jpeg")
         original = StoredFile(
             unique_id=state.new_unique_id(),
             kind="Photo",
             data=data,
-            file_path=state.new_file_path("photos", ".jpg"),
-            mime_type="image/jpeg",
+            file_path=state.new_file_path(
+                "photos", mimetypes.guess_extension(photo_mime) or ".jpg"
+            ),
+            mime_type=photo_mime,
             width=info.width,
             height=info.height,
         )

@@ -272,6 +272,8 @@ async def get_updates(ctx: Ctx) -> list[dict[str, Any]]:
     # A newer getUpdates ends an older one with 409, as Telegram does with two pollers.
     bot.poll_generation += 1
     mine = bot.poll_generation
+    async with bot.updates_changed:
+        bot.updates_changed.notify_all()
     if offset > 0:
         bot.updates = [u for u in bot.updates if u["update_id"] >= offset]
     elif offset < 0:
