@@ -4,6 +4,8 @@
 #   ./run.sh test [ARGS]    set up .venv, then ruff, mypy and the whole pytest suite (ARGS go to pytest)
 #   ./run.sh bench [NAME]   run one benchmark (downloads, ...) or all; figures land in bench/results/
 #   ./run.sh lock           re-resolve requirements/lock.txt from pyproject.toml
+#   ./run.sh sticker        the sticker service, one process, for development
+#   ./run.sh prod           the sticker service under gunicorn: WORKERS aiohttp workers
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -48,6 +50,16 @@ case "$cmd" in
         setup
         exec "$VENV/bin/python" -m bench "$@"
         ;;
+    sticker)
+        setup
+        exec "$VENV/bin/python" -m sticker_service "$@"
+        ;;
+    prod)
+        setup
+        # Settings (PORT, WORKERS, ...) come from the environment and .env; see gunicorn_conf.py.
+        exec "$VENV/bin/gunicorn" -c sticker_service/gunicorn_conf.py "$@" \
+            sticker_service.app:app_factory
+        ;;
     lock)
         setup
         "$VENV/bin/python" -m pip install --quiet uv
@@ -55,7 +67,7 @@ case "$cmd" in
             --no-header --output-file "$LOCK"
         ;;
     *)
-        echo "usage: $0 {dev|test|bench [NAME]|lock}" >&2
+        echo "usage: $0 {dev|test|bench [NAME]|lock|sticker|prod}" >&2
         exit 2
         ;;
 esac

@@ -1,0 +1,386 @@
+"""The aiohttp.web app: routes, middlewares, and the resources it owns.
+
+Resources (the one ClientSession, the Redis client, the render pool) are opened and closed
+in ``app.cleanup_ctx``; typed state lives under ``web.AppKey``s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from sticker_core import OUTPUT_FORMATS, StickerError, StickerRenderer
+from sticker_core.convert import CONTENT_TYPES
+from sticker_core.detect import Format, detect_format
+from sticker_service.cache import KEY_PREFIX, LRU, Entry, RedisStore
+from sticker_service.config import StickerServiceSettings, load_settings
+from sticker_service.metrics import Metrics
+from sticker_service.ratelimit import RateLimiter, client_ip
+from sticker_service.telegram import BotApiError, BotFiles
+
+log = logging.getLogger(__name__)
+
+# Bot API file_ids are URL-safe base64; anything else cannot be one.
+FILE_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,255}")
+# Reasons that describe the request rather than the sticker.
+_REQUEST_REASONS = {"bad_size", "bad_frame", "bad_format", "bad_fps"}
+_UNLIMITED_PATHS = frozenset({"/health", "/metrics"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, error: str, reason: str, **extra: Any) -> web.Response:
+    body = {"error": error, "reason": reason, **extra}
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+class StickerService:
+    """The sticker pipeline: LRU -> Redis -> (single-flight) fetch, convert, store."""
+
+    def __init__(
+        self,
+        settings: StickerServiceSettings,
+        store: RedisStore,
+        bot: BotFiles,
+        renderer: StickerRenderer,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.bot = bot
+        self.renderer = renderer
+        self.metrics = metrics
+        self.lru = LRU(settings.sticker_lru_items, settings.sticker_lru_bytes)
+        self.ttl = settings.sticker_cache_ttl
+        self.hits = 0
+        self.misses = 0
+        self.conversions = 0
+        self._inflight: dict[str, asyncio.Task[tuple[Entry, str]]] = {}
+        self._pool_restarts_seen = 0
+
+    async def lookup(
+        self, file_id: str, fmt: str, size: int | None, frame: int
+    ) -> tuple[Entry, str]:
+        """The entry and "HIT" or "MISS"; raises StickerError or BotApiError."""
+        key = f"{file_id}|{fmt}|{size or ''}|{frame}"
+        entry = self.lru.get(key)
+        if entry is not None:
+            self.hits += 1
+            self.metrics.hit_lru.inc()
+            return entry, "HIT"
+        task = self._inflight.get(key)
+        if task is None:
+            # One conversion per key however many ask; shielded, so a client that hangs up
+            # does not cancel the work the others are waiting for.
+            task = asyncio.create_task(self._produce(key, file_id, fmt, size, frame))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _produce(
+        self, key: str, file_id: str, fmt: str, size: int | None, frame: int
+    ) -> tuple[Entry, str]:
+        uid_key = f"{KEY_PREFIX}uid:{file_id}"
+        info = None
+        cached_uid = await self.store.get(uid_key)
+        if cached_uid is None:
+            info = await self.bot.get_file(file_id)
+            unique_id = info.file_unique_id
+            await self.store.set(uid_key, unique_id, self.ttl)
+        else:
+            unique_id = cached_uid.decode()
+        redis_key = f"{KEY_PREFIX}{unique_id}:{fmt}:{size or ''}:{frame}"
+        raw = await self.store.get(redis_key)
+        if raw is not None:
+            entry = Entry.unpack(raw, self.ttl)
+            self.lru.put(key, entry)
+            self.hits += 1
+            self.metrics.hit_redis.inc()
+            return entry, "HIT"
+        self.misses += 1
+        self.metrics.miss.inc()
+        if info is None:
+            info = await self.bot.get_file(file_id)
+        data = await self.bot.download(info)
+        out_fmt = fmt or _default_format(data)
+        started = time.perf_counter()
+        try:
+            converted = await self.renderer.convert(data, out_fmt, size, frame)
+        finally:
+            self._note_pool_restarts()
+        elapsed = time.perf_counter() - started
+        self.conversions += 1
+        self.metrics.conversions.labels(out_fmt).observe(elapsed)
+        entry = Entry.make(
+            converted.body,
+            content_type=converted.content_type,
+            original_format=converted.original_format,
+            output_format=converted.output_format,
+            conversion_ms=round(elapsed * 1000, 2),
+            max_age=self.ttl,
+        )
+        await self.store.set(redis_key, entry.pack(), self.ttl)
+        self.lru.put(key, entry)
+        return entry, "MISS"
+
+    def _note_pool_restarts(self) -> None:
+        restarts = self.renderer.pool.restarts
+        if restarts > self._pool_restarts_seen:
+            self.metrics.pool_restarts.inc(restarts - self._pool_restarts_seen)
+            self._pool_restarts_seen = restarts
+
+
+def _default_format(data: bytes) -> str:
+    """Without ?format=: Lottie JSON for animated stickers, the file's own format otherwise."""
+    try:
+        source = detect_format(data)
+    except StickerError:
+        return "lottie"  # convert() will refuse it with the reason
+    return "lottie" if source in (Format.TGS, Format.LOTTIE) else str(source)
+
+
+SETTINGS = web.AppKey("settings", StickerServiceSettings)
+METRICS = web.AppKey("metrics", Metrics)
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+STORE = web.AppKey("store", RedisStore)
+RENDERER = web.AppKey("renderer", StickerRenderer)
+SERVICE = web.AppKey("service", StickerService)
+LIMITER = web.AppKey("limiter", RateLimiter)
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise StickerError(f"bad_{name}", f"{name} must be an integer, got {raw!r}") from None
+
+
+def _format_param(request: web.Request) -> str:
+    fmt = request.query.get("format", "")
+    if fmt and fmt not in OUTPUT_FORMATS:
+        raise StickerError("bad_format", f"format must be one of {', '.join(OUTPUT_FORMATS)}")
+    return fmt
+
+
+def _not_modified(request: web.Request, entry: Entry) -> bool:
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or entry.etag in tags
+
+
+async def get_sticker(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    file_id = request.match_info["file_id"]
+    if not FILE_ID_RE.fullmatch(file_id):
+        service.metrics.failures.labels("bad_file_id").inc()
+        return json_error(400, "malformed file_id", "bad_file_id")
+    try:
+        fmt = _format_param(request)
+        size = _int_param(request, "size")
+        frame = _int_param(request, "frame") or 0
+        entry, status = await service.lookup(file_id, fmt, size, frame)
+    except StickerError as exc:
+        service.metrics.failures.labels(exc.reason).inc()
+        code = 400 if exc.reason in _REQUEST_REASONS else 503 if exc.reason == "busy" else 422
+        return json_error(code, exc.detail, exc.reason)
+    except BotApiError as exc:
+        reason = {404: "unknown_file", 422: "too_large"}.get(exc.status, "bot_api_unreachable")
+        service.metrics.failures.labels(reason).inc()
+        return json_error(exc.status, exc.message, reason)
+    headers = dict(entry.headers)
+    headers["X-Cache-Status"] = status
+    headers["X-Conversion-Time-Ms"] = "0" if status == "HIT" else f"{entry.conversion_ms:g}"
+    if _not_modified(request, entry):
+        del headers["Content-Type"]
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=entry.body, headers=headers)
+
+
+async def health(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    service = request.app[SERVICE]
+    redis_problem, bot_problem = await asyncio.gather(store.ping(), service.bot.get_me())
+    problems = {}
+    if redis_problem:
+        problems["redis"] = redis_problem
+    if bot_problem:
+        problems["bot_api"] = bot_problem
+    body: dict[str, Any] = {
+        "status": "degraded" if problems else "ok",
+        "redis": "down" if redis_problem else "ok",
+        "bot_api": "down" if bot_problem else "ok",
+    }
+    if problems:
+        body["reason"] = "; ".join(f"{name}: {why}" for name, why in problems.items())
+    return web.Response(
+        status=503 if problems else 200, body=orjson.dumps(body), content_type="application/json"
+    )
+
+
+async def cache_stats(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    lookups = service.hits + service.misses
+    redis_info = await service.store.info()
+    body = {
+        "scope": "this worker",  # hits and misses are counted per process; Redis is shared
+        "pid": os.getpid(),
+        "hits": service.hits,
+        "misses": service.misses,
+        "hit_rate": round(service.hits / lookups, 4) if lookups else 0.0,
+        "conversions": service.conversions,
+        "lru": {"items": len(service.lru), "bytes": service.lru.bytes},
+        "redis": redis_info if redis_info is not None else {"available": False},
+        "render_pool_restarts": service.renderer.pool.restarts,
+    }
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
+
+
+# ---------------------------------------------------------------- middlewares
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Router 404/405 and anything unexpected answer JSON like the rest of the API."""
+    metrics = request.app[METRICS]
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    started = time.perf_counter()
+    response: web.StreamResponse
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = json_error(exc.status, exc.reason, exc.reason.lower().replace(" ", "_"))
+    except Exception:
+        log.exception("unhandled error on %s", request.path)
+        response = json_error(500, "internal error", "internal")
+    metrics.requests.labels(route, str(response.status)).inc()
+    metrics.latency.labels(route).observe(time.perf_counter() - started)
+    return response
+
+
+@web.middleware
+async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    limiter = request.app.get(LIMITER)
+    if limiter is None or request.path in _UNLIMITED_PATHS:
+        return await handler(request)
+    settings = request.app[SETTINGS]
+    ip = client_ip(request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies)
+    decision = await limiter.check(ip)
+    limit_headers = {
+        "X-RateLimit-Limit": str(limiter.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Window": str(limiter.window),
+    }
+    response: web.StreamResponse
+    if not decision.allowed:
+        request.app[METRICS].rate_limited.inc()
+        response = json_error(
+            429, "too many requests", "rate_limited", retry_after=decision.retry_after
+        )
+        response.headers.update(limit_headers)
+        response.headers["Retry-After"] = str(decision.retry_after)
+        return response
+    response = await handler(request)
+    response.headers.update(limit_headers)
+    return response
+
+
+# ---------------------------------------------------------------- resources
+
+
+async def _http_session(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    connector = aiohttp.TCPConnector(limit=100, limit_per_host=30, ttl_dns_cache=300)
+    timeout = aiohttp.ClientTimeout(total=settings.bot_api_timeout, connect=5)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        app[SESSION] = session
+        yield
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    client = None
+    if settings.redis_url:
+        # No retries: a slow or dead Redis must cost one short timeout, then the breaker
+        # in RedisStore skips it; the request goes on without the cache.
+        client = Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout,
+            socket_connect_timeout=settings.redis_timeout,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=30,
+        )
+    app[STORE] = RedisStore(client)
+    try:
+        yield
+    finally:
+        if client is not None:
+            await client.aclose()
+
+
+async def _renderer(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    renderer = StickerRenderer(settings.max_process_workers, settings.sticker_render_timeout)
+    await renderer.start()
+    app[RENDERER] = renderer
+    try:
+        yield
+    finally:
+        await renderer.close()
+
+
+async def _service(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    token = settings.bot_token.get_secret_value() if settings.bot_token else None
+    bot = BotFiles(app[SESSION], str(settings.telegram_api_url), token, settings.sticker_max_bytes)
+    app[SERVICE] = StickerService(settings, app[STORE], bot, app[RENDERER], app[METRICS])
+    if settings.rate_limit_enabled:
+        app[LIMITER] = RateLimiter(
+            app[STORE], settings.rate_limit_requests, settings.rate_limit_window_sec
+        )
+    yield
+
+
+def create_app(settings: StickerServiceSettings) -> web.Application:
+    app = web.Application(middlewares=[errors_as_json, rate_limit])
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.extend([_http_session, _redis, _renderer, _service])
+    app.router.add_get("/stickers/{file_id}", get_sticker)
+    app.router.add_get("/health", health)
+    app.router.add_get("/cache/stats", cache_stats)
+    app.router.add_get("/metrics", metrics_view)
+    return app
+
+
+async def app_factory() -> web.Application:
+    """For gunicorn: ``gunicorn sticker_service.app:app_factory`` builds one app per worker."""
+    return create_app(load_settings())
+
+
+__all__ = ["CONTENT_TYPES", "app_factory", "create_app"]

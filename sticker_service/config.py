@@ -1,0 +1,80 @@
+"""Settings of the sticker service, read from the environment and ``.env``.
+
+Its own model so that the service never imports the bot's settings or aiogram. BOT_TOKEN,
+TELEGRAM_API_URL and REDIS_URL are the same variables the bot reads. Every variable is listed
+in ``.env.example`` under "Sticker service".
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Annotated, Any
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Network = IPv4Network | IPv6Network
+
+
+class StickerServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # Containers publish the port; bind every interface there. HOST=127.0.0.1 for a laptop.
+    host: str = "0.0.0.0"  # noqa: S104
+    port: Annotated[int, Field(ge=1, le=65535)] = 8081
+    redis_url: str | None = None
+    bot_token: SecretStr | None = None
+    telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
+    workers: PositiveInt = 2
+    max_process_workers: PositiveInt = 2
+    rate_limit_enabled: bool = True
+    rate_limit_requests: PositiveInt = 100
+    rate_limit_window_sec: PositiveInt = 60
+    # Addresses (or CIDR networks) of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = ()
+    sticker_cache_ttl: PositiveInt = 7 * 24 * 3600
+    sticker_lru_items: Annotated[int, Field(ge=0)] = 2048
+    sticker_lru_bytes: Annotated[int, Field(ge=0)] = 64 * 1024 * 1024
+    sticker_max_bytes: PositiveInt = 2 * 1024 * 1024
+    sticker_render_timeout: PositiveFloat = 10.0
+    redis_timeout: PositiveFloat = 0.5
+    bot_api_timeout: PositiveFloat = 10.0
+
+    @field_validator("bot_token", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(
+                ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()
+            )
+        return value
+
+
+class SettingsError(Exception):
+    """A variable has a bad value; the message names it."""
+
+
+def load_settings(env_file: str | None = ".env", **overrides: Any) -> StickerServiceSettings:
+    try:
+        return StickerServiceSettings(_env_file=env_file, **overrides)
+    except ValidationError as exc:
+        problems = [
+            f"{str(err['loc'][0]).upper() if err['loc'] else '?'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

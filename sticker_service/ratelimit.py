@@ -1,0 +1,115 @@
+"""Per-IP rate limit shared by all workers, without a Redis round trip per request.
+
+Fixed windows of RATE_LIMIT_WINDOW_SEC; the count of a window lives in Redis under
+``ratelimit:<ip>:<window>`` so every worker spends from one budget. A worker does not ask
+Redis for each request: it leases a batch of requests at a time (one pipelined INCRBY +
+EXPIRE) and spends the lease locally. The batch is 1 for small limits, where exactness
+matters and traffic per IP is low anyway, and grows to at most 1 % of the limit for big
+ones, so a hot client costs one round trip per hundred requests. Redis never admits more
+than the limit: a lease is clipped to what is left. The price is that a worker may hold an
+unspent lease while another one is refused, at most (workers - 1) * batch requests early.
+
+When Redis is down each worker counts alone (fail open per worker, not unlimited).
+
+X-Forwarded-For is believed only from TRUSTED_PROXIES: anyone else could send any address
+in it and dodge the limit. Behind trusted proxies the client is the right-most address
+that is not itself a trusted proxy.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+
+from sticker_service.cache import RedisStore
+
+Network = IPv4Network | IPv6Network
+_PRUNE_AT = 50_000  # per-IP states kept before old windows are dropped
+
+
+@dataclass(slots=True)
+class _State:
+    window: int
+    lease: int = 0  # requests this worker may still admit without asking Redis
+    seen: int = 0  # the window's count in Redis when this worker last asked
+    local: int = 0  # requests admitted while Redis was unreachable
+    exhausted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    remaining: int
+    retry_after: int
+
+
+def client_ip(remote: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The address to limit: the peer, or the one it forwards for if the peer is trusted."""
+    peer = remote or "unknown"
+    if not forwarded_for or not trusted or not _is_trusted(peer, trusted):
+        return peer
+    for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
+        try:
+            address = ip_address(hop)
+        except ValueError:
+            return peer  # a garbled chain: fall back to what the socket says
+        if not _is_trusted(address, trusted):
+            return str(address)
+    return peer
+
+
+def _is_trusted(address: str | IPv4Address | IPv6Address, trusted: Sequence[Network]) -> bool:
+    try:
+        addr = ip_address(address) if isinstance(address, str) else address
+    except ValueError:
+        return False
+    return any(addr in net for net in trusted)
+
+
+class RateLimiter:
+    def __init__(self, store: RedisStore, limit: int, window: int) -> None:
+        self.store = store
+        self.limit = limit
+        self.window = window
+        self.batch = max(1, min(100, limit // 100))
+        self._states: dict[str, _State] = {}
+
+    def _state(self, ip: str, window: int) -> _State:
+        state = self._states.get(ip)
+        if state is None or state.window != window:
+            if len(self._states) >= _PRUNE_AT:
+                self._states = {k: s for k, s in self._states.items() if s.window == window}
+            state = self._states[ip] = _State(window)
+        return state
+
+    async def check(self, ip: str) -> Decision:
+        now = time.time()
+        window = int(now // self.window)
+        retry_after = max(1, math.ceil((window + 1) * self.window - now))
+        state = self._state(ip, window)
+        if state.lease > 0:
+            state.lease -= 1
+            return Decision(True, self._remaining(state), retry_after)
+        if state.exhausted:
+            return Decision(False, 0, retry_after)
+        key = f"ratelimit:{ip}:{window}"
+        count = await self.store.incr_window(key, self.batch, self.window + 1)
+        if count is None:
+            state.local += 1
+            allowed = state.local <= self.limit
+            return Decision(allowed, max(0, self.limit - state.local), retry_after)
+        if state.window != window:  # the window turned while we waited for Redis
+            state = self._state(ip, window)
+        state.seen = max(state.seen, count)
+        granted = max(0, min(self.batch, self.limit - (count - self.batch)))
+        if granted == 0:
+            state.exhausted = True
+            return Decision(False, 0, retry_after)
+        state.lease += granted - 1
+        return Decision(True, self._remaining(state), retry_after)
+
+    def _remaining(self, state: _State) -> int:
+        return max(0, self.limit - state.seen) + state.lease

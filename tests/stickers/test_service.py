@@ -1,0 +1,364 @@
+"""The sticker service over HTTP, against the sandbox Bot API and a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient
+from aiohttp.web import Application
+from PIL import Image
+
+from sandbox.testing import RunningSandbox
+from sticker_core.samples import ORANGE, gzip_json, square_doc
+from sticker_service.app import create_app
+from sticker_service.config import load_settings
+from tests.conftest import RedisServer
+
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Application]]]
+USER = 42
+
+
+async def upload(sandbox: RunningSandbox, data: bytes, kind: str = "sticker") -> str:
+    """A user sends ``data`` to the bot; the file_id the bot would see."""
+    message = await sandbox.client.send_file(USER, data, kind=kind, filename=f"f.{kind}")
+    return str(message[kind if kind != "document" else "document"]["file_id"])
+
+
+@pytest.fixture
+def service(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Application]]],
+    sandbox: RunningSandbox,
+    redis_url: str,
+) -> ClientFactory:
+    """Start a service app (a 'worker') against the sandbox and Redis; overrides go to settings."""
+
+    async def start(**overrides: Any) -> TestClient[Any, Application]:
+        settings = {
+            "telegram_api_url": sandbox.url,
+            "bot_token": sandbox.token,
+            "redis_url": redis_url,
+            "rate_limit_enabled": False,
+            "max_process_workers": 1,
+        } | overrides
+        return await aiohttp_client(create_app(load_settings(None, **settings)))
+
+    return start
+
+
+async def get_file_calls(sandbox: RunningSandbox) -> int:
+    return len(await sandbox.client.calls("getFile"))
+
+
+# ---- the happy path and the cache -----------------------------------------------------------
+
+
+async def test_tgs_comes_back_as_lottie_json_then_from_the_cache(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service()
+    first = await client.get(f"/stickers/{file_id}")
+    assert first.status == 200
+    assert orjson.loads(await first.read()) == square_doc()
+    assert first.headers["X-Cache-Status"] == "MISS"
+    assert first.headers["Content-Type"] == "application/json"
+    assert first.headers["X-Original-Format"] == "tgs"
+    assert first.headers["X-Output-Format"] == "lottie"
+    assert float(first.headers["X-Conversion-Time-Ms"]) > 0
+    assert "immutable" in first.headers["Cache-Control"]
+    second = await client.get(f"/stickers/{file_id}")
+    assert second.headers["X-Cache-Status"] == "HIT"
+    assert await second.read() == await first.read()
+    assert second.headers["ETag"] == first.headers["ETag"]
+    assert await get_file_calls(sandbox) == 1  # the hit did not touch the Bot API
+
+
+async def test_png_poster_over_http_has_straight_alpha(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service()
+    resp = await client.get(f"/stickers/{file_id}", params={"format": "png", "size": "128"})
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(await resp.read()))
+    assert image.size == (128, 128)
+    assert image.getpixel((64, 64)) == (*ORANGE, 204)
+
+
+@pytest.mark.parametrize(("fmt", "content_type"), [("webp", "image/webp"), ("gif", "image/gif")])
+async def test_animated_previews_are_served(
+    service: ClientFactory, sandbox: RunningSandbox, fmt: str, content_type: str
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc(moving=True)))
+    client = await service()
+    resp = await client.get(f"/stickers/{file_id}", params={"format": fmt, "size": "64"})
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == content_type
+    image = Image.open(io.BytesIO(await resp.read()))
+    assert image.size == (64, 64)
+    assert getattr(image, "n_frames", 1) > 1
+
+
+async def test_another_worker_gets_a_hit_from_redis_without_asking_telegram(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    worker_a, worker_b = await service(), await service()
+    assert (await worker_a.get(f"/stickers/{file_id}")).headers["X-Cache-Status"] == "MISS"
+    resp = await worker_b.get(f"/stickers/{file_id}")
+    assert resp.headers["X-Cache-Status"] == "HIT"
+    assert orjson.loads(await resp.read()) == square_doc()
+    assert await get_file_calls(sandbox) == 1
+
+
+async def test_if_none_match_answers_304_without_a_body(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service()
+    etag = (await client.get(f"/stickers/{file_id}")).headers["ETag"]
+    resp = await client.get(f"/stickers/{file_id}", headers={"If-None-Match": etag})
+    assert resp.status == 304
+    assert await resp.read() == b""
+    assert resp.headers["ETag"] == etag
+    other = await client.get(f"/stickers/{file_id}", headers={"If-None-Match": '"stale"'})
+    assert other.status == 200
+
+
+async def test_twenty_concurrent_requests_for_one_sticker_convert_it_once(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service()
+    url = f"/stickers/{file_id}?format=png"
+    responses = await asyncio.gather(*(client.get(url) for _ in range(20)))
+    bodies = {await resp.read() for resp in responses}
+    assert [resp.status for resp in responses] == [200] * 20
+    assert len(bodies) == 1
+    stats = await (await client.get("/cache/stats")).json()
+    assert stats["conversions"] == 1
+    assert await get_file_calls(sandbox) == 1
+
+
+# ---- every error status ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/stickers/not$an$id", "bad_file_id"),
+        ("/stickers/short", "bad_file_id"),
+        ("/stickers/{id}?format=mp4", "bad_format"),
+        ("/stickers/{id}?format=png&size=big", "bad_size"),
+        ("/stickers/{id}?format=png&size=5000", "bad_size"),
+        ("/stickers/{id}?format=png&frame=999", "bad_frame"),
+    ],
+)
+async def test_malformed_requests_are_400_with_a_reason(
+    service: ClientFactory, sandbox: RunningSandbox, path: str, reason: str
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service()
+    resp = await client.get(path.format(id=file_id))
+    assert resp.status == 400
+    assert (await resp.json())["reason"] == reason
+
+
+async def test_an_unknown_file_is_404(service: ClientFactory) -> None:
+    client = await service()
+    resp = await client.get("/stickers/CAACAgIAAxkBAAEBnoSuchFileAnywhere")
+    assert resp.status == 404
+    assert (await resp.json())["reason"] == "unknown_file"
+
+
+async def test_an_unknown_route_is_a_json_404(service: ClientFactory) -> None:
+    client = await service()
+    resp = await client.get("/nope")
+    assert resp.status == 404
+    assert resp.headers["Content-Type"].startswith("application/json")
+
+
+def _bomb() -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    body = packer.compress(b'{"w": 512, "pad": "')
+    for _ in range(50):
+        body += packer.compress(b" " * (1024 * 1024))
+    return body + packer.compress(b'"}') + packer.flush()
+
+
+@pytest.mark.parametrize(
+    ("data", "kind", "reason"),
+    [
+        (_bomb(), "sticker", "too_large"),
+        (gzip_json(square_doc(width=100_000, height=100_000)), "sticker", "bad_header"),
+        (gzip_json(square_doc())[:-8], "sticker", "truncated_gzip"),
+        (b"%PDF-1.4 not a sticker at all", "document", "unknown_format"),
+    ],
+    ids=["gzip-bomb", "huge-canvas", "truncated", "not-a-sticker"],
+)
+async def test_an_unsafe_or_foreign_file_is_422_and_the_service_goes_on(
+    service: ClientFactory, sandbox: RunningSandbox, data: bytes, kind: str, reason: str
+) -> None:
+    bad_id = await upload(sandbox, data, kind)
+    good_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service()
+    resp = await client.get(f"/stickers/{bad_id}", params={"format": "png"})
+    assert resp.status == 422
+    assert (await resp.json())["reason"] == reason
+    assert (await client.get(f"/stickers/{good_id}", params={"format": "png"})).status == 200
+
+
+async def test_bot_api_unreachable_is_502(service: ClientFactory) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = await service(telegram_api_url=f"http://127.0.0.1:{port}")
+    resp = await client.get("/stickers/CAACAgIAAxkBAAEBnoSomeFile")
+    assert resp.status == 502
+    assert (await resp.json())["reason"] == "bot_api_unreachable"
+
+
+async def test_bot_api_server_errors_are_502(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    await sandbox.client.add_fault("getFile", error_code=500, count=1)
+    client = await service()
+    resp = await client.get(f"/stickers/{file_id}")
+    assert resp.status == 502
+    assert (await client.get(f"/stickers/{file_id}")).status == 200  # not cached as an error
+
+
+# ---- health, stats, metrics, Redis going away ------------------------------------------------
+
+
+async def test_health_is_ok_with_redis_and_the_bot_api_up(service: ClientFactory) -> None:
+    client = await service()
+    resp = await client.get("/health")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ok", "redis": "ok", "bot_api": "ok"}
+
+
+async def test_redis_stopped_mid_test_degrades_health_but_conversions_go_on(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Application]]],
+    sandbox: RunningSandbox,
+    own_redis: RedisServer,
+) -> None:
+    settings = load_settings(
+        None,
+        telegram_api_url=sandbox.url,
+        bot_token=sandbox.token,
+        redis_url=own_redis.url,
+        rate_limit_enabled=True,
+        rate_limit_requests=1000,
+        max_process_workers=1,
+    )
+    client = await aiohttp_client(create_app(settings))
+    cached = await upload(sandbox, gzip_json(square_doc()))
+    assert (await client.get(f"/stickers/{cached}")).status == 200
+
+    own_redis.stop()
+    health = await client.get("/health")
+    assert health.status == 503
+    body = await health.json()
+    assert body["status"] == "degraded"
+    assert body["redis"] == "down"
+    assert "redis" in body["reason"]
+    fresh = await upload(sandbox, gzip_json(square_doc(fps=30)))
+    resp = await client.get(f"/stickers/{fresh}", params={"format": "png", "size": "64"})
+    assert resp.status == 200  # converted without the cache, rate limit counted locally
+    assert resp.headers["X-Cache-Status"] == "MISS"
+    assert (await client.get(f"/stickers/{cached}")).headers["X-Cache-Status"] == "HIT"  # LRU
+    stats = await (await client.get("/cache/stats")).json()
+    assert stats["redis"] == {"available": False}
+
+    own_redis.start()
+    assert (await client.get("/health")).status == 200
+
+
+async def test_cache_stats_count_hits_misses_and_redis_keys(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service()
+    for _ in range(3):
+        await client.get(f"/stickers/{file_id}")
+    stats = await (await client.get("/cache/stats")).json()
+    assert (stats["hits"], stats["misses"], stats["hit_rate"]) == (2, 1, 0.6667)
+    assert stats["redis"]["keys"] == 2  # the converted sticker and file_id -> unique id
+    assert stats["redis"]["memory_bytes"] > 0
+    assert stats["lru"]["items"] == 1
+
+
+async def test_metrics_are_prometheus_text(service: ClientFactory, sandbox: RunningSandbox) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service()
+    await client.get(f"/stickers/{file_id}")
+    await client.get(f"/stickers/{file_id}")
+    text = await (await client.get("/metrics")).text()
+    assert 'sticker_cache_lookups_total{result="lru"} 1.0' in text
+    assert 'sticker_cache_lookups_total{result="miss"} 1.0' in text
+    assert 'sticker_http_requests_total{route="/stickers/{file_id}",status="200"} 2.0' in text
+    assert 'sticker_conversion_seconds_count{format="lottie"} 1.0' in text
+
+
+# ---- the rate limit ------------------------------------------------------------------------
+
+
+async def test_rate_limit_is_one_budget_shared_by_two_workers(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    limited = {"rate_limit_enabled": True, "rate_limit_requests": 5, "rate_limit_window_sec": 60}
+    worker_a, worker_b = await service(**limited), await service(**limited)
+    statuses = []
+    remaining = []
+    for worker in (worker_a, worker_b, worker_a, worker_b, worker_a):
+        resp = await worker.get(f"/stickers/{file_id}")
+        statuses.append(resp.status)
+        remaining.append(int(resp.headers["X-RateLimit-Remaining"]))
+        assert resp.headers["X-RateLimit-Limit"] == "5"
+        assert resp.headers["X-RateLimit-Window"] == "60"
+    assert statuses == [200] * 5
+    assert remaining == [4, 3, 2, 1, 0]
+    for worker in (worker_b, worker_a):
+        refused = await worker.get(f"/stickers/{file_id}")
+        assert refused.status == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert (await refused.json())["reason"] == "rate_limited"
+    assert (await worker_a.get("/health")).status == 200  # probes are never limited
+
+
+async def test_x_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_limit(
+    service: ClientFactory,
+) -> None:
+    client = await service(rate_limit_enabled=True, rate_limit_requests=2)
+    statuses = [
+        (await client.get("/cache/stats", headers={"X-Forwarded-For": f"203.0.113.{i}"})).status
+        for i in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
+async def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(
+    service: ClientFactory,
+) -> None:
+    client = await service(
+        rate_limit_enabled=True, rate_limit_requests=1, trusted_proxies="127.0.0.1"
+    )
+
+    async def status(forwarded: str) -> int:
+        return (await client.get("/cache/stats", headers={"X-Forwarded-For": forwarded})).status
+
+    assert await status("203.0.113.1") == 200
+    assert await status("203.0.113.2") == 200  # another client behind the proxy
+    assert await status("203.0.113.1") == 429  # the first one's budget is spent
+    assert await status("198.51.100.7, 203.0.113.1") == 429  # spoofed left part is ignored
