@@ -329,9 +329,11 @@ class ImageService:
 
     def stats(self) -> dict[str, Any]:
         c = self._counters
+        asked = c["hits"] + c["misses"]
         return {
             "hits": c["hits"],
             "misses": c["misses"],
+            "hit_ratio": round(c["hits"] / asked, 3) if asked else 0.0,
             "stale_served": c["stale_served"],
             "revalidated": c["revalidated"],
             "downloads": c["downloads"],

@@ -74,6 +74,37 @@ async def test_miss_downloads_over_tls_then_hit_needs_no_network(
     assert not [n for n in cache_files(image_settings) if n.startswith(".tmp-")]
 
 
+async def test_stats_give_what_cache_stats_shows_admins(
+    service: ImageService, origin: OriginFactory, jpeg: bytes
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/missing.jpg":
+            raise web.HTTPNotFound
+        return serve(jpeg)
+
+    srv = await origin({"/{name}": handler})
+    for _ in range(3):
+        await service.download_image(srv.url("/a.jpg"))
+    with pytest.raises(ImageHTTPError):
+        await service.download_image(srv.url("/missing.jpg"))
+    stats = service.stats()
+    assert {
+        k: stats[k]
+        for k in ("hits", "misses", "stale_served", "revalidated", "downloads", "files", "bytes")
+    } == {
+        "hits": 2,
+        "misses": 2,
+        "stale_served": 0,
+        "revalidated": 0,
+        "downloads": 1,
+        "files": 1,
+        "bytes": len(jpeg),
+    }
+    assert stats["bytes_downloaded"] == len(jpeg)
+    assert stats["errors"] == {"http_404": 1}
+    assert stats["hit_ratio"] == 0.5
+
+
 async def test_extension_comes_from_content_type_when_the_url_has_none(
     service: ImageService, origin: OriginFactory, png: bytes
 ) -> None:
