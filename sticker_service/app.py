@@ -70,27 +70,39 @@ class StickerService:
         self._inflight: dict[str, asyncio.Task[tuple[Entry, str]]] = {}
         self._pool_restarts_seen = 0
 
-    async def lookup(
-        self, file_id: str, fmt: str, size: int | None, frame: int
-    ) -> tuple[Entry, str]:
-        """The entry and "HIT" or "MISS"; raises StickerError or BotApiError."""
-        key = f"{file_id}|{fmt}|{size or ''}|{frame}"
-        entry = self.lru.get(key)
+    def cached(self, request_key: str) -> Entry | None:
+        """The hot path: an LRU lookup by the request's own path and query, nothing parsed."""
+        entry = self.lru.get(request_key)
         if entry is not None:
             self.hits += 1
             self.metrics.hit_lru.inc()
+        return entry
+
+    async def lookup(
+        self, request_key: str, file_id: str, fmt: str, size: int | None, frame: int
+    ) -> tuple[Entry, str]:
+        """The entry and "HIT" or "MISS"; raises StickerError or BotApiError.
+
+        The LRU is keyed by the request as sent (so a hit needs no parsing); Redis and the
+        single-flight by the parsed, normalised parameters.
+        """
+        entry = self.cached(request_key)
+        if entry is not None:
             return entry, "HIT"
+        key = f"{file_id}|{fmt}|{size or ''}|{frame}"
         task = self._inflight.get(key)
         if task is None:
             # One conversion per key however many ask; shielded, so a client that hangs up
             # does not cancel the work the others are waiting for.
-            task = asyncio.create_task(self._produce(key, file_id, fmt, size, frame))
+            task = asyncio.create_task(self._produce(file_id, fmt, size, frame))
             self._inflight[key] = task
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
-        return await asyncio.shield(task)
+        produced, status = await asyncio.shield(task)
+        self.lru.put(request_key, produced)
+        return produced, status
 
     async def _produce(
-        self, key: str, file_id: str, fmt: str, size: int | None, frame: int
+        self, file_id: str, fmt: str, size: int | None, frame: int
     ) -> tuple[Entry, str]:
         uid_key = f"{KEY_PREFIX}uid:{file_id}"
         info = None
@@ -105,7 +117,6 @@ class StickerService:
         raw = await self.store.get(redis_key)
         if raw is not None:
             entry = Entry.unpack(raw, self.ttl)
-            self.lru.put(key, entry)
             self.hits += 1
             self.metrics.hit_redis.inc()
             return entry, "HIT"
@@ -123,8 +134,11 @@ class StickerService:
         elapsed = time.perf_counter() - started
         self.conversions += 1
         self.metrics.conversions.labels(out_fmt).observe(elapsed)
+        # A TGS is the gzip of the Lottie JSON just checked: serve it as Content-Encoding.
+        gz = data if (converted.original_format, out_fmt) == ("tgs", "lottie") else None
         entry = Entry.make(
             converted.body,
+            gz=gz,
             content_type=converted.content_type,
             original_format=converted.original_format,
             output_format=converted.output_format,
@@ -132,7 +146,6 @@ class StickerService:
             max_age=self.ttl,
         )
         await self.store.set(redis_key, entry.pack(), self.ttl)
-        self.lru.put(key, entry)
         return entry, "MISS"
 
     def _note_pool_restarts(self) -> None:
@@ -185,11 +198,33 @@ def _not_modified(request: web.Request, entry: Entry) -> bool:
     if not header:
         return False
     tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    return "*" in tags or entry.etag in tags
+    # Either representation's tag names the same content (RFC 9110 weak comparison).
+    return "*" in tags or entry.etag in tags or entry.gz_headers["ETag"] in tags
+
+
+def _respond(request: web.Request, entry: Entry, status: str) -> web.Response:
+    gzip_ok = entry.gz is not None and "gzip" in request.headers.get("Accept-Encoding", "")
+    if status == "HIT":
+        headers = entry.hit_gz_headers if gzip_ok else entry.hit_headers
+    else:
+        headers = (entry.gz_headers if gzip_ok else entry.headers) | {
+            "X-Cache-Status": status,
+            "X-Conversion-Time-Ms": f"{entry.conversion_ms:g}",
+        }
+    if _not_modified(request, entry):
+        return web.Response(
+            status=304, headers={k: v for k, v in headers.items() if k != "Content-Type"}
+        )
+    # Response copies the headers into its own CIMultiDict: the shared dict stays intact.
+    return web.Response(body=entry.gz if gzip_ok else entry.body, headers=headers)
 
 
 async def get_sticker(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
+    request_key = request.path_qs
+    entry = service.cached(request_key)
+    if entry is not None:
+        return _respond(request, entry, "HIT")
     file_id = request.match_info["file_id"]
     if not FILE_ID_RE.fullmatch(file_id):
         service.metrics.failures.labels("bad_file_id").inc()
@@ -198,7 +233,7 @@ async def get_sticker(request: web.Request) -> web.Response:
         fmt = _format_param(request)
         size = _int_param(request, "size")
         frame = _int_param(request, "frame") or 0
-        entry, status = await service.lookup(file_id, fmt, size, frame)
+        entry, status = await service.lookup(request_key, file_id, fmt, size, frame)
     except StickerError as exc:
         service.metrics.failures.labels(exc.reason).inc()
         code = 400 if exc.reason in _REQUEST_REASONS else 503 if exc.reason == "busy" else 422
@@ -207,13 +242,7 @@ async def get_sticker(request: web.Request) -> web.Response:
         reason = {404: "unknown_file", 422: "too_large"}.get(exc.status, "bot_api_unreachable")
         service.metrics.failures.labels(reason).inc()
         return json_error(exc.status, exc.message, reason)
-    headers = dict(entry.headers)
-    headers["X-Cache-Status"] = status
-    headers["X-Conversion-Time-Ms"] = "0" if status == "HIT" else f"{entry.conversion_ms:g}"
-    if _not_modified(request, entry):
-        del headers["Content-Type"]
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=entry.body, headers=headers)
+    return _respond(request, entry, status)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -278,8 +307,7 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     except Exception:
         log.exception("unhandled error on %s", request.path)
         response = json_error(500, "internal error", "internal")
-    metrics.requests.labels(route, str(response.status)).inc()
-    metrics.latency.labels(route).observe(time.perf_counter() - started)
+    metrics.observe(route, response.status, time.perf_counter() - started)
     return response
 
 

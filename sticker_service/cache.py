@@ -26,21 +26,31 @@ KEY_PREFIX = "sticker:v1:"
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A converted sticker and the response headers that describe it."""
+    """A converted sticker and the response headers that describe it, built once.
+
+    ``gz`` is a gzip encoding of ``body`` when one comes for free: a TGS file *is* the gzip
+    of its Lottie JSON (checked to be one member, nothing trailing), so a client that
+    accepts gzip gets the 20 KB TGS bytes instead of 140 KB of JSON, at no CPU cost.
+    """
 
     body: bytes
+    gz: bytes | None
     content_type: str
     original_format: str
     output_format: str
     conversion_ms: float
-    etag: str = ""
-    headers: dict[str, str] = field(default_factory=dict, compare=False)
+    etag: str
+    headers: dict[str, str] = field(compare=False)
+    gz_headers: dict[str, str] = field(compare=False)
+    hit_headers: dict[str, str] = field(compare=False)
+    hit_gz_headers: dict[str, str] = field(compare=False)
 
     @classmethod
     def make(
         cls,
         body: bytes,
         *,
+        gz: bytes | None = None,
         content_type: str,
         original_format: str,
         output_format: str,
@@ -48,7 +58,8 @@ class Entry:
         max_age: int,
     ) -> Entry:
         # Content-addressed: the same bytes give the same ETag in every worker.
-        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+        etag = f'"{digest}"'
         headers = {
             "Content-Type": content_type,
             "ETag": etag,
@@ -57,7 +68,30 @@ class Entry:
             "X-Original-Format": original_format,
             "X-Output-Format": output_format,
         }
-        return cls(body, content_type, original_format, output_format, conversion_ms, etag, headers)
+        gz_headers = dict(headers)
+        if gz is not None:
+            headers["Vary"] = gz_headers["Vary"] = "Accept-Encoding"
+            # A strong ETag names one representation: the gzip one needs its own.
+            gz_headers["ETag"] = f'"{digest}-gz"'
+            gz_headers["Content-Encoding"] = "gzip"
+        hit = {"X-Cache-Status": "HIT", "X-Conversion-Time-Ms": "0"}
+        return cls(
+            body=body,
+            gz=gz,
+            content_type=content_type,
+            original_format=original_format,
+            output_format=output_format,
+            conversion_ms=conversion_ms,
+            etag=etag,
+            headers=headers,
+            gz_headers=gz_headers,
+            hit_headers=headers | hit,
+            hit_gz_headers=gz_headers | hit,
+        )
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gz or b"")
 
     def pack(self) -> bytes:
         meta = {
@@ -65,15 +99,20 @@ class Entry:
             "of": self.original_format,
             "xf": self.output_format,
             "ms": self.conversion_ms,
+            "gz": len(self.gz) if self.gz is not None else -1,
         }
-        return orjson.dumps(meta) + b"\n" + self.body  # orjson never writes a raw newline
+        # orjson never writes a raw newline, so the first one ends the metadata.
+        return orjson.dumps(meta) + b"\n" + (self.gz or b"") + self.body
 
     @classmethod
     def unpack(cls, raw: bytes, max_age: int) -> Entry:
-        meta_raw, _, body = raw.partition(b"\n")
+        meta_raw, _, rest = raw.partition(b"\n")
         meta: dict[str, Any] = orjson.loads(meta_raw)
+        gz_len = int(meta["gz"])
+        gz = rest[:gz_len] if gz_len >= 0 else None
         return cls.make(
-            body,
+            rest[max(gz_len, 0) :],
+            gz=gz,
             content_type=meta["ct"],
             original_format=meta["of"],
             output_format=meta["xf"],
@@ -101,17 +140,17 @@ class LRU:
         return entry
 
     def put(self, key: str, entry: Entry) -> None:
-        size = len(entry.body)
+        size = entry.size
         if size > self.max_bytes or self.max_items == 0:
             return
         old = self._data.pop(key, None)
         if old is not None:
-            self.bytes -= len(old.body)
+            self.bytes -= old.size
         self._data[key] = entry
         self.bytes += size
         while len(self._data) > self.max_items or self.bytes > self.max_bytes:
             _, evicted = self._data.popitem(last=False)
-            self.bytes -= len(evicted.body)
+            self.bytes -= evicted.size
 
     def clear(self) -> None:
         self._data.clear()

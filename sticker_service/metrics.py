@@ -57,6 +57,15 @@ class Metrics:
         self.hit_lru = self.cache.labels("lru")
         self.hit_redis = self.cache.labels("redis")
         self.miss = self.cache.labels("miss")
+        self._request_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        children = self._request_children.get((route, status))
+        if children is None:
+            children = (self.requests.labels(route, str(status)), self.latency.labels(route))
+            self._request_children[route, status] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

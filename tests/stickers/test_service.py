@@ -119,6 +119,24 @@ async def test_another_worker_gets_a_hit_from_redis_without_asking_telegram(
     assert await get_file_calls(sandbox) == 1
 
 
+async def test_lottie_goes_out_as_the_tgs_bytes_to_clients_that_accept_gzip(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    tgs = gzip_json(square_doc())
+    file_id = await upload(sandbox, tgs)
+    worker_a, worker_b = await service(), await service()
+    for worker in (worker_a, worker_a, worker_b):  # MISS, LRU hit, Redis hit
+        zipped = await worker.get(f"/stickers/{file_id}", headers={"Accept-Encoding": "gzip"})
+        assert zipped.headers["Content-Encoding"] == "gzip"
+        assert zipped.headers["Vary"] == "Accept-Encoding"
+        assert zipped.content_length == len(tgs)  # the TGS itself, not re-compressed JSON
+        assert orjson.loads(await zipped.read()) == square_doc()  # the client un-gzips
+    plain = await worker_b.get(f"/stickers/{file_id}", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert orjson.loads(await plain.read()) == square_doc()
+    assert plain.headers["ETag"] != zipped.headers["ETag"]  # two representations, two tags
+
+
 async def test_if_none_match_answers_304_without_a_body(
     service: ClientFactory, sandbox: RunningSandbox
 ) -> None:
