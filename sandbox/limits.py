@@ -282,9 +282,9 @@ class _HtmlParser:
                     i += 1
                 value = text[token_begin:i]
                 if i < n and text[i] not in _SPACES and text[i] != ">":
-                    raise ParseError(
-                        f"Unexpected end of name token at byte offset {self.byte_offset(i)}"
-                    )
+                    # TDLib names where the token began, not the offending character.
+                    token_at = self.byte_offset(token_begin)
+                    raise ParseError(f"Unexpected end of name token at byte offset {token_at}")
             self.apply_attribute(tag, attr, value)
         if name == "span" and tag.argument != "tg-spoiler":
             raise ParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {at}')

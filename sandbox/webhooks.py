@@ -24,7 +24,7 @@ from sandbox.core import Sandbox
 from sandbox.dispatch import Ctx, finish_call, method, run_method
 from sandbox.limits import SECRET_TOKEN_INVALID, ApiError, bad_request
 from sandbox.params import Params
-from sandbox.state import Bot
+from sandbox.state import Bot, Event
 
 log = logging.getLogger(__name__)
 
@@ -157,26 +157,27 @@ async def _post(sb: Sandbox, bot: Bot, update: dict[str, Any]) -> bool:
         ) as resp:
             body = await resp.read()
             if not 200 <= resp.status < 300:
-                _failed(bot, f"Wrong response from the webhook: {resp.status} {resp.reason}")
+                _failed(sb, bot, f"Wrong response from the webhook: {resp.status} {resp.reason}")
                 return False
             reply_type = resp.content_type
     except TimeoutError:
-        _failed(bot, "Read timeout expired")
+        _failed(sb, bot, "Read timeout expired")
         return False
     except aiohttp.ClientConnectorError:
-        _failed(bot, "Connection refused")
+        _failed(sb, bot, "Connection refused")
         return False
     except aiohttp.ClientError as exc:
-        _failed(bot, f"Connection error: {type(exc).__name__}")
+        _failed(sb, bot, f"Connection error: {type(exc).__name__}")
         return False
     if reply_type == "application/json" and body:
         await _run_reply(sb, bot, body)
     return True
 
 
-def _failed(bot: Bot, message: str) -> None:
+def _failed(sb: Sandbox, bot: Bot, message: str) -> None:
     bot.webhook.last_error_date = int(time.time())
     bot.webhook.last_error_message = message
+    sb.state.hub.publish(Event("webhook_error", bot.token, None, {"error": message}))
     log.info("webhook delivery for bot %s failed: %s", bot.id, message)
 
 

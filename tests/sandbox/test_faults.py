@@ -1,0 +1,184 @@
+"""Faults on demand (429, 5xx, delay, dropped connection) and Telegram's flood limits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from aiogram.exceptions import (
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+
+from sandbox.client import SandboxError
+from sandbox.faults import FloodControl
+from sandbox.limits import ApiError
+from tests.sandbox.conftest import make_bot
+
+
+async def test_a_429_fault_carries_retry_after_and_then_clears(bot, sandbox, user):
+    await sandbox.client.add_fault("sendMessage", error_code=429, retry_after=3, count=1)
+    with pytest.raises(TelegramRetryAfter) as info:
+        await bot.send_message(user, "first try")
+    assert info.value.retry_after == 3
+    assert info.value.message.endswith("Original description: Too Many Requests: retry after 3")
+    assert await sandbox.client.messages(user) == [], "a refused call sends nothing"
+    await bot.send_message(user, "second try")
+    assert [m["text"] for m in await sandbox.client.messages(user)] == ["second try"]
+
+
+@pytest.mark.parametrize(("code", "text"), [(500, "Internal Server Error"), (502, "Bad Gateway")])
+async def test_a_5xx_fault_is_a_server_error(bot, sandbox, user, code, text):
+    await sandbox.client.add_fault("sendPhoto", error_code=code, count=1)
+    with pytest.raises(TelegramServerError, match=text):
+        await bot.send_photo(user, "AgACnothing")
+    [call] = await sandbox.client.calls("sendPhoto")
+    assert call["status"] == code
+
+
+async def test_a_fault_with_a_count_fails_exactly_that_many_calls(bot, sandbox, user):
+    await sandbox.client.add_fault("sendMessage", error_code=503, count=2)
+    outcomes = []
+    for n in range(3):
+        try:
+            await bot.send_message(user, f"try {n}")
+            outcomes.append("ok")
+        except TelegramServerError:
+            outcomes.append("503")
+    assert outcomes == ["503", "503", "ok"]
+
+
+async def test_a_fault_only_hits_its_method(bot, sandbox, user):
+    await sandbox.client.add_fault("sendPhoto", error_code=500)
+    assert (await bot.send_message(user, "unaffected")).text == "unaffected"
+    assert (await bot.get_me()).is_bot
+
+
+async def test_a_wildcard_fault_for_one_token_spares_other_bots(sandbox, user):
+    await sandbox.client.add_fault("*", error_code=500, only_this_bot=True)
+    hit = make_bot(sandbox.url, sandbox.token)
+    spared = make_bot(sandbox.url, "31337:spared")
+    try:
+        with pytest.raises(TelegramServerError):
+            await hit.get_me()
+        assert (await spared.get_me()).id == 31337
+    finally:
+        await hit.session.close()
+        await spared.session.close()
+
+
+async def test_a_dropped_connection_is_a_network_error(bot, sandbox, user):
+    await sandbox.client.add_fault("sendMessage", drop=True, count=1)
+    with pytest.raises(TelegramNetworkError):
+        await bot.send_message(user, "into the void")
+    assert await sandbox.client.messages(user) == []
+    [call] = await sandbox.client.calls("sendMessage")
+    assert call["status"] == 0
+    assert (await bot.send_message(user, "back")).text == "back"
+
+
+async def test_a_fault_after_the_call_loses_the_answer_but_not_the_message(bot, sandbox, user):
+    await sandbox.client.add_fault("sendMessage", error_code=500, after=True, count=1)
+    with pytest.raises(TelegramServerError):
+        await bot.send_message(user, "sent twice?")
+    # The user got it even though the bot saw an error: a retry would duplicate it.
+    assert [m["text"] for m in await sandbox.client.messages(user)] == ["sent twice?"]
+
+
+async def test_a_delayed_method_answers_after_a_prompt_one(bot, sandbox, user):
+    await sandbox.client.add_fault("sendMessage", delay=0.3, count=1)
+    finished: list[str] = []
+
+    async def send() -> None:
+        await bot.send_message(user, "slow")
+        finished.append("sendMessage")
+
+    async def me() -> None:
+        await asyncio.sleep(0.05)
+        await bot.get_me()
+        finished.append("getMe")
+
+    await asyncio.gather(send(), me())
+    assert finished == ["getMe", "sendMessage"]
+    assert [m["text"] for m in await sandbox.client.messages(user)] == ["slow"]
+
+
+async def test_faults_can_be_listed_and_cleared(bot, sandbox, user):
+    await sandbox.client.add_fault("sendMessage", error_code=500)
+    async with aiohttp.ClientSession() as http, http.get(f"{sandbox.url}/sandbox/faults") as resp:
+        listed = await resp.json()
+    assert [(f["method"], f["error_code"]) for f in listed] == [("sendmessage", 500)]
+    await sandbox.client.clear_faults()
+    assert (await bot.send_message(user, "healthy")).text == "healthy"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"method": "sendMessage"}, "a fault needs error_code, drop or delay"),
+        ({"method": "sendMessage", "error_code": 200}, "error_code must be 429"),
+        ({"method": "x", "error_code": 429, "retry_after": 1.5}, "retry_after must be a whole"),
+        ({"method": "x", "drop": True, "colour": "red"}, "unknown fault fields"),
+    ],
+)
+async def test_a_bad_fault_request_gets_a_clear_error(sandbox, body, error):
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{sandbox.url}/sandbox/faults", json=body) as resp,
+    ):
+        answer = await resp.json()
+    assert resp.status == 400
+    assert error in answer["error"]
+
+
+async def test_flood_control_limits_messages_per_chat(bot, sandbox, user):
+    # One token per 100 s: the burst is all this test can spend, however slow the machine.
+    await sandbox.client.set_flood(True, per_chat_rate=0.01, per_chat_burst=2)
+    await bot.send_message(user, "1")
+    await bot.send_message(user, "2")
+    with pytest.raises(TelegramRetryAfter) as info:
+        await bot.send_message(user, "3")
+    assert info.value.retry_after >= 1
+    [*_, refused] = await sandbox.client.calls("sendMessage")
+    assert refused["status"] == 429
+    assert refused["description"] == f"Too Many Requests: retry after {info.value.retry_after}"
+    other = 777
+    await sandbox.client.send_text(other, "hi")
+    assert (await bot.send_message(other, "another chat")).text == "another chat"
+    await sandbox.client.set_flood(False)
+    assert (await bot.send_message(user, "3")).text == "3"
+
+
+async def test_flood_control_limits_messages_per_bot_overall(bot, sandbox):
+    for chat in range(1, 5):
+        await sandbox.client.send_text(chat, "hi")
+    await sandbox.client.set_flood(True, global_rate=0.01, global_burst=3)
+    for chat in range(1, 4):
+        await bot.send_message(chat, "news")
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(4, "news")
+
+
+async def test_flood_control_does_not_count_reading_methods(bot, sandbox, user):
+    await sandbox.client.set_flood(True, per_chat_rate=0.01, per_chat_burst=1, global_burst=1)
+    for _ in range(3):
+        await bot.get_me()
+    await bot.send_message(user, "still allowed")
+
+
+def test_flood_buckets_refill_at_their_rate():
+    flood = FloodControl(enabled=True, per_chat_rate=1.0, per_chat_burst=2)
+    flood.check("t", 1, now=100.0)
+    flood.check("t", 1, now=100.0)
+    with pytest.raises(ApiError) as info:
+        flood.check("t", 1, now=100.2)
+    assert info.value.code == 429
+    assert info.value.retry_after == 1
+    flood.check("t", 1, now=101.0)  # one token back after one second
+
+
+async def test_bad_flood_settings_get_a_clear_error(sandbox):
+    with pytest.raises(SandboxError, match="per_chat_rate must be a positive number"):
+        await sandbox.client.set_flood(True, per_chat_rate=-1)

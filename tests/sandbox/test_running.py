@@ -1,0 +1,118 @@
+"""Running the sandbox: python -m sandbox, static files, and live events for subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from sandbox import create_app
+from sandbox.state import Event, Hub
+from sandbox.testing import running_sandbox
+from tests.sandbox.conftest import USER_ID, image_bytes, make_bot
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_python_m_sandbox_prints_its_url_and_serves_the_bot_api(tmp_path):
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sandbox",
+        "--port",
+        str(port),
+        "--token",
+        "42:only-me",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        first_line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        url = first_line.decode().strip()
+        assert url == f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/bot42:only-me/getMe") as resp:
+                assert (await resp.json())["result"]["id"] == 42
+            async with http.get(f"{url}/bot43:someone-else/getMe") as resp:
+                assert resp.status == 401
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def test_python_m_sandbox_refuses_a_malformed_token():
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sandbox",
+        "--token",
+        "not-a-token",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    _, stderr = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 2
+    assert b"not a bot token" in stderr
+
+
+async def test_static_files_are_served_and_usable_as_photo_urls(tmp_path):
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog" / "amanita.png").write_bytes(image_bytes(320, 240))
+    async with running_sandbox(static_dir=tmp_path) as running:
+        bot = make_bot(running.url, running.token)
+        try:
+            await running.client.send_text(USER_ID, "/start")
+            photo_url = f"{running.url}/static/catalog/amanita.png"
+            message = await bot.send_photo(USER_ID, photo_url)
+            assert message.photo is not None
+            assert (message.photo[-1].width, message.photo[-1].height) == (320, 240)
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{running.url}/static/../../etc/passwd") as resp,
+            ):
+                assert resp.status in {403, 404}
+        finally:
+            await bot.session.close()
+
+
+def test_a_missing_static_directory_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="static directory does not exist"):
+        create_app(static_dir=tmp_path / "nope")
+
+
+async def test_subscribers_see_messages_edits_and_calls_as_they_happen(bot, sandbox, user):
+    async with sandbox.state.hub.subscribe() as events:
+        sent = await bot.send_message(user, "live")
+        await bot.edit_message_text("live!", chat_id=user, message_id=sent.message_id)
+        seen: list[Event] = []
+        while len([e for e in seen if e.kind == "call"]) < 2:
+            seen.append(await asyncio.wait_for(events.get(), 5))
+    kinds = [e.kind for e in seen]
+    assert kinds == ["message", "call", "edit", "call"]
+    assert seen[0].chat_id == user
+    assert seen[0].data["message"]["text"] == "live"
+    assert seen[0].data["from_bot"] is True
+    assert seen[2].data["message"]["text"] == "live!"
+    assert seen[1].data["method"] == "sendMessage"
+
+
+async def test_a_slow_subscriber_loses_old_events_instead_of_blocking(sandbox, user):
+    hub = Hub(queue_size=2)
+    async with hub.subscribe() as events:
+        for n in range(5):
+            hub.publish(Event("message", "t", 1, {"n": n}))
+        assert [events.get_nowait().data["n"] for _ in range(2)] == [3, 4]
