@@ -1,0 +1,308 @@
+"""Sticker service and core: cached GET throughput, conversion latencies.
+
+``./run.sh bench stickers`` writes ``bench/results/stickers.json``.
+
+Set-up, all on 127.0.0.1: a redis-server of the bench's own (free port, temp dir, the
+shipped redis.conf limits), the sandbox Bot API in this process (it is only asked on
+misses), and the service under gunicorn exactly as ``./run.sh prod`` starts it, with 1 and
+then 2 workers. The rate limiter is ON with a budget no client exhausts, so its cost is in
+the figures (it leases 100 requests per Redis round trip at this limit).
+
+- cached_rps_Nw / cached_p50_ms_Nw / cached_p99_ms_Nw: wrk (Debian's package, in its own
+  process) hammering one converted sticker (the 20 KB TGS as Lottie, sent with
+  ``Accept-Encoding: gzip`` as browsers do, so the 20 KB TGS bytes go out) for WRK_SECONDS
+  after one warm-up run; every answer is an LRU hit. Falls back to an aiohttp client in a
+  subprocess without wrk.
+- bare_aiohttp_rps_1w / _2w: the same wrk run against a bare aiohttp app (gunicorn, same
+  worker class) returning the same 20 KB body from a dict: the ceiling on this machine at
+  this moment. The box is shared, so absolute figures move with its load; the ratio
+  cached_rps / bare_aiohttp_rps is what the service's own code costs.
+- tgs_to_lottie_ms_p50 / _p99: StickerRenderer.tgs_to_lottie of a 20 KB TGS (about 140 KB of
+  JSON), through the process pool as the service does it: bounded gunzip, orjson header
+  checks, the result pickled back. ``*_inline_*`` is the bare function in this process.
+- png_ms_p50 / _p99: StickerRenderer.png_poster of the same sticker at 512 px (rlottie render,
+  un-premultiply, PNG encode), through the pool.
+- uncached_http_ms_p50: a GET of a sticker nobody asked for before (getFile, download from
+  the sandbox, convert to Lottie, store in Redis), over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import redis
+
+from sandbox.testing import running_sandbox
+from sticker_core import StickerRenderer, tgs_to_lottie
+from sticker_core.render import render_png
+from sticker_core.samples import busy_doc, gzip_json
+
+ROOT = Path(__file__).parents[1]
+RESULTS = ROOT / "bench" / "results"
+WRK_SECONDS = 6
+WRK_CONNECTIONS = 32
+WRK_THREADS = 1
+LATENCY_RUNS = 200
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_redis(directory: str) -> tuple[subprocess.Popen[bytes], str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed: apt-get install -y redis-server")
+    port = _free_port()
+    conf = ROOT / "sticker_service" / "redis.conf"
+    args = [binary, str(conf), "--port", str(port), "--dir", directory, "--bind", "127.0.0.1"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    client.close()
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def _quantiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return round(p50, 3), round(p99, 3)
+
+
+async def _time_calls(call: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
+    for _ in range(5):
+        await call()
+    out = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await call()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+async def _core_latencies(tgs: bytes) -> dict[str, float]:
+    results: dict[str, float] = {}
+    async with StickerRenderer(workers=2) as renderer:
+        samples = await _time_calls(lambda: renderer.tgs_to_lottie(tgs), LATENCY_RUNS)
+        results["tgs_to_lottie_ms_p50"], results["tgs_to_lottie_ms_p99"] = _quantiles(samples)
+        samples = await _time_calls(lambda: renderer.png_poster(tgs), LATENCY_RUNS // 2)
+        results["png_ms_p50"], results["png_ms_p99"] = _quantiles(samples)
+
+    async def inline_lottie() -> None:
+        tgs_to_lottie(tgs)
+
+    async def inline_png() -> None:
+        render_png(tgs)
+
+    samples = await _time_calls(inline_lottie, LATENCY_RUNS)
+    results["tgs_to_lottie_inline_ms_p50"] = _quantiles(samples)[0]
+    samples = await _time_calls(inline_png, LATENCY_RUNS // 2)
+    results["png_inline_ms_p50"] = _quantiles(samples)[0]
+    return results
+
+
+class Service:
+    """``./run.sh prod`` with WORKERS workers, as a process of its own."""
+
+    def __init__(
+        self, workers: int, env: dict[str, str], app: str = "sticker_service.app:app_factory"
+    ) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        self.proc = subprocess.Popen(  # noqa: S603
+            [gunicorn, "-c", "sticker_service/gunicorn_conf.py", app],
+            cwd=ROOT,
+            env={**os.environ, **env, "WORKERS": str(workers), "PORT": str(self.port)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def ready(self, session: aiohttp.ClientSession, path: str = "/health") -> None:
+        for _ in range(300):
+            try:
+                async with session.get(f"{self.base}{path}") as resp:
+                    await resp.read()
+                    return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+        raise RuntimeError("the service did not start")
+
+    async def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(self.proc.wait, 60)
+
+
+_WRK_LINE = re.compile(r"^\s*(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+async def _wrk(url: str) -> dict[str, float]:
+    """Requests/s and latency percentiles from wrk, or from an aiohttp client subprocess."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return await _aiohttp_load(url)
+    args = [wrk, f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{WRK_SECONDS}s", "--latency"]
+    args += ["-H", "Accept-Encoding: gzip", url]
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE)
+    out = (await proc.communicate())[0].decode()
+    rps_match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if rps_match is None or errors is not None:
+        raise RuntimeError(f"wrk failed or saw errors:\n{out}")
+    latency = {m[0]: float(m[1]) * _UNIT_MS[m[2]] for m in _WRK_LINE.findall(out)}
+    return {"rps": float(rps_match[1]), "p50_ms": latency["50"], "p99_ms": latency["99"]}
+
+
+_LOAD_SCRIPT = """
+import asyncio, json, sys, time
+import aiohttp
+async def main(url, seconds, conns):
+    lat = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conns)) as s:
+        end = time.perf_counter() + seconds
+        async def worker():
+            while time.perf_counter() < end:
+                t = time.perf_counter()
+                async with s.get(url) as r:
+                    await r.read()
+                    assert r.status == 200
+                lat.append((time.perf_counter() - t) * 1000)
+        await asyncio.gather(*(worker() for _ in range(conns)))
+    lat.sort()
+    print(json.dumps({"rps": len(lat) / seconds, "p50_ms": lat[len(lat) // 2],
+                      "p99_ms": lat[int(len(lat) * 0.99)]}))
+asyncio.run(main(sys.argv[1], float(sys.argv[2]), int(sys.argv[3])))
+"""
+
+
+async def _aiohttp_load(url: str) -> dict[str, float]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _LOAD_SCRIPT,
+        url,
+        str(WRK_SECONDS),
+        str(WRK_CONNECTIONS),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    result: dict[str, float] = json.loads((await proc.communicate())[0])
+    return result
+
+
+async def _run() -> dict[str, Any]:
+    tgs = gzip_json(busy_doc(20_000))
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
+        "sticker": {"tgs_bytes": len(tgs), "json_bytes": len(tgs_to_lottie(tgs))},
+        "load": {
+            "tool": "wrk" if shutil.which("wrk") else "aiohttp-subprocess",
+            "threads": WRK_THREADS,
+            "connections": WRK_CONNECTIONS,
+            "seconds": WRK_SECONDS,
+        },
+    }
+    results |= await _core_latencies(tgs)
+    with tempfile.TemporaryDirectory() as tmp:
+        redis_proc, redis_url = _start_redis(tmp)
+        try:
+            async with running_sandbox() as sandbox:
+                message = await sandbox.client.send_file(1, tgs, kind="sticker")
+                file_id = message["sticker"]["file_id"]
+                env = {
+                    "HOST": "127.0.0.1",
+                    "BOT_TOKEN": sandbox.token,
+                    "TELEGRAM_API_URL": sandbox.url,
+                    "REDIS_URL": redis_url,
+                    "MAX_PROCESS_WORKERS": "1",
+                    "RATE_LIMIT_ENABLED": "true",
+                    "RATE_LIMIT_REQUESTS": "1000000000",
+                }
+                async with aiohttp.ClientSession() as session:
+                    for workers in (1, 2):
+                        service = Service(workers, env)
+                        try:
+                            await service.ready(session)
+                            url = f"{service.base}/stickers/{file_id}"
+                            async with session.get(url) as resp:
+                                assert resp.status == 200, await resp.text()
+                                await resp.read()
+                            await _wrk(url)  # warm-up: every worker's LRU holds the sticker
+                            figures = await _wrk(url)
+                            results[f"cached_rps_{workers}w"] = round(figures["rps"])
+                            results[f"cached_p50_ms_{workers}w"] = round(figures["p50_ms"], 3)
+                            results[f"cached_p99_ms_{workers}w"] = round(figures["p99_ms"], 3)
+                            if workers == 2:
+                                results |= await _uncached(session, sandbox, service, tgs)
+                        finally:
+                            await service.stop()
+                        results[f"bare_aiohttp_rps_{workers}w"] = await _bare(session, workers)
+        finally:
+            redis_proc.terminate()
+            redis_proc.wait(10)
+    results["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return results
+
+
+async def _bare(session: aiohttp.ClientSession, workers: int) -> int:
+    """The ceiling: a bare aiohttp app answering the same-size body from a dict."""
+    bare = Service(workers, {"HOST": "127.0.0.1"}, app="bench._bare_app:app_factory")
+    try:
+        await bare.ready(session, "/s/x")
+        await _wrk(f"{bare.base}/s/x")
+        return round((await _wrk(f"{bare.base}/s/x"))["rps"])
+    finally:
+        await bare.stop()
+
+
+async def _uncached(
+    session: aiohttp.ClientSession, sandbox: Any, service: Service, tgs: bytes
+) -> dict[str, float]:
+    """GETs of stickers never converted before: each upload is a new file_unique_id."""
+    samples = []
+    for i in range(30):
+        message = await sandbox.client.send_file(100 + i, tgs, kind="sticker")
+        url = f"{service.base}/stickers/{message['sticker']['file_id']}"
+        started = time.perf_counter()
+        async with session.get(url) as resp:
+            await resp.read()
+            assert resp.headers["X-Cache-Status"] == "MISS"
+        samples.append((time.perf_counter() - started) * 1000)
+    p50, p99 = _quantiles(samples[5:])
+    return {"uncached_http_ms_p50": p50, "uncached_http_ms_p99": p99}
+
+
+def main() -> None:
+    # Comparable runs need a quiet box: say so in the figures rather than hide it.
+    results = asyncio.run(_run())
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "stickers.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
