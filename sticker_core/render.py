@@ -34,6 +34,11 @@ WEBP_MAX_FPS = 30
 GIF_MAX_FPS = 50
 # 6 s at 30 fps: a preview, not a transcoder. Longer animations are cut, not refused.
 MAX_ANIM_FRAMES = 180
+# Frames are held in memory until encoded: bound their pixels (~47 MB of RGBA), so a big
+# preview gets fewer frames rather than a worker gets gigabytes (1024 px x 180 frames would
+# be 755 MB).
+MAX_ANIM_PIXELS = ANIM_SIZE * ANIM_SIZE * MAX_ANIM_FRAMES
+MAX_ANIM_SIZE = 512
 # How many frames to look at before calling an animation blank.
 _BLANK_PROBES = 8
 _PROBE_SIZE = 64
@@ -130,16 +135,20 @@ def render_png(data: bytes, size: int = PNG_SIZE, frame: int = 0) -> bytes:
 
 
 def _frames(data: bytes, size: int, fps: int | None, max_fps: int) -> tuple[list[Image.Image], int]:
-    """Frames sampled at min(fps, source fps, max_fps), at most MAX_ANIM_FRAMES of them."""
+    """Frames sampled at min(fps, source fps, max_fps), at most MAX_ANIM_FRAMES of them and
+    at most MAX_ANIM_PIXELS in all."""
     lottie = load_animation(data)
+    if size > MAX_ANIM_SIZE:
+        raise StickerError("bad_size", f"animated previews are at most {MAX_ANIM_SIZE} px")
     width, height = _fit(lottie, check_size(size))
+    max_frames = max(1, min(MAX_ANIM_FRAMES, MAX_ANIM_PIXELS // (width * height)))
     with _Animation(lottie) as anim:
         out_fps = min(max_fps, fps or max_fps, math.ceil(anim.fps))
         if out_fps < 1:
             raise StickerError("bad_fps", f"fps must be at least 1, got {fps}")
         # rlottie counts op - ip + 1 frames; the header's (op - ip) / fr is the real length.
         seconds = lottie.header.duration
-        count = max(1, min(MAX_ANIM_FRAMES, math.floor(seconds * out_fps)))
+        count = max(1, min(max_frames, math.floor(seconds * out_fps)))
         images: list[Image.Image] = []
         blanks: list[bool] = []
         for i in range(count):
