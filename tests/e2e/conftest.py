@@ -46,6 +46,8 @@ class Origin:
     url: str = ""
     hits: Counter[str] = field(default_factory=Counter)
     status: dict[str, int] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before each answer
+    requested: asyncio.Event = field(default_factory=asyncio.Event)  # set on the first request
 
     def image_url(self, name: str) -> str:
         return f"{self.url}/img/{name}.png"
@@ -62,6 +64,9 @@ async def origin(aiohttp_server: Any) -> Origin:
     async def image(request: web.Request) -> web.Response:
         name = request.match_info["name"]
         state.hits[name] += 1
+        state.requested.set()
+        if state.delay:
+            await asyncio.sleep(state.delay)
         status = state.status.get(name.removesuffix(".png"))
         if status is not None:
             return web.Response(status=status, text="broken on purpose")
@@ -143,17 +148,19 @@ class Shop:
         return catalog
 
     async def start(self) -> None:
+        started = asyncio.Event()
+
+        async def on_startup() -> None:
+            started.set()
+
+        # Registered after the bot's own startup (setMyCommands), so it runs last.
+        self.app.dispatcher.startup.register(on_startup)
         self._task = asyncio.create_task(
             self.app.dispatcher.start_polling(
-                self.app.bot, handle_signals=False, close_bot_session=False, polling_timeout=2
+                self.app.bot, handle_signals=False, close_bot_session=False, polling_timeout=10
             )
         )
-        # Startup (setMyCommands) has run once the first getUpdates reaches the sandbox.
-        for _ in range(500):
-            if await self.client.calls("getUpdates"):
-                return
-            await asyncio.sleep(0.02)
-        raise TimeoutError("the bot never polled")
+        await asyncio.wait_for(started.wait(), 30)
 
     async def stop(self) -> None:
         if self._task is not None:
