@@ -37,6 +37,9 @@ FILE_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,255}")
 # Reasons that describe the request rather than the sticker.
 _REQUEST_REASONS = {"bad_size", "bad_frame", "bad_format", "bad_fps"}
 _UNLIMITED_PATHS = frozenset({"/health", "/metrics"})
+# Refusals that say nothing about the sticker itself are not remembered.
+_TRANSIENT_REASONS = {"busy", "timeout"}
+REFUSAL_TTL = 3600
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -67,6 +70,8 @@ class StickerService:
         self.hits = 0
         self.misses = 0
         self.conversions = 0
+        self.refused = 0
+        self.refusals_cached = 0
         self._inflight: dict[str, asyncio.Task[tuple[Entry, str]]] = {}
         self._pool_restarts_seen = 0
 
@@ -114,12 +119,18 @@ class StickerService:
         else:
             unique_id = cached_uid.decode()
         redis_key = f"{KEY_PREFIX}{unique_id}:{fmt}:{size or ''}:{frame}"
-        raw = await self.store.get(redis_key)
+        refusal_key = f"{KEY_PREFIX}refused:{unique_id}:{fmt}:{size or ''}:{frame}"
+        raw, refusal = await self.store.get_many(redis_key, refusal_key)
         if raw is not None:
             entry = Entry.unpack(raw, self.ttl)
             self.hits += 1
             self.metrics.hit_redis.inc()
             return entry, "HIT"
+        if refusal is not None:
+            # Known bad: answer the same 422 without downloading and converting it again.
+            self.refusals_cached += 1
+            reason, _, detail = refusal.decode().partition("\n")
+            raise StickerError(reason, detail)
         self.misses += 1
         self.metrics.miss.inc()
         if info is None:
@@ -129,6 +140,11 @@ class StickerService:
         started = time.perf_counter()
         try:
             converted = await self.renderer.convert(data, out_fmt, size, frame)
+        except StickerError as exc:
+            self.refused += 1
+            if exc.reason not in _TRANSIENT_REASONS:
+                await self.store.set(refusal_key, f"{exc.reason}\n{exc.detail}", REFUSAL_TTL)
+            raise
         finally:
             self._note_pool_restarts()
         elapsed = time.perf_counter() - started
@@ -277,6 +293,8 @@ async def cache_stats(request: web.Request) -> web.Response:
         "misses": service.misses,
         "hit_rate": round(service.hits / lookups, 4) if lookups else 0.0,
         "conversions": service.conversions,
+        "refused": service.refused,
+        "refusals_from_cache": service.refusals_cached,
         "lru": {"items": len(service.lru), "bytes": service.lru.bytes},
         "redis": redis_info if redis_info is not None else {"available": False},
         "render_pool_restarts": service.renderer.pool.restarts,

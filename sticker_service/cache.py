@@ -194,6 +194,18 @@ class RedisStore:
         self._ok()
         return value.encode() if isinstance(value, str) else value
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        """MGET: several keys in one round trip; all None when Redis is unavailable."""
+        if not self.available or self.client is None:
+            return [None] * len(keys)
+        try:
+            values = await self.client.mget(keys)
+        except (RedisError, OSError) as exc:
+            self._trip(exc)
+            return [None] * len(keys)
+        self._ok()
+        return [v.encode() if isinstance(v, str) else v for v in values]
+
     async def set(self, key: str, value: bytes | str, ttl: int) -> None:
         if not self.available or self.client is None:
             return

@@ -234,6 +234,21 @@ async def test_an_unsafe_or_foreign_file_is_422_and_the_service_goes_on(
     assert (await client.get(f"/stickers/{good_id}", params={"format": "png"})).status == 200
 
 
+async def test_a_refused_sticker_is_remembered_and_not_converted_again(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    bad_id = await upload(sandbox, gzip_json(square_doc(fps=0)))
+    worker_a, worker_b = await service(), await service()
+    for worker in (worker_a, worker_b, worker_b):
+        resp = await worker.get(f"/stickers/{bad_id}", params={"format": "png"})
+        assert resp.status == 422
+        assert (await resp.json())["reason"] == "bad_header"
+    stats_a = await (await worker_a.get("/cache/stats")).json()
+    stats_b = await (await worker_b.get("/cache/stats")).json()
+    assert (stats_a["refused"], stats_b["refused"]) == (1, 0)
+    assert stats_b["refusals_from_cache"] == 2
+
+
 async def test_bot_api_unreachable_is_502(service: ClientFactory) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
