@@ -71,11 +71,15 @@ class RenderPool:
         *,
         max_queue: int = 256,
         start_method: str = "forkserver",
+        max_tasks_per_worker: int | None = 1000,
     ) -> None:
         self.workers = workers
         self.timeout = timeout
         self.max_queue = max_queue
         self.restarts = 0
+        # A worker is replaced after this many jobs: whatever rlottie or Pillow leaks per
+        # render cannot grow without bound in a long-running service.
+        self.max_tasks_per_worker = max_tasks_per_worker
         self._ctx = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             self._ctx.set_forkserver_preload(_PRELOAD)
@@ -86,7 +90,10 @@ class RenderPool:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=self._ctx, initializer=_init_worker
+            max_workers=self.workers,
+            mp_context=self._ctx,
+            initializer=_init_worker,
+            max_tasks_per_child=self.max_tasks_per_worker,
         )
 
     async def start(self) -> None:

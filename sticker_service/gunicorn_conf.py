@@ -15,10 +15,12 @@ _settings = load_settings()
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers
 worker_class = "aiohttp.GunicornWebWorker"
-# Recycle workers now and then (a slow leak in a C library cannot grow forever); the
-# jitter keeps them from all restarting at the same moment.
-max_requests = 100_000
-max_requests_jitter = 10_000
+# Recycle workers now and then so a slow leak cannot grow forever; the jitter keeps them
+# from all restarting at once. Rarely: a restart empties the worker's LRU and its render
+# pool, and the C libraries that might leak run in the pool, which recycles its own
+# processes (RenderPool.max_tasks_per_worker). At 10k cached req/s this is every ~2 min.
+max_requests = 1_000_000
+max_requests_jitter = 100_000
 # In-flight conversions get this long to finish on restart or shutdown.
 graceful_timeout = 30
 timeout = 60

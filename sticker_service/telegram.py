@@ -7,6 +7,7 @@ reached or refused us (502).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ class FileInfo:
 
 
 _CHUNK = 64 * 1024
+HEALTH_TTL = 10.0
 
 
 class BotFiles:
@@ -41,6 +43,8 @@ class BotFiles:
         self.api_url = api_url.rstrip("/")
         self.token = token
         self.max_bytes = max_bytes
+        self._health: str | None = None
+        self._health_checked = -HEALTH_TTL
 
     def _need_token(self) -> str:
         if not self.token:
@@ -100,9 +104,19 @@ class BotFiles:
         return b"".join(chunks)
 
     async def get_me(self) -> str | None:
-        """None when the Bot API answers getMe, else why not."""
+        """None when the Bot API answers getMe, else why not.
+
+        Remembered for HEALTH_TTL seconds: health probes come every few seconds from every
+        worker, and Telegram need not hear about each of them.
+        """
+        now = time.monotonic()
+        if now - self._health_checked < HEALTH_TTL:
+            return self._health
         try:
             await self._call("getMe")
         except BotApiError as exc:
-            return exc.message
-        return None
+            self._health = exc.message
+        else:
+            self._health = None
+        self._health_checked = time.monotonic()
+        return self._health

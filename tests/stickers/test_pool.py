@@ -98,3 +98,10 @@ async def test_an_unexpected_library_error_becomes_a_sticker_error() -> None:
             await pool.run(jobs.raise_value_error)
     assert err.value.reason == "render_failed"
     assert "library bug" in err.value.detail
+
+
+async def test_workers_are_recycled_after_their_job_budget() -> None:
+    async with RenderPool(workers=1, max_tasks_per_worker=2) as pool:
+        pids = [await pool.run(os.getpid) for _ in range(4)]
+    assert len(set(pids)) >= 2  # a leak in rlottie dies with its worker
+    assert pool.restarts == 0  # recycling is not a crash

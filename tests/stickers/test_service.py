@@ -259,6 +259,18 @@ async def test_bot_api_unreachable_is_502(service: ClientFactory) -> None:
     assert (await resp.json())["reason"] == "bot_api_unreachable"
 
 
+async def test_health_is_degraded_when_the_bot_api_is_unreachable(service: ClientFactory) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = await service(telegram_api_url=f"http://127.0.0.1:{port}")
+    resp = await client.get("/health")
+    assert resp.status == 503
+    body = await resp.json()
+    assert (body["status"], body["redis"], body["bot_api"]) == ("degraded", "ok", "down")
+    assert "Bot API unreachable" in body["reason"]
+
+
 async def test_bot_api_server_errors_are_502(
     service: ClientFactory, sandbox: RunningSandbox
 ) -> None:
