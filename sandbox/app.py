@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from sandbox import methods as _methods  # noqa: F401 - registers the Bot API methods
 from sandbox import webhooks
@@ -18,7 +18,7 @@ from sandbox.dispatch import finish_call, run_method
 from sandbox.faults import Fault
 from sandbox.limits import NOT_FOUND, ApiError
 from sandbox.params import read_params
-from sandbox.state import SandboxState
+from sandbox.state import Event, SandboxState
 from sandbox.user_api import SANDBOX_KEY, routes, user_errors
 
 
@@ -53,6 +53,10 @@ async def bot_api(request: web.Request) -> web.StreamResponse:
         call.params = params.for_log()
         call.uploads = [upload.describe() for upload in params.uploads.values()]
         fault = sb.faults.take(name, bot.token)
+        if fault is not None:
+            sb.state.hub.publish(
+                Event("fault", bot.token, None, {**fault.to_json(), "method": name})
+            )
         if fault is not None and not fault.after:
             await _apply_fault(request, fault)
         result = await run_method(sb, bot, name, params, call)
@@ -141,6 +145,8 @@ async def _wake_waiters(app: web.Application) -> None:
     """Let long-polling getUpdates calls answer now instead of holding up shutdown."""
     sb = app[SANDBOX_KEY]
     sb.state.closing = True
+    for socket in list(sb.sockets):
+        await socket.close(code=WSCloseCode.GOING_AWAY, message=b"sandbox shutting down")
     for bot in sb.state.bots.values():
         with contextlib.suppress(RuntimeError):
             async with bot.updates_changed:

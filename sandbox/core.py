@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 from sandbox.faults import FaultRegistry, FloodControl
 from sandbox.state import SandboxState
@@ -31,6 +32,8 @@ class Sandbox:
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     flood: FloodControl = field(default_factory=FloodControl)
     _http: aiohttp.ClientSession | None = None
+    # Open /events WebSockets, closed on shutdown so they do not hold it up.
+    sockets: set[web.WebSocketResponse] = field(default_factory=set)
 
     @property
     def http(self) -> aiohttp.ClientSession:

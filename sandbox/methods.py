@@ -388,11 +388,14 @@ async def send_media_group(ctx: Ctx) -> list[dict[str, Any]]:
             raise bad_request(
                 f'failed to send message #{index + 1} with the error message "{reason}"'
             ) from exc
+    # The Bot API server refuses only 0 and >10 items; a single item goes out as an ordinary
+    # message without a media_group_id (TDLib sends a one-item album as one message).
     group_id = str(13_000_000_000_000_000 + next(ctx.bot.media_group_counter))
     messages: list[dict[str, Any]] = []
     for item, file, caption in zip(media, stored, captions, strict=True):
         content = media_content(ctx.sb, ctx.bot, file)
-        content["media_group_id"] = group_id
+        if len(media) > 1:
+            content["media_group_id"] = group_id
         content.update(caption)
         if item.get("has_spoiler"):
             content["has_media_spoiler"] = True

@@ -6,6 +6,7 @@ with a 4xx status. See sandbox/README.md for the routes.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from typing import Any
@@ -233,6 +234,33 @@ async def chat_messages(request: web.Request) -> web.Response:
         if (stored.from_bot or include_users) and (include_deleted or not stored.deleted)
     ]
     return _json(messages)
+
+
+@routes.get("/sandbox/bot{token}/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    """A WebSocket of this bot's events as JSON: message, edit, delete, action, call, ..."""
+    bot = _bot(request)
+    sb = _sb(request)
+    socket = web.WebSocketResponse(heartbeat=30)
+    await socket.prepare(request)
+    sb.sockets.add(socket)
+    try:
+        async with sb.state.hub.subscribe() as queue:
+            closed = asyncio.ensure_future(socket.receive())
+            while not socket.closed:
+                getting = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getting, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if closed.done():
+                    getting.cancel()
+                    break
+                event = getting.result()
+                if event.token == bot.token:
+                    body = {"kind": event.kind, "chat_id": event.chat_id, "data": event.data}
+                    await socket.send_str(orjson.dumps(body).decode())
+            closed.cancel()
+    finally:
+        sb.sockets.discard(socket)
+    return socket
 
 
 @routes.get("/sandbox/bot{token}/calls")

@@ -87,22 +87,17 @@ async def test_a_fault_after_the_call_loses_the_answer_but_not_the_message(bot, 
     assert [m["text"] for m in await sandbox.client.messages(user)] == ["sent twice?"]
 
 
-async def test_a_delayed_method_answers_after_a_prompt_one(bot, sandbox, user):
-    await sandbox.client.add_fault("sendMessage", delay=0.3, count=1)
-    finished: list[str] = []
-
-    async def send() -> None:
-        await bot.send_message(user, "slow")
-        finished.append("sendMessage")
-
-    async def me() -> None:
-        await asyncio.sleep(0.05)
-        await bot.get_me()
-        finished.append("getMe")
-
-    await asyncio.gather(send(), me())
-    assert finished == ["getMe", "sendMessage"]
-    assert [m["text"] for m in await sandbox.client.messages(user)] == ["slow"]
+async def test_a_delayed_method_holds_its_answer_while_other_calls_proceed(bot, sandbox, user):
+    await sandbox.client.add_fault("sendMessage", delay=1.0, count=1)
+    async with sandbox.state.hub.subscribe() as events:
+        send = asyncio.create_task(bot.send_message(user, "slow"))
+        event = await asyncio.wait_for(events.get(), 5)
+    assert event.kind == "fault"
+    assert event.data["delay"] == 1.0
+    # The sandbox is now holding sendMessage; other calls are answered meanwhile.
+    assert (await bot.get_me()).is_bot
+    assert not send.done(), "the delayed answer must still be pending"
+    assert (await send).text == "slow"
 
 
 async def test_faults_can_be_listed_and_cleared(bot, sandbox, user):

@@ -142,3 +142,9 @@ async def test_an_attach_reference_to_a_missing_part_is_refused(sandbox, user):
         body = await resp.json()
     assert resp.status == 400
     assert body["description"] == "Bad Request: wrong file identifier/HTTP URL specified"
+
+
+async def test_a_single_item_album_is_sent_as_one_plain_message(bot, user):
+    [message] = await bot.send_media_group(user, [photo(1, "alone")])
+    assert message.media_group_id is None
+    assert message.caption == "alone"

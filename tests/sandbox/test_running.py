@@ -116,3 +116,29 @@ async def test_a_slow_subscriber_loses_old_events_instead_of_blocking(sandbox, u
         for n in range(5):
             hub.publish(Event("message", "t", 1, {"n": n}))
         assert [events.get_nowait().data["n"] for _ in range(2)] == [3, 4]
+
+
+async def test_the_events_websocket_streams_this_bots_messages(bot, sandbox, user):
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{sandbox.url}/sandbox/bot{sandbox.token}/events") as socket,
+    ):
+        other = make_bot(sandbox.url, "9:other")
+        try:
+            await sandbox.client.for_token("9:other").send_text(user, "to the other bot")
+        finally:
+            await other.session.close()
+        await bot.send_message(user, "streamed")
+        first = await asyncio.wait_for(socket.receive_json(), 5)
+    assert first["kind"] == "message"
+    assert first["chat_id"] == user
+    assert first["data"]["message"]["text"] == "streamed"
+
+
+async def test_shutdown_closes_open_event_websockets():
+    async with running_sandbox() as running, aiohttp.ClientSession() as http:
+        socket = await http.ws_connect(f"{running.url}/sandbox/bot{running.token}/events")
+        await running.server.stop()
+        message = await asyncio.wait_for(socket.receive(), 5)
+        assert message.type in {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED}
+        await socket.close()
