@@ -125,6 +125,10 @@ class ImageSettings(BaseSettings):
     cache_stale_ttl: Annotated[int, Field(ge=0)] = 7 * 24 * 3600
     # Seconds between two sweeps of expired files and of the byte budget.
     cache_sweep_interval: PositiveFloat = 600.0
+    # A downloaded body up to this size is written to the cache on the event loop in one
+    # go (~0.1 ms to the page cache, cheaper than a thread hop); bigger ones, or all when
+    # 0, are written by the thread pool. Set 0 on slow or network disks.
+    write_inline_max_bytes: Annotated[int, Field(ge=0)] = 256 * 1024
 
 
 class Settings(BaseModel):

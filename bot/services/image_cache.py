@@ -289,11 +289,21 @@ class TempFile:
         return os.pread(self._fd, self.written, 0)
 
     def commit(self, final_name: str, tail: bytes, meta: dict[str, Any] | None) -> os.stat_result:
-        """Write the tail, move into place, write or drop the sidecar; the final stat."""
+        """Write the tail, move into place, write or drop the sidecar; the final stat.
+
+        On failure the descriptor stays open and ``written`` counts only what preceded
+        ``tail`` (which the caller still holds), so ``read_back()`` recovers the body even
+        when the temp file's folder is gone.
+        """
+        before = self.written
         self.write(tail)
-        self.close()
         final = self.root / final_name
-        self.path.replace(final)
+        try:
+            self.path.replace(final)
+        except OSError:
+            self.written = before
+            raise
+        self.close()
         meta_name = self.stem + META_SUFFIX
         # The image is in place now; a sidecar that cannot be written only costs a full
         # download instead of a 304 next time, so it must not fail the image.

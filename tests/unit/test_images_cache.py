@@ -3,6 +3,7 @@ read-only disks, restart, clear."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import shutil
@@ -17,7 +18,7 @@ from bot.config import ImageSettings
 from bot.services import image_cache
 from bot.services.http_session import SessionManager
 from bot.services.images import ImageHTTPError, ImageNotCachedError, ImageService
-from tests.unit.conftest import OriginFactory, make_image
+from tests.unit.conftest import OriginFactory, make_image, wait_until
 
 TTL = 3600
 
@@ -410,3 +411,56 @@ async def test_cache_folder_removed_while_running_is_recreated(
     again = await service.get(srv.url("/c.jpg"))
     assert again.path is not None  # the folder is back and caching again
     assert again.path.read_bytes() == jpeg
+
+
+def _temp_files(folder: Path) -> list[str]:
+    return (
+        [p.name for p in folder.iterdir() if p.name.startswith(".tmp-")] if folder.exists() else []
+    )
+
+
+async def test_large_image_survives_its_folder_vanishing_mid_download(
+    service: ImageService, origin: OriginFactory, image_settings: ImageSettings
+) -> None:
+    """A body big enough to be streamed to the temp file in batches, and the folder removed
+    between two batches: the caller still gets every byte, from memory."""
+    body = make_image(pad_to=700 * 1024)
+    half = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        resp.content_length = len(body)
+        await resp.prepare(request)
+        await resp.write(body[: 400 * 1024])
+        await half.wait()
+        await resp.write(body[400 * 1024 :])
+        return resp
+
+    srv = await origin({"/big.jpg": handler})
+    call = asyncio.create_task(service.get(srv.url("/big.jpg")))
+    await wait_until(lambda: bool(_temp_files(image_settings.cache_dir)))  # a batch is on disk
+    shutil.rmtree(image_settings.cache_dir)
+    half.set()
+    image = await call
+    assert image.source == "memory"
+    assert image.data == body
+
+
+@pytest.mark.parametrize("inline_max", [0, 256 * 1024])
+async def test_small_and_large_bodies_land_whole_whichever_thread_writes_them(
+    image_settings: ImageSettings, sessions: SessionManager, origin: OriginFactory, inline_max: int
+) -> None:
+    bodies = {"/small.jpg": make_image(pad_to=50_000), "/large.jpg": make_image(pad_to=900_000)}
+    settings = image_settings.model_copy(update={"write_inline_max_bytes": inline_max})
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=bodies[request.path], content_type="image/jpeg")
+
+    srv = await origin(dict.fromkeys(bodies, handler))
+    async with ImageService(settings, sessions) as svc:
+        for path, body in bodies.items():
+            image = await svc.get(srv.url(path))
+            assert image.source == "download"
+            assert image.path is not None
+            assert image.path.read_bytes() == body
+    assert _temp_files(settings.cache_dir) == []
