@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_currency
 
@@ -10,6 +12,23 @@ from bot.catalog import Product, pick
 from bot.keyboards import product_keyboard
 from bot.services.cards import card_text
 from bot.services.delivery import CardDelivery, CardReport
+
+
+async def show_in_place(
+    bot: Bot, query: CallbackQuery, text: str, markup: InlineKeyboardMarkup
+) -> None:
+    """Turn the pressed message into ``text``; a photo cannot become text, so a new message
+    then. A double tap edits to the same content, which Telegram refuses as "not modified":
+    the shopper already sees the right thing, so that is not an error."""
+    message = query.message
+    if isinstance(message, Message) and message.text:
+        try:
+            await message.edit_text(text, reply_markup=markup)
+        except TelegramBadRequest as exc:
+            if "not modified" not in exc.message:
+                raise
+    elif message is not None:
+        await bot.send_message(message.chat.id, text, reply_markup=markup)
 
 
 def price_text(product: Product, locale: str) -> str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import html
+
 from aiogram import Bot, Router
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import CategoryCb, NoopCb
 from bot.catalog import Catalog, pick
 from bot.keyboards import products_keyboard
 from bot.services.paging import paginate
+from bot.views import show_in_place
 
 
 async def category_page(
@@ -22,15 +25,10 @@ async def category_page(
     await query.answer()
     products = catalog.products_in(category.id)
     page = paginate(products, callback_data.page)
-    text = f"<b>{pick(category.title, locale)}</b>\n" + (
+    text = f"<b>{html.escape(pick(category.title, locale))}</b>\n" + (
         _("Choose a product:") if products else _("No products here yet.")
     )
-    markup = products_keyboard(category.id, page, locale)
-    if isinstance(query.message, Message) and query.message.text:
-        await query.message.edit_text(text, reply_markup=markup)
-    else:
-        # The card's buttons sat under a photo, which cannot become a text: send anew.
-        await bot.send_message(query.message.chat.id, text, reply_markup=markup)
+    await show_in_place(bot, query, text, products_keyboard(category.id, page, locale))
 
 
 async def page_label(query: CallbackQuery) -> None:

@@ -11,7 +11,7 @@ from bot.callbacks import HomeCb
 from bot.catalog import Catalog
 from bot.keyboards import categories_keyboard
 from bot.services.delivery import CardDelivery
-from bot.views import send_product_card
+from bot.views import send_product_card, show_in_place
 
 DEEP_LINK = r"^product-([a-z0-9][a-z0-9_-]{0,39})$"
 
@@ -44,11 +44,7 @@ async def start(message: Message, catalog: Catalog, locale: str) -> None:
 
 async def home(query: CallbackQuery, bot: Bot, catalog: Catalog, locale: str) -> None:
     await query.answer()
-    markup = categories_keyboard(catalog, locale)
-    if isinstance(query.message, Message) and query.message.text:
-        await query.message.edit_text(welcome_text(), reply_markup=markup)
-    elif query.message is not None:
-        await bot.send_message(query.message.chat.id, welcome_text(), reply_markup=markup)
+    await show_in_place(bot, query, welcome_text(), categories_keyboard(catalog, locale))
 
 
 def create_router() -> Router:

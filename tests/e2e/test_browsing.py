@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from tests.e2e.conftest import RU_SHOPPER, SHOPPER, StartShop, buttons, text_of
+from tests.e2e.conftest import (
+    RU_SHOPPER,
+    SHOPPER,
+    StartShop,
+    button_data,
+    buttons,
+    text_of,
+)
 
 
 async def test_start_greets_in_the_users_language_with_categories(start_shop: StartShop):
@@ -74,3 +81,17 @@ async def test_stray_text_gets_a_hint(start_shop: StartShop):
     shop = await start_shop()
     [hint] = await shop.say(SHOPPER, "hello?")
     assert "/start" in hint["text"]
+
+
+async def test_double_tap_on_a_category_is_harmless(start_shop: StartShop):
+    shop = await start_shop()
+    [welcome] = await shop.say(SHOPPER, "/start")
+    data = button_data(welcome, "Mugs")
+    await shop.press_data(SHOPPER, welcome["message_id"], data)
+    await shop.press_data(SHOPPER, welcome["message_id"], data)  # same content again
+    messages = await shop.client.messages(SHOPPER)
+    assert len(messages) == 1
+    assert "Mugs" in messages[0]["text"]
+    assert "Sorry" not in messages[0]["text"]
+    edits = await shop.client.calls("editMessageText")
+    assert "not modified" in str(edits[-1]["description"])  # Telegram refused the second one
