@@ -17,6 +17,10 @@ the figures (it leases 100 requests per Redis round trip at this limit).
   worker class) returning the same 20 KB body from a dict: the ceiling on this machine at
   this moment. The box is shared, so absolute figures move with its load; the ratio
   cached_rps / bare_aiohttp_rps is what the service's own code costs.
+- cached_cpu_us_per_request_Nw / bare_aiohttp_cpu_us_per_request_Nw: CPU time of the
+  gunicorn workers (from /proc) divided by the requests wrk completed. Unlike requests/s it
+  does not move with the box's load: 2 cores / this figure is the rate the workers could
+  serve on an idle machine if the load generator were elsewhere.
 - tgs_to_lottie_ms_p50 / _p99: StickerRenderer.tgs_to_lottie of a 20 KB TGS (about 140 KB of
   JSON), through the process pool as the service does it: bounded gunzip, orjson header
   checks, the result pickled back. ``*_inline_*`` is the bare function in this process.
@@ -58,7 +62,7 @@ RESULTS = ROOT / "bench" / "results"
 WRK_SECONDS = 6
 WRK_CONNECTIONS = 32
 WRK_THREADS = 1
-LATENCY_RUNS = 200
+LATENCY_RUNS = 100
 
 
 def _free_port() -> int:
@@ -152,6 +156,25 @@ class Service:
                 await asyncio.sleep(0.1)
         raise RuntimeError("the service did not start")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the gunicorn workers (the master's children) have used so far."""
+        master = self.proc.pid
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        ticks = 0
+        for pid in children:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    async def measure(self, url: str) -> dict[str, float]:
+        """wrk figures plus the workers' CPU microseconds per request: the cost of one
+        request whatever else the shared box is busy with."""
+        before = self.cpu_seconds()
+        figures = await _wrk(url)
+        used = self.cpu_seconds() - before
+        figures["cpu_us_per_request"] = used * 1e6 / max(1.0, figures["requests"])
+        return figures
+
     async def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         await asyncio.to_thread(self.proc.wait, 60)
@@ -171,11 +194,17 @@ async def _wrk(url: str) -> dict[str, float]:
     proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE)
     out = (await proc.communicate())[0].decode()
     rps_match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if rps_match is None or errors is not None:
         raise RuntimeError(f"wrk failed or saw errors:\n{out}")
     latency = {m[0]: float(m[1]) * _UNIT_MS[m[2]] for m in _WRK_LINE.findall(out)}
-    return {"rps": float(rps_match[1]), "p50_ms": latency["50"], "p99_ms": latency["99"]}
+    return {
+        "rps": float(rps_match[1]),
+        "p50_ms": latency["50"],
+        "p99_ms": latency["99"],
+        "requests": float(total[1]) if total else 0.0,
+    }
 
 
 _LOAD_SCRIPT = """
@@ -195,7 +224,7 @@ async def main(url, seconds, conns):
         await asyncio.gather(*(worker() for _ in range(conns)))
     lat.sort()
     print(json.dumps({"rps": len(lat) / seconds, "p50_ms": lat[len(lat) // 2],
-                      "p99_ms": lat[int(len(lat) * 0.99)]}))
+                      "p99_ms": lat[int(len(lat) * 0.99)], "requests": len(lat)}))
 asyncio.run(main(sys.argv[1], float(sys.argv[2]), int(sys.argv[3])))
 """
 
@@ -256,15 +285,22 @@ async def _run() -> dict[str, Any]:
                                 assert resp.status == 200, await resp.text()
                                 await resp.read()
                             await _wrk(url)  # warm-up: every worker's LRU holds the sticker
-                            figures = await _wrk(url)
+                            figures = await service.measure(url)
                             results[f"cached_rps_{workers}w"] = round(figures["rps"])
                             results[f"cached_p50_ms_{workers}w"] = round(figures["p50_ms"], 3)
                             results[f"cached_p99_ms_{workers}w"] = round(figures["p99_ms"], 3)
+                            results[f"cached_cpu_us_per_request_{workers}w"] = round(
+                                figures["cpu_us_per_request"], 1
+                            )
                             if workers == 2:
                                 results |= await _uncached(session, sandbox, service, tgs)
                         finally:
                             await service.stop()
-                        results[f"bare_aiohttp_rps_{workers}w"] = await _bare(session, workers)
+                        bare = await _bare(session, workers)
+                        results[f"bare_aiohttp_rps_{workers}w"] = round(bare["rps"])
+                        results[f"bare_aiohttp_cpu_us_per_request_{workers}w"] = round(
+                            bare["cpu_us_per_request"], 1
+                        )
         finally:
             redis_proc.terminate()
             redis_proc.wait(10)
@@ -272,13 +308,13 @@ async def _run() -> dict[str, Any]:
     return results
 
 
-async def _bare(session: aiohttp.ClientSession, workers: int) -> int:
+async def _bare(session: aiohttp.ClientSession, workers: int) -> dict[str, float]:
     """The ceiling: a bare aiohttp app answering the same-size body from a dict."""
     bare = Service(workers, {"HOST": "127.0.0.1"}, app="bench._bare_app:app_factory")
     try:
         await bare.ready(session, "/s/x")
         await _wrk(f"{bare.base}/s/x")
-        return round((await _wrk(f"{bare.base}/s/x"))["rps"])
+        return await bare.measure(f"{bare.base}/s/x")
     finally:
         await bare.stop()
 

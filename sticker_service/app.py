@@ -76,7 +76,7 @@ class StickerService:
         self._pool_restarts_seen = 0
 
     def cached(self, request_key: str) -> Entry | None:
-        """The hot path: an LRU lookup by the request's own path and query, nothing parsed."""
+        """The hot path: an LRU lookup by the request's path and query, nothing parsed."""
         entry = self.lru.get(request_key)
         if entry is not None:
             self.hits += 1
@@ -84,17 +84,17 @@ class StickerService:
         return entry
 
     async def lookup(
-        self, request_key: str, file_id: str, fmt: str, size: int | None, frame: int
+        self, file_id: str, fmt: str, size: int | None, frame: int
     ) -> tuple[Entry, str]:
         """The entry and "HIT" or "MISS"; raises StickerError or BotApiError.
 
-        The LRU is keyed by the request as sent (so a hit needs no parsing); Redis and the
-        single-flight by the parsed, normalised parameters.
+        The LRU key is the canonical request path (the format, size and frame given, in that
+        order), so a client asking that way is answered by ``cached()`` before any parsing.
         """
-        entry = self.cached(request_key)
+        key = canonical_path(file_id, fmt, size, frame)
+        entry = self.cached(key)
         if entry is not None:
             return entry, "HIT"
-        key = f"{file_id}|{fmt}|{size or ''}|{frame}"
         task = self._inflight.get(key)
         if task is None:
             # One conversion per key however many ask; shielded, so a client that hangs up
@@ -103,7 +103,7 @@ class StickerService:
             self._inflight[key] = task
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
         produced, status = await asyncio.shield(task)
-        self.lru.put(request_key, produced)
+        self.lru.put(key, produced)
         return produced, status
 
     async def _produce(
@@ -169,6 +169,15 @@ class StickerService:
         if restarts > self._pool_restarts_seen:
             self.metrics.pool_restarts.inc(restarts - self._pool_restarts_seen)
             self._pool_restarts_seen = restarts
+
+
+def canonical_path(file_id: str, fmt: str, size: int | None, frame: int) -> str:
+    params = [f"format={fmt}"] if fmt else []
+    if size is not None:
+        params.append(f"size={size}")
+    if frame:
+        params.append(f"frame={frame}")
+    return f"/stickers/{file_id}" + ("?" + "&".join(params) if params else "")
 
 
 def _default_format(data: bytes) -> str:
@@ -237,8 +246,9 @@ def _respond(request: web.Request, entry: Entry, status: str) -> web.Response:
 
 async def get_sticker(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    request_key = request.path_qs
-    entry = service.cached(request_key)
+    # One entry is stored per canonical path: other spellings of a request (extra or
+    # reordered parameters) are parsed first and cannot flood the LRU with duplicates.
+    entry = service.cached(request.path_qs)
     if entry is not None:
         return _respond(request, entry, "HIT")
     file_id = request.match_info["file_id"]
@@ -249,7 +259,7 @@ async def get_sticker(request: web.Request) -> web.Response:
         fmt = _format_param(request)
         size = _int_param(request, "size")
         frame = _int_param(request, "frame") or 0
-        entry, status = await service.lookup(request_key, file_id, fmt, size, frame)
+        entry, status = await service.lookup(file_id, fmt, size, frame)
     except StickerError as exc:
         service.metrics.failures.labels(exc.reason).inc()
         code = 400 if exc.reason in _REQUEST_REASONS else 503 if exc.reason == "busy" else 422

@@ -82,6 +82,11 @@ class RateLimiter:
         if state is None or state.window != window:
             if len(self._states) >= _PRUNE_AT:
                 self._states = {k: s for k, s in self._states.items() if s.window == window}
+                if len(self._states) >= _PRUNE_AT // 2:
+                    # A flood of addresses: forget the local leases (Redis still counts
+                    # every request, so this only ever admits less) rather than prune on
+                    # every new address.
+                    self._states.clear()
             state = self._states[ip] = _State(window)
         return state
 

@@ -107,6 +107,25 @@ async def test_animated_previews_are_served(
     assert getattr(image, "n_frames", 1) > 1
 
 
+async def test_other_spellings_of_a_request_share_one_cached_entry(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service()
+    first = await client.get(f"/stickers/{file_id}?size=64&format=png")
+    assert first.headers["X-Cache-Status"] == "MISS"
+    for spelling in (
+        "?format=png&size=64",
+        "?size=64&format=png&frame=0",
+        "?format=png&size=64&x=1",
+    ):
+        resp = await client.get(f"/stickers/{file_id}{spelling}")
+        assert resp.headers["X-Cache-Status"] == "HIT"
+        assert await resp.read() == await first.read()
+    stats = await (await client.get("/cache/stats")).json()
+    assert stats["lru"]["items"] == 1
+
+
 async def test_another_worker_gets_a_hit_from_redis_without_asking_telegram(
     service: ClientFactory, sandbox: RunningSandbox
 ) -> None:
