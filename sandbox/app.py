@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from sandbox.limits import NOT_FOUND, ApiError
 from sandbox.params import read_params
 from sandbox.state import Event, SandboxState
 from sandbox.user_api import SANDBOX_KEY, routes, user_errors
+
+log = logging.getLogger(__name__)
 
 
 def _answer(body: dict[str, Any], status: int) -> web.Response:
@@ -48,6 +51,7 @@ async def bot_api(request: web.Request) -> web.StreamResponse:
         return _answer(exc.to_json(), exc.code)
     call = sb.state.new_call(name, {}, [])
     status = 200
+    fault: Fault | None = None
     try:
         params = await read_params(request)
         call.params = params.for_log()
@@ -66,9 +70,14 @@ async def bot_api(request: web.Request) -> web.StreamResponse:
     except ApiError as exc:
         body, status = exc.to_json(), exc.code
     except asyncio.CancelledError:
-        body, status = {"ok": False, "description": "connection dropped by a fault"}, 0
-        finish_call(sb, bot, call, body, status)
+        dropped = fault is not None and fault.drop
+        reason = "connection dropped by a fault" if dropped else "the client went away"
+        finish_call(sb, bot, call, {"ok": False, "description": reason}, 0)
         raise
+    except Exception:
+        log.exception("sandbox failed on %s", name)
+        body = {"ok": False, "error_code": 500, "description": "Internal Server Error"}
+        status = 500
     finish_call(sb, bot, call, body, status)
     return _answer(body, status)
 

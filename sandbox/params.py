@@ -130,7 +130,7 @@ async def read_params(request: web.Request) -> Params:
     content_type = request.content_type
     if content_type == "application/json":
         try:
-            body = orjson.loads(await request.read())
+            body = orjson.loads(await _read_body(request))
         except orjson.JSONDecodeError:
             raise bad_request("can't parse JSON object") from None
         if not isinstance(body, dict):
@@ -139,7 +139,10 @@ async def read_params(request: web.Request) -> Params:
     elif content_type == "multipart/form-data":
         await _read_multipart(request, raw, uploads)
     else:
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            raise ApiError(413, "Request Entity Too Large") from None
         raw.update({key: value for key, value in form.items() if isinstance(value, str)})
     return Params(raw, uploads)
 
@@ -169,3 +172,10 @@ async def _read_multipart(
             )
         else:
             raw[part.name] = data.decode("utf-8", errors="replace")
+
+
+async def _read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(413, "Request Entity Too Large") from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+from urllib.parse import urlencode
+
 import aiohttp
 import pytest
 from aiogram.exceptions import TelegramNotFound, TelegramUnauthorizedError
@@ -124,3 +127,17 @@ async def test_failed_calls_are_logged_with_their_status_and_description(bot, sa
     assert call["status"] == 400
     assert call["ok"] is False
     assert call["description"] == "Bad Request: chat not found"
+
+
+async def test_an_oversized_form_body_is_refused_as_telegram_does(sandbox, user):
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{sandbox.url}/bot{sandbox.token}/sendMessage",
+            data=io.BytesIO(urlencode({"chat_id": user, "text": "x" * 2_000_000}).encode()),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ) as resp,
+    ):
+        body = await resp.json()
+    assert resp.status == 413
+    assert body == {"ok": False, "error_code": 413, "description": "Request Entity Too Large"}

@@ -142,3 +142,12 @@ async def test_shutdown_closes_open_event_websockets():
         message = await asyncio.wait_for(socket.receive(), 5)
         assert message.type in {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED}
         await socket.close()
+
+
+def test_hub_listeners_are_called_for_every_event():
+    hub = Hub()
+    seen: list[str] = []
+    hub.add_listener(lambda event: seen.append(event.kind))
+    hub.publish(Event("message", "t", 1, {}))
+    hub.publish(Event("call", "t", None, {}))
+    assert seen == ["message", "call"]
