@@ -19,5 +19,5 @@ def test_a_stale_page_number_shows_the_nearest_page(asked, shown):
 
 
 def test_an_empty_category_still_has_one_page():
-    page = paginate([], 0)
+    page = paginate(list[int](), 0)
     assert (page.items, page.count, page.has_prev, page.has_next) == ([], 1, False, False)
