@@ -28,7 +28,7 @@ from sticker_service.cache import KEY_PREFIX, LRU, Entry, RedisStore
 from sticker_service.config import StickerServiceSettings, load_settings
 from sticker_service.metrics import Metrics
 from sticker_service.ratelimit import RateLimiter, client_ip
-from sticker_service.telegram import BotApiError, BotFiles
+from sticker_service.telegram import BotApiError, BotFiles, FileInfo
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ class StickerService:
         self.refusals_cached = 0
         self._inflight: dict[str, asyncio.Task[tuple[Entry, str]]] = {}
         self._pool_restarts_seen = 0
+        # How long a worker may hold the "converting" lock: a download plus a conversion.
+        self._lock_ttl = settings.bot_api_timeout + settings.sticker_render_timeout
 
     def cached(self, request_key: str) -> Entry | None:
         """The hot path: an LRU lookup by the request's path and query, nothing parsed."""
@@ -120,17 +122,60 @@ class StickerService:
             unique_id = cached_uid.decode()
         redis_key = f"{KEY_PREFIX}{unique_id}:{fmt}:{size or ''}:{frame}"
         refusal_key = f"{KEY_PREFIX}refused:{unique_id}:{fmt}:{size or ''}:{frame}"
+        lock_key = f"{KEY_PREFIX}converting:{unique_id}:{fmt}:{size or ''}:{frame}"
+        found = await self._from_redis(redis_key, refusal_key)
+        if found is None:
+            # Single flight across workers too: one worker converts, the others watch Redis
+            # for its result (until the lock's TTL lapses, should that worker die).
+            deadline = time.monotonic() + self._lock_ttl
+            owner = await self.store.claim(lock_key, self._lock_ttl)
+            while not owner and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                found = await self._from_redis(redis_key, refusal_key)
+                if found is not None:
+                    return found, "HIT"
+                owner = await self.store.claim(lock_key, self._lock_ttl)
+        else:
+            return found, "HIT"
+        try:
+            return await self._convert(
+                info,
+                file_id=file_id,
+                fmt=fmt,
+                size=size,
+                frame=frame,
+                redis_key=redis_key,
+                refusal_key=refusal_key,
+            )
+        finally:
+            if owner:
+                await self.store.delete(lock_key)
+
+    async def _from_redis(self, redis_key: str, refusal_key: str) -> Entry | None:
+        """A converted entry from Redis; raises the cached refusal of a known-bad sticker."""
         raw, refusal = await self.store.get_many(redis_key, refusal_key)
         if raw is not None:
-            entry = Entry.unpack(raw, self.ttl)
             self.hits += 1
             self.metrics.hit_redis.inc()
-            return entry, "HIT"
+            return Entry.unpack(raw, self.ttl)
         if refusal is not None:
             # Known bad: answer the same 422 without downloading and converting it again.
             self.refusals_cached += 1
             reason, _, detail = refusal.decode().partition("\n")
             raise StickerError(reason, detail)
+        return None
+
+    async def _convert(
+        self,
+        info: FileInfo | None,
+        *,
+        file_id: str,
+        fmt: str,
+        size: int | None,
+        frame: int,
+        redis_key: str,
+        refusal_key: str,
+    ) -> tuple[Entry, str]:
         self.misses += 1
         self.metrics.miss.inc()
         if info is None:

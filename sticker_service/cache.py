@@ -216,6 +216,27 @@ class RedisStore:
         else:
             self._ok()
 
+    async def claim(self, key: str, ttl: float) -> bool:
+        """SET NX with a TTL: True when this caller holds ``key`` (or Redis is unavailable,
+        in which case every worker works on its own)."""
+        if not self.available or self.client is None:
+            return True
+        try:
+            won = await self.client.set(key, b"1", nx=True, px=max(1, int(ttl * 1000)))
+        except (RedisError, OSError) as exc:
+            self._trip(exc)
+            return True
+        self._ok()
+        return bool(won)
+
+    async def delete(self, key: str) -> None:
+        if not self.available or self.client is None:
+            return
+        try:
+            await self.client.delete(key)
+        except (RedisError, OSError) as exc:
+            self._trip(exc)
+
     async def incr_window(self, key: str, amount: int, ttl: int) -> int | None:
         """INCRBY and EXPIRE in one round trip; None when Redis is unavailable."""
         if not self.available or self.client is None:

@@ -78,6 +78,7 @@ def _env(sandbox: RunningSandbox, redis_url: str, **extra: str) -> dict[str, str
         "TELEGRAM_API_URL": sandbox.url,
         "REDIS_URL": redis_url,
         "MAX_PROCESS_WORKERS": "1",
+        "REDIS_TIMEOUT": "5",  # the shared test box stalls processes; see test_service.py
         **extra,
     }
 

@@ -46,6 +46,9 @@ def service(
             "redis_url": redis_url,
             "rate_limit_enabled": False,
             "max_process_workers": 1,
+            # The shared test box can stall a process for a second; a 0.5 s Redis timeout
+            # would trip the breaker and turn cache tests into no-cache tests.
+            "redis_timeout": 5.0,
         } | overrides
         return await aiohttp_client(create_app(load_settings(None, **settings)))
 
@@ -183,6 +186,19 @@ async def test_twenty_concurrent_requests_for_one_sticker_convert_it_once(
     stats = await (await client.get("/cache/stats")).json()
     assert stats["conversions"] == 1
     assert await get_file_calls(sandbox) == 1
+
+
+async def test_two_workers_asked_at_once_convert_a_sticker_once(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    file_id = await upload(sandbox, gzip_json(square_doc(moving=True)))
+    workers = [await service(), await service()]
+    url = f"/stickers/{file_id}?format=gif&size=64"
+    responses = await asyncio.gather(*(workers[i % 2].get(url) for i in range(10)))
+    assert [resp.status for resp in responses] == [200] * 10
+    assert len({await resp.read() for resp in responses}) == 1
+    stats = [await (await worker.get("/cache/stats")).json() for worker in workers]
+    assert sum(s["conversions"] for s in stats) == 1  # the other worker waited for Redis
 
 
 # ---- every error status ------------------------------------------------------------------
@@ -324,6 +340,7 @@ async def test_redis_stopped_mid_test_degrades_health_but_conversions_go_on(
         rate_limit_enabled=True,
         rate_limit_requests=1000,
         max_process_workers=1,
+        redis_timeout=5.0,  # a stopped Redis refuses at once; this only guards against stalls
     )
     client = await aiohttp_client(create_app(settings))
     cached = await upload(sandbox, gzip_json(square_doc()))
