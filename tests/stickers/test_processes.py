@@ -44,7 +44,7 @@ async def running(argv: list[str], env: dict[str, str], port: int) -> AsyncItera
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
+            for _ in range(600):  # a loaded box can take many seconds to import and fork
                 if proc.returncode is not None:
                     break
                 try:
