@@ -266,6 +266,16 @@ async def _bench(base: str, ctx: ssl.SSLContext, cache_root: Path) -> dict[str, 
             await manager.close()
 
 
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    """Seconds covered by any interval (client and origin may be frozen at once)."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(intervals):
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
+
+
 def _overlaps(span: tuple[float, float], stalls: list[tuple[float, float]]) -> bool:
     a, b = span
     return any(s < b and a < e for s, e in stalls)
@@ -292,12 +302,20 @@ async def _measure(env: _Env) -> dict[str, Any]:
             for mode in order:
                 client_stalls.clear()
                 run = await _run_mode(mode, c, f"r{rnd}c{c}", env)
-                stalls = [*client_stalls, *await _server_stalls(env)]
+                # The origin's list also holds stalls from between runs: keep this run's,
+                # clipped to its window.
+                lo = min(a for a, _ in run.spans)
+                hi = max(b for _, b in run.spans)
+                stalls = [
+                    (max(a, lo), min(b, hi))
+                    for a, b in (*client_stalls, *await _server_stalls(env))
+                    if a < hi and lo < b
+                ]
                 throughput[mode][c].append(DOWNLOADS / run.elapsed)
                 every[mode][c].extend(run.latencies_ms)
                 kept = [(b - a) * 1000 for a, b in run.spans if not _overlaps((a, b), stalls)]
                 clean[mode][c].extend(kept)
-                frozen = sum(e - s for s, e in stalls)
+                frozen = _union_length(stalls)
                 stall_log.append(
                     {
                         "round": rnd,
@@ -315,9 +333,22 @@ async def _measure(env: _Env) -> dict[str, Any]:
                 )
     hits = await _cache_hit_us(env)
     watch.cancel()
+    return _summarize(throughput, every, clean, stall_log, hits)
 
-    def pct(values: list[float], p: float) -> float:
-        return round(_pct(values, p), 2) if values else float("nan")
+
+Samples = dict[str, dict[int, list[float]]]
+
+
+def _summarize(
+    throughput: Samples,
+    every: Samples,
+    clean: Samples,
+    stall_log: list[dict[str, Any]],
+    hits: dict[str, float],
+) -> dict[str, Any]:
+    def pct(values: list[float], p: float) -> float | None:
+        # None (JSON null) when every download overlapped a stall: no honest figure.
+        return round(_pct(values, p), 2) if values else None
 
     med = {m: {c: statistics.median(v) for c, v in per.items()} for m, per in throughput.items()}
     out: dict[str, Any] = {}
@@ -325,6 +356,8 @@ async def _measure(env: _Env) -> dict[str, Any]:
         out[f"ratio_c{c}"] = round(med["ours"][c] / med["naive"][c], 2)
     for c in CONCURRENCY:
         out[f"ratio_mixed_c{c}"] = round(med["ours_mixed"][c] / med["naive"][c], 2)
+    for c in CONCURRENCY:
+        out[f"ratio_pool_c{c}"] = round(med["pool"][c] / med["naive"][c], 2)
     out["p50_ms_c50"] = pct(clean["ours"][50], 50)
     out["p99_ms_c50"] = pct(clean["ours"][50], 99)
     out["p50_ms_c50_all"] = pct(every["ours"][50], 50)
@@ -363,13 +396,18 @@ async def _measure(env: _Env) -> dict[str, Any]:
     out["stalls"] = {
         "runs": len(stall_log),
         "runs_with_a_stall": sum(1 for x in stall_log if x["stalls"]),
+        # Share of run time when the client or the origin (or both) was frozen.
         "frozen_share_of_run_time": round(total_frozen / total_elapsed, 3),
         "per_run": stall_log,
     }
+
+    def within(p99: float | None, p50: float | None) -> bool | None:
+        return None if p99 is None or p50 is None else p99 <= 3 * p50
+
     out["targets"] = {
         "ratio_c10>=5": out["ratio_c10"] >= 5,
-        "p99_ms_c50<=3*p50_ms_c50": out["p99_ms_c50"] <= 3 * out["p50_ms_c50"],
-        "p99_ms_c50_all<=3*p50_ms_c50_all": out["p99_ms_c50_all"] <= 3 * out["p50_ms_c50_all"],
+        "p99_ms_c50<=3*p50_ms_c50": within(out["p99_ms_c50"], out["p50_ms_c50"]),
+        "p99_ms_c50_all<=3*p50_ms_c50_all": within(out["p99_ms_c50_all"], out["p50_ms_c50_all"]),
         "cache_hit_us_median<=150": out["cache_hit_us_median"] <= 150,
     }
     out["definitions"] = {
@@ -377,6 +415,8 @@ async def _measure(env: _Env) -> dict[str, Any]:
         "every image downloaded and written to disk, the long-lived warmed SessionManager) "
         "over naive (new ClientSession per download, body kept in memory, no cache); median "
         "of the interleaved rounds; stalls are NOT removed from throughput",
+        "ratio_pool_cN": "a shared session alone (no gate, no disk cache, body in memory) over "
+        "naive: what session reuse buys before any file is written",
         "ratio_mixed_cN": "ours on the catalog case (500 requests over 50 images, cache empty "
         "at start: ~50 downloads + ~450 hits) over naive",
         "p50/p99_ms_c50": "per-download latency of ours COLD at concurrency 50, from the call "
@@ -428,8 +468,8 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     ax1.legend(fontsize=8)
 
     modes = ("naive", "pool", "ours")
-    p50 = [result["latency_ms"][m]["c50"]["p50"] for m in modes]
-    p99 = [result["latency_ms"][m]["c50"]["p99"] for m in modes]
+    p50 = [result["latency_ms"][m]["c50"]["p50"] or 0 for m in modes]
+    p99 = [result["latency_ms"][m]["c50"]["p99"] or 0 for m in modes]
     p99_all = [result["latency_ms"][m]["c50"]["p99_all"] for m in modes]
     xs = list(range(len(modes)))
     ax2.bar([x - 0.27 for x in xs], p50, 0.27, label="p50 (stall-free)")
@@ -440,25 +480,19 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     ax2.set_ylabel("ms per download at concurrency 50")
     ax2.set_title("latency at concurrency 50 (cold)")
     ax2.legend()
+    share = result["stalls"]["frozen_share_of_run_time"]
+    fig.suptitle(
+        f"500 x 200 KB over loopback TLS; client or origin frozen by the VM {share:.0%} of it",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def _raise_priority() -> int:
-    """Run (and let the origin child inherit) a higher CPU priority where allowed (root):
-    the box is shared, and neighbours' test runs otherwise freeze both processes for
-    hundreds of milliseconds. The niceness used is recorded in the results."""
-    try:
-        return os.nice(-10)
-    except PermissionError:
-        return os.nice(0)
-
-
 def main() -> None:
     import trustme  # noqa: PLC0415 - a dev dependency; the benchmark is a dev tool
 
-    niceness = _raise_priority()
     RESULTS.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA()
     with tempfile.TemporaryDirectory(prefix="bench-downloads-") as tmp:
@@ -488,7 +522,6 @@ def main() -> None:
             proc.terminate()
             proc.join(10)
 
-    result["setup"]["niceness"] = niceness
     out = RESULTS / "downloads.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     _plot(result, RESULTS / "downloads.png")
