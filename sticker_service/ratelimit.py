@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
@@ -70,8 +70,16 @@ def _is_trusted(address: str | IPv4Address | IPv6Address, trusted: Sequence[Netw
 
 
 class RateLimiter:
-    def __init__(self, store: RedisStore, limit: int, window: int) -> None:
+    def __init__(
+        self,
+        store: RedisStore,
+        limit: int,
+        window: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
+        # Wall time, not monotonic: every worker must agree on where a window starts.
+        self.clock = clock
         self.limit = limit
         self.window = window
         self.batch = max(1, min(100, limit // 100))
@@ -91,7 +99,7 @@ class RateLimiter:
         return state
 
     async def check(self, ip: str) -> Decision:
-        now = time.time()
+        now = self.clock()
         window = int(now // self.window)
         retry_after = max(1, math.ceil((window + 1) * self.window - now))
         state = self._state(ip, window)

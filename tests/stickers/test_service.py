@@ -23,6 +23,9 @@ from tests.conftest import RedisServer
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Application]]]
 USER = 42
+# Rate-limit windows are fixed (floor(now / window)): a test that straddled a boundary would
+# see its budget refilled. A window of years makes that impossible in practice.
+LONG_WINDOW = 10**8
 
 
 async def upload(sandbox: RunningSandbox, data: bytes, kind: str = "sticker") -> str:
@@ -398,7 +401,11 @@ async def test_rate_limit_is_one_budget_shared_by_two_workers(
     service: ClientFactory, sandbox: RunningSandbox
 ) -> None:
     file_id = await upload(sandbox, gzip_json(square_doc()))
-    limited = {"rate_limit_enabled": True, "rate_limit_requests": 5, "rate_limit_window_sec": 60}
+    limited = {
+        "rate_limit_enabled": True,
+        "rate_limit_requests": 5,
+        "rate_limit_window_sec": LONG_WINDOW,
+    }
     worker_a, worker_b = await service(**limited), await service(**limited)
     statuses = []
     remaining = []
@@ -407,13 +414,13 @@ async def test_rate_limit_is_one_budget_shared_by_two_workers(
         statuses.append(resp.status)
         remaining.append(int(resp.headers["X-RateLimit-Remaining"]))
         assert resp.headers["X-RateLimit-Limit"] == "5"
-        assert resp.headers["X-RateLimit-Window"] == "60"
+        assert resp.headers["X-RateLimit-Window"] == str(LONG_WINDOW)
     assert statuses == [200] * 5
     assert remaining == [4, 3, 2, 1, 0]
     for worker in (worker_b, worker_a):
         refused = await worker.get(f"/stickers/{file_id}")
         assert refused.status == 429
-        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert 1 <= int(refused.headers["Retry-After"]) <= LONG_WINDOW
         assert (await refused.json())["reason"] == "rate_limited"
     assert (await worker_a.get("/health")).status == 200  # probes are never limited
 
@@ -421,7 +428,9 @@ async def test_rate_limit_is_one_budget_shared_by_two_workers(
 async def test_x_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_limit(
     service: ClientFactory,
 ) -> None:
-    client = await service(rate_limit_enabled=True, rate_limit_requests=2)
+    client = await service(
+        rate_limit_enabled=True, rate_limit_requests=2, rate_limit_window_sec=LONG_WINDOW
+    )
     statuses = [
         (await client.get("/cache/stats", headers={"X-Forwarded-For": f"203.0.113.{i}"})).status
         for i in range(3)
@@ -433,7 +442,10 @@ async def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(
     service: ClientFactory,
 ) -> None:
     client = await service(
-        rate_limit_enabled=True, rate_limit_requests=1, trusted_proxies="127.0.0.1"
+        rate_limit_enabled=True,
+        rate_limit_requests=1,
+        rate_limit_window_sec=LONG_WINDOW,
+        trusted_proxies="127.0.0.1",
     )
 
     async def status(forwarded: str) -> int:
