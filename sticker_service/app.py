@@ -293,7 +293,8 @@ async def get_sticker(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     # One entry is stored per canonical path: other spellings of a request (extra or
     # reordered parameters) are parsed first and cannot flood the LRU with duplicates.
-    entry = service.cached(request.path_qs)
+    # raw_path is the request line's target as received: no URL object is built for a hit.
+    entry = service.cached(request.raw_path)
     if entry is not None:
         return _respond(request, entry, "HIT")
     file_id = request.match_info["file_id"]
