@@ -94,16 +94,18 @@ def _inspect_image(data: bytes, make_thumbnails: bool) -> ImageInfo | None:
             width, height = image.size
             fmt = image.format
             thumbs: list[tuple[int, int, bytes]] = []
-            if make_thumbnails and _photo_dimensions_ok(width, height):
-                image.load()
-                for _letter, box in _THUMB_BOXES:
-                    if max(width, height) <= box:
-                        break
-                    thumb = image.convert("RGB")
+            boxes = [box for _letter, box in _THUMB_BOXES if max(width, height) > box]
+            if make_thumbnails and boxes and _photo_dimensions_ok(width, height):
+                # JPEG decodes straight at a reduced scale (still >= the largest box), and each
+                # smaller size is made from the one above: one decode for all sizes.
+                image.draft("RGB", (max(boxes), max(boxes)))
+                thumb = image.convert("RGB")
+                for box in sorted(boxes, reverse=True):
                     thumb.thumbnail((box, box))
                     out = io.BytesIO()
                     thumb.save(out, "JPEG", quality=80)
                     thumbs.append((thumb.width, thumb.height, out.getvalue()))
+                thumbs.reverse()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
     return ImageInfo(width, height, fmt, thumbs)
