@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.conftest import SHOPPER, StartShop, buttons
 
 
@@ -55,3 +57,19 @@ async def test_25_image_card_without_pacing_rides_out_the_429s(start_shop: Start
     assert 429 in statuses
     assert statuses.count(200) == 4
     await shop.client.set_flood(False)
+
+
+async def test_a_failing_handler_apologises_and_the_bot_keeps_serving(
+    start_shop: StartShop, caplog: pytest.LogCaptureFixture
+):
+    shop = await start_shop()
+    await shop.client.add_fault(
+        "sendMessage", error_code=400, description="Bad Request: something odd", count=1
+    )
+    [apology] = await shop.say(SHOPPER, "/start")
+    assert apology["text"] == "Sorry, something went wrong. Please try again."
+    assert any(
+        "update" in r.getMessage() and f"chat {SHOPPER}" in r.getMessage() for r in caplog.records
+    )
+    [welcome] = await shop.say(SHOPPER, "/start")
+    assert welcome["text"].startswith("Welcome")
