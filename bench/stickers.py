@@ -11,7 +11,7 @@ the figures (it leases 100 requests per Redis round trip at this limit).
 - cached_rps_Nw / cached_p50_ms_Nw / cached_p99_ms_Nw: wrk (Debian's package, in its own
   process) hammering one converted sticker (the 20 KB TGS as Lottie, sent with
   ``Accept-Encoding: gzip`` as browsers do, so the 20 KB TGS bytes go out) for WRK_SECONDS
-  after one warm-up run; every answer is an LRU hit. Falls back to an aiohttp client in a
+  after one warm-up run, best of REPEATS runs; every answer is an LRU hit. Falls back to an aiohttp client in a
   subprocess without wrk.
 - bare_aiohttp_rps_1w / _2w: the same wrk run against a bare aiohttp app (gunicorn, same
   worker class) returning the same 20 KB body from a dict: the ceiling on this machine at
@@ -59,7 +59,10 @@ from sticker_core.samples import busy_doc, gzip_json
 
 ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "bench" / "results"
-WRK_SECONDS = 6
+WRK_SECONDS = 4
+# The box is shared with other people's test runs: each figure is the best of REPEATS runs
+# (the one least disturbed), and every run's requests/s is kept next to it.
+REPEATS = 3
 WRK_CONNECTIONS = 32
 WRK_THREADS = 1
 LATENCY_RUNS = 100
@@ -166,14 +169,18 @@ class Service:
             ticks += int(fields[11]) + int(fields[12])  # utime + stime
         return ticks / os.sysconf("SC_CLK_TCK")
 
-    async def measure(self, url: str) -> dict[str, float]:
-        """wrk figures plus the workers' CPU microseconds per request: the cost of one
-        request whatever else the shared box is busy with."""
-        before = self.cpu_seconds()
-        figures = await _wrk(url)
-        used = self.cpu_seconds() - before
-        figures["cpu_us_per_request"] = used * 1e6 / max(1.0, figures["requests"])
-        return figures
+    async def measure(self, url: str) -> dict[str, Any]:
+        """wrk figures plus the workers' CPU microseconds per request, best of REPEATS."""
+        runs = []
+        for _ in range(REPEATS):
+            before = self.cpu_seconds()
+            figures: dict[str, Any] = await _wrk(url)
+            used = self.cpu_seconds() - before
+            figures["cpu_us_per_request"] = used * 1e6 / max(1.0, figures["requests"])
+            runs.append(figures)
+        best = max(runs, key=lambda run: run["rps"])
+        best["all_rps"] = [round(run["rps"]) for run in runs]
+        return best
 
     async def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -257,6 +264,7 @@ async def _run() -> dict[str, Any]:
             "threads": WRK_THREADS,
             "connections": WRK_CONNECTIONS,
             "seconds": WRK_SECONDS,
+            "best_of": REPEATS,
         },
     }
     results |= await _core_latencies(tgs)
@@ -292,6 +300,7 @@ async def _run() -> dict[str, Any]:
                             results[f"cached_cpu_us_per_request_{workers}w"] = round(
                                 figures["cpu_us_per_request"], 1
                             )
+                            results[f"cached_rps_all_runs_{workers}w"] = figures["all_rps"]
                             if workers == 2:
                                 results |= await _uncached(session, sandbox, service, tgs)
                         finally:
@@ -301,6 +310,7 @@ async def _run() -> dict[str, Any]:
                         results[f"bare_aiohttp_cpu_us_per_request_{workers}w"] = round(
                             bare["cpu_us_per_request"], 1
                         )
+                        results[f"bare_aiohttp_rps_all_runs_{workers}w"] = bare["all_rps"]
         finally:
             redis_proc.terminate()
             redis_proc.wait(10)
@@ -308,7 +318,7 @@ async def _run() -> dict[str, Any]:
     return results
 
 
-async def _bare(session: aiohttp.ClientSession, workers: int) -> dict[str, float]:
+async def _bare(session: aiohttp.ClientSession, workers: int) -> dict[str, Any]:
     """The ceiling: a bare aiohttp app answering the same-size body from a dict."""
     bare = Service(workers, {"HOST": "127.0.0.1"}, app="bench._bare_app:app_factory")
     try:
