@@ -11,8 +11,8 @@ the figures (it leases 100 requests per Redis round trip at this limit).
 - cached_rps_Nw / cached_p50_ms_Nw / cached_p99_ms_Nw: wrk (Debian's package, in its own
   process) hammering one converted sticker (the 20 KB TGS as Lottie, sent with
   ``Accept-Encoding: gzip`` as browsers do, so the 20 KB TGS bytes go out) for WRK_SECONDS
-  after one warm-up run, best of REPEATS runs; every answer is an LRU hit. Falls back to an aiohttp client in a
-  subprocess without wrk.
+  after one warm-up run, best of REPEATS runs; every answer is an LRU hit. Falls back to
+  an aiohttp client in a subprocess without wrk.
 - bare_aiohttp_rps_1w / _2w: the same wrk run against a bare aiohttp app (gunicorn, same
   worker class) returning the same 20 KB body from a dict: the ceiling on this machine at
   this moment. The box is shared, so absolute figures move with its load; the ratio
