@@ -87,16 +87,21 @@ def _is_rejected_file_id(exc: TelegramBadRequest) -> bool:
     return "file identifier" in text or "file_id" in text or "file_reference" in text
 
 
-def _rejected_items(exc: TelegramBadRequest, group: list[Media]) -> list[Media]:
-    """The album items whose file_id was refused. The Bot API names the failing item
-    ("failed to send message #2 with the error message ..."); without that, all of them."""
-    with_ids = [m for m in group if m.file_id is not None]
+def _named_item(exc: TelegramBadRequest, size: int) -> int | None:
+    """0-based index of the album item the Bot API blames ("failed to send message #2 with
+    the error message ..."), if it names one."""
     match = re.search(r"message #(\d+)", exc.message)
-    if match is not None and 1 <= int(match.group(1)) <= len(group):
-        named = group[int(match.group(1)) - 1]
-        if named.file_id is not None:
-            return [named]
-    return with_ids
+    if match is not None and 1 <= int(match.group(1)) <= size:
+        return int(match.group(1)) - 1
+    return None
+
+
+def _rejected_items(exc: TelegramBadRequest, group: list[Media]) -> list[Media]:
+    """The items whose file_id was refused: the named one, else every item sent by file_id."""
+    index = _named_item(exc, len(group))
+    if index is not None and group[index].file_id is not None:
+        return [group[index]]
+    return [m for m in group if m.file_id is not None]
 
 
 def _largest_photo_id(message: Message) -> str | None:
@@ -182,36 +187,46 @@ class CardDelivery:
         *,
         report: CardReport,
     ) -> bool:
-        """Send one photo or album; on a rejected file_id retry once from the disk cache."""
-        for attempt in (1, 2):
+        """Send one photo or album. A rejected file_id is forgotten and that image re-sent
+        from the disk cache; an image Telegram cannot take (the Bot API names it: "failed to
+        send message #2 ...") is left out and the rest sent. Each pass removes or repairs one
+        item, so the loop ends."""
+        repaired: set[str] = set()
+        while group:
             try:
                 messages = await self._send_once(bot, chat_id, group, caption, markup)
             except TelegramBadRequest as exc:
-                stale = _rejected_items(exc, group)
-                if attempt == 2 or not stale or not _is_rejected_file_id(exc):
+                index = _named_item(exc, len(group))
+                if _is_rejected_file_id(exc):
+                    stale = _rejected_items(exc, group)
+                    if stale and not repaired.intersection(m.url for m in stale):
+                        log.info("chat %s: %d file_id(s) rejected, re-sending", chat_id, len(stale))
+                        report.rejected_file_ids += len(stale)
+                        repaired.update(m.url for m in stale)
+                        await self._file_ids.forget(m.url for m in stale)
+                        for m in stale:
+                            m.file_id = None
+                        group = await self._resolve(group, report)
+                        continue
+                elif index is not None and len(group) > 1:
                     log.warning(
-                        "chat %s: Telegram refused %d image(s): %s",
+                        "chat %s: Telegram refused %s, left out: %s",
                         chat_id,
-                        len(group),
+                        group[index].url,
                         exc.message,
                     )
-                    report.failed.extend(m.url for m in group)
-                    return False
-                log.info(
-                    "chat %s: %d file_id(s) rejected, re-sending from cache", chat_id, len(stale)
+                    report.failed.append(group[index].url)
+                    group = group[:index] + group[index + 1 :]
+                    continue
+                log.warning(
+                    "chat %s: Telegram refused %d image(s): %s", chat_id, len(group), exc.message
                 )
-                report.rejected_file_ids += len(stale)
-                await self._file_ids.forget(m.url for m in stale)
-                for m in stale:
-                    m.file_id = None
-                group = await self._resolve(group, report)
-                if not group:
-                    return False
-                continue
+                report.failed.extend(m.url for m in group)
+                return False
             await self._learn(group, messages, report)
             report.messages.extend(messages)
             return True
-        return False  # pragma: no cover - the loop returns on its second pass
+        return False
 
     async def _send_once(
         self,

@@ -47,6 +47,7 @@ class Origin:
     hits: Counter[str] = field(default_factory=Counter)
     status: dict[str, int] = field(default_factory=dict)
     delay: float = 0.0  # seconds before each answer
+    bodies: dict[str, bytes] = field(default_factory=dict)  # a name's own bytes
     requested: asyncio.Event = field(default_factory=asyncio.Event)  # set on the first request
 
     def image_url(self, name: str) -> str:
@@ -70,7 +71,8 @@ async def origin(aiohttp_server: Any) -> Origin:
         status = state.status.get(name.removesuffix(".png"))
         if status is not None:
             return web.Response(status=status, text="broken on purpose")
-        return web.Response(body=_png(name), content_type="image/png")
+        body = state.bodies.get(name.removesuffix(".png")) or _png(name)
+        return web.Response(body=body, content_type="image/png")
 
     app = web.Application()
     app.router.add_get("/img/{name}", image)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.e2e.conftest import SHAPES, SHOPPER, Shop, StartShop, buttons, text_of
 
@@ -102,6 +104,21 @@ async def test_a_broken_image_is_left_out_and_the_rest_still_arrive(start_shop: 
     assert len([m for m in messages if "photo" in m]) == 2
     assert "Product p3" in messages[0]["caption"]
     assert "⚠️" not in "".join(text_of(m) for m in messages)
+
+
+async def test_an_image_telegram_refuses_is_left_out_of_the_album(start_shop: StartShop):
+    shop = await start_shop()
+    banner = io.BytesIO()
+    Image.new("RGB", (1000, 20), (200, 30, 30)).save(banner, "PNG")  # aspect ratio 50 > 20
+    shop.origin.bodies["p3-0"] = banner.getvalue()
+    messages = await _open(shop, "p3")
+    calls = await shop.client.calls("sendMediaGroup")
+    assert [c["ok"] for c in calls] == [False, True]
+    assert "#1" in calls[0]["description"]
+    photos = [m for m in messages if "photo" in m]
+    assert len(photos) == 2
+    assert photos[0]["caption"].startswith("Product p3")  # the caption moved to the next one
+    assert buttons(messages[-1])
 
 
 async def test_when_every_image_fails_the_card_is_text_with_a_warning(start_shop: StartShop):
