@@ -43,13 +43,16 @@ async def running_sandbox(
     static_dir: Path | None = None,
     webhook_retry_base: float = 0.05,
     webhook_retry_max: float = 0.2,
+    webhook_timeout: float = 5.0,
+    callback_query_ttl: float = 60.0,
 ) -> AsyncIterator[RunningSandbox]:
     config = SandboxConfig(
         tokens=tokens,
         static_dir=static_dir,
         webhook_retry_base=webhook_retry_base,
         webhook_retry_max=webhook_retry_max,
-        webhook_timeout=5.0,
+        webhook_timeout=webhook_timeout,
+        callback_query_ttl=callback_query_ttl,
         url_fetch_timeout=5.0,
     )
     async with SandboxServer(config=config) as server:

@@ -14,6 +14,8 @@ from aiogram.types import (
 )
 
 from sandbox.client import SandboxError
+from sandbox.testing import running_sandbox
+from tests.sandbox.conftest import make_bot
 
 
 async def menu(bot: Bot, user: int) -> Message:
@@ -104,3 +106,16 @@ async def test_invalid_commands_are_refused(bot, command, description, error):
     with pytest.raises(TelegramBadRequest) as info:
         await bot.set_my_commands([BotCommand(command=command, description=description)])
     assert info.value.message == error
+
+
+async def test_a_callback_query_too_old_to_answer_is_refused(user):
+    async with running_sandbox(callback_query_ttl=0) as running:
+        bot = make_bot(running.url, running.token)
+        try:
+            await running.client.send_text(user, "hi")
+            sent = await menu(bot, user)
+            query_id = await running.client.press_button(user, sent.message_id, "cat:caps")
+            with pytest.raises(TelegramBadRequest, match="query is too old"):
+                await bot.answer_callback_query(query_id)
+        finally:
+            await bot.session.close()

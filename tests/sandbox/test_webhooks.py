@@ -10,6 +10,7 @@ import pytest
 from aiogram.exceptions import TelegramBadRequest, TelegramConflictError
 from aiohttp import web
 
+from sandbox.testing import running_sandbox
 from tests.sandbox.conftest import USER_ID, make_bot
 
 SECRET = "s3cr3t-token_1"
@@ -193,3 +194,41 @@ async def test_a_long_poll_in_progress_ends_with_409_when_a_webhook_is_set(sandb
     finally:
         await poller.session.close()
         await setter.session.close()
+
+
+async def test_a_webhook_slower_than_the_timeout_is_retried():
+    calls = 0
+    arrived: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def slow_then_fast(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        update = await request.json()
+        if calls == 1:
+            await asyncio.sleep(2)  # longer than the sandbox waits for an answer
+            return web.Response()
+        arrived.put_nowait(update)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", slow_then_fast)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with running_sandbox(webhook_timeout=0.2) as running:
+            bot = make_bot(running.url, running.token)
+            try:
+                await bot.set_webhook(f"http://127.0.0.1:{port}/hook")
+                await running.client.send_text(USER_ID, "patience")
+                update = await asyncio.wait_for(arrived.get(), 5)
+                assert update["message"]["text"] == "patience"
+                info = await bot.get_webhook_info()
+                assert info.last_error_message == "Read timeout expired"
+                assert calls == 2
+            finally:
+                await bot.session.close()
+    finally:
+        await runner.cleanup()
