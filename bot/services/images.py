@@ -209,7 +209,7 @@ class ImageService:
         self._sweeper: asyncio.Task[None] | None = None
         self._counters: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
-        # Seams for tests: the clock and the random source of the jitter.
+        # Seams for tests: the clock (freshness, expiry) and the backoff's sleep.
         self._now: Callable[[], float] = time.time
         self._sleep: Callable[[float], Any] = asyncio.sleep
 
@@ -306,7 +306,11 @@ class ImageService:
         self._counters["misses"] += 1
         task = self._inflight.get(stem)
         if task is None:
-            _check_url(url)
+            try:
+                _check_url(url)
+            except ImageError as exc:
+                self._errors[exc.reason] += 1  # a broken catalog entry shows in /cache_stats
+                raise
             task = asyncio.create_task(self._fetch(url, stem), name=f"image:{stem}")
             self._inflight[stem] = task
             task.add_done_callback(functools.partial(self._flight_done, stem))
@@ -446,6 +450,12 @@ class ImageService:
         self._counters["revalidated"] += 1
         try:
             st = await self._run(fs.refresh_mtime, self.root, name, meta)
+        except FileNotFoundError:
+            # Removed while we asked (clear() or an operator): fetch the body after all.
+            self._index.drop(stem)
+            fresh = await self._download_with_retries(url, stem, {})
+            assert isinstance(fresh, ImageFile)  # noqa: S101 - unconditional GET: never a 304
+            return fresh
         except OSError as exc:
             # Cannot touch the file (read-only folder): it is still the right image.
             self._errors["cache_unwritable"] += 1

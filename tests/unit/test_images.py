@@ -399,6 +399,7 @@ async def test_a_url_that_cannot_be_downloaded_is_refused_clearly(
 ) -> None:
     with pytest.raises(InvalidImageURLError, match="http"):
         await service.download_image(url)
+    assert service.stats()["errors"] == {"bad_url": 1}
 
 
 async def test_leaving_the_service_keeps_the_shared_session_open(

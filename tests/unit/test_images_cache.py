@@ -114,6 +114,28 @@ async def test_changed_image_replaces_the_stale_one_on_revalidation(
     assert path.read_bytes() == new
 
 
+async def test_file_removed_during_revalidation_is_fetched_whole(
+    service: ImageService, origin: OriginFactory, jpeg: bytes, image_settings: ImageSettings
+) -> None:
+    cached: list[Path] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            cached[0].unlink()  # /cache_clear ran while the 304 was on its way
+            return web.Response(status=304)
+        return web.Response(body=jpeg, content_type="image/jpeg", headers={"ETag": '"v1"'})
+
+    srv = await origin({"/x.jpg": handler})
+    url = srv.url("/x.jpg")
+    cached.append(await service.download_image(url))
+    age(cached[0], TTL + 1)
+    image = await service.get(url)
+    assert image.source == "download"
+    assert image.path is not None
+    assert image.path.read_bytes() == jpeg
+    assert srv.count("/x.jpg") == 3  # first, the conditional one, the whole body again
+
+
 async def test_stale_file_is_served_when_the_origin_fails(
     service: ImageService, origin: OriginFactory, jpeg: bytes
 ) -> None:
