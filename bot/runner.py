@@ -101,13 +101,22 @@ async def run(settings: Settings) -> int:
             # Imported here: the sandbox is a development tool, not needed in production.
             from sandbox.server import SandboxServer  # noqa: PLC0415
 
-            server = await stack.enter_async_context(
-                SandboxServer(
-                    port=settings.bot.sandbox_port,
-                    tokens=[DEMO_TOKEN],
-                    static_dir=catalog_dir if catalog_dir.is_dir() else None,
-                )
+            server = SandboxServer(
+                port=settings.bot.sandbox_port,
+                tokens=[DEMO_TOKEN],
+                static_dir=catalog_dir if catalog_dir.is_dir() else None,
             )
+            try:
+                await server.start()
+            except OSError as exc:
+                # stop() too: a failed start leaves the half-set-up app (and its session) open.
+                await server.stop()
+                sys.stderr.write(
+                    f"cannot start the sandbox on SANDBOX_PORT={settings.bot.sandbox_port}: "
+                    f"{exc.strerror}; set SANDBOX_PORT=0 for any free port\n"
+                )
+                return 2
+            stack.push_async_callback(server.stop)
             token, api_url = DEMO_TOKEN, server.url
             static_base = static_base or f"{server.url}/static/"
             if not settings.bot.admin_ids:

@@ -4,6 +4,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,17 @@ async def test_without_a_token_the_demo_shop_runs_in_the_sandbox_with_its_own_pi
         assert "Files: 2" in stats[-1]["text"]
     os.kill(os.getpid(), signal.SIGINT)
     assert await asyncio.wait_for(running, 60) == 0
+
+
+async def test_a_busy_sandbox_port_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = make_settings(
+            tmp_path, bot_token=None, catalog_path=DEMO_CATALOG, sandbox_port=port
+        )
+        assert await run(settings) == 2
+    assert f"SANDBOX_PORT={port}" in capsys.readouterr().err
