@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from sandbox import create_app
+from sandbox.__main__ import main as sandbox_main
 from sandbox.state import Event, Hub
 from sandbox.testing import running_sandbox
 from tests.sandbox.conftest import USER_ID, image_bytes, make_bot
@@ -53,20 +54,11 @@ async def test_python_m_sandbox_prints_its_url_and_serves_the_bot_api(tmp_path):
         await proc.wait()
 
 
-async def test_python_m_sandbox_refuses_a_malformed_token():
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sandbox",
-        "--token",
-        "not-a-token",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    _, stderr = await asyncio.wait_for(proc.communicate(), 20)
-    assert proc.returncode == 2
-    assert b"not a bot token" in stderr
+def test_python_m_sandbox_refuses_a_malformed_token(capsys):
+    with pytest.raises(SystemExit) as info:
+        sandbox_main(["--token", "not-a-token"])
+    assert info.value.code == 2
+    assert "not a bot token" in capsys.readouterr().err
 
 
 async def test_static_files_are_served_and_usable_as_photo_urls(tmp_path):
