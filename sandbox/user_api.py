@@ -17,7 +17,7 @@ from aiohttp.typedefs import Handler
 
 from sandbox.core import Sandbox
 from sandbox.faults import Fault, FaultSpecError
-from sandbox.limits import ApiError, utf16_len
+from sandbox.limits import MAX_UPLOAD_BYTES, ApiError, utf16_len
 from sandbox.media import ingest, media_content
 from sandbox.state import Bot, CallbackQuery, Chat
 
@@ -201,7 +201,12 @@ async def user_sends_file(request: web.Request) -> web.Response:
         if not isinstance(part, BodyPartReader) or part.name is None:
             continue
         if part.name == "file":
-            upload = (part.filename or "file", part.headers.get("Content-Type"), await part.read())
+            received = bytearray()
+            while chunk := await part.read_chunk(256 * 1024):
+                received += chunk
+                if len(received) > MAX_UPLOAD_BYTES:
+                    raise UserError(413, "the file is larger than Telegram's 50 MB")
+            upload = (part.filename or "file", part.headers.get("Content-Type"), bytes(received))
         else:
             fields[part.name] = await part.text()
     kind = _USER_KINDS.get(fields.get("kind", ""))
