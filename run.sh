@@ -4,6 +4,7 @@
 #   ./run.sh test [ARGS]    set up .venv, then ruff, mypy and the whole pytest suite (ARGS go to pytest)
 #   ./run.sh bench [NAME]   run one benchmark (downloads, ...) or all; figures land in bench/results/
 #   ./run.sh lock           re-resolve requirements/lock.txt from pyproject.toml
+#   ./run.sh sandbox [ARGS] the local Telegram Bot API server alone (see sandbox/README.md)
 #   ./run.sh sticker        the sticker service, one process, for development
 #   ./run.sh prod           the sticker service under gunicorn: WORKERS aiohttp workers
 set -euo pipefail
@@ -50,6 +51,11 @@ case "$cmd" in
         setup
         exec "$VENV/bin/python" -m bench "$@"
         ;;
+    sandbox)
+        setup
+        # The local Telegram Bot API server alone: ./run.sh sandbox --port 8081 [--token T ...]
+        exec "$VENV/bin/python" -m sandbox "$@"
+        ;;
     sticker)
         setup
         exec "$VENV/bin/python" -m sticker_service "$@"
@@ -67,7 +73,7 @@ case "$cmd" in
             --no-header --output-file "$LOCK"
         ;;
     *)
-        echo "usage: $0 {dev|test|bench [NAME]|lock|sticker|prod}" >&2
+        echo "usage: $0 {dev|test|bench [NAME]|lock|sandbox|sticker|prod}" >&2
         exit 2
         ;;
 esac
