@@ -42,6 +42,15 @@ async def origin(aiohttp_server):
     async def page(_request):
         return web.Response(text="<html>not an image</html>", content_type="text/html")
 
+    @routes.get("/huge.jpg")
+    async def huge(_request):
+        # Over the 5 MB Telegram fetches for a photo by URL (uploads may be 10 MB).
+        return web.Response(body=b"\xff\xd8" + b"\0" * (5 * 1024 * 1024), content_type="image/jpeg")
+
+    @routes.get("/price-list.pdf")
+    async def pdf(_request):
+        return web.Response(body=b"%PDF-1.4 prices", content_type="application/pdf")
+
     @routes.get("/missing.jpg")
     async def missing(_request):
         return web.Response(status=404)
@@ -122,6 +131,7 @@ async def test_a_photo_by_url_is_fetched_by_the_sandbox(bot, sandbox, user, orig
     [
         ("/missing.jpg", "Bad Request: failed to get HTTP URL content"),
         ("/page.html", "Bad Request: wrong type of the web page content"),
+        ("/huge.jpg", "Bad Request: failed to get HTTP URL content"),
     ],
 )
 async def test_a_bad_photo_url_gets_telegrams_error(bot, user, origin, path, error):
@@ -307,3 +317,15 @@ async def test_a_user_file_of_an_unknown_kind_is_a_clear_error(sandbox, user):
     with pytest.raises(SandboxError, match=r"kind=photo\|sticker\|document") as info:
         await sandbox.client.send_file(user, b"x", kind="video")
     assert info.value.status == 400
+
+
+async def test_a_document_by_url_keeps_the_urls_file_name(bot, user, origin):
+    message = await bot.send_document(user, str(origin.make_url("/price-list.pdf")))
+    assert message.document is not None
+    assert message.document.file_name == "price-list.pdf"
+    assert message.document.mime_type == "application/pdf"
+    file = await bot.get_file(message.document.file_id)
+    assert file.file_path
+    downloaded = await bot.download_file(file.file_path)
+    assert downloaded is not None
+    assert downloaded.read() == b"%PDF-1.4 prices"
