@@ -131,6 +131,19 @@ class ImageSettings(BaseSettings):
     write_inline_max_bytes: Annotated[int, Field(ge=0)] = 256 * 1024
 
 
+class WebChatSettings(BaseSettings):
+    """The web chat served with the sandbox when BOT_TOKEN is unset (webchat/)."""
+
+    model_config = _section("")
+
+    # false: no web chat, only the sandbox's HTTP user side (curl, SandboxClient).
+    webchat_enabled: bool = True
+    # Loopback by default: the page acts as any user of the sandbox, with no login.
+    webchat_host: str = "127.0.0.1"
+    # Port of the web chat page (0: any free port; the address is printed at start).
+    webchat_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+
+
 class Settings(BaseModel):
     """Everything the process is configured with, section by section."""
 
@@ -139,6 +152,7 @@ class Settings(BaseModel):
     bot: BotSettings
     http: HttpSettings
     images: ImageSettings
+    webchat: WebChatSettings
 
 
 class SettingsError(Exception):
@@ -149,6 +163,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "bot": BotSettings,
     "http": HttpSettings,
     "images": ImageSettings,
+    "webchat": WebChatSettings,
 }
 
 

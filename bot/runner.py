@@ -2,7 +2,8 @@
 
 With BOT_TOKEN: polling against TELEGRAM_API_URL. Without: a sandbox (a local Bot API
 server) starts in this process with the demo catalog's folder under /static/, a demo token is
-made up, and the bot polls it; the console says how to talk to it.
+made up, and the bot polls it; the console says how to talk to it, and a web chat page
+(webchat/) on WEBCHAT_PORT lets a browser be the user.
 SIGINT/SIGTERM stop polling, let the updates in flight finish, then close every session.
 """
 
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -22,6 +25,9 @@ from bot.catalog import CatalogError, load_catalog, uses_static
 from bot.config import Settings
 from bot.factory import BotApp, build_app
 from bot.i18n import TranslationError
+
+if TYPE_CHECKING:
+    from sandbox.server import SandboxServer
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +97,41 @@ def _announce(url: str, token: str) -> None:
     sys.stdout.flush()
 
 
+async def _start_webchat(
+    stack: contextlib.AsyncExitStack, settings: Settings, server: SandboxServer, app: BotApp
+) -> bool:
+    """Serve the web chat (webchat/) on WEBCHAT_PORT and print its address; False: port busy."""
+    if not settings.webchat.webchat_enabled:
+        return True
+    from webchat import WebChatServer  # noqa: PLC0415 - a development tool, like the sandbox
+
+    async def stats() -> dict[str, Any]:
+        # The side panel's figures come from this process's services, not from the sandbox.
+        file_ids = await app.file_ids.stats()
+        return {"image_cache": app.images.stats(), "file_ids": dataclasses.asdict(file_ids)}
+
+    config = settings.webchat
+    try:
+        chat = await stack.enter_async_context(
+            WebChatServer(
+                server.sandbox,
+                DEMO_TOKEN,
+                host=config.webchat_host,
+                port=config.webchat_port,
+                stats_provider=stats,
+            )
+        )
+    except OSError as exc:
+        sys.stderr.write(
+            f"cannot start the web chat on WEBCHAT_PORT={config.webchat_port}: {exc.strerror}; "
+            "set WEBCHAT_PORT=0 for any free port or WEBCHAT_ENABLED=false\n"
+        )
+        return False
+    sys.stdout.write(f"  Web chat: open {chat.url} in a browser (?user=2 is another user)\n\n")
+    sys.stdout.flush()
+    return True
+
+
 async def run(settings: Settings) -> int:
     """Run until stopped; returns the process exit code (2: bad catalog or translations)."""
     async with contextlib.AsyncExitStack() as stack:
@@ -138,5 +179,7 @@ async def run(settings: Settings) -> int:
         stack.push_async_callback(app.close)
         if token_secret is None:
             _announce(api_url, token)
+            if not await _start_webchat(stack, settings, server, app):
+                return 2
         await run_polling(app)
     return 0

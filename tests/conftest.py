@@ -20,6 +20,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never read the developer's .env or real token."""
     for name in ("BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS", "REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
+    # A test that runs the bot without a token starts the web chat: on any free port, so
+    # port 8080 (a developer's ./run.sh dev) being taken fails no test.
+    monkeypatch.setenv("WEBCHAT_PORT", "0")
 
 
 class RedisServer:
