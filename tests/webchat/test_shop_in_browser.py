@@ -1,0 +1,126 @@
+"""The demo shop in a real browser: `./run.sh dev` with no token, driven through the web chat.
+
+Runs bot.runner.run exactly as main.py does (sandbox, demo catalog, bot, web chat), with free
+ports, and clicks through it in headless Chromium. The screenshot of the product card goes to
+a temporary folder, or to docs/screenshot-product-card.png with UPDATE_SCREENSHOT=1 (so CI
+does not dirty the work tree).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+from playwright.async_api import BrowserContext, Locator, Page, expect
+
+from bot.runner import run
+from tests.e2e.conftest import make_settings
+
+ROOT = Path(__file__).parents[2]
+DEMO_CATALOG = ROOT / "catalog" / "demo.json"
+SCREENSHOT = ROOT / "docs" / "screenshot-product-card.png"
+
+# Starting the bot and Chromium on a loaded 2-core box can take minutes.
+pytestmark = pytest.mark.timeout(600)
+
+
+async def _start_demo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[str, asyncio.Task[int]]:
+    settings = make_settings(tmp_path, bot_token=None, catalog_path=DEMO_CATALOG, sandbox_port=0)
+    settings = settings.model_copy(
+        update={"webchat": settings.webchat.model_copy(update={"webchat_port": 0})}
+    )
+    running = asyncio.create_task(run(settings))
+    printed = ""
+    for _ in range(6000):
+        printed += capsys.readouterr().out
+        found = re.search(r"Web chat: open (http://127\.0\.0\.1:\d+/)", printed)
+        if found:
+            return found.group(1), running
+        if running.done():
+            pytest.fail(f"the bot stopped with {running.result()}: {printed}")
+        await asyncio.sleep(0.01)
+    pytest.fail(f"the runner never printed the web chat's address: {printed}")
+
+
+async def _stop(running: asyncio.Task[int]) -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+    assert await asyncio.wait_for(running, 60) == 0
+
+
+def last_keyboard(page: Page) -> Locator:
+    return page.locator(".row.in .keyboard").last
+
+
+async def test_a_shopper_browses_the_demo_shop_in_the_web_chat(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], browser: BrowserContext
+):
+    url, running = await _start_demo(tmp_path, capsys)
+    try:
+        page = await browser.new_page()
+        await page.goto(f"{url}?user=7")
+        await expect(page.locator("body[data-live='1']")).to_be_attached()
+
+        await page.locator("#text-input").fill("/start")
+        await page.locator("#text-input").press("Enter")
+        # The shopper's own message, then the bot's welcome with the category buttons.
+        await expect(page.locator(".row.out .text").last).to_contain_text("/start")
+        await expect(last_keyboard(page)).to_contain_text("Mugs")
+
+        await last_keyboard(page).get_by_role("button", name="Mugs").click()
+        await expect(last_keyboard(page)).to_contain_text("Fly agaric mug")
+        await last_keyboard(page).get_by_role("button", name="Fly agaric mug").click()
+
+        # The card: an album of two photos with the caption, its title in bold (HTML entities).
+        album = page.locator(".row.in .album.n-2").last
+        await expect(album.locator("img")).to_have_count(2)
+        card = page.locator(".row.in").filter(has=page.locator(".album.n-2")).last
+        await expect(card.locator(".caption b")).to_have_text("Fly agaric mug")
+        await expect(card.locator(".caption")).to_contain_text("12.50")
+        await page.wait_for_function(
+            """() => {
+                const imgs = [...document.querySelectorAll('.row.in .album.n-2 img')].slice(-2);
+                return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+            }"""
+        )
+        widths = await album.locator("img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+        assert all(width > 0 for width in widths)
+        await expect(last_keyboard(page)).to_contain_text("Back")
+
+        # The side panel saw the album go out as an upload, and the image cache at work.
+        await expect(page.locator("#calls")).to_contain_text("sendMediaGroup")
+        await expect(page.locator("#calls .tag.upload").first).to_be_visible()
+        await expect(page.locator("#stats")).to_contain_text("downloads")
+
+        await last_keyboard(page).get_by_role("button", name=re.compile("Back")).click()
+        await expect(last_keyboard(page)).to_contain_text("Spotted mug")
+
+        # The same product again: the album goes by the file_ids learned the first time.
+        await last_keyboard(page).get_by_role("button", name="Fly agaric mug").click()
+        await expect(page.locator(".row.in .album.n-2")).to_have_count(2)
+        await expect(page.locator("#calls .tag.file_id")).to_have_count(2)
+        await page.wait_for_function(
+            """() => [...document.querySelectorAll('.row.in .album.n-2 img')].slice(-2)
+                .every((i) => i.complete && i.naturalWidth > 0)"""
+        )
+        await expect(last_keyboard(page)).to_contain_text("Back")
+
+        shot = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOT") == "1" else tmp_path / "card.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        await page.locator(".row.in .kb-btn").last.scroll_into_view_if_needed()
+        await page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000
+
+        await page.locator("#text-input").fill("/language")
+        await page.locator("#text-input").press("Enter")
+        await last_keyboard(page).get_by_role("button", name=re.compile("Русский")).click()
+        # Telegram's toast with the callback answer, then the welcome in Russian.
+        await expect(page.locator("#toast")).to_contain_text("Язык")
+        await expect(last_keyboard(page)).to_contain_text("Кружки")
+    finally:
+        await _stop(running)
