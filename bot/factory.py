@@ -19,7 +19,7 @@ from bot.commands import set_commands
 from bot.config import Settings
 from bot.handlers import get_routers
 from bot.i18n import build_i18n
-from bot.middlewares.inflight import InFlight
+from bot.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.middlewares.locale import LocaleMiddleware
 from bot.services.delivery import CardDelivery
 from bot.services.file_ids import SqliteFileIdStore
@@ -52,8 +52,7 @@ def create_dispatcher(
     *, i18n: I18n, preferences: SqlitePreferences, inflight: InFlight, **workflow_data: Any
 ) -> Dispatcher:
     """A Dispatcher whose workflow_data reaches handlers as typed parameters by name."""
-    dp = Dispatcher(preferences=preferences, **workflow_data)
-    dp.update.outer_middleware(inflight)
+    dp = TrackingDispatcher(inflight=inflight, preferences=preferences, **workflow_data)
     LocaleMiddleware(i18n, preferences).setup(dp)
     dp.include_routers(*get_routers())
     return dp

@@ -1,16 +1,22 @@
-"""Counts updates being handled, so shutdown can let them finish before closing sessions."""
+"""Counts updates being handled, so shutdown can let them finish before closing sessions.
+
+Counted around Dispatcher.feed_update rather than in an update middleware: aiogram's
+ErrorsMiddleware is the outermost update middleware, so a middleware would see an update as
+done before its error handler (which may still send an apology) has run.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
 
 
-class InFlight(BaseMiddleware):
+class InFlight:
     def __init__(self) -> None:
         self._count = 0
         self.finished = 0  # updates handled since start (tests wait on it)
@@ -21,16 +27,12 @@ class InFlight(BaseMiddleware):
     def count(self) -> int:
         return self._count
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    @asynccontextmanager
+    async def track(self) -> AsyncIterator[None]:
         self._count += 1
         self._idle.clear()
         try:
-            return await handler(event, data)
+            yield
         finally:
             self.finished += 1
             self._count -= 1
@@ -44,3 +46,15 @@ class InFlight(BaseMiddleware):
         except TimeoutError:
             return False
         return True
+
+
+class TrackingDispatcher(Dispatcher):
+    """A Dispatcher that counts every update, error handling included, in ``inflight``."""
+
+    def __init__(self, *, inflight: InFlight, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.inflight = inflight
+
+    async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        async with self.inflight.track():
+            return await super().feed_update(bot, update, **kwargs)

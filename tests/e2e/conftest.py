@@ -181,7 +181,7 @@ class Shop:
             await asyncio.sleep(0.01)
 
     async def say(
-        self, user: int, text: str, *, language: str = "en", within: float = 20.0
+        self, user: int, text: str, *, language: str = "en", within: float = 90.0
     ) -> list[dict[str, Any]]:
         """The user writes ``text``; returns the bot's messages sent in answer."""
         seen = len(await self.client.messages(user))
@@ -192,7 +192,7 @@ class Shop:
         return (await self.client.messages(user))[seen:]
 
     async def press(
-        self, user: int, message: dict[str, Any], label: str, *, within: float = 20.0
+        self, user: int, message: dict[str, Any], label: str, *, within: float = 90.0
     ) -> list[dict[str, Any]]:
         """The user presses the button whose text contains ``label``; returns new messages."""
         data = button_data(message, label)
@@ -204,7 +204,7 @@ class Shop:
         return (await self.client.messages(user))[seen:]
 
     async def press_data(
-        self, user: int, message_id: int, data: str, *, within: float = 20.0
+        self, user: int, message_id: int, data: str, *, within: float = 90.0
     ) -> dict[str, Any]:
         """Press a button with exactly ``data`` (even one no message has); returns the
         bot's answerCallbackQuery (text, show_alert)."""
