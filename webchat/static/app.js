@@ -15,6 +15,7 @@
   const keyMembers = new Map(); // render key -> Set of message_ids
   const nodes = new Map(); // render key -> element
   const pendingButtons = new Map(); // callback_query_id -> button element
+  const answeredQueries = new Set(); // callback_query_ids the bot has answered
   const calls = { total: 0, polls: 0, uploads: 0, reused: 0, urls: 0, bytes: 0 };
 
   function el(tag, cls, text) {
@@ -396,6 +397,8 @@
     button.classList.add("pending");
     try {
       const { callback_query_id: id } = await postJSON(`/users/${USER}/callbacks`, { message_id: messageId, data });
+      // A quick bot answers before this request returns: its event has been seen already.
+      if (answeredQueries.has(id)) { button.classList.remove("pending"); return; }
       pendingButtons.set(id, button);
       // Telegram stops the spinner after a while even when the bot never answers.
       setTimeout(() => { button.classList.remove("pending"); pendingButtons.delete(id); }, 15000);
@@ -579,6 +582,7 @@
         if (event.chat_id === USER) showAction(data.action);
         break;
       case "callback_answer": {
+        answeredQueries.add(data.callback_query_id);
         const button = pendingButtons.get(data.callback_query_id);
         if (button) { button.classList.remove("pending"); pendingButtons.delete(data.callback_query_id); }
         if (event.chat_id === USER && data.text) toast(data.text, data.show_alert);
