@@ -6,10 +6,10 @@ Thin on purpose: everything it starts is built by factories in ``bot/``.
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 
 from bot.config import SettingsError, load_settings
+from bot.logs import setup_logging
 from bot.runner import run
 
 
@@ -19,9 +19,10 @@ def main() -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.bot.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    secrets = [
+        s.get_secret_value() for s in (settings.bot.bot_token, settings.webhook.webhook_secret) if s
+    ]
+    setup_logging(settings.bot.log_level, settings.webhook.log_format, secrets=secrets)
     return asyncio.run(run(settings))
 
 

@@ -6,6 +6,7 @@ Every variable is listed, with a comment, in ``.env.example``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TELEGRAM_API_URL = "https://api.telegram.org"
 MB = 1024 * 1024
+_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 def _section(prefix: str) -> SettingsConfigDict:
@@ -131,6 +133,45 @@ class ImageSettings(BaseSettings):
     write_inline_max_bytes: Annotated[int, Field(ge=0)] = 256 * 1024
 
 
+class WebhookSettings(BaseSettings):
+    """Webhook mode behind a reverse proxy (see bot/webhook.py); polling when it is off."""
+
+    model_config = _section("")
+
+    # polling or webhook; unset: webhook when WEBHOOK_URL is set, polling otherwise.
+    mode: Literal["polling", "webhook"] | None = None
+    # The public HTTPS address Telegram is told; behind a proxy it differs from the listener.
+    webhook_url: AnyHttpUrl | None = None
+    webhook_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_\-./]*$")] = "/webhook"
+    # Telegram sends it in X-Telegram-Bot-Api-Secret-Token; 1-256 of A-Z a-z 0-9 _ -.
+    webhook_secret: SecretStr | None = None
+    web_server_host: str = "127.0.0.1"
+    web_server_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # Drop updates Telegram queued while no instance listened (setWebhook's own flag).
+    webhook_drop_pending_updates: bool = False
+    # text for people, json (one object a line, with update and chat ids) for collectors.
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("mode", "webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's rule for secret_token; a bad one would make setWebhook fail at start.
+        if value is not None and not _SECRET_RE.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        if self.mode is not None:
+            return self.mode == "webhook"
+        return self.webhook_url is not None
+
+
 class WebChatSettings(BaseSettings):
     """The web chat served with the sandbox when BOT_TOKEN is unset (webchat/)."""
 
@@ -152,6 +193,7 @@ class Settings(BaseModel):
     bot: BotSettings
     http: HttpSettings
     images: ImageSettings
+    webhook: WebhookSettings
     webchat: WebChatSettings
 
 
@@ -163,6 +205,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "bot": BotSettings,
     "http": HttpSettings,
     "images": ImageSettings,
+    "webhook": WebhookSettings,
     "webchat": WebChatSettings,
 }
 
@@ -178,9 +221,9 @@ def load_settings(env_file: Path | str | None = ".env") -> Settings:
             prefix = str(cls.model_config.get("env_prefix", ""))
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else "?"
-                problems.append(
-                    f"{(prefix + field).upper()}: {err['msg']} (got {err.get('input')!r})"
-                )
+                # A secret's value is not echoed: this message goes to the console and logs.
+                got = "hidden" if field.endswith(("_secret", "_token")) else repr(err.get("input"))
+                problems.append(f"{(prefix + field).upper()}: {err['msg']} (got {got})")
     if problems:
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
     return Settings.model_validate(sections)

@@ -11,21 +11,26 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.utils.i18n import I18n
+from redis.asyncio import Redis
 
 from bot.api_policy import ApiPolicy
 from bot.catalog import Catalog
 from bot.commands import set_commands
 from bot.config import Settings
+from bot.fsm_storage import ResilientRedisStorage
 from bot.handlers import get_routers
 from bot.i18n import build_i18n
+from bot.metrics import ApiCallMetrics, BotMetrics, HandlerTiming, UpdateContext
 from bot.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.middlewares.locale import LocaleMiddleware
 from bot.services.delivery import CardDelivery
-from bot.services.file_ids import SqliteFileIdStore
+from bot.services.file_ids import FileIdStore, SqliteFileIdStore
 from bot.services.http_session import SessionManager
 from bot.services.images import ImageService
-from bot.services.preferences import SqlitePreferences
+from bot.services.preferences import Preferences, SqlitePreferences
+from bot.services.redis_state import RedisFileIdStore, RedisGuard, RedisPreferences, connect
 from bot.services.sqlite_db import SqliteDb
 
 log = logging.getLogger(__name__)
@@ -49,10 +54,17 @@ def create_bot(settings: Settings, *, token: str, api_url: str) -> tuple[Bot, Ap
 
 
 def create_dispatcher(
-    *, i18n: I18n, preferences: SqlitePreferences, inflight: InFlight, **workflow_data: Any
+    *,
+    i18n: I18n,
+    preferences: Preferences,
+    inflight: InFlight,
+    storage: BaseStorage | None = None,
+    **workflow_data: Any,
 ) -> Dispatcher:
     """A Dispatcher whose workflow_data reaches handlers as typed parameters by name."""
-    dp = TrackingDispatcher(inflight=inflight, preferences=preferences, **workflow_data)
+    dp = TrackingDispatcher(
+        inflight=inflight, storage=storage, preferences=preferences, **workflow_data
+    )
     LocaleMiddleware(i18n, preferences).setup(dp)
     dp.include_routers(*get_routers())
     return dp
@@ -67,12 +79,16 @@ class BotApp:
     dispatcher: Dispatcher
     policy: ApiPolicy
     images: ImageService
-    file_ids: SqliteFileIdStore
+    file_ids: FileIdStore
     delivery: CardDelivery
     db: SqliteDb
     i18n: I18n
     inflight: InFlight
     sessions: SessionManager
+    # Shared state of several instances (REDIS_URL); None: the embedded SQLite defaults.
+    redis: Redis | None = None
+    redis_guard: RedisGuard | None = None
+    metrics: BotMetrics | None = None
 
     async def close(self) -> None:
         if not await self.inflight.wait_idle(SHUTDOWN_GRACE_S):
@@ -81,6 +97,8 @@ class BotApp:
         await self.images.aclose()
         await self.sessions.close()
         await self.db.close()
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
 async def build_app(
@@ -98,14 +116,29 @@ async def build_app(
     await images.start()
     db = SqliteDb(settings.bot.data_dir / "bot.sqlite3")
     bot, policy = create_bot(settings, token=token, api_url=api_url)
-    file_ids = SqliteFileIdStore(db, bot_id=bot.id)
-    preferences = SqlitePreferences(db)
+    redis: Redis | None = None
+    guard: RedisGuard | None = None
+    storage: BaseStorage | None = None
+    file_ids: FileIdStore
+    preferences: Preferences
+    if settings.bot.redis_url:
+        # Several instances behind a balancer act as one bot: what they share lives in Redis.
+        redis, guard = connect(settings.bot.redis_url), RedisGuard()
+        file_ids = RedisFileIdStore(redis, bot_id=bot.id, guard=guard)
+        preferences = RedisPreferences(redis, guard)
+        storage = ResilientRedisStorage(redis, guard)
+    else:
+        file_ids = SqliteFileIdStore(db, bot_id=bot.id)
+        preferences = SqlitePreferences(db)
     delivery = CardDelivery(images, file_ids, concurrency=settings.bot.card_image_concurrency)
     inflight = InFlight()
+    metrics = BotMetrics()
+    bot.session.middleware(ApiCallMetrics(metrics))
     dp = create_dispatcher(
         i18n=i18n,
         preferences=preferences,
         inflight=inflight,
+        storage=storage,
         settings=settings,
         catalog=catalog,
         images=images,
@@ -117,6 +150,11 @@ async def build_app(
         await set_commands(bot, i18n, settings.bot.admin_ids)
 
     dp.startup.register(on_startup)
+    # Update middlewares run before the per-event ones (the locale lookup), so every line
+    # logged while the update is handled carries its ids.
+    dp.update.outer_middleware(UpdateContext(metrics))
+    for observer in (dp.message, dp.edited_message, dp.callback_query, dp.inline_query):
+        observer.middleware(HandlerTiming(metrics))
     return BotApp(
         settings=settings,
         bot=bot,
@@ -129,4 +167,7 @@ async def build_app(
         i18n=i18n,
         inflight=inflight,
         sessions=sessions,
+        redis=redis,
+        redis_guard=guard,
+        metrics=metrics,
     )

@@ -25,6 +25,7 @@ from bot.catalog import CatalogError, load_catalog, uses_static
 from bot.config import Settings
 from bot.factory import BotApp, build_app
 from bot.i18n import TranslationError
+from bot.webhook import WebhookConfigError, check_settings, run_webhook
 
 if TYPE_CHECKING:
     from sandbox.server import SandboxServer
@@ -133,7 +134,14 @@ async def _start_webchat(
 
 
 async def run(settings: Settings) -> int:
-    """Run until stopped; returns the process exit code (2: bad catalog or translations)."""
+    """Run until stopped; returns the process exit code (2: bad catalog, translations or
+    webhook settings)."""
+    if settings.webhook.enabled:
+        try:
+            check_settings(settings.webhook)
+        except WebhookConfigError as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 2
     async with contextlib.AsyncExitStack() as stack:
         catalog_dir = settings.bot.catalog_path.parent
         static_base = settings.bot.catalog_base_url
@@ -181,5 +189,8 @@ async def run(settings: Settings) -> int:
             _announce(api_url, token)
             if not await _start_webchat(stack, settings, server, app):
                 return 2
-        await run_polling(app)
+        if settings.webhook.enabled:
+            await run_webhook(app)
+        else:
+            await run_polling(app)
     return 0

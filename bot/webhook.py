@@ -1,0 +1,152 @@
+"""Webhook mode: the bot's own aiohttp server behind a reverse proxy, one of several instances.
+
+Telegram (or the proxy) POSTs updates to WEBHOOK_PATH; aiogram's SimpleRequestHandler checks
+X-Telegram-Bot-Api-Secret-Token (401 otherwise, the update is not processed) and answers at once,
+handling the update in a background task. /health and /metrics are on the same server.
+
+An instance that stops does not call deleteWebhook: with several instances behind a balancer the
+others still serve the webhook, and a rolling restart must not turn the bot deaf.
+SIGTERM: stop listening, let the updates in flight finish, then close (BotApp.close).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from bot.config import WebhookSettings
+from bot.factory import SHUTDOWN_GRACE_S, BotApp
+
+log = logging.getLogger(__name__)
+
+BOT_APP = web.AppKey("bot_app", BotApp)
+
+
+class WebhookConfigError(Exception):
+    """Webhook mode asked for without what it needs; the message names the variable."""
+
+
+class _UpdateHandler(SimpleRequestHandler):
+    """aiogram's handler, minus closing the bot's session on the app's shutdown signal: updates
+    may still be running then. BotApp.close closes it once they have finished."""
+
+    @property
+    def running(self) -> set[asyncio.Task[Any]]:
+        return self._background_feed_update_tasks
+
+    async def close(self) -> None:
+        return None
+
+
+def check_settings(ws: WebhookSettings) -> tuple[str, str]:
+    """The public URL and the secret, or WebhookConfigError (checked before anything starts)."""
+    if ws.webhook_secret is None:
+        raise WebhookConfigError(
+            "WEBHOOK_SECRET is required in webhook mode: without it anyone who finds the URL "
+            "can post updates as if they came from Telegram"
+        )
+    if ws.webhook_url is None:
+        raise WebhookConfigError(
+            "WEBHOOK_URL is required in webhook mode: the public HTTPS address Telegram posts to"
+        )
+    return str(ws.webhook_url), ws.webhook_secret.get_secret_value()
+
+
+async def _health(request: web.Request) -> web.Response:
+    app = request.app[BOT_APP]
+    guard = app.redis_guard
+    body: Mapping[str, Any] = {
+        "status": "ok",
+        "updates_in_flight": app.inflight.count,
+        # A Redis outage degrades (uploads again) but does not stop the bot: still 200.
+        "redis": None if guard is None else ("down" if guard.down else "up"),
+    }
+    return web.json_response(body)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    app = request.app[BOT_APP]
+    if app.metrics is None:
+        raise web.HTTPNotFound
+    guard = app.redis_guard
+    await app.metrics.refresh(
+        images=app.images.stats(),
+        file_ids=await app.file_ids.stats(),
+        redis_fallbacks=0 if guard is None else guard.failures,
+    )
+    return web.Response(body=app.metrics.render(), content_type="text/plain", charset="utf-8")
+
+
+def build_web_app(app: BotApp, secret: str) -> tuple[web.Application, _UpdateHandler]:
+    web_app = web.Application()
+    web_app[BOT_APP] = app
+    handler = _UpdateHandler(app.dispatcher, app.bot, secret_token=secret)
+    handler.register(web_app, path=app.settings.webhook.webhook_path)
+    web_app.router.add_get("/health", _health)
+    web_app.router.add_get("/metrics", _metrics)
+
+    async def finish_updates(_app: web.Application) -> None:
+        # on_cleanup runs after aiohttp stopped listening and let the requests in flight
+        # finish, so no update task can start after this wait.
+        running = set(handler.running)
+        if running:
+            log.info("waiting for %d update(s) in flight", len(running))
+            _done, late = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_S)
+            if late:
+                log.warning("%d update(s) still running at shutdown", len(late))
+
+    web_app.on_cleanup.append(finish_updates)
+    return web_app, handler
+
+
+async def run_webhook(app: BotApp, *, stop: asyncio.Event | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (or ``stop``); raises WebhookConfigError before listening."""
+    url, secret = check_settings(app.settings.webhook)
+    ws = app.settings.webhook
+    dp, bot = app.dispatcher, app.bot
+    web_app, _ = build_web_app(app, secret)
+    runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+    await runner.setup()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    workflow = {"dispatcher": dp, "bots": [bot], **dp.workflow_data}
+    try:
+        site = web.TCPSite(runner, ws.web_server_host, ws.web_server_port)
+        await site.start()
+        await dp.emit_startup(bot=bot, **workflow)
+        # Listening first: Telegram may deliver the moment setWebhook returns.
+        await bot.set_webhook(
+            url,
+            secret_token=secret,
+            allowed_updates=dp.resolve_used_update_types(),
+            drop_pending_updates=ws.webhook_drop_pending_updates,
+        )
+        log.info(
+            "webhook mode: listening on %s:%s%s, Telegram posts to %s",
+            ws.web_server_host,
+            runner.addresses[0][1] if runner.addresses else ws.web_server_port,
+            ws.webhook_path,
+            url,
+        )
+
+        def on_signal(sig: signal.Signals) -> None:
+            log.info("%s received: stopping after the updates in flight", sig.name)
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            await stop.wait()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+    finally:
+        # Stops listening, waits for requests and then for update tasks (finish_updates).
+        await runner.cleanup()
+        await dp.emit_shutdown(bot=bot, **workflow)
