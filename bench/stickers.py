@@ -23,8 +23,9 @@ the figures (it leases 100 requests per Redis round trip at this limit).
 - cached_cpu_us_per_request_Nw / bare_aiohttp_cpu_us_per_request_Nw: CPU time of the
   gunicorn workers (from /proc) divided by the requests wrk completed. It moves less with
   the box's load than requests/s, but not nothing: on these VMs time the vCPU was taken
-  away is still charged to the process that was running (a spinning loop measured frozen
-  for 2.3 of 3 s was charged 3.0 s of CPU time), so compare it within one run only.
+  away is partly charged to the process that was running (a spinning loop frozen for 2.4
+  of 3 s, so running 0.6 s, was charged 0.8-1.1 s of CPU time), so compare it within one
+  run only.
 - tgs_to_lottie_ms_p50 / _p99: StickerRenderer.tgs_to_lottie of a 20 KB TGS (about 140 KB of
   JSON), through the process pool as the service does it: bounded gunzip, orjson header
   checks, the result pickled back. ``*_inline_*`` is the bare function in this process.
