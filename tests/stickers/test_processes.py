@@ -130,3 +130,59 @@ async def test_gunicorn_runs_workers_processes_of_aiohttp(
         async with session.get(f"{base}/cache/stats") as resp:
             worker_pid = (await resp.json())["pid"]
         assert len(_children(_parent(worker_pid))) == 2  # the master runs WORKERS=2
+
+
+def _counter(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text format (0 when it is absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        metric, _, value = line.rpartition(" ")
+        if metric.startswith(name + "{"):
+            got = ",".join(sorted(metric[len(name) + 1 : -1].split(",")))
+            if got == wanted:
+                return float(value)
+    return 0.0
+
+
+async def test_metrics_of_all_gunicorn_workers_are_merged_in_one_scrape(
+    sandbox: RunningSandbox, redis_url: str, tmp_path: Path
+) -> None:
+    message = await sandbox.client.send_file(7, gzip_json(square_doc()), kind="sticker")
+    file_id = message["sticker"]["file_id"]
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    argv = [gunicorn, "-c", "sticker_service/gunicorn_conf.py", "sticker_service.app:app_factory"]
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    env = _env(
+        sandbox,
+        redis_url,
+        WORKERS="2",
+        RATE_LIMIT_ENABLED="false",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )
+    answered_by: dict[int, int] = {}
+    # A new connection per request, so the kernel spreads them over both workers' accepts.
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with (
+        running(argv, env, _free_port()) as base,
+        aiohttp.ClientSession(connector=connector) as session,
+    ):
+        for _ in range(200):
+            async with session.get(f"{base}/stickers/{file_id}") as resp:
+                assert resp.status == 200
+                await resp.read()
+            async with session.get(f"{base}/cache/stats") as resp:
+                pid = (await resp.json())["pid"]
+                answered_by[pid] = answered_by.get(pid, 0) + 1
+            if len(answered_by) == 2 and sum(answered_by.values()) >= 6:
+                break
+        assert len(answered_by) == 2, "every request went to one worker; nothing to merge"
+        stickers_served = sum(answered_by.values())
+        # Each scrape is answered by one worker, yet counts what every worker served.
+        for _ in range(2):
+            async with session.get(f"{base}/metrics") as resp:
+                text = await resp.text()
+            served = _counter(
+                text, "sticker_http_requests_total", route="/stickers/{file_id}", status="200"
+            )
+            assert served == stickers_served
