@@ -185,6 +185,23 @@ class WebChatSettings(BaseSettings):
     webchat_port: Annotated[int, Field(ge=0, le=65535)] = 8080
 
 
+class StickerSettings(BaseSettings):
+    """Animated stickers in the bot: product posters and users' stickers converted back
+    (see bot/services/stickers.py). The sticker service (sticker_service/) has its own."""
+
+    model_config = _section("STICKER_")
+
+    # Render processes of the bot's one StickerRenderer (posters, users' GIF previews).
+    workers: Annotated[int, Field(ge=1, le=16)] = 2
+    # Seconds one render may take before its worker is killed and the sticker skipped.
+    job_timeout: PositiveFloat = 10.0
+    # Largest .tgs file the bot downloads (a catalog sticker or one a user sends). Telegram's
+    # rule is 64 KB; real stickers break it, so there is room, but not for a hostile upload.
+    download_max_bytes: Annotated[int, Field(ge=1024, le=20 * MB)] = 1 * MB
+    # Side in pixels of the GIF preview sent back for a user's sticker.
+    gif_size: Annotated[int, Field(ge=64, le=512)] = 256
+
+
 class Settings(BaseModel):
     """Everything the process is configured with, section by section."""
 
@@ -195,6 +212,7 @@ class Settings(BaseModel):
     images: ImageSettings
     webhook: WebhookSettings
     webchat: WebChatSettings
+    stickers: StickerSettings
 
 
 class SettingsError(Exception):
@@ -207,6 +225,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "images": ImageSettings,
     "webhook": WebhookSettings,
     "webchat": WebChatSettings,
+    "stickers": StickerSettings,
 }
 
 

@@ -32,6 +32,8 @@ from bot.services.images import ImageService
 from bot.services.preferences import Preferences, SqlitePreferences
 from bot.services.redis_state import RedisFileIdStore, RedisGuard, RedisPreferences, connect
 from bot.services.sqlite_db import SqliteDb
+from bot.services.stickers import StickerService
+from sticker_core import StickerRenderer
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +91,16 @@ class BotApp:
     redis: Redis | None = None
     redis_guard: RedisGuard | None = None
     metrics: BotMetrics | None = None
+    # Product posters and users' stickers; owns the process's one StickerRenderer.
+    stickers: StickerService | None = None
 
     async def close(self) -> None:
         if not await self.inflight.wait_idle(SHUTDOWN_GRACE_S):
             log.warning("%d update(s) still running at shutdown", self.inflight.count)
         await self.bot.session.close()
+        if self.stickers is not None:
+            # Joins the render processes (in a thread): none is left behind.
+            await self.stickers.aclose()
         await self.images.aclose()
         await self.sessions.close()
         await self.db.close()
@@ -130,7 +137,15 @@ async def build_app(
     else:
         file_ids = SqliteFileIdStore(db, bot_id=bot.id)
         preferences = SqlitePreferences(db)
-    delivery = CardDelivery(images, file_ids, concurrency=settings.bot.card_image_concurrency)
+    # One StickerRenderer (process pool) per process; its workers start below.
+    renderer = StickerRenderer(settings.stickers.workers, settings.stickers.job_timeout)
+    stickers = StickerService(settings.stickers, settings.images, sessions, renderer)
+    delivery = CardDelivery(
+        images,
+        file_ids,
+        concurrency=settings.bot.card_image_concurrency,
+        stickers=stickers,
+    )
     inflight = InFlight()
     metrics = BotMetrics()
     bot.session.middleware(ApiCallMetrics(metrics))
@@ -144,6 +159,7 @@ async def build_app(
         images=images,
         file_ids=file_ids,
         delivery=delivery,
+        stickers=stickers,
     )
 
     async def on_startup(bot: Bot) -> None:
@@ -155,6 +171,10 @@ async def build_app(
     dp.update.outer_middleware(UpdateContext(metrics))
     for observer in (dp.message, dp.edited_message, dp.callback_query, dp.inline_query):
         observer.middleware(HandlerTiming(metrics))
+    # Last, so nothing above can fail with render processes running. The very first start
+    # in a process boots the forkserver (it imports Pillow and rlottie, about a second) and
+    # blocks the loop while it does: this is start-up, before any update is taken.
+    await stickers.start()
     return BotApp(
         settings=settings,
         bot=bot,
@@ -170,4 +190,5 @@ async def build_app(
         redis=redis,
         redis_guard=guard,
         metrics=metrics,
+        stickers=stickers,
     )

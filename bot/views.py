@@ -52,4 +52,5 @@ async def send_product_card(
         buttons_text=_("What next?"),
         failure_note=_("⚠️ Could not load the product images"),
         reply_markup=product_keyboard(product, page),
+        sticker=product.sticker,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, catalog, errors, fallback, language, product, start
+from bot.handlers import admin, catalog, errors, fallback, language, product, start, stickers
 
 
 def get_routers() -> list[Router]:
@@ -19,5 +19,6 @@ def get_routers() -> list[Router]:
         admin.create_router(),
         catalog.create_router(),
         product.create_router(),
+        stickers.create_router(),
         fallback.create_router(),
     ]

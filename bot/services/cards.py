@@ -132,6 +132,7 @@ def plan_card(
     *,
     buttons_text: str,
     failure_note: str | None = None,
+    buttons_last: bool = False,
 ) -> CardPlan[T]:
     """Plan the calls for a card whose usable images are ``items`` (in order).
 
@@ -139,6 +140,9 @@ def plan_card(
     had). 1: sendPhoto with caption and buttons. 2-10: one album, then a buttons message.
     More: several albums, caption on the first, then the buttons message. Overflow text
     that did not fit the caption always goes in the final buttons message.
+    ``buttons_last``: something is sent after the pictures (a product's animated sticker),
+    so a lone photo does not carry the buttons either; they come in a final message, and
+    the card still ends with its keyboard at the bottom of the chat.
     """
     if not items:
         body = text.caption + (f"\n\n{text.overflow}" if text.overflow else "")
@@ -147,7 +151,7 @@ def plan_card(
         return CardPlan(steps=[SendText(body)])
     tail = text.overflow or buttons_text
     if len(items) == 1:
-        if text.overflow:
+        if text.overflow or buttons_last:
             return CardPlan(
                 steps=[SendPhoto(items[0], text.caption, with_buttons=False), SendText(tail)]
             )

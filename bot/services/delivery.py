@@ -4,6 +4,13 @@ For each image: a learned file_id if there is one (no download, no upload), else
 ImageService (disk cache or origin), uploaded. Images that cannot be had are left out; a card
 with none left is text with a warning. The file_ids Telegram returns are learned; one it
 rejects is forgotten and that album is re-sent from the disk cache, within the same card.
+
+A product with a sticker gets its PNG poster as one more album item (last, right above the
+animated sticker it is a still of), then the sticker (sendSticker), then the buttons message:
+the keyboard stays at the bottom of the chat, where the shopper's thumb is, as on every card.
+Both go by learned file_id like any photo. A sticker that cannot be had (origin error, not a
+sticker, gzip bomb, render failure or timeout) leaves out the poster and the sticker, is
+logged with its reason, and the rest of the card goes out as if there were none.
 """
 
 from __future__ import annotations
@@ -12,13 +19,13 @@ import asyncio
 import html
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import (
     BufferedInputFile,
     FSInputFile,
@@ -51,11 +58,36 @@ class ImageSource(Protocol):
     async def get(self, url: str) -> ImageLike: ...
 
 
+class PreparedStickerLike(Protocol):
+    @property
+    def poster(self) -> ImageLike | None: ...
+
+    @property
+    def tgs(self) -> bytes | None: ...
+
+
+class StickerSource(Protocol):
+    """What delivery needs of StickerService (bot/services/stickers.py)."""
+
+    def poster_key(self, url: str) -> str: ...
+
+    def sticker_key(self, url: str) -> str: ...
+
+    async def prepare(self, url: str, *, poster: bool, sticker: bool) -> PreparedStickerLike: ...
+
+    async def poster(self, url: str) -> ImageLike: ...
+
+    async def tgs(self, url: str) -> bytes: ...
+
+
 @dataclass
 class Media:
     url: str
     file_id: str | None = None
     image: ImageLike | None = None
+    # Where the image comes from when not from ImageService (a sticker's poster).
+    fetch: Callable[[], Awaitable[ImageLike]] | None = None
+    filename: str | None = None
 
     def input(self) -> str | InputFile:
         if self.file_id is not None:
@@ -64,7 +96,19 @@ class Media:
         if self.image.path is not None:
             # Streamed from disk by aiogram while uploading: no whole file in memory.
             return FSInputFile(self.image.path)
-        return BufferedInputFile(self.image.data or b"", filename=self.url.rsplit("/", 1)[-1])
+        name = self.filename or self.url.rsplit("/", 1)[-1]
+        return BufferedInputFile(self.image.data or b"", filename=name)
+
+
+@dataclass
+class CardSticker:
+    """A product sticker on its way into a card: the poster item and the sticker itself."""
+
+    url: str
+    key: str  # the sticker's key in the file_id store
+    poster: Media
+    file_id: str | None
+    tgs: bytes | None
 
 
 @dataclass
@@ -78,6 +122,8 @@ class CardReport:
     uploaded: int = 0
     rejected_file_ids: int = 0
     messages: list[Message] = field(default_factory=list)
+    # The product's animated sticker: "file_id", "upload", or why it was left out.
+    sticker: str | None = None
 
 
 def _is_rejected_file_id(exc: TelegramBadRequest) -> bool:
@@ -109,15 +155,26 @@ def _largest_photo_id(message: Message) -> str | None:
 
 
 class CardDelivery:
-    def __init__(self, images: ImageSource, file_ids: FileIdStore, *, concurrency: int = 4) -> None:
+    def __init__(
+        self,
+        images: ImageSource,
+        file_ids: FileIdStore,
+        *,
+        concurrency: int = 4,
+        stickers: StickerSource | None = None,
+    ) -> None:
         self._images = images
         self._file_ids = file_ids
         self._concurrency = concurrency
+        self._stickers = stickers
 
     async def _download(self, media: Media, gate: asyncio.Semaphore) -> bool:
         async with gate:
             try:
-                media.image = await self._images.get(media.url)
+                if media.fetch is not None:
+                    media.image = await media.fetch()
+                else:
+                    media.image = await self._images.get(media.url)
             except Exception as exc:  # noqa: BLE001 - any failure only drops this image
                 # ImageError subclasses are the expected refusals; anything else is logged
                 # too, and the card still goes out without this image.
@@ -145,15 +202,33 @@ class CardDelivery:
         buttons_text: str,
         failure_note: str,
         reply_markup: InlineKeyboardMarkup,
+        sticker: str | None = None,
     ) -> CardReport:
         report = CardReport(images=len(urls))
-        known = await self._file_ids.get_many(urls)
-        media = await self._resolve([Media(url, known.get(url)) for url in urls], report)
+        keys = list(urls)
+        stickers = self._stickers if sticker is not None else None
+        if stickers is not None and sticker is not None:
+            keys += [stickers.poster_key(sticker), stickers.sticker_key(sticker)]
+        known = await self._file_ids.get_many(keys)
+        items = [Media(url, known.get(url)) for url in urls]
+        extra: CardSticker | None = None
+        if stickers is not None and sticker is not None:
+            extra = await self._card_sticker(stickers, sticker, known, report)
+            if extra is not None:
+                items.append(extra.poster)
+        media = await self._resolve(items, report)
         plan = plan_card(
-            media, text, buttons_text=buttons_text, failure_note=failure_note if urls else None
+            media,
+            text,
+            buttons_text=buttons_text,
+            failure_note=failure_note if urls else None,
+            buttons_last=extra is not None,
         )
         caption_sent = False
-        for step in plan.steps:
+        for index, step in enumerate(plan.steps):
+            if extra is not None and plan.kind != "text" and index == len(plan.steps) - 1:
+                # The animated sticker right after the pictures, before the buttons message.
+                await self._send_sticker(bot, chat_id, extra, report)
             if isinstance(step, SendText):
                 body = step.text
                 if plan.kind != "text" and not caption_sent:
@@ -176,6 +251,83 @@ class CardDelivery:
                 body = f"{text.caption}\n\n{html.escape(failure_note)}"
                 report.messages.append(await bot.send_message(chat_id, body, reply_markup=markup))
         return report
+
+    async def _card_sticker(
+        self, stickers: StickerSource, url: str, known: dict[str, str], report: CardReport
+    ) -> CardSticker | None:
+        """The sticker's poster item and sticker file, or None (logged) when it is unusable."""
+        poster_key, key = stickers.poster_key(url), stickers.sticker_key(url)
+        poster_id, sticker_id = known.get(poster_key), known.get(key)
+        prepared = None
+        if poster_id is None or sticker_id is None:
+            try:
+                prepared = await stickers.prepare(
+                    url, poster=poster_id is None, sticker=sticker_id is None
+                )
+            except Exception as exc:  # noqa: BLE001 - any failure only drops the sticker
+                reason = getattr(exc, "reason", type(exc).__name__)
+                log.warning("sticker left out of the card: %s (%s: %s)", url, reason, exc)
+                report.sticker = f"failed: {reason}"
+                return None
+        poster = Media(
+            poster_key,
+            poster_id,
+            image=prepared.poster if prepared is not None else None,
+            fetch=lambda: stickers.poster(url),
+            filename="poster.png",
+        )
+        tgs = prepared.tgs if prepared is not None else None
+        return CardSticker(url, key, poster, sticker_id, tgs)
+
+    async def _send_sticker(
+        self, bot: Bot, chat_id: int, extra: CardSticker, report: CardReport
+    ) -> None:
+        """sendSticker by file_id, else the .tgs uploaded and its file_id learned. A rejected
+        file_id is forgotten and the file uploaded instead; any other failure only costs the
+        sticker (logged), never the rest of the card."""
+        assert self._stickers is not None  # noqa: S101 - only called when stickers are on
+        for _attempt in range(2):
+            try:
+                if extra.file_id is not None:
+                    sticker: str | InputFile = extra.file_id
+                else:
+                    tgs = extra.tgs
+                    if tgs is None:
+                        tgs = await self._stickers.tgs(extra.url)
+                    name = extra.url.split("?")[0].rsplit("/", 1)[-1]
+                    # Telegram tells an animated sticker upload by its .tgs name.
+                    sticker = BufferedInputFile(
+                        tgs, filename=name if name.endswith(".tgs") else "sticker.tgs"
+                    )
+                message = await bot.send_sticker(chat_id, sticker)
+            except TelegramBadRequest as exc:
+                if extra.file_id is not None and _is_rejected_file_id(exc):
+                    log.info("chat %s: sticker file_id rejected, uploading it again", chat_id)
+                    report.rejected_file_ids += 1
+                    await self._file_ids.forget([extra.key])
+                    extra.file_id = None
+                    continue
+                log.warning("chat %s: Telegram refused sticker %s: %s", chat_id, extra.url, exc)
+                report.sticker = f"refused: {exc.message}"
+                return
+            except TelegramAPIError as exc:
+                # Out of retries (the API policy already waited out 429s and retried 5xx):
+                # the sticker is an extra, the buttons message must still come.
+                log.warning("chat %s: sticker %s not sent: %s", chat_id, extra.url, exc)
+                report.sticker = f"failed: {type(exc).__name__}"
+                return
+            except Exception as exc:  # noqa: BLE001 - the sticker file could not be had again
+                log.warning("sticker left out of the card: %s (%s)", extra.url, exc)
+                report.sticker = f"failed: {getattr(exc, 'reason', type(exc).__name__)}"
+                return
+            report.messages.append(message)
+            if extra.file_id is not None:
+                report.sticker = "file_id"
+            else:
+                report.sticker = "upload"
+                if message.sticker is not None:
+                    await self._file_ids.set_many({extra.key: message.sticker.file_id})
+            return
 
     async def _send_group(
         self,
