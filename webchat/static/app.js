@@ -140,6 +140,9 @@
     const tile = el("div", "tile");
     if (message.photo) {
       tile.append(image(bestPhoto(message.photo).file_id, "photo"));
+    } else if (message.animation && /^image\//.test(message.animation.mime_type || "")) {
+      // The sandbox keeps a GIF as sent (Telegram re-encodes it as MP4): an <img> plays it.
+      tile.append(image(message.animation.file_id, message.animation.file_name || "animation"));
     } else if (message.animation || message.video) {
       const media = message.animation || message.video;
       const video = el("video");
@@ -272,7 +275,8 @@
       bubble.append(textBlock("text", message.text, message.entities, metaNode(message, false)));
       return bubble;
     }
-    if (message.document && !message.photo) {
+    // An animation message carries a "document" too (for old clients): show the animation.
+    if (message.document && !message.photo && !message.animation) {
       bubble.append(documentRow(message.document));
     } else {
       bubble.classList.add("has-media");
