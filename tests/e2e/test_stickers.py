@@ -1,0 +1,392 @@
+"""Animated stickers end to end: the bot against the sandbox, stickers from a real local origin.
+
+A product with a sticker: its album holds the photos and a PNG poster of the sticker, then
+the animated sticker comes, then the buttons. A user's animated sticker comes back as Lottie
+JSON and a GIF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from PIL import Image, ImageSequence
+
+from bot.catalog import load_catalog
+from bot.factory import build_app
+from bot.services.http_session import SessionManager
+from sandbox.testing import RunningSandbox
+from sticker_core.samples import gzip_json, square_doc
+from tests.e2e.conftest import SHOPPER, Origin, Shop, buttons, make_settings, text_of
+
+MOVING = square_doc(moving=True)
+STICKER = gzip_json(MOVING)
+
+
+def _bomb() -> bytes:
+    """A valid gzip of 50 MB of JSON-looking bytes: about 50 KB on the wire."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    body = b'{"tgs":1,"w":512,"h":512,"fr":60,"ip":0,"op":60,"layers":[' + b" " * 50_000_000
+    return packer.compress(body) + packer.flush()
+
+
+BOMB = _bomb()
+HOSTILE = {
+    "bomb": BOMB,  # 50 MB of JSON behind ~50 KB of gzip
+    "not-a-sticker": b"<html>this is a web page, not a sticker</html>",
+    "huge-canvas": gzip_json(square_doc() | {"w": 100_000, "h": 100_000}),
+    "blank": gzip_json(square_doc() | {"layers": [{"ty": 99, "ip": 0, "op": 60}]}),
+}
+
+
+def _catalog(origin: Origin) -> dict[str, Any]:
+    def product(pid: str, images: int, sticker: str | None) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "id": pid,
+            "category": "stickers",
+            "title": {"en": f"Product {pid}", "ru": f"Товар {pid}"},
+            "description": {"en": "With a sticker.", "ru": "Со стикером."},
+            "price": "1.00",
+            "currency": "EUR",
+            "images": [origin.image_url(f"{pid}-{i}") for i in range(images)],
+        }
+        if sticker is not None:
+            entry["sticker"] = f"{origin.url}/img/{sticker}.tgs"
+        return entry
+
+    products = [
+        product("st2", 2, "mascot"),
+        product("st0", 0, "mascot"),
+        product("st404", 2, "missing"),
+        *(product(f"bad-{name}", 2, name) for name in HOSTILE),
+    ]
+    return {
+        "categories": [{"id": "stickers", "title": {"en": "Stickers", "ru": "Стикеры"}}],
+        "products": products,
+    }
+
+
+StartShop = Callable[..., Awaitable[Shop]]
+
+
+@pytest.fixture
+async def sticker_shop(
+    sandbox: RunningSandbox, origin: Origin, tmp_path: Path
+) -> AsyncIterator[StartShop]:
+    origin.bodies["mascot.tgs"] = STICKER
+    origin.status["missing.tgs"] = 404
+    for name, body in HOSTILE.items():
+        origin.bodies[f"{name}.tgs"] = body
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(_catalog(origin)))
+    shops: list[Shop] = []
+
+    async def start(**stickers: Any) -> Shop:
+        if shops and shops[-1]._task is not None:
+            await shops[-1].stop()
+        settings = make_settings(tmp_path, catalog_path=catalog_path)
+        section = settings.stickers.model_copy(update={"workers": 1, **stickers})
+        settings = settings.model_copy(update={"stickers": section})
+        app = await build_app(
+            settings,
+            load_catalog(catalog_path),
+            token=sandbox.token,
+            api_url=sandbox.url,
+            sessions=SessionManager(settings.http),
+        )
+        shop = Shop(app, sandbox, origin)
+        shops.append(shop)
+        await shop.start()
+        return shop
+
+    yield start
+    for shop in shops:
+        if shop._task is not None:
+            await shop.stop()
+
+
+async def _open(shop: Shop, product: str) -> list[dict[str, Any]]:
+    await shop.client.reset_calls()
+    return await shop.say(SHOPPER, f"/start product-{product}")
+
+
+def _kinds(messages: list[dict[str, Any]]) -> list[str]:
+    return ["photo" if "photo" in m else "sticker" if "sticker" in m else "text" for m in messages]
+
+
+def _stored(shop: Shop, unique_id: str) -> bytes:
+    data: bytes = shop.sandbox.state.files[unique_id].data
+    return data
+
+
+async def test_a_sticker_product_shows_photos_and_poster_then_the_animated_sticker(
+    sticker_shop: StartShop,
+):
+    shop = await sticker_shop()
+    messages = await _open(shop, "st2")
+    assert _kinds(messages) == ["photo", "photo", "photo", "sticker", "text"]
+    [album] = await shop.client.calls("sendMediaGroup")
+    assert len(album["media"]) == 3
+    # The poster is the last album item: frame 0 of the sticker, 512 px, on white (a photo
+    # loses its alpha in Telegram): the 80 % orange square is at the left edge at frame 0.
+    poster = messages[2]["photo"][-1]
+    assert (poster["width"], poster["height"]) == (512, 512)
+    with Image.open(io.BytesIO(_stored(shop, poster["file_unique_id"]))) as image:
+        assert image.format == "PNG"
+        rgb = image.convert("RGB")
+        assert rgb.getpixel((500, 20)) == (255, 255, 255)
+        # (255, 140, 25) at 80 % over white is (255, 163, 71).
+        pixel = rgb.getpixel((60, 256))
+        assert isinstance(pixel, tuple)
+        assert all(abs(got - want) <= 12 for got, want in zip(pixel, (255, 163, 71), strict=True))
+    # Then the sticker itself, animated, byte for byte what the origin serves.
+    sticker = messages[3]["sticker"]
+    assert sticker["is_animated"] is True
+    assert _stored(shop, sticker["file_unique_id"]) == STICKER
+    # The caption on the first photo, the buttons on the last message only.
+    assert text_of(messages[0]).startswith("Product st2")
+    assert any("Back" in b["text"] for b in buttons(messages[-1]))
+    assert all(not buttons(m) for m in messages[:-1])
+
+
+async def test_a_sticker_product_without_photos_shows_the_poster_alone(sticker_shop: StartShop):
+    shop = await sticker_shop()
+    messages = await _open(shop, "st0")
+    assert _kinds(messages) == ["photo", "sticker", "text"]
+    assert text_of(messages[0]).startswith("Product st0")
+    assert "⚠️" not in "".join(text_of(m) for m in messages)
+    assert any("Back" in b["text"] for b in buttons(messages[-1]))
+
+
+async def test_second_view_sends_poster_and_sticker_by_file_id(sticker_shop: StartShop):
+    shop = await sticker_shop()
+    first = await _open(shop, "st2")
+    second = await _open(shop, "st2")
+    calls = await shop.client.calls()
+    # No upload at all: every photo, the poster and the sticker went by file_id.
+    assert all(call["uploads"] == [] for call in calls)
+    assert {m["source"] for call in calls for m in call["media"]} == {"file_id"}
+    assert [c["method"] for c in calls if c["method"].startswith("send")] == [
+        "sendMediaGroup",
+        "sendSticker",
+        "sendMessage",
+    ]
+    assert second[2]["photo"][-1]["file_unique_id"] == first[2]["photo"][-1]["file_unique_id"]
+    assert second[3]["sticker"]["file_unique_id"] == first[3]["sticker"]["file_unique_id"]
+    # The .tgs was downloaded once, for the first view only.
+    assert shop.origin.hits["mascot.tgs"] == 1
+
+
+async def test_with_file_ids_forgotten_a_restarted_bot_sends_both_from_the_disk_cache(
+    sticker_shop: StartShop,
+):
+    shop = await sticker_shop()
+    await _open(shop, "st2")
+    await shop.app.file_ids.clear()  # as after /cache_clear of file_ids only: disk cache stays
+    shop = await sticker_shop()
+    messages = await _open(shop, "st2")
+    assert _kinds(messages) == ["photo", "photo", "photo", "sticker", "text"]
+    # Uploaded again from the disk cache: neither the origin nor the renderer was asked.
+    assert shop.origin.hits["mascot.tgs"] == 1
+    assert shop.app.stickers is not None
+    assert shop.app.stickers.stats().get("posters_rendered", 0) == 0
+
+
+async def test_a_rejected_sticker_file_id_is_forgotten_and_the_sticker_uploaded(
+    sticker_shop: StartShop,
+):
+    shop = await sticker_shop()
+    await _open(shop, "st2")
+    url = shop.catalog.product("st2").sticker  # type: ignore[union-attr]
+    assert url is not None
+    await shop.app.file_ids.set_many({f"{url}#sticker": "CAACAgIAAbogus"})
+    messages = await _open(shop, "st2")
+    assert _kinds(messages) == ["photo", "photo", "photo", "sticker", "text"]
+    calls = await shop.client.calls("sendSticker")
+    assert [c["ok"] for c in calls] == [False, True]
+    assert [m["source"] for m in calls[1]["media"]] == ["upload"]
+    learned = await shop.app.file_ids.get_many([f"{url}#sticker"])
+    assert learned[f"{url}#sticker"] != "CAACAgIAAbogus"
+
+
+@pytest.mark.parametrize("product", ["st404", *(f"bad-{name}" for name in HOSTILE)])
+async def test_a_broken_or_hostile_sticker_leaves_the_card_whole_without_poster(
+    sticker_shop: StartShop, product: str, caplog: pytest.LogCaptureFixture
+):
+    shop = await sticker_shop()
+    with caplog.at_level(logging.WARNING, logger="bot.services.delivery"):
+        messages = await _open(shop, product)
+    # The two photos with the caption, then the buttons: no poster, no sticker, no warning.
+    assert _kinds(messages) == ["photo", "photo", "text"]
+    assert text_of(messages[0]).startswith(f"Product {product}")
+    assert "⚠️" not in "".join(text_of(m) for m in messages)
+    assert any("Back" in b["text"] for b in buttons(messages[-1]))
+    assert await shop.client.calls("sendSticker") == []
+    [line] = [r.getMessage() for r in caplog.records if "sticker left out" in r.getMessage()]
+    expected = {
+        "st404": "http_404",
+        "bad-bomb": "too_large",
+        "bad-not-a-sticker": "not_tgs",
+        "bad-huge-canvas": "bad_header",
+        "bad-blank": "renders_blank",
+    }[product]
+    assert expected in line
+    # The next view is the same card, and the refused sticker is not fetched again for it.
+    hits = shop.origin.total
+    again = await _open(shop, product)
+    assert _kinds(again) == ["photo", "photo", "text"]
+    assert shop.origin.total == hits
+
+
+# ---- a user's sticker ------------------------------------------------------------------------
+
+
+async def _send_sticker(
+    shop: Shop, data: bytes, filename: str, *, language: str = "en"
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    seen = len(await shop.client.messages(SHOPPER))
+    before = shop.app.inflight.finished
+    sent: list[dict[str, Any]] = []
+
+    async def send() -> None:
+        sent.append(
+            await shop.client.send_file(
+                SHOPPER, data, kind="sticker", filename=filename, language_code=language
+            )
+        )
+
+    await shop._handled(before, send(), 90.0)
+    return sent[0], (await shop.client.messages(SHOPPER))[seen:]
+
+
+async def test_a_users_animated_sticker_comes_back_as_lottie_json_and_a_gif(
+    sticker_shop: StartShop,
+):
+    shop = await sticker_shop()
+    await shop.say(SHOPPER, "/start")  # the chat exists once the user wrote
+    await shop.client.reset_calls()
+    mine, answers = await _send_sticker(shop, STICKER, "square.tgs")
+    unique_id = mine["sticker"]["file_unique_id"]
+    document, animation = answers
+    assert document["document"]["file_name"] == f"{unique_id}.json"
+    lottie = orjson.loads(_stored(shop, document["document"]["file_unique_id"]))
+    assert lottie == MOVING  # the very animation the user sent, as JSON
+    # The GIF goes as an animation, which Telegram plays in a loop in the chat.
+    assert [c["method"] for c in await shop.client.calls() if c["method"].startswith("send")] == [
+        "sendDocument",
+        "sendAnimation",
+    ]
+    gif = _stored(shop, animation["animation"]["file_unique_id"])
+    assert gif[:6] == b"GIF89a"
+    with Image.open(io.BytesIO(gif)) as image:
+        frames = [frame.convert("RGB").tobytes() for frame in ImageSequence.Iterator(image)]
+    assert len(frames) > 1
+    assert frames[0] != frames[-1]  # it moves: the square slides in
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", "static sticker (WebP)"), ("ru", "статичный стикер (WebP)")],
+)
+async def test_a_static_sticker_gets_an_explanation(
+    sticker_shop: StartShop, language: str, expected: str
+):
+    shop = await sticker_shop()
+    await shop.say(SHOPPER, "/start", language=language)
+    webp = io.BytesIO()
+    Image.new("RGBA", (512, 512), (255, 140, 25, 200)).save(webp, "WEBP")
+    _mine, answers = await _send_sticker(shop, webp.getvalue(), "s.webp", language=language)
+    [answer] = answers
+    assert expected in answer["text"]
+
+
+async def test_a_video_sticker_gets_an_explanation(sticker_shop: StartShop):
+    shop = await sticker_shop()
+    await shop.say(SHOPPER, "/start")
+    webm = b"\x1a\x45\xdf\xa3" + b"\x00" * 64  # the EBML magic of a WebM file
+    _mine, answers = await _send_sticker(shop, webm, "s.webm")
+    [answer] = answers
+    assert "video sticker (WebM)" in answer["text"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    ids=["gzip-bomb", "not-lottie", "broken-gzip"],
+    argvalues=[
+        (BOMB, "too_large"),
+        (gzip_json({"not": "lottie"}), "bad_header"),
+        (b"\x1f\x8bjunk", "bad_gzip"),
+    ],
+)
+async def test_a_hostile_user_sticker_gets_a_clear_message_and_the_bot_goes_on(
+    sticker_shop: StartShop, body: bytes, reason: str
+):
+    shop = await sticker_shop()
+    await shop.say(SHOPPER, "/start")
+    _mine, answers = await _send_sticker(shop, body, "evil.tgs")
+    [answer] = answers
+    assert "cannot be converted" in answer["text"]
+    assert f"({reason})" in answer["text"]
+    # Still serving: the next sticker converts.
+    _mine, answers = await _send_sticker(shop, STICKER, "good.tgs")
+    assert ["document" in m for m in answers] == [True, True]
+
+
+async def test_a_user_sticker_over_the_size_limit_is_refused_without_download(
+    sticker_shop: StartShop,
+):
+    shop = await sticker_shop(download_max_bytes=64 * 1024)
+    await shop.say(SHOPPER, "/start")
+    big = gzip_json(square_doc()) + b"\x00" * (100 * 1024)
+    _mine, answers = await _send_sticker(shop, big, "big.tgs")
+    [answer] = answers
+    assert "too big to convert (more than 64 KB)" in answer["text"]
+    assert await shop.client.calls("getFile") == []
+
+
+# ---- the renderer's processes ------------------------------------------------------------------
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("PPid:") and int(line.split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
+async def test_the_render_processes_are_gone_after_shutdown(sticker_shop: StartShop):
+    shop = await sticker_shop()
+    await _open(shop, "st2")
+    assert shop.app.stickers is not None
+    pool = shop.app.stickers.renderer.pool
+    forkserver = await pool.run(os.getppid)
+    workers = await asyncio.to_thread(_children, forkserver)
+    assert len(workers) >= 1
+    await shop.stop()
+    for _ in range(100):
+        alive = await asyncio.to_thread(_alive, workers)
+        if not alive:
+            break
+        await asyncio.sleep(0.05)
+    assert not alive, f"render processes left running: {alive}"
