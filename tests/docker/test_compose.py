@@ -1,0 +1,283 @@
+"""The compose files as `docker-compose config` resolves them, with no engine.
+
+Debian's docker-compose 1.29 validates a file without a `version:` key against the compose
+specification (it carries compose_spec.json) and prints the result with every ${VAR}
+interpolated and env_file merged, which is what these tests read. The operator's .env here is
+a copy of .env.example with the required values filled in: a fresh checkout's path.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.docker.dockerfile import REPO, parse
+
+SECRET = "s3cret_Token-1"
+# What a container's server must listen on to be reached from the network (not a bind here).
+EVERY_INTERFACE = "0.0.0.0"  # noqa: S104
+REQUIRED = {
+    "BOT_TOKEN": "123456:TEST-token",
+    "WEBHOOK_URL": "https://shop.example.com/webhook",
+    "WEBHOOK_SECRET": SECRET,
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def config(self) -> dict[str, Any]:
+        assert self.returncode == 0, self.stderr
+        data = yaml.safe_load(self.stdout)
+        assert isinstance(data, dict)
+        return data
+
+
+def env_file(values: dict[str, str]) -> str:
+    """.env.example with ``values`` put in place of its own."""
+    lines = []
+    for line in (REPO / ".env.example").read_text(encoding="utf-8").splitlines():
+        name = line.split("=", 1)[0]
+        lines.append(f"{name}={values[name]}" if name in values else line)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def resolved(docker_compose: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Resolved]:
+    """Every `config` run the tests read, started at once (each takes a second or more)."""
+    runs: dict[str, tuple[Path, str]] = {
+        "webhook": (REPO / "docker" / "docker-compose.yml", env_file(REQUIRED)),
+        "polling": (REPO / "docker" / "docker-compose.polling.yml", env_file(REQUIRED)),
+        # .env.example's own empty `WEBHOOK_SECRET=`: what an operator who forgot it has.
+        "no-secret": (
+            REPO / "docker" / "docker-compose.yml",
+            env_file({k: v for k, v in REQUIRED.items() if k != "WEBHOOK_SECRET"}),
+        ),
+        "polling-no-token": (
+            REPO / "docker" / "docker-compose.polling.yml",
+            env_file({**REQUIRED, "BOT_TOKEN": ""}),
+        ),
+    }
+    procs = {}
+    for name, (compose, env) in runs.items():
+        # A repo-shaped tree: the compose file's ../.env is this run's .env, not a developer's.
+        root = tmp_path_factory.mktemp(name)
+        shutil.copytree(REPO / "docker", root / "docker")
+        (root / ".env").write_text(env, encoding="utf-8")
+        procs[name] = subprocess.Popen(  # noqa: S603 - our own argv, no shell
+            [docker_compose, "--env-file", ".env", "-f", f"docker/{compose.name}", "config"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            # No daemon is asked; a DOCKER_HOST in the environment must not matter.
+            env={"PATH": "/usr/bin:/bin", "HOME": str(root)},
+        )
+    results = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        results[name] = Resolved(proc.returncode, out, err)
+    return results
+
+
+@pytest.fixture(scope="module")
+def webhook(resolved: dict[str, Resolved]) -> dict[str, Any]:
+    return resolved["webhook"].config()
+
+
+@pytest.fixture(scope="module")
+def polling(resolved: dict[str, Resolved]) -> dict[str, Any]:
+    return resolved["polling"].config()
+
+
+def shutdown_grace_s() -> float:
+    """bot/factory.py's SHUTDOWN_GRACE_S, read from the source: importing the bot (aiogram and
+    all) for one constant costs more than all of these tests."""
+    source = (REPO / "bot" / "factory.py").read_text(encoding="utf-8")
+    found = re.search(r"^SHUTDOWN_GRACE_S(?:\s*:\s*\w+)?\s*=\s*([\d.]+)\s*$", source, re.MULTILINE)
+    assert found is not None, "bot/factory.py has no SHUTDOWN_GRACE_S"
+    return float(found.group(1))
+
+
+def redis_flags(service: dict[str, Any]) -> dict[str, str]:
+    command = service["command"]
+    assert command[0] == "redis-server"
+    args = command[1:]
+    assert len(args) % 2 == 0, args
+    assert all(a.startswith("--") for a in args[::2]), args
+    return {
+        name.removeprefix("--"): value for name, value in zip(args[::2], args[1::2], strict=True)
+    }
+
+
+def test_webhook_stack_has_bot_stickers_redis_and_nginx(webhook: dict[str, Any]) -> None:
+    assert set(webhook["services"]) == {"bot", "stickers", "redis", "nginx"}
+
+
+@pytest.mark.parametrize("name", ["bot", "stickers"])
+def test_app_services_can_be_scaled(webhook: dict[str, Any], name: str) -> None:
+    service = webhook["services"][name]
+    # `--scale bot=3` needs containers without a fixed name and without a fixed host port.
+    assert "container_name" not in service
+    assert "ports" not in service
+
+
+def test_only_nginx_publishes_ports(webhook: dict[str, Any]) -> None:
+    published = {name for name, s in webhook["services"].items() if s.get("ports")}
+    assert published == {"nginx"}
+    targets = {p["target"] for p in webhook["services"]["nginx"]["ports"]}
+    assert targets == {80, 443}
+
+
+@pytest.mark.parametrize("variant", ["webhook", "polling"])
+def test_redis_is_a_512mb_lru_cache_with_aof(resolved: dict[str, Resolved], variant: str) -> None:
+    redis = resolved[variant].config()["services"]["redis"]
+    assert redis["image"].startswith("redis:7")
+    flags = redis_flags(redis)
+    assert flags["maxmemory"] == "512mb"
+    assert flags["maxmemory-policy"] == "allkeys-lru"
+    assert flags["appendonly"] == "yes"
+    assert any(
+        v["target"] == "/data" if isinstance(v, dict) else v.startswith("redis-data:/data")
+        for v in redis["volumes"]
+    ), "the AOF must live on a volume"
+
+
+def test_missing_webhook_secret_stops_config_with_a_clear_message(
+    resolved: dict[str, Resolved],
+) -> None:
+    run = resolved["no-secret"]
+    assert run.returncode != 0
+    assert "set WEBHOOK_SECRET in .env" in run.stderr
+    assert run.stdout.strip() == "", "nothing may be printed as if the file were fine"
+
+
+def test_polling_variant_needs_a_bot_token(resolved: dict[str, Resolved]) -> None:
+    run = resolved["polling-no-token"]
+    assert run.returncode != 0
+    assert "set BOT_TOKEN in .env" in run.stderr
+
+
+def test_bot_runs_in_webhook_mode_with_the_operators_values(webhook: dict[str, Any]) -> None:
+    env = webhook["services"]["bot"]["environment"]
+    assert env["MODE"] == "webhook"
+    assert env["WEBHOOK_SECRET"] == SECRET
+    assert env["WEBHOOK_URL"] == REQUIRED["WEBHOOK_URL"]
+    assert env["BOT_TOKEN"] == REQUIRED["BOT_TOKEN"]
+
+
+def test_container_settings_beat_a_copied_env_example(webhook: dict[str, Any]) -> None:
+    """.env.example says WEB_SERVER_HOST=127.0.0.1, DATA_DIR=data, REDIS_URL= (empty): in a
+    container those would make the bot unreachable, stateless and alone."""
+    image_env = parse()[-1].env()
+    bot = webhook["services"]["bot"]["environment"]
+    assert bot["WEB_SERVER_HOST"] == EVERY_INTERFACE
+    assert bot["REDIS_URL"].startswith("redis://redis:")
+    # The image's volumes are where the data goes.
+    assert bot["DATA_DIR"] == image_env["DATA_DIR"]
+    assert bot["IMAGE_CACHE_DIR"] == image_env["IMAGE_CACHE_DIR"]
+    stickers = webhook["services"]["stickers"]["environment"]
+    assert stickers["HOST"] == EVERY_INTERFACE
+    assert stickers["REDIS_URL"].startswith("redis://redis:")
+
+
+def test_sticker_service_runs_under_gunicorn_as_run_sh_prod(webhook: dict[str, Any]) -> None:
+    command = webhook["services"]["stickers"]["command"]
+    run_sh = (REPO / "run.sh").read_text(encoding="utf-8")
+    assert command[:3] == ["gunicorn", "-c", "sticker_service/gunicorn_conf.py"]
+    assert command[3] == "sticker_service.app:app_factory"
+    assert "-c sticker_service/gunicorn_conf.py" in run_sh
+    assert "sticker_service.app:app_factory" in run_sh
+
+
+def test_healthchecks_ask_the_port_each_service_listens_on(webhook: dict[str, Any]) -> None:
+    services = webhook["services"]
+    bot, stickers = services["bot"]["environment"], services["stickers"]["environment"]
+    assert bot["HEALTHCHECK_URL"] == f"http://127.0.0.1:{bot['WEB_SERVER_PORT']}/health"
+    assert stickers["HEALTHCHECK_URL"] == f"http://127.0.0.1:{stickers['PORT']}/health"
+    # The image's HEALTHCHECK command is used as is (compose only changes its URL).
+    assert "healthcheck" not in services["bot"]
+    assert "healthcheck" not in services["stickers"]
+    assert services["redis"]["healthcheck"]["test"]
+    assert services["nginx"]["healthcheck"]["test"]
+
+
+def test_apps_start_after_redis_is_healthy_and_nginx_after_the_bot(
+    webhook: dict[str, Any],
+) -> None:
+    services = webhook["services"]
+    for name in ("bot", "stickers"):
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["nginx"]["depends_on"]["bot"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("variant", ["webhook", "polling"])
+def test_every_service_has_limits_and_a_restart_policy(
+    resolved: dict[str, Resolved], variant: str
+) -> None:
+    for name, service in resolved[variant].config()["services"].items():
+        limits = service["deploy"]["resources"]["limits"]
+        assert float(limits["cpus"]) > 0, name
+        assert re.fullmatch(r"\d+[MG]", limits["memory"]), name
+        assert service["restart"] == "unless-stopped", name
+
+
+@pytest.mark.parametrize("variant", ["webhook", "polling"])
+def test_bot_gets_time_to_finish_updates_on_stop(
+    resolved: dict[str, Resolved], variant: str
+) -> None:
+    grace_s = shutdown_grace_s()
+    grace = resolved[variant].config()["services"]["bot"]["stop_grace_period"]
+    seconds = int(re.fullmatch(r"(\d+)s", grace).group(1))  # type: ignore[union-attr]
+    assert seconds > grace_s
+
+
+def test_sticker_service_trusts_only_the_proxy_network(webhook: dict[str, Any]) -> None:
+    services, networks = webhook["services"], webhook["networks"]
+    subnets = [c["subnet"] for c in networks["edge"]["ipam"]["config"]]
+    assert services["stickers"]["environment"]["TRUSTED_PROXIES"] == subnets[0]
+    assert set(services["nginx"]["networks"]) == {"edge"}
+    # Redis has no route out and only the app services reach it.
+    assert networks["backend"]["internal"] is True
+    assert set(services["redis"]["networks"]) == {"backend"}
+
+
+def test_nginx_gets_every_variable_its_template_uses(webhook: dict[str, Any]) -> None:
+    template = (REPO / "docker/nginx/templates/default.conf.template").read_text(encoding="utf-8")
+    used = set(re.findall(r"\$\{(\w+)\}", template))
+    services = webhook["services"]
+    env = services["nginx"]["environment"]
+    assert used <= set(env), f"unset in nginx's environment: {used - set(env)}"
+    assert env["WEBHOOK_PATH"] == services["bot"]["environment"]["WEBHOOK_PATH"]
+    # Upstreams are the compose services on the ports they listen on.
+    assert env["BOT_UPSTREAM"] == f"bot:{services['bot']['environment']['WEB_SERVER_PORT']}"
+    assert env["STICKER_UPSTREAM"] == f"stickers:{services['stickers']['environment']['PORT']}"
+    assert env["NGINX_RESOLVER"] == "127.0.0.11", "Docker's embedded DNS"
+    mounts = {v.split(":")[1] for v in services["nginx"]["volumes"]}
+    assert mounts == {"/etc/nginx/templates", "/etc/nginx/certs"}
+
+
+def test_polling_variant_is_one_bot_and_redis_without_a_proxy(polling: dict[str, Any]) -> None:
+    services = polling["services"]
+    assert set(services) == {"bot", "redis"}
+    bot = services["bot"]
+    assert bot["environment"]["MODE"] == "polling"
+    assert bot["environment"]["REDIS_URL"].startswith("redis://redis:")
+    assert not any(s.get("ports") for s in services.values())
+    # No HTTP server in polling mode: the image's /health check is switched off, not failing.
+    # (`disable: true`, which docker-compose 1.29 prints in its engine form, test: [NONE]).
+    check = bot["healthcheck"]
+    assert check.get("disable") is True or check.get("test") == ["NONE"], check
+    image_env = parse()[-1].env()
+    targets = {v.split(":")[1] for v in bot["volumes"]}
+    assert targets == {image_env["DATA_DIR"], image_env["IMAGE_CACHE_DIR"]}
