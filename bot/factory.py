@@ -171,9 +171,7 @@ async def build_app(
     dp.update.outer_middleware(UpdateContext(metrics))
     for observer in (dp.message, dp.edited_message, dp.callback_query, dp.inline_query):
         observer.middleware(HandlerTiming(metrics))
-    # Last, so nothing above can fail with render processes running. The very first start
-    # in a process boots the forkserver (it imports Pillow and rlottie, about a second) and
-    # blocks the loop while it does: this is start-up, before any update is taken.
+    # Last, so nothing above can fail with render processes running.
     await stickers.start()
     return BotApp(
         settings=settings,

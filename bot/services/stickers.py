@@ -29,6 +29,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import multiprocessing
 import os
 import secrets
 import time
@@ -186,6 +187,13 @@ def _fresh_poster(path: Path, ttl: float, now: float) -> str:
     return "fresh" if st.st_mtime + ttl > now else "stale"
 
 
+def _boot_forkserver() -> None:
+    """Start the forkserver (a no-op once it runs) and wait until it can fork."""
+    process = multiprocessing.get_context("forkserver").Process(target=os.getpid)
+    process.start()
+    process.join()
+
+
 def write_atomic(root: Path, name: str, data: bytes) -> Path:
     """Write ``root/name`` so that no reader ever sees half of it: a temp file in the same
     folder (named like ImageService's, so its start-up scan removes crash leftovers), then
@@ -235,6 +243,10 @@ class StickerService:
 
     async def start(self) -> None:
         """Start the render workers now, so the first poster does not wait for them."""
+        # The first pool of a process boots multiprocessing's forkserver, which imports
+        # Pillow and rlottie (about a second) while the thread asking for a worker waits:
+        # pay that wait in a thread, then the workers fork from it in milliseconds.
+        await asyncio.to_thread(_boot_forkserver)
         await self.renderer.start()
 
     async def aclose(self) -> None:
