@@ -24,10 +24,11 @@ from PIL import Image, ImageSequence
 from bot.catalog import load_catalog
 from bot.factory import build_app
 from bot.services.http_session import SessionManager
-from sandbox.testing import RunningSandbox
+from sandbox.testing import RunningSandbox, running_sandbox
 from sticker_core.samples import gzip_json, square_doc
 from tests.e2e.conftest import RU_SHOPPER, SHOPPER, Origin, Shop, buttons, make_settings, text_of
 
+CATALOG_DIR = Path(__file__).parents[2] / "catalog"
 MOVING = square_doc(moving=True)
 STICKER = gzip_json(MOVING)
 
@@ -248,6 +249,35 @@ async def test_a_broken_or_hostile_sticker_leaves_the_card_whole_without_poster(
         assert shop.origin.total == hits
     # The renderer survived all of it: a good sticker still gets its poster and plays.
     assert _kinds(await _open(shop, "st2")) == ["photo", "photo", "photo", "sticker", "text"]
+
+
+async def test_the_demo_shops_mascot_card_plays_the_shipped_sticker(tmp_path: Path):
+    async with running_sandbox(static_dir=CATALOG_DIR) as sandbox:
+        settings = make_settings(tmp_path, catalog_path=CATALOG_DIR / "demo.json")
+        catalog = load_catalog(CATALOG_DIR / "demo.json", static_base=f"{sandbox.url}/static/")
+        app = await build_app(
+            settings,
+            catalog,
+            token=sandbox.token,
+            api_url=sandbox.url,
+            sessions=SessionManager(settings.http),
+        )
+        shop = Shop(app, sandbox, Origin())
+        await shop.start()
+        try:
+            messages = await shop.say(SHOPPER, "/start product-mascot-sticker")
+        finally:
+            await shop.stop()
+    assert _kinds(messages) == ["photo", "photo", "photo", "sticker", "text"]
+    shipped = (CATALOG_DIR / "stickers" / "mascot.tgs").read_bytes()
+    assert _stored(shop, messages[3]["sticker"]["file_unique_id"]) == shipped
+    with Image.open(io.BytesIO(_stored(shop, messages[2]["photo"][-1]["file_unique_id"]))) as im:
+        # The poster shows the mushroom's red cap in the middle of the white square.
+        rgb = im.convert("RGB")
+        assert rgb.getpixel((10, 10)) == (255, 255, 255)
+        row = rgb.crop((150, 220, 360, 221)).tobytes()
+        reds = [row[i : i + 3] for i in range(0, len(row), 3) if row[i] > 150 and row[i + 1] < 80]
+        assert len(reds) > 50
 
 
 # ---- a user's sticker ------------------------------------------------------------------------
