@@ -205,3 +205,31 @@ def test_every_sticker_setting_is_in_env_example() -> None:
     example = (Path(__file__).parents[2] / ".env.example").read_text()
     for field in StickerSettings.model_fields:
         assert f"\nSTICKER_{field.upper()}=" in example, field
+
+
+async def test_a_render_that_times_out_refuses_the_sticker_and_the_pool_recovers(
+    tmp_path: Path, origin: Origin
+):
+    sessions = SessionManager(HttpSettings())
+    # No poster renders in a millisecond: every render job runs into the time limit.
+    renderer = StickerRenderer(workers=1, timeout=0.001)
+    svc = StickerService(
+        StickerSettings(workers=1),
+        ImageSettings(cache_dir=tmp_path / "cache", cache_ttl=TTL),
+        sessions,
+        renderer,
+    )
+    await svc.start()
+    try:
+        with pytest.raises(StickerUnavailableError, match="timeout") as caught:
+            await svc.prepare(origin.url, poster=True, sticker=False)
+        assert caught.value.reason == "timeout"
+        assert not (svc.root / poster_name(origin.url)).exists()
+        # The hung worker was replaced: with time to work, the same pool renders.
+        renderer.pool.timeout = 30.0
+        poster = await svc.poster(origin.url)
+        assert poster.path is not None
+        assert _png_ok(poster.path.read_bytes())
+    finally:
+        await svc.aclose()
+        await sessions.close()
