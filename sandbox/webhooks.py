@@ -1,10 +1,12 @@
 """Webhooks: setWebhook / deleteWebhook / getWebhookInfo and delivery with retries.
 
-While a webhook is set, each pending update is POSTed to it in order, with the
-X-Telegram-Bot-Api-Secret-Token header when a secret was given. A non-2xx answer or a network
-error keeps the update and retries it after a pause that doubles up to a ceiling, as Telegram
-does. A 2xx answer with a JSON body naming a "method" is executed as a Bot API call (the
-"reply to the webhook" shortcut that aiogram uses).
+While a webhook is set, pending updates are POSTed to it with the
+X-Telegram-Bot-Api-Secret-Token header when a secret was given: up to max_connections at once
+(setWebhook's parameter, 40 by default), but one at a time per chat, so each chat's updates
+arrive in order, as Telegram's Bot API server does. A non-2xx answer or a network error keeps
+the update and retries it after a pause that doubles up to a ceiling, as Telegram does. A 2xx
+answer naming a "method" (JSON, urlencoded or multipart body) is executed as a Bot API call:
+the "reply to the webhook" shortcut that aiogram's SimpleRequestHandler uses.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import re
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiohttp
 import orjson
@@ -22,13 +25,15 @@ from yarl import URL
 
 from sandbox.core import Sandbox
 from sandbox.dispatch import Ctx, finish_call, method, run_method
-from sandbox.limits import SECRET_TOKEN_INVALID, ApiError, bad_request
-from sandbox.params import Params
-from sandbox.state import Bot, Event
+from sandbox.limits import MAX_UPLOAD_BYTES, SECRET_TOKEN_INVALID, ApiError, bad_request
+from sandbox.params import Params, Upload
+from sandbox.state import Bot, Event, update_type
 
 log = logging.getLogger(__name__)
 
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Methods Telegram does not make when a webhook answer names them (its WebhookActor).
+_NOT_AS_REPLY = ("get", "setwebhook", "deletewebhook", "close", "logout")
 
 
 def _stop_delivery(bot: Bot) -> None:
@@ -123,26 +128,113 @@ async def get_webhook_info(ctx: Ctx) -> dict[str, Any]:
     return info
 
 
-async def _deliver_forever(sb: Sandbox, bot: Bot) -> None:
-    pause = sb.config.webhook_retry_base
-    state = sb.state
-    while bot.webhook.url and not state.closing:
-        bot.updates = [u for u in bot.updates if state.allowed(u, bot.allowed_updates)]
-        if not bot.updates:
-            async with bot.updates_changed:
-                await bot.updates_changed.wait_for(
-                    lambda: bool(bot.updates) or not bot.webhook.url or state.closing
-                )
-            continue
-        update = bot.updates[0]
-        if await _post(sb, bot, update):
-            if bot.updates and bot.updates[0] is update:
-                bot.updates.pop(0)
+def _queue_key(update: dict[str, Any]) -> tuple[str, int]:
+    """The queue an update waits in: its chat (a button press: the chat of its message),
+    else its sender. Telegram's Bot API server keeps one update per such queue in flight, so a
+    chat's updates arrive in order while different chats' updates overlap."""
+    payload = update.get(update_type(update))
+    if isinstance(payload, dict):
+        chat = payload.get("chat")
+        message = payload.get("message")
+        if not isinstance(chat, dict) and isinstance(message, dict):
+            chat = message.get("chat")
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            return ("chat", chat["id"])
+        sender = payload.get("from")
+        if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+            return ("user", sender["id"])
+    return ("update", int(update["update_id"]))
+
+
+class _Delivery:
+    """One bot's webhook delivery: up to ``max_connections`` POSTs at once, one per queue.
+
+    As in Telegram's Bot API server (WebhookActor): a failed POST leaves its update first in
+    its queue, and that queue waits a pause that doubles with each failure in a row, while
+    other queues go on.
+    """
+
+    def __init__(self, sb: Sandbox, bot: Bot) -> None:
+        self.sb = sb
+        self.bot = bot
+        self.flying: dict[int, asyncio.Task[None]] = {}  # update_id -> its POST
+        self.busy: set[tuple[str, int]] = set()
+        self.retry_at: dict[tuple[str, int], float] = {}  # failed queues: when to try again
+        self.pause: dict[tuple[str, int], float] = {}  # their next pause
+
+    def _next(self, now: float) -> dict[str, Any] | None:
+        bot, state = self.bot, self.sb.state
+        dropped = False
+        found = None
+        for update in bot.updates:
+            if update["update_id"] in self.flying:
+                continue
+            if not state.allowed(update, bot.allowed_updates):
+                dropped = True
+                continue
+            key = _queue_key(update)
+            if key not in self.busy and self.retry_at.get(key, 0.0) <= now:
+                found = update
+                break
+            # A queue in flight or pausing: its later updates are skipped the same way.
+        if dropped:
+            # Updates of a kind the bot did not ask for are never delivered (as Telegram).
+            bot.updates = [
+                u
+                for u in bot.updates
+                if u["update_id"] in self.flying or state.allowed(u, bot.allowed_updates)
+            ]
+        return found
+
+    async def run(self) -> None:
+        bot, state = self.bot, self.sb.state
+        loop = asyncio.get_running_loop()
+        try:
+            while bot.webhook.url and not state.closing:
+                async with bot.updates_changed:
+                    now = loop.time()
+                    update = None
+                    if len(self.flying) < bot.webhook.max_connections:
+                        update = self._next(now)
+                    if update is None:
+                        # Woken by a new update, a finished POST or the end of a pause.
+                        later = [t for t in self.retry_at.values() if t > now]
+                        timeout = min(later) - now if later else None
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(bot.updates_changed.wait(), timeout)
+                        continue
+                key = _queue_key(update)
+                self.busy.add(key)
+                self.flying[update["update_id"]] = asyncio.create_task(self._deliver(update, key))
+        finally:
+            tasks = list(self.flying.values())
+            for task in tasks:
+                task.cancel()
+            # Cancelled POSTs leave their updates pending for the next setWebhook or getUpdates.
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _deliver(self, update: dict[str, Any], key: tuple[str, int]) -> None:
+        bot, config = self.bot, self.sb.config
+        try:
+            delivered = await _post(self.sb, bot, update)
+        finally:
+            self.flying.pop(update["update_id"], None)
+            self.busy.discard(key)
+        if delivered:
+            with contextlib.suppress(ValueError):  # dropped meanwhile (drop_pending_updates)
+                bot.updates.remove(update)
             bot.webhook.delivered += 1
-            pause = sb.config.webhook_retry_base
+            self.retry_at.pop(key, None)
+            self.pause.pop(key, None)
         else:
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, sb.config.webhook_retry_max)
+            pause = self.pause.get(key, config.webhook_retry_base)
+            self.retry_at[key] = asyncio.get_running_loop().time() + pause
+            self.pause[key] = min(pause * 2, config.webhook_retry_max)
+        await _wake(bot)
+
+
+async def _deliver_forever(sb: Sandbox, bot: Bot) -> None:
+    await _Delivery(sb, bot).run()
 
 
 async def _post(sb: Sandbox, bot: Bot, update: dict[str, Any]) -> bool:
@@ -155,11 +247,11 @@ async def _post(sb: Sandbox, bot: Bot, update: dict[str, Any]) -> bool:
         async with sb.http.post(
             hook.url, data=orjson.dumps(update), headers=headers, timeout=timeout
         ) as resp:
-            body = await resp.read()
             if not 200 <= resp.status < 300:
+                await resp.read()
                 _failed(sb, bot, f"Wrong response from the webhook: {resp.status} {resp.reason}")
                 return False
-            reply_type = resp.content_type
+            reply = await _read_reply(resp)
     except TimeoutError:
         _failed(sb, bot, "Read timeout expired")
         return False
@@ -169,8 +261,8 @@ async def _post(sb: Sandbox, bot: Bot, update: dict[str, Any]) -> bool:
     except aiohttp.ClientError as exc:
         _failed(sb, bot, f"Connection error: {type(exc).__name__}")
         return False
-    if reply_type == "application/json" and body:
-        await _run_reply(sb, bot, body)
+    if reply is not None:
+        await _run_reply(sb, bot, *reply)
     return True
 
 
@@ -181,21 +273,78 @@ def _failed(sb: Sandbox, bot: Bot, message: str) -> None:
     log.info("webhook delivery for bot %s failed: %s", bot.id, message)
 
 
-async def _run_reply(sb: Sandbox, bot: Bot, body: bytes) -> None:
-    """Execute a Bot API call given as the webhook's answer; its result goes nowhere."""
+async def _read_reply(resp: aiohttp.ClientResponse) -> tuple[str, Params] | None:
+    """The Bot API call a webhook answer names in its "method" field, in any of the three
+    bodies Telegram reads (https://core.telegram.org/bots/api#making-requests-when-getting-updates):
+    JSON, urlencoded, or multipart (what aiogram's SimpleRequestHandler sends). None when
+    the answer names no method or cannot be read: the update counts as delivered anyway."""
+    raw: dict[str, Any] = {}
+    uploads: dict[str, Upload] = {}
+    kind = resp.content_type
+    if kind == "multipart/form-data":
+        form = await _read_form(resp)
+        if form is None:
+            return None
+        raw, uploads = form
+    else:
+        body = await resp.read()
+        if kind == "application/json" and body:
+            try:
+                payload = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                return None
+            if not isinstance(payload, dict):
+                return None
+            raw = payload
+        elif kind == "application/x-www-form-urlencoded":
+            raw = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+    name = raw.pop("method", None)
+    if not isinstance(name, str) or not name or name.lower().startswith(_NOT_AS_REPLY):
+        return None
+    return name, Params(raw, uploads)
+
+
+async def _read_form(
+    resp: aiohttp.ClientResponse,
+) -> tuple[dict[str, Any], dict[str, Upload]] | None:
+    raw: dict[str, Any] = {}
+    uploads: dict[str, Upload] = {}
+    total = 0
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return
-    if not isinstance(payload, dict) or not isinstance(payload.get("method"), str):
-        return
-    name = payload.pop("method")
-    params = Params(payload, {})
-    call = sb.state.new_call(name, params.for_log(), [], via="webhook_reply")
+        reader = aiohttp.MultipartReader(resp.headers, resp.content)
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, aiohttp.BodyPartReader) or part.name is None:
+                continue
+            data = bytes(await part.read())
+            total += len(data)
+            if total > MAX_UPLOAD_BYTES:
+                return None  # more than Telegram takes in one request
+            if part.filename is not None:
+                content_type = part.headers.get("Content-Type")
+                uploads[part.name] = Upload(part.name, part.filename, content_type, data)
+            else:
+                raw[part.name] = data.decode("utf-8", errors="replace")
+    except ValueError:
+        # A malformed form (no boundary, broken part headers): no call to make.
+        return None
+    return raw, uploads
+
+
+async def _run_reply(sb: Sandbox, bot: Bot, name: str, params: Params) -> None:
+    """Execute a Bot API call given as the webhook's answer; its result goes nowhere."""
+    call = sb.state.new_call(
+        name, params.for_log(), [u.describe() for u in params.uploads.values()], via="webhook_reply"
+    )
+    answer: dict[str, Any]
     try:
         result = await run_method(sb, bot, name, params, call)
-        answer: dict[str, Any] = {"ok": True, "result": result}
-        status = 200
+        answer, status = {"ok": True, "result": result}, 200
     except ApiError as exc:
         answer, status = exc.to_json(), exc.code
+    except Exception:
+        # As on the HTTP side: a sandbox bug is a 500 in the call log, and the update still
+        # counts as delivered (it was), so it is not posted again and again.
+        log.exception("sandbox failed on %s (webhook reply)", name)
+        answer = {"ok": False, "error_code": 500, "description": "Internal Server Error"}
+        status = 500
     finish_call(sb, bot, call, answer, status)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from aiogram import Dispatcher
 from aiogram.exceptions import TelegramBadRequest, TelegramConflictError
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from sandbox.testing import running_sandbox
@@ -232,3 +236,191 @@ async def test_a_webhook_slower_than_the_timeout_is_retried():
                 await bot.session.close()
     finally:
         await runner.cleanup()
+
+
+@dataclass
+class HoldingReceiver:
+    """A webhook that keeps every request open until ``release`` is set."""
+
+    url: str = ""
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    arrived: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    texts: list[str] = field(default_factory=list)
+    open_now: int = 0
+    peak: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        update = await request.json()
+        text = update["message"]["text"]
+        self.texts.append(text)
+        self.open_now += 1
+        self.peak = max(self.peak, self.open_now)
+        self.arrived.put_nowait(text)
+        try:
+            await self.release.wait()
+        finally:
+            self.open_now -= 1
+        return web.Response()
+
+    async def next_text(self) -> str:
+        return await asyncio.wait_for(self.arrived.get(), 10)
+
+
+@pytest.fixture
+async def holding(aiohttp_server):
+    hook = HoldingReceiver()
+    app = web.Application()
+    app.router.add_post("/hook", hook.handle)
+    server = await aiohttp_server(app)
+    hook.url = str(server.make_url("/hook"))
+    yield hook
+    hook.release.set()
+
+
+async def test_deliveries_overlap_up_to_max_connections_and_no_further(bot, sandbox, holding):
+    await bot.set_webhook(holding.url, max_connections=3)
+    for user in range(1, 7):
+        await sandbox.client.send_text(user, f"from {user}")
+    first = {await holding.next_text() for _ in range(3)}
+    # Six chats wait; only three requests may be open while the webhook has not answered.
+    assert (await bot.get_webhook_info()).pending_update_count == 6
+    holding.release.set()
+    rest = {await holding.next_text() for _ in range(3)}
+    assert first | rest == {f"from {user}" for user in range(1, 7)}
+    assert holding.peak == 3
+    for _ in range(100):
+        if (await bot.get_webhook_info()).pending_update_count == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert (await bot.get_webhook_info()).pending_update_count == 0
+
+
+async def test_a_chat_waits_for_its_previous_update_while_other_chats_go_on(bot, sandbox, holding):
+    await bot.set_webhook(holding.url)
+    await sandbox.client.send_text(1, "a1")
+    await sandbox.client.send_text(1, "a2")
+    await sandbox.client.send_text(2, "b1")
+    # a2 is held back until the webhook answered a1; b1 (another chat) is not.
+    assert {await holding.next_text(), await holding.next_text()} == {"a1", "b1"}
+    assert holding.open_now == 2
+    holding.release.set()
+    assert await holding.next_text() == "a2"
+    assert holding.texts.index("a1") < holding.texts.index("a2")
+
+
+async def test_a_method_returned_by_aiograms_webhook_handler_is_executed(
+    bot, sandbox, aiohttp_server
+):
+    dp = Dispatcher()
+
+    @dp.message()
+    async def pong(message: Message) -> Any:
+        button = InlineKeyboardButton(text="Again", callback_data="again")
+        # Returned, not awaited: aiogram puts it in the HTTP answer as multipart/form-data.
+        markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+        return message.answer("<b>pong</b>", parse_mode="HTML", reply_markup=markup)
+
+    app = web.Application()
+    SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token=SECRET).register(
+        app, path="/hook"
+    )
+    server = await aiohttp_server(app)
+    await bot.set_webhook(str(server.make_url("/hook")), secret_token=SECRET)
+    await sandbox.client.send_text(USER_ID, "ping")
+    [message] = await sandbox.client.wait_for_messages(USER_ID, 1)
+    assert message["text"] == "pong"
+    assert message["entities"] == [{"type": "bold", "offset": 0, "length": 4}]
+    assert message["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "again"
+    [call] = await sandbox.client.calls("sendMessage")
+    assert call["via"] == "webhook_reply"
+    assert call["ok"] is True
+
+
+async def test_a_urlencoded_webhook_answer_is_executed(bot, sandbox, aiohttp_server):
+    async def answer(request: web.Request) -> web.Response:
+        update = await request.json()
+        chat_id = update["message"]["chat"]["id"]
+        form = urlencode({"method": "sendMessage", "chat_id": chat_id, "text": "form pong"})
+        return web.Response(body=form, content_type="application/x-www-form-urlencoded")
+
+    app = web.Application()
+    app.router.add_post("/hook", answer)
+    server = await aiohttp_server(app)
+    await bot.set_webhook(str(server.make_url("/hook")))
+    await sandbox.client.send_text(USER_ID, "ping")
+    [message] = await sandbox.client.wait_for_messages(USER_ID, 1)
+    assert message["text"] == "form pong"
+    [call] = await sandbox.client.calls("sendMessage")
+    assert call["via"] == "webhook_reply"
+
+
+async def test_a_webhook_answer_naming_an_unknown_method_is_logged_as_failed_not_retried(
+    bot, sandbox, receiver
+):
+    receiver.reply = {"method": "sendTelepathy", "chat_id": USER_ID}
+    await bot.set_webhook(receiver.url)
+    await sandbox.client.send_text(USER_ID, "think")
+    await receiver.next_update()
+    for _ in range(100):
+        calls = await sandbox.client.calls("sendTelepathy")
+        if calls:
+            break
+        await asyncio.sleep(0.02)
+    [call] = calls
+    assert (call["ok"], call["status"], call["via"]) == (False, 404, "webhook_reply")
+    assert (await bot.get_webhook_info()).pending_update_count == 0
+    assert receiver.attempts == 1
+
+
+async def test_a_chat_whose_update_keeps_failing_does_not_hold_up_other_chats():
+    arrived: asyncio.Queue[str] = asyncio.Queue()
+    attempts: list[str] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        text = (await request.json())["message"]["text"]
+        attempts.append(text)
+        if text == "broken":
+            return web.Response(status=500)
+        arrived.put_nowait(text)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    try:
+        # A long pause after a failure: only the failing chat may wait it out.
+        async with running_sandbox(webhook_retry_base=60.0, webhook_retry_max=60.0) as running:
+            bot = make_bot(running.url, running.token)
+            try:
+                await bot.set_webhook(url)
+                await running.client.send_text(1, "broken")
+                for _ in range(250):
+                    if attempts:
+                        break
+                    await asyncio.sleep(0.02)
+                await running.client.send_text(1, "after broken")
+                await running.client.send_text(2, "fine")
+                assert await asyncio.wait_for(arrived.get(), 10) == "fine"
+                # The failing chat's next update still waits behind the failed one.
+                assert attempts == ["broken", "fine"]
+                assert (await bot.get_webhook_info()).pending_update_count == 2
+            finally:
+                await bot.session.close()
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_webhook_answer_cannot_delete_the_webhook(bot, sandbox, receiver):
+    # Telegram makes no get*, setWebhook, deleteWebhook, close or logOut from an answer.
+    receiver.reply = {"method": "deleteWebhook", "drop_pending_updates": True}
+    await bot.set_webhook(receiver.url)
+    await sandbox.client.send_text(USER_ID, "one")
+    await sandbox.client.send_text(USER_ID, "two")
+    texts = [(await receiver.next_update())["message"]["text"] for _ in range(2)]
+    assert texts == ["one", "two"]
+    assert (await bot.get_webhook_info()).url == receiver.url
+    assert await sandbox.client.calls("deleteWebhook") == []
