@@ -1,12 +1,25 @@
 """Webhook mode: the bot's own aiohttp server behind a reverse proxy, one of several instances.
 
 Telegram (or the proxy) POSTs updates to WEBHOOK_PATH; aiogram's SimpleRequestHandler checks
-X-Telegram-Bot-Api-Secret-Token (401 otherwise, the update is not processed) and answers at once,
-handling the update in a background task. /health and /metrics are on the same server.
+X-Telegram-Bot-Api-Secret-Token (401 otherwise, the update is not processed). The update is
+handled within the request (handle_in_background=False), so the 200 means "handled":
+- an instance that dies mid-update gives no answer, and Telegram delivers the update again
+  (to another instance behind the balancer) instead of it being lost;
+- setWebhook's max_connections bounds the updates each instance works on at once, instead of
+  background tasks piling up faster than they finish;
+- Telegram sends a chat's next update only after this one was answered, so one shopper's
+  updates are handled in order;
+- a handler that returns its answer (``return message.answer(...)``) has it sent in the HTTP
+  answer (https://core.telegram.org/bots/api#making-requests-when-getting-updates): no request
+  of its own, and no wait for the Bot API. Telegram tells nobody whether such a call worked,
+  so only a reply whose result nobody needs is returned (plain texts, not product cards).
+A handler still running after 55 s is moved to the background by aiogram (Telegram gives up
+on an answer after about 60 s and would deliver the update again).
+/health and /metrics are on the same server.
 
 An instance that stops does not call deleteWebhook: with several instances behind a balancer the
 others still serve the webhook, and a rolling restart must not turn the bot deaf.
-SIGTERM: stop listening, let the updates in flight finish, then close (BotApp.close).
+SIGTERM: stop listening, let the requests (updates) in flight finish, then close (BotApp.close).
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ from aiohttp import web
 
 from bot.config import WebhookSettings
 from bot.factory import SHUTDOWN_GRACE_S, BotApp
+from bot.middlewares.answers import WEBHOOK_REPLY
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +49,6 @@ class WebhookConfigError(Exception):
 class _UpdateHandler(SimpleRequestHandler):
     """aiogram's handler, minus closing the bot's session on the app's shutdown signal: updates
     may still be running then. BotApp.close closes it once they have finished."""
-
-    @property
-    def running(self) -> set[asyncio.Task[Any]]:
-        return self._background_feed_update_tasks
 
     async def close(self) -> None:
         return None
@@ -86,22 +96,16 @@ async def _metrics(request: web.Request) -> web.Response:
 def build_web_app(app: BotApp, secret: str) -> tuple[web.Application, _UpdateHandler]:
     web_app = web.Application()
     web_app[BOT_APP] = app
-    handler = _UpdateHandler(app.dispatcher, app.bot, secret_token=secret)
+    handler = _UpdateHandler(
+        app.dispatcher,
+        app.bot,
+        handle_in_background=False,
+        secret_token=secret,
+        **{WEBHOOK_REPLY: True},
+    )
     handler.register(web_app, path=app.settings.webhook.webhook_path)
     web_app.router.add_get("/health", _health)
     web_app.router.add_get("/metrics", _metrics)
-
-    async def finish_updates(_app: web.Application) -> None:
-        # on_cleanup runs after aiohttp stopped listening and let the requests in flight
-        # finish, so no update task can start after this wait.
-        running = set(handler.running)
-        if running:
-            log.info("waiting for %d update(s) in flight", len(running))
-            _done, late = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_S)
-            if late:
-                log.warning("%d update(s) still running at shutdown", len(late))
-
-    web_app.on_cleanup.append(finish_updates)
     return web_app, handler
 
 
@@ -111,7 +115,10 @@ async def run_webhook(app: BotApp, *, stop: asyncio.Event | None = None) -> None
     ws = app.settings.webhook
     dp, bot = app.dispatcher, app.bot
     web_app, _ = build_web_app(app, secret)
-    runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+    # Stopping waits this long for the requests in flight, i.e. the updates being handled.
+    runner = web.AppRunner(
+        web_app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S
+    )
     await runner.setup()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -147,6 +154,7 @@ async def run_webhook(app: BotApp, *, stop: asyncio.Event | None = None) -> None
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
     finally:
-        # Stops listening, waits for requests and then for update tasks (finish_updates).
+        # Stops listening and waits for the requests in flight; an update aiogram moved to
+        # the background after 55 s is waited for by BotApp.close (it counts updates).
         await runner.cleanup()
         await dp.emit_shutdown(bot=bot, **workflow)

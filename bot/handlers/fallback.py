@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Router
+from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
@@ -11,8 +12,9 @@ async def stale_button(query: CallbackQuery) -> None:
     await query.answer(_("Sorry, this button is out of date. Send /start."), show_alert=True)
 
 
-async def anything_else(message: Message) -> None:
-    await message.answer(_("Send /start to see the catalog, or /language to change the language."))
+async def anything_else(message: Message) -> SendMessage:
+    # Returned, not awaited: in webhook mode it goes back in the HTTP answer (bot/webhook.py).
+    return message.answer(_("Send /start to see the catalog, or /language to change the language."))
 
 
 def create_router() -> Router:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot, Router
 from aiogram.filters import Command
+from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -14,8 +15,9 @@ from bot.keyboards import categories_keyboard, languages_keyboard
 from bot.services.preferences import Preferences
 
 
-async def choose_language(message: Message, i18n: I18n) -> None:
-    await message.answer(
+async def choose_language(message: Message, i18n: I18n) -> SendMessage:
+    # Returned, not awaited: in webhook mode it goes back in the HTTP answer (bot/webhook.py).
+    return message.answer(
         _("Choose your language:"), reply_markup=languages_keyboard(i18n.available_locales)
     )
 

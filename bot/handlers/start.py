@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject, CommandStart
+from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
@@ -38,8 +39,9 @@ async def start_product(
     await send_product_card(bot, message.chat.id, product, page=0, locale=locale, delivery=delivery)
 
 
-async def start(message: Message, catalog: Catalog, locale: str) -> None:
-    await message.answer(welcome_text(), reply_markup=categories_keyboard(catalog, locale))
+async def start(message: Message, catalog: Catalog, locale: str) -> SendMessage:
+    # Returned, not awaited: in webhook mode it goes back in the HTTP answer (bot/webhook.py).
+    return message.answer(welcome_text(), reply_markup=categories_keyboard(catalog, locale))
 
 
 async def home(query: CallbackQuery, bot: Bot, catalog: Catalog, locale: str) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
+from bot.middlewares.answers import SendReturnedAnswer
+
 
 class InFlight:
     def __init__(self) -> None:
@@ -49,11 +51,17 @@ class InFlight:
 
 
 class TrackingDispatcher(Dispatcher):
-    """A Dispatcher that counts every update, error handling included, in ``inflight``."""
+    """A Dispatcher that counts every update, error handling included, in ``inflight``, and
+    sends the answers handlers return (bot/middlewares/answers.py)."""
 
     def __init__(self, *, inflight: InFlight, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.inflight = inflight
+        # Inner middlewares of the dispatcher wrap the handlers of every router it includes.
+        answers = SendReturnedAnswer()
+        for name, observer in self.observers.items():
+            if name not in {"update", "error"}:
+                observer.middleware(answers)
 
     async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
         async with self.inflight.track():
