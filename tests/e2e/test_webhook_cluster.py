@@ -2,6 +2,8 @@
 
 The sandbox posts every update to the balancer (a small aiohttp proxy in this test, since the
 sandbox has one webhook URL), which hands them to the instances in turn, as nginx would.
+One cluster serves the whole module: starting a Python process costs seconds on a busy box.
+Each test uses its own users and products, and restarts an instance an earlier test stopped.
 """
 
 from __future__ import annotations
@@ -12,20 +14,24 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
+import redis
 from aiohttp import web
 
-from sandbox.testing import RunningSandbox
-from tests.e2e.conftest import SHOPPER, Origin, catalog_json
+from sandbox.testing import RunningSandbox, running_sandbox
+from tests.e2e.conftest import Origin, _png, button_data, buttons, catalog_json, text_of
 
-# Two Python processes start per test; on a loaded 2-core box that alone can take a minute.
-pytestmark = pytest.mark.timeout(300)
+# Two Python processes start for the module (importing aiogram alone costs 15 s of CPU on a
+# loaded 2-core box; the first test's time includes it). One event loop for the module, so
+# the cluster's servers outlive a single test.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.asyncio(loop_scope="module")]
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "cluster-secret_1"
@@ -39,16 +45,25 @@ def free_port() -> int:
 
 
 @dataclass
+class SlowOrigin(Origin):
+    """The e2e origin, plus a delay for the images whose name starts with a given prefix."""
+
+    slow: dict[str, float] = field(default_factory=dict)
+
+    def hits_of(self, product: str) -> int:
+        return sum(n for name, n in self.hits.items() if name.startswith(f"{product}-"))
+
+
+@dataclass
 class Balancer:
-    """Round robin over the instances; ``routes`` says which instance got each update."""
+    """Round robin over the instances. ``started``: (update_id, instance) when a request went
+    to an instance; ``routes``: the same once that instance answered it."""
 
     backends: list[str]
     url: str = ""
+    started: list[tuple[int, int]] = field(default_factory=list)
     routes: list[tuple[int, int]] = field(default_factory=list)
     turn: int = 0
-
-    def instance_of(self, update_id: int) -> int:
-        return next(i for u, i in self.routes if u == update_id)
 
 
 @dataclass
@@ -65,17 +80,54 @@ class Instance:
 @dataclass
 class Cluster:
     sandbox: RunningSandbox
-    origin: Origin
+    origin: SlowOrigin
     balancer: Balancer
     instances: list[Instance]
+    env: dict[str, str]
+    data: Path
+    started: list[Instance]  # every process started, stopped at the end
 
     async def wait_for(self, user: int, count: int) -> list[dict[str, Any]]:
         return await self.sandbox.client.wait_for_messages(user, count, within=60)
 
+    async def ensure_running(self) -> None:
+        """Start again any instance an earlier test stopped (same port and data folder)."""
+        for n, instance in enumerate(self.instances):
+            if instance.proc.returncode is not None:
+                self.instances[n] = await _start_instance(
+                    self.env,
+                    instance.port,
+                    self.data / f"i{n}",
+                    self.data / f"i{n}-again.log",
+                    self.started,
+                )
 
-async def _balancer(aiohttp_server: Any, backends: list[str]) -> Balancer:
-    balancer = Balancer(backends)
-    session = aiohttp.ClientSession()
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+def _origin_app(state: SlowOrigin) -> web.Application:
+    async def image(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        state.hits[name] += 1
+        state.requested.set()
+        delay = next((s for prefix, s in state.slow.items() if name.startswith(prefix)), 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+        return web.Response(body=_png(name), content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/img/{name}", image)
+    return app
+
+
+def _balancer_app(balancer: Balancer, session: aiohttp.ClientSession) -> web.Application:
+    backends = balancer.backends
 
     async def forward(request: web.Request) -> web.Response:
         body = await request.read()
@@ -91,26 +143,39 @@ async def _balancer(aiohttp_server: Any, backends: list[str]) -> Balancer:
                 if k.lower() in {"content-type", "x-telegram-bot-api-secret-token"}
             }
             headers["X-Forwarded-For"] = request.remote or ""
+            balancer.started.append((update_id, index))
             try:
                 async with session.post(
                     backends[index] + request.path, data=body, headers=headers
                 ) as answer:
+                    reply = await answer.read()
                     balancer.routes.append((update_id, index))
-                    return web.Response(status=answer.status, body=await answer.read())
+                    # The Content-Type too: an instance may answer with a Bot API call
+                    # (multipart), which the sandbox then makes.
+                    return web.Response(
+                        status=answer.status,
+                        body=reply,
+                        headers={"Content-Type": answer.headers.get("Content-Type", "text/plain")},
+                    )
             except aiohttp.ClientConnectionError:
                 continue
         return web.Response(status=502, text="no instance answered")
 
     app = web.Application()
     app.router.add_post("/{path:.*}", forward)
+    return app
 
-    async def close_session(_app: web.Application) -> None:
-        await session.close()
 
-    app.on_cleanup.append(close_session)
-    server = await aiohttp_server(app)
-    balancer.url = str(server.make_url("")).rstrip("/")
-    return balancer
+async def _stop_all(instances: list[Instance]) -> None:
+    for instance in instances:
+        if instance.proc.returncode is None:
+            instance.proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(instance.proc.wait(), 60)
+
+
+def _listening(log: Path) -> bool:
+    # A few KB of local log, read between sleeps of the start-up wait.
+    return "webhook mode: listening" in log.read_text()
 
 
 def _tail(log: Path) -> str:
@@ -118,7 +183,9 @@ def _tail(log: Path) -> str:
     return log.read_text()[-4000:]
 
 
-async def _start_instance(env: dict[str, str], port: int, data: Path, log: Path) -> Instance:
+async def _start_instance(
+    env: dict[str, str], port: int, data: Path, log: Path, started: list[Instance]
+) -> Instance:
     env = {
         **env,
         "WEB_SERVER_PORT": str(port),
@@ -130,77 +197,199 @@ async def _start_instance(env: dict[str, str], port: int, data: Path, log: Path)
             sys.executable, str(ROOT / "main.py"), cwd=ROOT, env=env, stdout=out, stderr=out
         )
     instance = Instance(proc, port, log)
-    async with aiohttp.ClientSession() as http:
-        for _ in range(2400):
-            if proc.returncode is not None:
-                pytest.fail(f"instance exited with {proc.returncode}: {_tail(log)}")
-            try:
-                async with http.get(f"{instance.url}/health") as answer:
-                    if answer.status == 200:
-                        return instance
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)
+    started.append(instance)
+    # Up once it logged that setWebhook is done (it listens, and answers /health, before).
+    for _ in range(2400):
+        if proc.returncode is not None:
+            pytest.fail(f"instance exited with {proc.returncode}: {_tail(log)}")
+        if _listening(log):
+            return instance
+        await asyncio.sleep(0.05)
     pytest.fail(f"instance on port {port} did not come up: {_tail(log)}")
 
 
-@pytest.fixture
+async def until(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"still not true: {what}")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def cluster(
-    sandbox: RunningSandbox, origin: Origin, redis_url: str, tmp_path: Path, aiohttp_server: Any
+    redis_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Cluster]:
-    catalog = tmp_path / "catalog.json"
+    flush = redis.Redis.from_url(redis_server)
+    flush.flushall()
+    flush.close()
+    tmp = tmp_path_factory.mktemp("cluster")
+    origin = SlowOrigin()
+    origin_runner, origin.url = await _serve(_origin_app(origin))
+    catalog = tmp / "catalog.json"
     catalog.write_text(json.dumps(catalog_json(origin)))
     ports = [free_port(), free_port()]
-    balancer = await _balancer(aiohttp_server, [f"http://127.0.0.1:{p}" for p in ports])
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "BOT_TOKEN": sandbox.token,
-        "TELEGRAM_API_URL": sandbox.url,
-        "CATALOG_PATH": str(catalog),
-        "REDIS_URL": redis_url,
-        "WEBHOOK_URL": f"{balancer.url}/webhook",
-        "WEBHOOK_SECRET": SECRET,
-        "WEB_SERVER_HOST": "127.0.0.1",
-        "CHAT_SEND_RATE": "1000",
-        "CHAT_SEND_BURST": "100",
-        "LOG_FORMAT": "json",
-    }
-    # Started side by side: a process start (imports) is most of this fixture's time.
-    instances = list(
-        await asyncio.gather(
-            *(
-                _start_instance(env, port, tmp_path / f"i{n}", tmp_path / f"i{n}.log")
-                for n, port in enumerate(ports)
+    balancer = Balancer([f"http://127.0.0.1:{p}" for p in ports])
+    session = aiohttp.ClientSession()
+    balancer_runner, balancer.url = await _serve(_balancer_app(balancer, session))
+    started: list[Instance] = []
+    try:
+        # Telegram waits about a minute for a webhook's answer; the default test sandbox only
+        # 5 s, and an instance answers once the update is handled (a slow card included).
+        async with running_sandbox(webhook_timeout=60.0) as sandbox:
+            env = {
+                "PATH": os.environ.get("PATH", ""),
+                "BOT_TOKEN": sandbox.token,
+                "TELEGRAM_API_URL": sandbox.url,
+                "CATALOG_PATH": str(catalog),
+                "REDIS_URL": redis_server,
+                "WEBHOOK_URL": f"{balancer.url}/webhook",
+                "WEBHOOK_SECRET": SECRET,
+                "WEB_SERVER_HOST": "127.0.0.1",
+                "CHAT_SEND_RATE": "1000",
+                "CHAT_SEND_BURST": "100",
+                "LOG_FORMAT": "json",
+            }
+            # Started side by side: a process start (imports) is most of this fixture's time.
+            instances = list(
+                await asyncio.gather(
+                    *(
+                        _start_instance(env, port, tmp / f"i{n}", tmp / f"i{n}.log", started)
+                        for n, port in enumerate(ports)
+                    )
+                )
             )
-        )
-    )
-    # Both instances told the sandbox the balancer's address, with the secret.
-    hook = sandbox.state.bot(sandbox.token).webhook
-    assert hook.url == f"{balancer.url}/webhook"
-    assert hook.secret_token == SECRET
-    yield Cluster(sandbox, origin, balancer, instances)
-    for instance in instances:
-        if instance.proc.returncode is None:
-            instance.proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(instance.proc.wait(), 60)
-    for instance in instances:
-        assert sandbox.token not in instance.log.read_text()
+            # Both instances told the sandbox the balancer's address, with the secret.
+            hook = sandbox.state.bot(sandbox.token).webhook
+            assert hook.url == f"{balancer.url}/webhook"
+            assert hook.secret_token == SECRET
+            try:
+                yield Cluster(sandbox, origin, balancer, instances, env, tmp, started)
+            finally:
+                await _stop_all(started)
+    finally:
+        await _stop_all(started)
+        await balancer_runner.cleanup()
+        await session.close()
+        await origin_runner.cleanup()
+    for log in tmp.glob("*.log"):
+        assert sandbox.token not in log.read_text()
 
 
 async def test_a_file_id_learned_by_one_instance_is_used_by_the_other(cluster: Cluster):
+    await cluster.ensure_running()
     client = cluster.sandbox.client
-    await client.send_text(SHOPPER, "/start product-p3")
-    first = await cluster.wait_for(SHOPPER, 4)  # an album of 3 photos and the buttons
+    shopper = 601
+    mark = len(cluster.balancer.routes)
+    await client.send_text(shopper, "/start product-p3")
+    first = await cluster.wait_for(shopper, 4)  # an album of 3 photos and the buttons
     assert len([m for m in first if "photo" in m]) == 3
-    assert cluster.origin.total == 3
+    assert cluster.origin.hits_of("p3") == 3
     await client.reset_calls()
 
-    await client.send_text(SHOPPER, "/start product-p3")
-    second = (await cluster.wait_for(SHOPPER, 8))[4:]
+    await client.send_text(shopper, "/start product-p3")
+    second = (await cluster.wait_for(shopper, 8))[4:]
     assert len([m for m in second if "photo" in m]) == 3
     # The two updates went to different instances; the second neither downloaded nor uploaded.
-    [(_, a), (_, b)] = cluster.balancer.routes
+    # (An instance answers the balancer once the card is sent: the route comes last.)
+    routes = cluster.balancer.routes
+    await until(lambda: len(routes) >= mark + 2, "both updates were answered")
+    [(_, a), (_, b)] = routes[mark:]
     assert a != b
-    assert cluster.origin.total == 3
+    assert cluster.origin.hits_of("p3") == 3
     [album] = await client.calls("sendMediaGroup")
     assert album["uploads"] == []
+
+
+async def test_a_language_chosen_through_one_instance_holds_on_the_other(cluster: Cluster):
+    await cluster.ensure_running()
+    client = cluster.sandbox.client
+    shopper = 602  # Telegram says English; the shopper picks Russian
+    mark = len(cluster.balancer.routes)
+    await client.send_text(shopper, "/language", language_code="en")
+    [chooser] = await cluster.wait_for(shopper, 1)
+    assert chooser["text"] == "Choose your language:"
+    await client.press_button(shopper, chooser["message_id"], button_data(chooser, "Русский"))
+    chosen = (await cluster.wait_for(shopper, 2))[1]
+    assert chosen["text"].startswith("Добро пожаловать")
+
+    await client.send_text(shopper, "/start", language_code="en")
+    welcome = (await cluster.wait_for(shopper, 3))[2]
+    [_, (_, chose_on), (_, next_on)] = cluster.balancer.routes[mark:]
+    # The next update was handled by the other process, which read the choice from Redis.
+    assert chose_on != next_on
+    assert welcome["text"].startswith("Добро пожаловать")
+    assert "Формы карточек" in [b["text"] for b in buttons(welcome)]
+
+
+@pytest.mark.parametrize("secret", [None, "not-the-secret"], ids=["missing", "wrong"])
+async def test_an_update_without_the_right_secret_is_refused_and_not_handled(
+    cluster: Cluster, secret: str | None
+):
+    await cluster.ensure_running()
+    client = cluster.sandbox.client
+    shopper = 603 if secret is None else 604
+    await client.send_text(shopper, "hello")  # the chat exists, so a card could reach it
+    [hint] = await cluster.wait_for(shopper, 1)
+    await client.reset_calls()
+    # A card would be downloaded and uploaded through the Bot API, not in the HTTP answer:
+    # had the forgery been handled, the origin and the sandbox would both know.
+    forged = {
+        "update_id": 990_000 + shopper,
+        "message": {
+            "message_id": 999,
+            "date": 1_700_000_000,
+            "chat": {"id": shopper, "type": "private", "first_name": "Eve"},
+            "from": {"id": shopper, "is_bot": False, "first_name": "Eve"},
+            "text": "/start product-p1",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+    headers = {} if secret is None else {"X-Telegram-Bot-Api-Secret-Token": secret}
+    async with aiohttp.ClientSession() as http:
+        for instance in cluster.instances:
+            async with http.post(f"{instance.url}/webhook", json=forged, headers=headers) as answer:
+                assert answer.status == 401
+                assert "method" not in await answer.text()
+
+    # A real update after the forged ones is answered, and it is all that was answered.
+    await client.send_text(shopper, "/language")
+    messages = await cluster.wait_for(shopper, 2)
+    assert [text_of(m) for m in messages] == [text_of(hint), "Choose your language:"]
+    calls = await client.calls()
+    assert [(c["method"], c["via"]) for c in calls] == [("sendMessage", "webhook_reply")]
+    assert cluster.origin.hits_of("p1") == 0
+
+
+async def test_sigterm_during_a_card_lets_it_finish_and_keeps_the_webhook(cluster: Cluster):
+    await cluster.ensure_running()
+    client = cluster.sandbox.client
+    shopper = 605
+    origin = cluster.origin
+    origin.slow["p2-"] = 1.5
+    origin.requested.clear()
+    await client.send_text(shopper, "/start product-p2")
+    # The card's images are being fetched: the update is in the middle of being handled.
+    await asyncio.wait_for(origin.requested.wait(), 60)
+    update_id, busy = cluster.balancer.started[-1]
+    instance = cluster.instances[busy]
+    instance.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(instance.proc.wait(), 60) == 0, _tail(instance.log)
+
+    # The whole card arrived: an album of both photos, then the buttons.
+    card = await cluster.wait_for(shopper, 3)
+    assert [("photo" in m) for m in card] == [True, True, False]
+    assert card[0]["media_group_id"] == card[1]["media_group_id"]
+    assert any("Product p2" in text_of(m) for m in card)
+    assert buttons(card[2])
+    # Answered by the instance that stopped.
+    await until(lambda: (update_id, busy) in cluster.balancer.routes, "the card was answered")
+    assert "SIGTERM received" in instance.log.read_text()
+
+    # Stopping did not delete the webhook: the other instance answers the next update.
+    hook = cluster.sandbox.state.bot(cluster.sandbox.token).webhook
+    assert hook.url == f"{cluster.balancer.url}/webhook"
+    await client.send_text(shopper, "/start")
+    welcome = (await cluster.wait_for(shopper, 4))[3]
+    assert welcome["text"].startswith("Welcome to the Amanita shop")
+    assert cluster.balancer.routes[-1][1] == 1 - busy
