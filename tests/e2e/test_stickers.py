@@ -219,6 +219,25 @@ async def test_a_rejected_sticker_file_id_is_forgotten_and_the_sticker_uploaded(
     assert learned[f"{url}#sticker"] != "CAACAgIAAbogus"
 
 
+async def test_a_rejected_poster_file_id_is_re_sent_from_the_disk_cache_in_the_same_album(
+    sticker_shop: StartShop,
+):
+    shop = await sticker_shop()
+    await _open(shop, "st2")
+    url = shop.catalog.product("st2").sticker  # type: ignore[union-attr]
+    assert url is not None
+    await shop.app.file_ids.set_many({f"{url}#poster": "AgACAgIAAbogus"})
+    messages = await _open(shop, "st2")
+    assert _kinds(messages) == ["photo", "photo", "photo", "sticker", "text"]
+    calls = await shop.client.calls("sendMediaGroup")
+    assert [c["ok"] for c in calls] == [False, True]
+    assert [m["source"] for m in calls[1]["media"]] == ["file_id", "file_id", "upload"]
+    # The poster came from the disk cache: rendered once in all, the .tgs fetched once.
+    assert shop.app.stickers is not None
+    assert shop.app.stickers.stats()["posters_rendered"] == 1
+    assert shop.origin.hits["mascot.tgs"] == 1
+
+
 async def test_a_broken_or_hostile_sticker_leaves_the_card_whole_without_poster(
     sticker_shop: StartShop, caplog: pytest.LogCaptureFixture
 ):
