@@ -201,12 +201,6 @@ async def test_a_refused_sticker_is_not_fetched_again_on_the_next_card(
     assert origin.hits["mascot.tgs"] == 1
 
 
-def test_every_sticker_setting_is_in_env_example() -> None:
-    example = (Path(__file__).parents[2] / ".env.example").read_text()
-    for field in StickerSettings.model_fields:
-        assert f"\nSTICKER_{field.upper()}=" in example, field
-
-
 async def test_a_render_that_times_out_refuses_the_sticker_and_the_pool_recovers(
     tmp_path: Path, origin: Origin
 ):
