@@ -134,7 +134,9 @@ def render_png(data: bytes, size: int = PNG_SIZE, frame: int = 0) -> bytes:
         return out.getvalue()
 
 
-def _frames(data: bytes, size: int, fps: int | None, max_fps: int) -> tuple[list[Image.Image], int]:
+def sample_frames(
+    data: bytes, size: int, fps: int | None, max_fps: int
+) -> tuple[list[Image.Image], int]:
     """Frames sampled at min(fps, source fps, max_fps), at most MAX_ANIM_FRAMES of them and
     at most MAX_ANIM_PIXELS in all."""
     lottie = load_animation(data)
@@ -162,7 +164,7 @@ def _frames(data: bytes, size: int, fps: int | None, max_fps: int) -> tuple[list
 
 def render_webp(data: bytes, size: int = ANIM_SIZE, fps: int | None = None) -> bytes:
     """An animated WebP preview (at most 30 fps, looping)."""
-    images, out_fps = _frames(data, size, fps, WEBP_MAX_FPS)
+    images, out_fps = sample_frames(data, size, fps, WEBP_MAX_FPS)
     out = io.BytesIO()
     images[0].save(
         out,
@@ -180,7 +182,7 @@ def render_webp(data: bytes, size: int = ANIM_SIZE, fps: int | None = None) -> b
 def render_gif(data: bytes, size: int = ANIM_SIZE, fps: int | None = None) -> bytes:
     """An animated GIF preview (at most 50 fps: GIF delays are in 1/100 s and browsers
     slow anything faster than 2/100 s down to 1/10 s)."""
-    images, out_fps = _frames(data, size, fps, GIF_MAX_FPS)
+    images, out_fps = sample_frames(data, size, fps, GIF_MAX_FPS)
     out = io.BytesIO()
     images[0].save(
         out,

@@ -41,13 +41,13 @@ def poster_png(tgs: bytes, size: int, frame: int, background: tuple[int, int, in
 def preview_gif(tgs: bytes, size: int, background: tuple[int, int, int]) -> bytes:
     """A looping GIF of the sticker at ``size`` px and at most PREVIEW_FPS, on ``background``.
 
-    The frames come from the core's sampler (render._frames: its caps on frame count and
+    The frames come from the core's sampler (render.sample_frames: its caps on frame count and
     pixels apply) and are flattened before the one GIF encoding. Flattening the core's
     finished GIF instead would decode and quantize every frame twice (measured 0.8 s against
     0.1 s for the demo mascot). FASTOCTREE quantizes a frame in about a millisecond where
     Pillow's default for RGB (median cut) takes tens.
     """
-    images, fps = render._frames(tgs, size, PREVIEW_FPS, render.GIF_MAX_FPS)
+    images, fps = render.sample_frames(tgs, size, PREVIEW_FPS, render.GIF_MAX_FPS)
     frames = [
         _flatten(image, background).quantize(colors=255, method=Image.Quantize.FASTOCTREE)
         for image in images

@@ -282,14 +282,14 @@ def test_identical_frames_of_a_still_sticker_are_merged() -> None:
 
 def test_big_animated_previews_get_fewer_frames_not_gigabytes() -> None:
     tgs = gzip_json(square_doc(fps=60, frames=600))
-    frames, _ = render._frames(tgs, 512, None, 50)
+    frames, _ = render.sample_frames(tgs, 512, None, 50)
     assert len(frames) == render.MAX_ANIM_PIXELS // (512 * 512)  # 45 frames, ~47 MB
     with pytest.raises(StickerError, match="bad_size"):
         render.render_gif(tgs, size=1024)
 
 
 def test_animation_frame_count_is_capped() -> None:
-    frames, fps = render._frames(gzip_json(square_doc(fps=60, frames=600)), 32, None, 50)
+    frames, fps = render.sample_frames(gzip_json(square_doc(fps=60, frames=600)), 32, None, 50)
     assert (len(frames), fps) == (render.MAX_ANIM_FRAMES, 50)  # 10 s cut to 3.6 s
 
 
