@@ -30,6 +30,8 @@ import signal
 from collections.abc import Mapping
 from typing import Any
 
+from aiogram.methods import TelegramMethod
+from aiogram.types import InputFile
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
@@ -47,11 +49,48 @@ class WebhookConfigError(Exception):
 
 
 class _UpdateHandler(SimpleRequestHandler):
-    """aiogram's handler, minus closing the bot's session on the app's shutdown signal: updates
-    may still be running then. BotApp.close closes it once they have finished."""
+    """aiogram's handler, minus closing the bot's session on the app's shutdown signal (updates
+    may still be running then; BotApp.close closes it once they have finished), and answering
+    with a returned method as JSON rather than aiogram's multipart form: Telegram takes both,
+    and the form costs both ends a part per parameter (a third of this handler's time)."""
+
+    def __init__(self, app: BotApp, secret: str) -> None:
+        super().__init__(
+            app.dispatcher,
+            app.bot,
+            handle_in_background=False,
+            secret_token=secret,
+            **{WEBHOOK_REPLY: True},
+        )
+        self._metrics = app.metrics
 
     async def close(self) -> None:
         return None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        bot = self.bot
+        if not self.verify_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), bot):
+            return web.Response(body="Unauthorized", status=401)
+        update = await request.json(loads=bot.session.json_loads)
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+            bot, update, **self.data
+        )
+        if not isinstance(result, TelegramMethod):
+            return web.json_response({})
+        files: dict[str, InputFile] = {}
+        body: dict[str, Any] = {"method": result.__api_method__}
+        for key, value in result.model_dump(warnings=False).items():
+            prepared = bot.session.prepare_value(value, bot=bot, files=files)
+            if prepared is not None:
+                body[key] = prepared
+        if files:
+            # A file cannot ride in a JSON answer: sent as a request of its own instead.
+            await self.dispatcher.silent_call_request(bot, result)
+            return web.json_response({})
+        if self._metrics is not None:
+            # Made by Telegram on the bot's behalf: counted like the bot's own calls.
+            self._metrics.api_calls.labels(result.__api_method__).inc()
+        return web.Response(body=bot.session.json_dumps(body), content_type="application/json")
 
 
 def check_settings(ws: WebhookSettings) -> tuple[str, str]:
@@ -96,13 +135,7 @@ async def _metrics(request: web.Request) -> web.Response:
 def build_web_app(app: BotApp, secret: str) -> tuple[web.Application, _UpdateHandler]:
     web_app = web.Application()
     web_app[BOT_APP] = app
-    handler = _UpdateHandler(
-        app.dispatcher,
-        app.bot,
-        handle_in_background=False,
-        secret_token=secret,
-        **{WEBHOOK_REPLY: True},
-    )
+    handler = _UpdateHandler(app, secret)
     handler.register(web_app, path=app.settings.webhook.webhook_path)
     web_app.router.add_get("/health", _health)
     web_app.router.add_get("/metrics", _metrics)
