@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.fsm_storage import ResilientRedisStorage
 from bot.handlers import get_routers
 from bot.i18n import build_i18n
-from bot.metrics import ApiCallMetrics, BotMetrics, HandlerTiming, UpdateContext
+from bot.metrics import ApiCallMetrics, BotMetrics
 from bot.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.middlewares.locale import LocaleMiddleware
 from bot.services.delivery import CardDelivery
@@ -60,12 +60,17 @@ def create_dispatcher(
     i18n: I18n,
     preferences: Preferences,
     inflight: InFlight,
+    metrics: BotMetrics | None = None,
     storage: BaseStorage | None = None,
     **workflow_data: Any,
 ) -> Dispatcher:
     """A Dispatcher whose workflow_data reaches handlers as typed parameters by name."""
     dp = TrackingDispatcher(
-        inflight=inflight, storage=storage, preferences=preferences, **workflow_data
+        inflight=inflight,
+        metrics=metrics,
+        storage=storage,
+        preferences=preferences,
+        **workflow_data,
     )
     LocaleMiddleware(i18n, preferences).setup(dp)
     dp.include_routers(*get_routers())
@@ -153,6 +158,7 @@ async def build_app(
         i18n=i18n,
         preferences=preferences,
         inflight=inflight,
+        metrics=metrics,
         storage=storage,
         settings=settings,
         catalog=catalog,
@@ -166,11 +172,6 @@ async def build_app(
         await set_commands(bot, i18n, settings.bot.admin_ids)
 
     dp.startup.register(on_startup)
-    # Update middlewares run before the per-event ones (the locale lookup), so every line
-    # logged while the update is handled carries its ids.
-    dp.update.outer_middleware(UpdateContext(metrics))
-    for observer in (dp.message, dp.edited_message, dp.callback_query, dp.inline_query):
-        observer.middleware(HandlerTiming(metrics))
     # Last, so nothing above can fail with render processes running.
     await stickers.start()
     return BotApp(

@@ -1,8 +1,10 @@
 """Logging of the bot process: text or JSON lines, each carrying the update it belongs to, and
 never a secret.
 
-The update id, chat id and handler live in context variables set by middlewares (bot/metrics.py),
-so any log line written while an update is handled carries them, whichever module writes it.
+The update id and chat id live in context variables set by the dispatcher
+(bot/middlewares/inflight.py), the handler's name in one set by its middleware
+(bot/middlewares/handler.py), so any log line written while an update is handled carries them,
+whichever module writes it.
 The redaction filter sits on the root handler: aiohttp and aiogram put the token in request URLs
 (``/bot<token>/sendMessage``), and an exception text can repeat it.
 """

@@ -1,30 +1,28 @@
-"""Prometheus metrics of one bot process, and the middlewares that feed them and the log context.
+"""Prometheus metrics of one bot process, and the session middleware that counts Bot API calls.
 
 Each BotApp has its own registry (tests run several bots in one process). Served on /metrics by
-the webhook server (bot/webhook.py); in polling mode they are collected but not served.
+the webhook server (bot/webhook.py); in polling mode they are collected but not served. Updates
+are counted by the dispatcher (bot/middlewares/inflight.py), handlers timed by their middleware
+(bot/middlewares/handler.py).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot
+from aiogram import Bot
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
-from aiogram.types import TelegramObject, Update
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.logs import chat_id_var, handler_var, update_id_var
 from bot.services.file_ids import FileIdStats
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -83,6 +81,29 @@ class BotMetrics:
         )
         self.snapshot = _Snapshot()
         reg.register(self.snapshot)
+        # The labelled children, looked up once: ``labels()`` validates and takes a lock on
+        # every call, and these three are on every update's path.
+        self._updates_by_type: dict[str, Any] = {}
+        self._handler_by_name: dict[str, Any] = {}
+        self._api_calls_by_method: dict[str, Any] = {}
+
+    def count_update(self, kind: str) -> None:
+        child = self._updates_by_type.get(kind)
+        if child is None:
+            child = self._updates_by_type[kind] = self.updates.labels(kind)
+        child.inc()
+
+    def observe_handler(self, name: str, seconds: float) -> None:
+        child = self._handler_by_name.get(name)
+        if child is None:
+            child = self._handler_by_name[name] = self.handler_seconds.labels(name)
+        child.observe(seconds)
+
+    def count_api_call(self, method: str) -> None:
+        child = self._api_calls_by_method.get(method)
+        if child is None:
+            child = self._api_calls_by_method[method] = self.api_calls.labels(method)
+        child.inc()
 
     async def refresh(
         self, *, images: dict[str, Any], file_ids: FileIdStats, redis_fallbacks: int
@@ -100,52 +121,6 @@ class BotMetrics:
         return generate_latest(self.registry)
 
 
-class UpdateContext(BaseMiddleware):
-    """Outer update middleware: counts the update by type and puts its ids in the log context."""
-
-    def __init__(self, metrics: BotMetrics) -> None:
-        self._metrics = metrics
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        if isinstance(event, Update):
-            self._metrics.updates.labels(event.event_type).inc()
-            update_id_var.set(event.update_id)
-        chat = data.get("event_chat")
-        chat_id_var.set(getattr(chat, "id", None))
-        # Each update runs in its own task, so these values end with it.
-        return await handler(event, data)
-
-
-class HandlerTiming(BaseMiddleware):
-    """Inner middleware (set on the dispatcher's observers, so it wraps every router's
-    handlers): times the handler and names it in the log context."""
-
-    def __init__(self, metrics: BotMetrics) -> None:
-        self._metrics = metrics
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        found = data.get("handler")
-        callback = found.callback if isinstance(found, HandlerObject) else None
-        name = f"{callback.__module__}.{callback.__qualname__}" if callback else "?"
-        token = handler_var.set(name)
-        started = time.perf_counter()
-        try:
-            return await handler(event, data)
-        finally:
-            self._metrics.handler_seconds.labels(name).observe(time.perf_counter() - started)
-            handler_var.reset(token)
-
-
 class ApiCallMetrics(BaseRequestMiddleware):
     """Session middleware: every Bot API request and every failure, by method. Registered inside
     the retry policy, so each attempt that went out counts (what Telegram's limits see)."""
@@ -160,7 +135,7 @@ class ApiCallMetrics(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         name = method.__api_method__
-        self._metrics.api_calls.labels(name).inc()
+        self._metrics.count_api_call(name)
         try:
             return await make_request(bot, method)
         except (TelegramAPIError, OSError, TimeoutError):

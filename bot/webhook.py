@@ -37,7 +37,7 @@ from aiohttp import web
 
 from bot.config import WebhookSettings
 from bot.factory import SHUTDOWN_GRACE_S, BotApp
-from bot.middlewares.answers import WEBHOOK_REPLY
+from bot.middlewares.handler import WEBHOOK_REPLY
 
 log = logging.getLogger(__name__)
 

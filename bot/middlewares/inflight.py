@@ -1,21 +1,25 @@
-"""Counts updates being handled, so shutdown can let them finish before closing sessions.
+"""The bot's Dispatcher: counts updates being handled (so shutdown can let them finish before
+closing sessions), counts them by type, and puts their ids in the log context.
 
-Counted around Dispatcher.feed_update rather than in an update middleware: aiogram's
+All of it around Dispatcher.feed_update rather than in update middlewares: aiogram's
 ErrorsMiddleware is the outermost update middleware, so a middleware would see an update as
-done before its error handler (which may still send an apology) has run.
+done before its error handler (which may still send an apology) has run, and a log line of
+that error handler would miss the update's ids. It is also cheaper: aiogram rebuilds the
+middleware chain for every event (see bot/middlewares/handler.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
 from aiogram.types import Update
 
-from bot.middlewares.answers import SendReturnedAnswer
+from bot.logs import chat_id_var, update_id_var
+from bot.metrics import BotMetrics
+from bot.middlewares.handler import HandlerCall
 
 
 class InFlight:
@@ -29,17 +33,15 @@ class InFlight:
     def count(self) -> int:
         return self._count
 
-    @asynccontextmanager
-    async def track(self) -> AsyncIterator[None]:
+    def started(self) -> None:
         self._count += 1
         self._idle.clear()
-        try:
-            yield
-        finally:
-            self.finished += 1
-            self._count -= 1
-            if self._count == 0:
-                self._idle.set()
+
+    def done(self) -> None:
+        self.finished += 1
+        self._count -= 1
+        if self._count == 0:
+            self._idle.set()
 
     async def wait_idle(self, grace: float) -> bool:
         """True when every update finished within ``grace`` seconds."""
@@ -51,18 +53,32 @@ class InFlight:
 
 
 class TrackingDispatcher(Dispatcher):
-    """A Dispatcher that counts every update, error handling included, in ``inflight``, and
-    sends the answers handlers return (bot/middlewares/answers.py)."""
+    """A Dispatcher that counts every update, error handling included, in ``inflight`` (and
+    in ``metrics`` by type), sets the log context, and wraps every handler in
+    :class:`HandlerCall`."""
 
-    def __init__(self, *, inflight: InFlight, **kwargs: Any) -> None:
+    def __init__(
+        self, *, inflight: InFlight, metrics: BotMetrics | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.inflight = inflight
+        self._metrics = metrics
         # Inner middlewares of the dispatcher wrap the handlers of every router it includes.
-        answers = SendReturnedAnswer()
+        around = HandlerCall(metrics)
         for name, observer in self.observers.items():
             if name not in {"update", "error"}:
-                observer.middleware(answers)
+                observer.middleware(around)
 
     async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
-        async with self.inflight.track():
+        self.inflight.started()
+        try:
+            # Each update runs in its own task (a polling task, a webhook request), so these
+            # values end with it.
+            update_id_var.set(update.update_id)
+            chat = UserContextMiddleware.resolve_event_context(update).chat
+            chat_id_var.set(None if chat is None else chat.id)
+            if self._metrics is not None:
+                self._metrics.count_update(update.event_type)
             return await super().feed_update(bot, update, **kwargs)
+        finally:
+            self.inflight.done()
