@@ -33,6 +33,7 @@ from bot.services.preferences import Preferences, SqlitePreferences
 from bot.services.redis_state import RedisFileIdStore, RedisGuard, RedisPreferences, connect
 from bot.services.sqlite_db import SqliteDb
 from bot.services.stickers import StickerService
+from bot.services.update_reads import UpdateReads
 from sticker_core import StickerRenderer
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,14 @@ def create_dispatcher(
     inflight: InFlight,
     metrics: BotMetrics | None = None,
     storage: BaseStorage | None = None,
+    reads: UpdateReads | None = None,
     **workflow_data: Any,
 ) -> Dispatcher:
     """A Dispatcher whose workflow_data reaches handlers as typed parameters by name."""
     dp = TrackingDispatcher(
         inflight=inflight,
         metrics=metrics,
+        reads=reads,
         storage=storage,
         preferences=preferences,
         **workflow_data,
@@ -131,6 +134,7 @@ async def build_app(
     redis: Redis | None = None
     guard: RedisGuard | None = None
     storage: BaseStorage | None = None
+    reads: UpdateReads | None = None
     file_ids: FileIdStore
     preferences: Preferences
     if settings.bot.redis_url:
@@ -139,6 +143,7 @@ async def build_app(
         file_ids = RedisFileIdStore(redis, bot_id=bot.id, guard=guard)
         preferences = RedisPreferences(redis, guard)
         storage = ResilientRedisStorage(redis, guard)
+        reads = UpdateReads(redis, guard, state_key=storage.state_key, language_key=preferences.key)
     else:
         file_ids = SqliteFileIdStore(db, bot_id=bot.id)
         preferences = SqlitePreferences(db)
@@ -160,6 +165,7 @@ async def build_app(
         inflight=inflight,
         metrics=metrics,
         storage=storage,
+        reads=reads,
         settings=settings,
         catalog=catalog,
         images=images,

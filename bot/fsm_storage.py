@@ -3,6 +3,8 @@
 aiogram's FSM middleware reads the state of every update before any handler runs, so a bare
 RedisStorage turns a Redis outage into a failure of every update. Wrapped here, an outage reads
 as "no state" and a write is skipped (logged once by the guard); the bot keeps answering.
+The state of each update is usually read up front with the user's language, in one round trip
+(bot/services/update_reads.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 
 from bot.services.redis_state import KEY_PREFIX, RedisGuard
+from bot.services.update_reads import loaded, remember
 
 
 class ResilientRedisStorage(BaseStorage):
@@ -25,10 +28,18 @@ class ResilientRedisStorage(BaseStorage):
         )
         self._guard = guard
 
+    def state_key(self, key: StorageKey) -> str:
+        """The Redis key of this storage key's state."""
+        return self._inner.key_builder.build(key, "state")
+
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
         await self._guard.call("fsm set_state", lambda: self._inner.set_state(key, state), None)
+        remember(self.state_key(key), state.state if isinstance(state, State) else state)
 
     async def get_state(self, key: StorageKey) -> str | None:
+        found, state = loaded(self.state_key(key))
+        if found:
+            return state
         return await self._guard.call("fsm get_state", lambda: self._inner.get_state(key), None)
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:

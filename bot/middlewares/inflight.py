@@ -1,5 +1,6 @@
 """The bot's Dispatcher: counts updates being handled (so shutdown can let them finish before
-closing sessions), counts them by type, and puts their ids in the log context.
+closing sessions), counts them by type, puts their ids in the log context, and reads what the
+update will read from Redis in one round trip (bot/services/update_reads.py).
 
 All of it around Dispatcher.feed_update rather than in update middlewares: aiogram's
 ErrorsMiddleware is the outermost update middleware, so a middleware would see an update as
@@ -20,6 +21,7 @@ from aiogram.types import Update
 from bot.logs import chat_id_var, update_id_var
 from bot.metrics import BotMetrics
 from bot.middlewares.handler import HandlerCall
+from bot.services.update_reads import UpdateReads
 
 
 class InFlight:
@@ -58,11 +60,17 @@ class TrackingDispatcher(Dispatcher):
     :class:`HandlerCall`."""
 
     def __init__(
-        self, *, inflight: InFlight, metrics: BotMetrics | None = None, **kwargs: Any
+        self,
+        *,
+        inflight: InFlight,
+        metrics: BotMetrics | None = None,
+        reads: UpdateReads | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.inflight = inflight
         self._metrics = metrics
+        self._reads = reads
         # Inner middlewares of the dispatcher wrap the handlers of every router it includes.
         around = HandlerCall(metrics)
         for name, observer in self.observers.items():
@@ -75,10 +83,17 @@ class TrackingDispatcher(Dispatcher):
             # Each update runs in its own task (a polling task, a webhook request), so these
             # values end with it.
             update_id_var.set(update.update_id)
-            chat = UserContextMiddleware.resolve_event_context(update).chat
-            chat_id_var.set(None if chat is None else chat.id)
+            event = UserContextMiddleware.resolve_event_context(update)
+            chat_id_var.set(event.chat_id)
             if self._metrics is not None:
                 self._metrics.count_update(update.event_type)
-            return await super().feed_update(bot, update, **kwargs)
+            if self._reads is None:
+                return await super().feed_update(bot, update, **kwargs)
+            reads = await self._reads.load(bot, self.fsm, event)
+            try:
+                return await super().feed_update(bot, update, **kwargs)
+            finally:
+                if reads is not None:
+                    self._reads.reset(reads)
         finally:
             self.inflight.done()

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.services.file_ids import FileIdStats
+from bot.services.update_reads import loaded, remember
 
 log = logging.getLogger(__name__)
 
@@ -138,23 +139,32 @@ class RedisFileIdStore:
 
 class RedisPreferences:
     """Each user's language under its own key. No local copy: a choice made through one
-    instance must hold on the next update, whichever instance the balancer picks."""
+    instance must hold on the next update, whichever instance the balancer picks. Usually
+    read at the start of the update with its FSM state (bot/services/update_reads.py)."""
 
     def __init__(self, redis: Redis, guard: RedisGuard | None = None) -> None:
         self._redis = redis
         self._guard = guard or RedisGuard()
 
-    def _key(self, user_id: int) -> str:
+    def key(self, user_id: int) -> str:
         return f"{KEY_PREFIX}:lang:{user_id}"
 
     async def language(self, user_id: int) -> str | None:
+        key = self.key(user_id)
+        found, language = loaded(key)
+        if found:
+            return language
+
         async def op() -> str | None:
-            return _text(await self._redis.get(self._key(user_id)))
+            return _text(await self._redis.get(key))
 
         return await self._guard.call("language get", op, None)
 
     async def set_language(self, user_id: int, language: str) -> None:
+        key = self.key(user_id)
+
         async def op() -> None:
-            await self._redis.set(self._key(user_id), language)
+            await self._redis.set(key, language)
 
         await self._guard.call("language set", op, None)
+        remember(key, language)
