@@ -7,11 +7,14 @@ reports the box idle. :func:`frozen_share` measures that directly, so each resul
 says how much of the machine the figures had; ratios taken inside one run stay
 comparable, absolute rates do not.
 
-Scratch folders: on these machines creating a file under ``/tmp`` costs ~120 us against
-~6-25 us elsewhere on the same ext4 disk (measured with ``os.open(O_CREAT | O_EXCL)``,
-500 files in a fresh folder). The bot's image cache lives in the project (``image_cache/``
-by default), so benchmarks that write a cache do it in :func:`scratch_dir`, on the project's
-disk, not in the system temp folder.
+Scratch folders: benchmarks that write a cache do it in :func:`scratch_dir`, inside the
+project (the bot's image cache lives there too, ``image_cache/`` by default), not in the
+system temp folder, which the test suite fills and empties. It is the same disk either way;
+what makes creating a file slow here is not the folder but recent deletions. These VMs
+mount ext4 without a journal, and such an ext4 skips inodes deleted in the last minute or
+so when it allocates one, reading each candidate from disk: right after a test run or a
+cache clear that removed thousands of files, ``os.open(O_CREAT)`` costs 0.1-0.5 ms instead
+of ~15 us. See "Deleted files" in ``bench/downloads.py``.
 """
 
 from __future__ import annotations
