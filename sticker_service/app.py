@@ -393,22 +393,19 @@ async def rate_limit(request: web.Request, handler: Handler) -> web.StreamRespon
     settings = request.app[SETTINGS]
     ip = client_ip(request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies)
     decision = await limiter.check(ip)
-    limit_headers = {
-        "X-RateLimit-Limit": str(limiter.limit),
-        "X-RateLimit-Remaining": str(decision.remaining),
-        "X-RateLimit-Window": str(limiter.window),
-    }
     response: web.StreamResponse
     if not decision.allowed:
         request.app[METRICS].rate_limited.inc()
         response = json_error(
             429, "too many requests", "rate_limited", retry_after=decision.retry_after
         )
-        response.headers.update(limit_headers)
         response.headers["Retry-After"] = str(decision.retry_after)
-        return response
-    response = await handler(request)
-    response.headers.update(limit_headers)
+    else:
+        response = await handler(request)
+    headers = response.headers
+    headers["X-RateLimit-Limit"] = limiter.limit_text
+    headers["X-RateLimit-Remaining"] = str(decision.remaining)
+    headers["X-RateLimit-Window"] = limiter.window_text
     return response
 
 
@@ -466,6 +463,8 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
             app[STORE], settings.rate_limit_requests, settings.rate_limit_window_sec
         )
     yield
+    if settings.rate_limit_enabled:
+        await app[LIMITER].close()  # runs before _redis closes the client
 
 
 def create_app(settings: StickerServiceSettings) -> web.Application:

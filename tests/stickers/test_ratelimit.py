@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from ipaddress import ip_network
 
@@ -44,17 +45,63 @@ async def test_a_new_window_refills_the_budget_and_retry_after_says_when(
     assert (await limiter.check("198.51.100.1")).allowed
 
 
+async def _window_count(redis_url: str, key: str) -> int:
+    client = Redis.from_url(redis_url)
+    try:
+        return int(await client.get(key) or 0)
+    finally:
+        await client.aclose()
+
+
 async def test_big_limits_lease_batches_so_redis_is_not_asked_per_request(
     store: RedisStore, redis_url: str
 ) -> None:
     limiter = RateLimiter(store, limit=100_000, window=60, clock=Clock(60.0))
     for _ in range(250):
         assert (await limiter.check("198.51.100.9")).allowed
-    client = Redis.from_url(redis_url)
-    counted = int(await client.get("ratelimit:198.51.100.9:1") or 0)
-    await client.aclose()
+    await limiter.close()
     assert limiter.batch == 100  # 1 % of the limit, at most 100
-    assert counted == 300  # three leases of 100 cover 250 requests: three round trips
+    # Three leases of 100 cover 250 requests; the fourth was asked for ahead of need when
+    # half of the third was spent (or cancelled by close() before Redis counted it).
+    assert await _window_count(redis_url, "ratelimit:198.51.100.9:1") in (300, 400)
+
+
+async def test_concurrent_requests_with_an_empty_lease_share_one_lease_request(
+    store: RedisStore, redis_url: str
+) -> None:
+    limiter = RateLimiter(store, limit=100_000, window=60, clock=Clock(60.0))
+    decisions = await asyncio.gather(*(limiter.check("198.51.100.10") for _ in range(40)))
+    assert all(d.allowed for d in decisions)
+    # One INCRBY of 100 served all 40; a lease request each would have counted 4000.
+    assert await _window_count(redis_url, "ratelimit:198.51.100.10:1") == 100
+    await limiter.close()
+
+
+async def test_the_next_lease_is_asked_for_before_the_current_one_runs_out(
+    store: RedisStore, redis_url: str
+) -> None:
+    limiter = RateLimiter(store, limit=100_000, window=60, clock=Clock(60.0))
+    key = "ratelimit:198.51.100.11:1"
+    for _ in range(51):  # 49 of the first 100 left: under half a batch
+        assert (await limiter.check("198.51.100.11")).allowed
+    for _ in range(200):  # the lease request runs while the lease still has requests
+        if await _window_count(redis_url, key) == 200:
+            break
+        await asyncio.sleep(0.01)
+    assert await _window_count(redis_url, key) == 200
+    assert (await limiter.check("198.51.100.11")).remaining == 100_000 - 200 + 148
+    await limiter.close()
+
+
+async def test_a_lease_clipped_to_nothing_spends_what_is_left_then_refuses(
+    store: RedisStore, redis_url: str
+) -> None:
+    limiter = RateLimiter(store, limit=200, window=60, clock=Clock(60.0))
+    assert limiter.batch == 2
+    allowed = [(await limiter.check("198.51.100.12")).allowed for _ in range(205)]
+    await limiter.close()
+    assert allowed == [True] * 200 + [False] * 5
+    assert await _window_count(redis_url, "ratelimit:198.51.100.12:1") >= 200
 
 
 async def test_with_redis_gone_each_worker_still_counts_alone() -> None:
