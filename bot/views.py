@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_currency
@@ -12,6 +13,21 @@ from bot.catalog import Product, pick
 from bot.keyboards import product_keyboard
 from bot.services.cards import card_text
 from bot.services.delivery import CardDelivery, CardReport
+
+
+def reply(message: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> SendMessage:
+    """``message.answer(text, reply_markup=markup)`` for a handler to return, at a third of
+    the cost: answer() passes every optional field of sendMessage explicitly (defaults
+    included) and pydantic validates each one, 25 us a call against 9 us for the fields a
+    reply needs (the chat, its topic, a business connection). On the hot text commands
+    that was a tenth of the dispatch time in bench/webhook.py."""
+    return SendMessage(
+        chat_id=message.chat.id,
+        message_thread_id=message.message_thread_id if message.is_topic_message else None,
+        business_connection_id=message.business_connection_id,
+        text=text,
+        reply_markup=markup,
+    )
 
 
 async def show_in_place(

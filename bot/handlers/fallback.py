@@ -7,6 +7,8 @@ from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.views import reply
+
 
 async def stale_button(query: CallbackQuery) -> None:
     await query.answer(_("Sorry, this button is out of date. Send /start."), show_alert=True)
@@ -14,7 +16,7 @@ async def stale_button(query: CallbackQuery) -> None:
 
 async def anything_else(message: Message) -> SendMessage:
     # Returned, not awaited: in webhook mode it goes back in the HTTP answer (bot/webhook.py).
-    return message.answer(_("Send /start to see the catalog, or /language to change the language."))
+    return reply(message, _("Send /start to see the catalog, or /language to change the language."))
 
 
 def create_router() -> Router:
