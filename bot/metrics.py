@@ -29,8 +29,8 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class _Snapshot(Collector):
-    """Counters other objects keep (image cache, file_id store, Redis guard), read at scrape
-    time from the values :meth:`BotMetrics.refresh` copied."""
+    """Counters other objects keep (image cache, file_id store, stickers, Redis guard), read
+    at scrape time from the values :meth:`BotMetrics.refresh` copied."""
 
     def __init__(self) -> None:
         self.values: dict[str, float] = {}
@@ -53,6 +53,24 @@ class _Snapshot(Collector):
         yield reuse
         yield GaugeMetricFamily(
             "bot_file_ids_known", "file_ids learned so far", value=v.get("file_ids", 0)
+        )
+        posters = CounterMetricFamily(
+            "bot_sticker_posters",
+            "Product sticker posters, by where they came from",
+            labels=["result"],
+        )
+        posters.add_metric(["rendered"], v.get("posters_rendered", 0))
+        posters.add_metric(["cached"], v.get("poster_hits", 0))
+        yield posters
+        yield GaugeMetricFamily(
+            "bot_stickers_refused",
+            "Product stickers refused recently (not tried again until REFUSAL_MEMORY_S passes)",
+            value=v.get("stickers_refused", 0),
+        )
+        yield CounterMetricFamily(
+            "bot_user_stickers_converted",
+            "Users' animated stickers sent back as Lottie JSON and GIF",
+            value=v.get("user_stickers", 0),
         )
         yield CounterMetricFamily(
             "bot_redis_fallbacks",
@@ -106,9 +124,19 @@ class BotMetrics:
         child.inc()
 
     async def refresh(
-        self, *, images: dict[str, Any], file_ids: FileIdStats, redis_fallbacks: int
+        self,
+        *,
+        images: dict[str, Any],
+        file_ids: FileIdStats,
+        redis_fallbacks: int,
+        stickers: dict[str, int] | None = None,
     ) -> None:
+        stickers = stickers or {}
         self.snapshot.values = {
+            "posters_rendered": float(stickers.get("posters_rendered", 0)),
+            "poster_hits": float(stickers.get("poster_hits", 0)),
+            "stickers_refused": float(stickers.get("refused", 0)),
+            "user_stickers": float(stickers.get("user_stickers", 0)),
             "image_hits": float(images.get("hits", 0)),
             "image_misses": float(images.get("misses", 0)),
             "file_id_hits": float(file_ids.hits),

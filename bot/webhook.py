@@ -128,6 +128,7 @@ async def _metrics(request: web.Request) -> web.Response:
         images=app.images.stats(),
         file_ids=await app.file_ids.stats(),
         redis_fallbacks=0 if guard is None else guard.failures,
+        stickers=None if app.stickers is None else app.stickers.stats(),
     )
     return web.Response(body=app.metrics.render(), content_type="text/plain", charset="utf-8")
 

@@ -31,17 +31,32 @@ class ImageCache(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
 
+class StickerCache(Protocol):
+    """The parts of StickerService (bot/services/stickers.py) the admin commands use. Its
+    posters and .tgs files live in the image cache folder and go with :meth:`ImageCache.clear`."""
+
+    def forget_refusals(self) -> int: ...
+
+    def stats(self) -> dict[str, int]: ...
+
+
 @dataclass(frozen=True)
 class ClearReport:
     files: int
     bytes: int
     file_ids: int
+    stickers_retried: int = 0  # refused stickers that the next card tries again
 
 
-async def clear_caches(images: ImageCache, file_ids: FileIdStore) -> ClearReport:
+async def clear_caches(
+    images: ImageCache, file_ids: FileIdStore, stickers: StickerCache | None = None
+) -> ClearReport:
     result = await images.clear()
     forgotten = await file_ids.clear()
-    return ClearReport(files=result.files, bytes=result.bytes, file_ids=forgotten)
+    retried = stickers.forget_refusals() if stickers is not None else 0
+    return ClearReport(
+        files=result.files, bytes=result.bytes, file_ids=forgotten, stickers_retried=retried
+    )
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,10 @@ class StatsReport:
     file_ids: int
     file_id_hits: int
     file_id_misses: int
+    # Product stickers: posters rendered and served from disk, stickers refused right now.
+    posters_rendered: int = 0
+    poster_hits: int = 0
+    stickers_refused: int = 0
 
     @property
     def hit_rate(self) -> float:
@@ -74,9 +93,12 @@ def _int(stats: dict[str, Any], key: str) -> int:
     return int(value)
 
 
-async def collect_stats(images: ImageCache, file_ids: FileIdStore) -> StatsReport:
+async def collect_stats(
+    images: ImageCache, file_ids: FileIdStore, stickers: StickerCache | None = None
+) -> StatsReport:
     disk = images.stats()
     ids = await file_ids.stats()
+    posters = stickers.stats() if stickers is not None else {}
     return StatsReport(
         hits=_int(disk, "hits"),
         misses=_int(disk, "misses"),
@@ -87,6 +109,9 @@ async def collect_stats(images: ImageCache, file_ids: FileIdStore) -> StatsRepor
         file_ids=ids.entries,
         file_id_hits=ids.hits,
         file_id_misses=ids.misses,
+        posters_rendered=posters.get("posters_rendered", 0),
+        poster_hits=posters.get("poster_hits", 0),
+        stickers_refused=posters.get("refused", 0),
     )
 
 

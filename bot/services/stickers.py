@@ -72,7 +72,8 @@ UPLOAD_MAX_BYTES = 50 * 1024 * 1024
 _DOWNLOAD_ATTEMPTS = 2
 _RETRY_PAUSE_S = 0.2
 # A sticker refused for what it is (not a sticker, a bomb, a 404, a render that fails or
-# hangs) is not fetched and rendered again on every view of its card for this long.
+# hangs) is not fetched and rendered again on every view of its card for this long, or until
+# an admin's /cache_clear (whose /cache_stats text says "10 min").
 REFUSAL_MEMORY_S = 600.0
 
 
@@ -427,8 +428,19 @@ class StickerService:
         self.counters["user_stickers"] += 1
         return UserStickerFiles(lottie=lottie, gif=gif)
 
+    def forget_refusals(self) -> int:
+        """Forget the stickers refused recently (an admin's /cache_clear: the shop may have
+        fixed them), so their next card tries them again. Returns how many there were."""
+        count = self._refused_now()
+        self._refused.clear()
+        return count
+
     def stats(self) -> dict[str, int]:
-        return dict(self.counters)
+        return {**self.counters, "refused": self._refused_now()}
+
+    def _refused_now(self) -> int:
+        now = self._now()
+        return sum(1 for _, until in self._refused.values() if until > now)
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(

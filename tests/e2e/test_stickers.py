@@ -26,7 +26,16 @@ from bot.factory import build_app
 from bot.services.http_session import SessionManager
 from sandbox.testing import RunningSandbox, running_sandbox
 from sticker_core.samples import gzip_json, square_doc
-from tests.e2e.conftest import RU_SHOPPER, SHOPPER, Origin, Shop, buttons, make_settings, text_of
+from tests.e2e.conftest import (
+    ADMIN,
+    RU_SHOPPER,
+    SHOPPER,
+    Origin,
+    Shop,
+    buttons,
+    make_settings,
+    text_of,
+)
 
 CATALOG_DIR = Path(__file__).parents[2] / "catalog"
 MOVING = square_doc(moving=True)
@@ -268,6 +277,31 @@ async def test_a_broken_or_hostile_sticker_leaves_the_card_whole_without_poster(
         assert shop.origin.total == hits
     # The renderer survived all of it: a good sticker still gets its poster and plays.
     assert _kinds(await _open(shop, "st2")) == ["photo", "photo", "photo", "sticker", "text"]
+
+
+async def test_cache_stats_counts_posters_and_refusals_and_cache_clear_retries_them(
+    sticker_shop: StartShop,
+):
+    shop = await sticker_shop()
+    assert _kinds(await _open(shop, "st2")) == ["photo", "photo", "photo", "sticker", "text"]
+    assert _kinds(await _open(shop, "st0")) == ["photo", "sticker", "text"]  # by file_id
+    assert _kinds(await _open(shop, "st404")) == ["photo", "photo", "text"]
+    [stats] = await shop.say(ADMIN, "/cache_stats")
+    assert "Rendered: 1, from disk: 0" in stats["text"]
+    assert "Stickers refused (retried after 10 min or /cache_clear): 1" in stats["text"]
+
+    # The shop puts the missing sticker in place; the refusal is still remembered...
+    del shop.origin.status["missing.tgs"]
+    shop.origin.bodies["missing.tgs"] = STICKER
+    assert _kinds(await _open(shop, "st404")) == ["photo", "photo", "text"]
+    assert shop.origin.hits["missing.tgs"] == 1
+    # ...until an admin clears the cache: the next card fetches it and plays it.
+    [cleared] = await shop.say(ADMIN, "/cache_clear")
+    assert cleared["text"].endswith("\nRefused stickers to try again: 1.")
+    assert _kinds(await _open(shop, "st404")) == ["photo", "photo", "photo", "sticker", "text"]
+    assert shop.origin.hits["missing.tgs"] == 2
+    [stats] = await shop.say(ADMIN, "/cache_stats")
+    assert "Stickers refused (retried after 10 min or /cache_clear): 0" in stats["text"]
 
 
 async def test_the_demo_shops_mascot_card_plays_the_shipped_sticker(tmp_path: Path):
