@@ -126,12 +126,11 @@ class Catalog(_Model):
 
     def image_urls(self) -> Iterator[str]:
         """Every product image URL once, in catalog order (what /warm fetches)."""
-        seen: set[str] = set()
-        for product in self.products:
-            for url in product.images:
-                if url not in seen:
-                    seen.add(url)
-                    yield url
+        return iter(dict.fromkeys(url for product in self.products for url in product.images))
+
+    def sticker_urls(self) -> Iterator[str]:
+        """Every product sticker URL once, in catalog order (/warm renders their posters)."""
+        return iter(dict.fromkeys(p.sticker for p in self.products if p.sticker is not None))
 
 
 class CatalogError(Exception):

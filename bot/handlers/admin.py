@@ -92,7 +92,13 @@ async def admin_command(
         await message.answer(text)
     else:
         await _warm(
-            message, bot=bot, settings=settings, catalog=catalog, images=images, delivery=delivery
+            message,
+            bot=bot,
+            settings=settings,
+            catalog=catalog,
+            images=images,
+            delivery=delivery,
+            stickers=stickers,
         )
 
 
@@ -104,10 +110,12 @@ async def _warm(
     catalog: Catalog,
     images: ImageCache,
     delivery: CardDelivery,
+    stickers: StickerCache | None,
 ) -> None:
     urls = list(catalog.image_urls())
+    sticker_urls = list(catalog.sticker_urls()) if stickers is not None else []
     status = await message.answer(
-        _("Warming the cache: {n} of {total}").format(n=0, total=len(urls))
+        _("Warming the cache: {n} of {total}").format(n=0, total=len(urls) + len(sticker_urls))
     )
     last_edit = time.monotonic()
 
@@ -120,23 +128,31 @@ async def _warm(
         await status.edit_text(_("Warming the cache: {n} of {total}").format(n=done, total=total))
 
     report = await warm_downloads(
-        urls, images, concurrency=settings.bot.card_image_concurrency, progress=progress
+        urls,
+        images,
+        concurrency=settings.bot.card_image_concurrency,
+        progress=progress,
+        sticker_urls=sticker_urls,
+        stickers=stickers,
     )
     uploaded = 0
     if settings.bot.warm_chat_id is not None:
         good = [url for url in urls if url not in set(report.failed)]
         uploaded = await delivery.upload_for_file_ids(bot, settings.bot.warm_chat_id, good)
-    await message.answer(
-        _(
-            "Warm-up done: {ok} of {total} images cached, {failed} failed, "
-            "{uploaded} uploaded for file_ids."
-        ).format(
-            ok=report.total - len(report.failed),
-            total=report.total,
-            failed=len(report.failed),
-            uploaded=uploaded,
-        )
+    text = _(
+        "Warm-up done: {ok} of {total} images cached, {failed} failed, "
+        "{uploaded} uploaded for file_ids."
+    ).format(
+        ok=report.total - len(report.failed),
+        total=report.total,
+        failed=len(report.failed),
+        uploaded=uploaded,
     )
+    if report.stickers:
+        text += "\n" + _("Sticker posters ready: {ok} of {total}.").format(
+            ok=report.stickers - len(report.stickers_failed), total=report.stickers
+        )
+    await message.answer(text)
 
 
 def create_router() -> Router:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ class ImageCache(Protocol):
 class StickerCache(Protocol):
     """The parts of StickerService (bot/services/stickers.py) the admin commands use. Its
     posters and .tgs files live in the image cache folder and go with :meth:`ImageCache.clear`."""
+
+    async def prepare(self, url: str, *, poster: bool, sticker: bool) -> object: ...
 
     def forget_refusals(self) -> int: ...
 
@@ -117,33 +120,53 @@ async def collect_stats(
 
 @dataclass
 class WarmReport:
-    total: int
-    done: int = 0
-    failed: list[str] = field(default_factory=list)
+    total: int  # images
+    done: int = 0  # images and stickers
+    failed: list[str] = field(default_factory=list)  # image URLs
     uploaded: int = 0
+    stickers: int = 0
+    stickers_failed: list[str] = field(default_factory=list)
 
 
 Progress = Callable[[int, int], Awaitable[None]]
 
 
 async def warm_downloads(
-    urls: Sequence[str], images: ImageCache, *, concurrency: int, progress: Progress
+    urls: Sequence[str],
+    images: ImageCache,
+    *,
+    concurrency: int,
+    progress: Progress,
+    sticker_urls: Sequence[str] = (),
+    stickers: StickerCache | None = None,
 ) -> WarmReport:
-    """Download every URL into the disk cache, ``concurrency`` at a time, reporting progress."""
-    report = WarmReport(total=len(urls))
+    """Download every image URL into the disk cache and, with ``stickers``, fetch every
+    product sticker and render its poster, ``concurrency`` at a time, reporting progress."""
+    if stickers is None:
+        sticker_urls = ()
+    report = WarmReport(total=len(urls), stickers=len(sticker_urls))
+    everything = len(urls) + len(sticker_urls)
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(url: str) -> None:
+    async def one(url: str, fetch: Callable[[], Awaitable[object]], failed: list[str]) -> None:
         async with gate:
             try:
-                await images.get(url)
-            except Exception as exc:  # noqa: BLE001 - one bad image must not stop the warm-up
+                await fetch()
+            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the warm-up
                 log.warning("warm: %s failed: %s: %s", url, type(exc).__name__, exc)
-                report.failed.append(url)
+                failed.append(url)
         report.done += 1
-        await progress(report.done, report.total)
+        await progress(report.done, everything)
 
-    await asyncio.gather(*(one(url) for url in urls))
+    jobs = [one(url, functools.partial(images.get, url), report.failed) for url in urls]
+    if stickers is not None:
+        # The .tgs and the poster, cached on disk as a shopper's first view would leave them.
+        prepare = functools.partial(stickers.prepare, poster=True, sticker=True)
+        jobs += [
+            one(url, functools.partial(prepare, url), report.stickers_failed)
+            for url in sticker_urls
+        ]
+    await asyncio.gather(*jobs)
     return report
 
 

@@ -304,6 +304,23 @@ async def test_cache_stats_counts_posters_and_refusals_and_cache_clear_retries_t
     assert "Stickers refused (retried after 10 min or /cache_clear): 0" in stats["text"]
 
 
+async def test_warm_renders_every_sticker_poster_so_the_first_card_renders_nothing(
+    sticker_shop: StartShop,
+):
+    shop = await sticker_shop()
+    [*_, done] = await shop.say(ADMIN, "/warm", within=60)
+    # mascot (st2 and st0 share it) is the one good sticker; missing and the hostile ones fail.
+    assert done["text"].endswith(f"\nSticker posters ready: 1 of {2 + len(HOSTILE)}.")
+    assert shop.app.stickers is not None
+    assert shop.app.stickers.stats()["posters_rendered"] == 1
+    assert shop.origin.hits["mascot.tgs"] == 1
+
+    assert _kinds(await _open(shop, "st2")) == ["photo", "photo", "photo", "sticker", "text"]
+    stats = shop.app.stickers.stats()
+    assert (stats["posters_rendered"], stats["poster_hits"]) == (1, 1)  # from disk
+    assert shop.origin.hits["mascot.tgs"] == 1
+
+
 async def test_the_demo_shops_mascot_card_plays_the_shipped_sticker(tmp_path: Path):
     async with running_sandbox(static_dir=CATALOG_DIR) as sandbox:
         settings = make_settings(tmp_path, catalog_path=CATALOG_DIR / "demo.json")
