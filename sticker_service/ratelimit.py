@@ -12,7 +12,7 @@ With batches, a request does not wait for Redis either: when half a lease is spe
 next one is asked for in the background, and requests that find the lease empty all wait
 for the one lease request in flight instead of each sending its own (32 concurrent
 requests used to lease 32 batches at once, and a Redis that was slow to be scheduled
-stalled them all: p99 36 ms instead of 7 ms in ``bench/stickers.py`` with 2 workers).
+stalled them all: p99 36 ms in ``bench/stickers.py`` with 2 workers, 6 ms since).
 The price is that a worker may hold up to one and a half unspent batches while another
 one is refused, so a client can be refused at most (workers - 1) * 1.5 * batch requests
 early; never admitted late.
