@@ -37,31 +37,27 @@ class _Snapshot(Collector):
 
     def collect(self) -> Iterator[Metric]:
         v = self.values
-        cache = CounterMetricFamily(
-            "bot_image_cache_lookups", "Product image lookups in the disk cache", labels=["result"]
+        yield _by_result(
+            "bot_image_cache_lookups",
+            "Product image lookups in the disk cache",
+            hit=v.get("image_hits", 0),
+            miss=v.get("image_misses", 0),
         )
-        cache.add_metric(["hit"], v.get("image_hits", 0))
-        cache.add_metric(["miss"], v.get("image_misses", 0))
-        yield cache
-        reuse = CounterMetricFamily(
+        yield _by_result(
             "bot_file_id_lookups",
             "Card images looked up among learned file_ids (hit: sent without upload)",
-            labels=["result"],
+            hit=v.get("file_id_hits", 0),
+            miss=v.get("file_id_misses", 0),
         )
-        reuse.add_metric(["hit"], v.get("file_id_hits", 0))
-        reuse.add_metric(["miss"], v.get("file_id_misses", 0))
-        yield reuse
         yield GaugeMetricFamily(
             "bot_file_ids_known", "file_ids learned so far", value=v.get("file_ids", 0)
         )
-        posters = CounterMetricFamily(
+        yield _by_result(
             "bot_sticker_posters",
             "Product sticker posters, by where they came from",
-            labels=["result"],
+            rendered=v.get("posters_rendered", 0),
+            cached=v.get("poster_hits", 0),
         )
-        posters.add_metric(["rendered"], v.get("posters_rendered", 0))
-        posters.add_metric(["cached"], v.get("poster_hits", 0))
-        yield posters
         yield GaugeMetricFamily(
             "bot_stickers_refused",
             "Product stickers refused recently (not tried again until REFUSAL_MEMORY_S passes)",
@@ -77,6 +73,14 @@ class _Snapshot(Collector):
             "Redis calls answered by the fallback because Redis was unreachable",
             value=v.get("redis_fallbacks", 0),
         )
+
+
+def _by_result(name: str, documentation: str, **results: float) -> CounterMetricFamily:
+    """A counter with a ``result`` label, one sample per keyword."""
+    family = CounterMetricFamily(name, documentation, labels=["result"])
+    for result, value in results.items():
+        family.add_metric([result], value)
+    return family
 
 
 class BotMetrics:
