@@ -47,49 +47,9 @@ async def admin_command(
         return
     command = (message.text or "").split()[0].lstrip("/").split("@")[0]
     if command == "cache_clear":
-        cleared = await clear_caches(images, file_ids, stickers)
-        text = _("Cache cleared: {files} files ({size}) freed, {ids} file_ids forgotten.").format(
-            files=cleared.files, size=human_bytes(cleared.bytes), ids=cleared.file_ids
-        )
-        if cleared.stickers_retried:
-            text += "\n" + _("Refused stickers to try again: {n}.").format(
-                n=cleared.stickers_retried
-            )
-        await message.answer(text)
+        await message.answer(await _cache_clear(images, file_ids, stickers))
     elif command == "cache_stats":
-        stats = await collect_stats(images, file_ids, stickers)
-        text = _(
-            "<b>Image cache</b>\n"
-            "Hit rate: {rate:.0%} ({hits} hits, {misses} misses)\n"
-            "Files: {files}, {size}\n"
-            "Downloads: {downloads}, errors: {errors}\n"
-            "<b>file_id reuse</b>\n"
-            "Known file_ids: {ids}\n"
-            "Reuse rate: {reuse:.0%} ({id_hits} of {id_asked})"
-        ).format(
-            rate=stats.hit_rate,
-            hits=stats.hits,
-            misses=stats.misses,
-            files=stats.files,
-            size=human_bytes(stats.bytes),
-            downloads=stats.downloads,
-            errors=stats.errors,
-            ids=stats.file_ids,
-            reuse=stats.file_id_reuse,
-            id_hits=stats.file_id_hits,
-            id_asked=stats.file_id_hits + stats.file_id_misses,
-        )
-        if stickers is not None:
-            text += "\n" + _(
-                "<b>Sticker posters</b>\n"
-                "Rendered: {rendered}, from disk: {cached}\n"
-                "Stickers refused (retried after 10 min or /cache_clear): {refused}"
-            ).format(
-                rendered=stats.posters_rendered,
-                cached=stats.poster_hits,
-                refused=stats.stickers_refused,
-            )
-        await message.answer(text)
+        await message.answer(await _cache_stats(images, file_ids, stickers))
     else:
         await _warm(
             message,
@@ -100,6 +60,56 @@ async def admin_command(
             delivery=delivery,
             stickers=stickers,
         )
+
+
+async def _cache_clear(
+    images: ImageCache, file_ids: FileIdStore, stickers: StickerCache | None
+) -> str:
+    cleared = await clear_caches(images, file_ids, stickers)
+    text = _("Cache cleared: {files} files ({size}) freed, {ids} file_ids forgotten.").format(
+        files=cleared.files, size=human_bytes(cleared.bytes), ids=cleared.file_ids
+    )
+    if cleared.stickers_retried:
+        text += "\n" + _("Refused stickers to try again: {n}.").format(n=cleared.stickers_retried)
+    return text
+
+
+async def _cache_stats(
+    images: ImageCache, file_ids: FileIdStore, stickers: StickerCache | None
+) -> str:
+    stats = await collect_stats(images, file_ids, stickers)
+    text = _(
+        "<b>Image cache</b>\n"
+        "Hit rate: {rate:.0%} ({hits} hits, {misses} misses)\n"
+        "Files: {files}, {size}\n"
+        "Downloads: {downloads}, errors: {errors}\n"
+        "<b>file_id reuse</b>\n"
+        "Known file_ids: {ids}\n"
+        "Reuse rate: {reuse:.0%} ({id_hits} of {id_asked})"
+    ).format(
+        rate=stats.hit_rate,
+        hits=stats.hits,
+        misses=stats.misses,
+        files=stats.files,
+        size=human_bytes(stats.bytes),
+        downloads=stats.downloads,
+        errors=stats.errors,
+        ids=stats.file_ids,
+        reuse=stats.file_id_reuse,
+        id_hits=stats.file_id_hits,
+        id_asked=stats.file_id_hits + stats.file_id_misses,
+    )
+    if stickers is not None:
+        text += "\n" + _(
+            "<b>Sticker posters</b>\n"
+            "Rendered: {rendered}, from disk: {cached}\n"
+            "Stickers refused (retried after 10 min or /cache_clear): {refused}"
+        ).format(
+            rendered=stats.posters_rendered,
+            cached=stats.poster_hits,
+            refused=stats.stickers_refused,
+        )
+    return text
 
 
 async def _warm(
