@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from infra.settings import EmptyIsNone
+
 TELEGRAM_API_URL = "https://api.telegram.org"
 MB = 1024 * 1024
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -43,22 +45,22 @@ class BotSettings(BaseSettings):
 
     model_config = _section("")
 
-    bot_token: SecretStr | None = None
+    bot_token: Annotated[SecretStr | None, EmptyIsNone] = None
     telegram_api_url: AnyHttpUrl = AnyHttpUrl(TELEGRAM_API_URL)
     # Operators write ``ADMIN_IDS=123,456``; NoDecode stops pydantic-settings from
     # expecting JSON for a list field.
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     catalog_path: Path = Path("catalog/demo.json")
-    redis_url: str | None = None
+    redis_url: Annotated[str | None, EmptyIsNone] = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Replaces ``{static}`` in catalog image URLs. Unset with a token: the bot serves the
     # catalog folder itself on 127.0.0.1; unset without a token: the sandbox serves it.
-    catalog_base_url: str | None = None
+    catalog_base_url: Annotated[str | None, EmptyIsNone] = None
     # File_ids and user preferences (SQLite) and compiled translations live here.
     data_dir: Path = Path("data")
     default_language: Literal["en", "ru"] = "en"
     # /warm uploads every catalog image to this chat once, to learn file_ids ahead of shoppers.
-    warm_chat_id: int | None = None
+    warm_chat_id: Annotated[int | None, EmptyIsNone] = None
     # Port of the local sandbox started when BOT_TOKEN is unset (0: any free port).
     sandbox_port: Annotated[int, Field(ge=0, le=65535)] = 8081
     # Product images of one card fetched at once (the rest wait their turn).
@@ -69,11 +71,6 @@ class BotSettings(BaseSettings):
     # Pacing of sends to one chat: a burst of this many requests, then this many per second.
     chat_send_burst: PositiveInt = 3
     chat_send_rate: PositiveFloat = 1.0
-
-    @field_validator("bot_token", "redis_url", "catalog_base_url", "warm_chat_id", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -99,12 +96,7 @@ class HttpSettings(BaseSettings):
     sock_read_timeout: PositiveFloat = 10.0
     # Extra PEM certificates to trust besides the system store (a corporate proxy's CA,
     # or a test CA); empty means the system store only.
-    ca_bundle: Path | None = None
-
-    @field_validator("ca_bundle", mode="before")
-    @classmethod
-    def _empty_path_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+    ca_bundle: Annotated[Path | None, EmptyIsNone] = None
 
 
 class ImageSettings(BaseSettings):
@@ -139,23 +131,18 @@ class WebhookSettings(BaseSettings):
     model_config = _section("")
 
     # polling or webhook; unset: webhook when WEBHOOK_URL is set, polling otherwise.
-    mode: Literal["polling", "webhook"] | None = None
+    mode: Annotated[Literal["polling", "webhook"] | None, EmptyIsNone] = None
     # The public HTTPS address Telegram is told; behind a proxy it differs from the listener.
-    webhook_url: AnyHttpUrl | None = None
+    webhook_url: Annotated[AnyHttpUrl | None, EmptyIsNone] = None
     webhook_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_\-./]*$")] = "/webhook"
     # Telegram sends it in X-Telegram-Bot-Api-Secret-Token; 1-256 of A-Z a-z 0-9 _ -.
-    webhook_secret: SecretStr | None = None
+    webhook_secret: Annotated[SecretStr | None, EmptyIsNone] = None
     web_server_host: str = "127.0.0.1"
     web_server_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     # Drop updates Telegram queued while no instance listened (setWebhook's own flag).
     webhook_drop_pending_updates: bool = False
     # text for people, json (one object a line, with update and chat ids) for collectors.
     log_format: Literal["text", "json"] = "text"
-
-    @field_validator("mode", "webhook_url", "webhook_secret", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("webhook_secret")
     @classmethod

@@ -13,6 +13,8 @@ from aiogram.utils.i18n import I18n
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from infra.files import AtomicFile
+
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
 
@@ -36,10 +38,10 @@ def compile_locales(source: Path, target: Path) -> list[str]:
             raise TranslationError(f"{po_path}: {exc}") from exc
         mo_path = target / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
         mo_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = mo_path.with_suffix(".tmp")
-        with tmp.open("wb") as mo_file:
+        with AtomicFile(mo_path, fsync=False) as mo_file:
+            # Rebuilt from the .po at every start: a lost write costs nothing, so no fsync.
             write_mo(mo_file, catalog)
-        tmp.replace(mo_path)
+            mo_file.commit()
         languages.append(language)
     if not languages:
         raise TranslationError(f"{source}: no */LC_MESSAGES/{DOMAIN}.po files")

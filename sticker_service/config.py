@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from infra.settings import EmptyIsNone
+
 Network = IPv4Network | IPv6Network
 
 
@@ -32,8 +34,8 @@ class StickerServiceSettings(BaseSettings):
     # Containers publish the port; bind every interface there. HOST=127.0.0.1 for a laptop.
     host: str = "0.0.0.0"  # noqa: S104
     port: Annotated[int, Field(ge=1, le=65535)] = 8081
-    redis_url: str | None = None
-    bot_token: SecretStr | None = None
+    redis_url: Annotated[str | None, EmptyIsNone] = None
+    bot_token: Annotated[SecretStr | None, EmptyIsNone] = None
     telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
     workers: PositiveInt = 2
     max_process_workers: PositiveInt = 2
@@ -49,11 +51,6 @@ class StickerServiceSettings(BaseSettings):
     sticker_render_timeout: PositiveFloat = 10.0
     redis_timeout: PositiveFloat = 0.5
     bot_api_timeout: PositiveFloat = 10.0
-
-    @field_validator("bot_token", "redis_url", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
