@@ -52,6 +52,11 @@ class BotSettings(BaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     catalog_path: Path = Path("catalog/demo.json")
     redis_url: Annotated[str | None, EmptyIsNone] = None
+    # Redis is optional at every step: a call waits at most this long (no retries), and after
+    # a failure Redis is left alone for REDIS_COOLDOWN seconds (one probe per cool-down).
+    # The sticker service reads the same two variables.
+    redis_timeout: PositiveFloat = 0.5
+    redis_cooldown: PositiveFloat = 5.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Replaces ``{static}`` in catalog image URLs. Unset with a token: the bot serves the
     # catalog folder itself on 127.0.0.1; unset without a token: the sandbox serves it.
