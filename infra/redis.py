@@ -20,7 +20,8 @@ WRONGTYPE) proves it is reachable: the call gets its fallback, the breaker stays
 
 Reading the state costs no I/O: ``guard.down`` (bool) and ``guard.state`` ("up", "down" or
 "off" when no URL was given) are what a /health endpoint reports; ``guard.failures`` counts
-calls answered by a fallback (a /metrics counter). :meth:`RedisGuard.ping` asks Redis, through
+calls answered by a fallback (a /metrics counter), ``guard.skipped`` those of them the breaker
+answered without asking, ``guard.last_error`` says why. :meth:`RedisGuard.ping` asks Redis, through
 the breaker like any call.
 
 The breaker's ``clock`` (monotonic seconds) is a seam: tests pass a settable clock instead of
@@ -144,8 +145,8 @@ class RedisGuard:
         self.client = client
         self.name = name
         self.breaker = Breaker(cooldown, clock)
-        self.failures = 0  # calls answered by the fallback because of an error
-        self.skipped = 0  # calls not tried at all: the breaker was open
+        self.failures = 0  # calls answered by their fallback (a /metrics counter)
+        self.skipped = 0  # ... of which not tried at all: the breaker was open
         self.last_error: str | None = None if client is not None else f"{name} is not set"
 
     @classmethod
@@ -195,6 +196,7 @@ class RedisGuard:
         breaker = self.breaker
         if not breaker.allow():
             self.skipped += 1
+            self.failures += 1
             return fallback
         try:
             result = await op()
