@@ -162,14 +162,6 @@ class RedisStore:
         self.guard = guard
         self._release = None if guard.client is None else guard.client.register_script(_RELEASE_LUA)
 
-    @property
-    def available(self) -> bool:
-        return self.guard.available
-
-    async def get(self, key: str) -> bytes | None:
-        [value] = await self.get_many(key)
-        return value
-
     async def get_many(self, *keys: str) -> list[bytes | None]:
         """MGET: several keys in one round trip; all None when Redis is unavailable."""
         client = self.guard.client
