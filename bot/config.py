@@ -70,7 +70,8 @@ class BotSettings(BaseSettings):
     sandbox_port: Annotated[int, Field(ge=0, le=65535)] = 8081
     # Product images of one card fetched at once (the rest wait their turn).
     card_image_concurrency: Annotated[int, Field(ge=1, le=30)] = 4
-    # Bot API policy: retries of a 5xx or network error, and the longest 429 wait obeyed.
+    # Bot API policy (bot/api_policy.py): retries of a call that provably did not reach
+    # Telegram (or of a read after a 5xx or timeout), and the longest 429 wait obeyed.
     api_max_retries: Annotated[int, Field(ge=0, le=10)] = 4
     api_max_retry_after: PositiveFloat = 60.0
     # Pacing of sends to one chat: a burst of this many requests, then this many per second.

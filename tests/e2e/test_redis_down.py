@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 import pytest
+import redis
 
 from tests.conftest import RedisServer
 from tests.e2e.conftest import SHOPPER, Shop, StartShop, buttons, text_of
@@ -56,6 +57,12 @@ async def test_the_bot_answers_while_redis_is_down_and_uses_it_again_when_back(
     messages, [album] = await card(shop)
     assert_whole_card(messages, "Товар p2")
     assert album["uploads"] == []
+    # The sends were paced by the bot's one budget in Redis, shared with any other instance.
+    probe = redis.Redis.from_url(own_redis.url)
+    try:
+        assert probe.exists(f"amanita:pace:{shop.app.bot.id}") == 1
+    finally:
+        probe.close()
 
     # Redis down: every answer still comes, in the shopper's Telegram language, and the card
     # is uploaded again instead of failing.
