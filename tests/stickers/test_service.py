@@ -6,7 +6,7 @@ import asyncio
 import io
 import socket
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -292,21 +292,25 @@ async def test_a_refused_sticker_is_remembered_and_not_converted_again(
     assert stats_b["refusals_from_cache"] == 2
 
 
-async def test_bot_api_unreachable_is_502(service: ClientFactory) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
+@pytest.fixture
+def refusing_url() -> Iterator[str]:
+    """A port bound and never listening, held for the whole test: connections are refused."""
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    client = await service(telegram_api_url=f"http://127.0.0.1:{port}")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def test_bot_api_unreachable_is_502(service: ClientFactory, refusing_url: str) -> None:
+    client = await service(telegram_api_url=refusing_url)
     resp = await client.get("/stickers/CAACAgIAAxkBAAEBnoSomeFile")
     assert resp.status == 502
     assert (await resp.json())["reason"] == "bot_api_unreachable"
 
 
-async def test_health_is_degraded_when_the_bot_api_is_unreachable(service: ClientFactory) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    client = await service(telegram_api_url=f"http://127.0.0.1:{port}")
+async def test_health_is_degraded_when_the_bot_api_is_unreachable(
+    service: ClientFactory, refusing_url: str
+) -> None:
+    client = await service(telegram_api_url=refusing_url)
     resp = await client.get("/health")
     assert resp.status == 503
     body = await resp.json()
