@@ -122,6 +122,11 @@ class Breaker:
         self._probing = False
 
     @property
+    def ready(self) -> bool:
+        """Whether :meth:`allow` would say yes now (asking this takes no probe)."""
+        return not self.is_open or (not self._probing and self.clock() >= self._until)
+
+    @property
     def retry_in(self) -> float:
         """Seconds until the next probe may go (0 when closed or due)."""
         return max(0.0, self._until - self.clock()) if self.is_open else 0.0
@@ -148,6 +153,7 @@ class RedisGuard:
         self.failures = 0  # calls answered by their fallback (a /metrics counter)
         self.skipped = 0  # ... of which not tried at all: the breaker was open
         self.last_error: str | None = None if client is not None else f"{name} is not set"
+        self._last_refusal: str | None = None
 
     @classmethod
     def connect(
@@ -185,9 +191,7 @@ class RedisGuard:
     @property
     def available(self) -> bool:
         """Whether a call made now would be tried (no probe is taken by asking)."""
-        return self.client is not None and (
-            not self.breaker.is_open or self.breaker.retry_in == 0.0
-        )
+        return self.client is not None and self.breaker.ready
 
     async def call(self, what: str, op: Callable[[], Awaitable[T]], fallback: T) -> T:
         """``await op()``, or ``fallback`` when Redis is off, skipped or failing."""
@@ -252,7 +256,8 @@ class RedisGuard:
             log.warning("Redis (%s) reachable again", self.name)
         self.failures += 1
         error = f"{type(exc).__name__}: {exc}"
-        # Logged when the error changes: a full noeviction Redis refuses every write alike.
-        level = logging.DEBUG if error == self.last_error else logging.WARNING
+        # Logged when the refusal changes: a full noeviction Redis refuses every write alike,
+        # between reads that go on working.
+        level = logging.DEBUG if error == self._last_refusal else logging.WARNING
         log.log(level, "Redis (%s) refused %s: %s", self.name, what, error)
-        self.last_error = error
+        self.last_error = self._last_refusal = error

@@ -122,8 +122,8 @@ async def test_a_full_state_redis_refuses_writes_but_stays_in_use(
             for key in ("a", "b", "c"):
                 skipped: object = "skipped"
                 assert await guard.call("set", functools.partial(write, key), skipped) == skipped
-        language: Value = await guard.call("get", lambda: client.get("language"), None)
-        assert language == b"ru"
+                language: Value = await guard.call("get", lambda: client.get("language"), None)
+                assert language == b"ru"
         assert (guard.state, guard.failures, guard.skipped) == ("up", 3, 0)
         warnings = [r.message for r in caplog.records]
         assert len(warnings) == 1
