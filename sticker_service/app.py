@@ -333,29 +333,29 @@ def _respond(request: web.Request, entry: Entry, status: str) -> web.Response:
 
 
 async def get_sticker(request: web.Request) -> web.Response:
-    service = request.app[CONVERTER]
+    converter = request.app[CONVERTER]
     # One entry is stored per canonical path: other spellings of a request (extra or
     # reordered parameters) are parsed first and cannot flood the LRU with duplicates.
     # raw_path is the request line's target as received: no URL object is built for a hit.
-    entry = service.cached(request.raw_path)
+    entry = converter.cached(request.raw_path)
     if entry is not None:
         return _respond(request, entry, "HIT")
     file_id = request.match_info["file_id"]
     if not FILE_ID_RE.fullmatch(file_id):
-        service.metrics.failures.labels("bad_file_id").inc()
+        converter.metrics.failures.labels("bad_file_id").inc()
         return json_error(400, "malformed file_id", "bad_file_id")
     try:
         fmt = _format_param(request)
         size = _int_param(request, "size")
         frame = _int_param(request, "frame") or 0
-        entry, status = await service.lookup(file_id, fmt, size, frame)
+        entry, status = await converter.lookup(file_id, fmt, size, frame)
     except StickerError as exc:
-        service.metrics.failures.labels(exc.reason).inc()
+        converter.metrics.failures.labels(exc.reason).inc()
         code = 400 if exc.reason in _REQUEST_REASONS else 503 if exc.reason == "busy" else 422
         return json_error(code, exc.detail, exc.reason)
     except BotApiError as exc:
         reason = {404: "unknown_file", 422: "too_large"}.get(exc.status, "bot_api_unreachable")
-        service.metrics.failures.labels(reason).inc()
+        converter.metrics.failures.labels(reason).inc()
         return json_error(exc.status, exc.message, reason)
     return _respond(request, entry, status)
 
@@ -380,22 +380,22 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def cache_stats(request: web.Request) -> web.Response:
-    service = request.app[CONVERTER]
-    lookups = service.hits + service.misses
-    redis_info = await service.store.info()
+    converter = request.app[CONVERTER]
+    lookups = converter.hits + converter.misses
+    redis_info = await converter.store.info()
     body = {
         "scope": "this worker",  # hits and misses are counted per process; Redis is shared
         "pid": os.getpid(),
-        "hits": service.hits,
-        "misses": service.misses,
-        "hit_rate": round(service.hits / lookups, 4) if lookups else 0.0,
-        "conversions": service.conversions,
-        "refused": service.refused,
-        "refusals_from_cache": service.refusals_cached,
-        "unknown_file_ids_from_cache": service.unknown_cached,
-        "lru": {"items": len(service.lru), "bytes": service.lru.bytes},
+        "hits": converter.hits,
+        "misses": converter.misses,
+        "hit_rate": round(converter.hits / lookups, 4) if lookups else 0.0,
+        "conversions": converter.conversions,
+        "refused": converter.refused,
+        "refusals_from_cache": converter.refusals_cached,
+        "unknown_file_ids_from_cache": converter.unknown_cached,
+        "lru": {"items": len(converter.lru), "bytes": converter.lru.bytes},
         "redis": redis_info if redis_info is not None else {"available": False},
-        "render_pool_restarts": service.renderer.pool.restarts,
+        "render_pool_restarts": converter.renderer.pool.restarts,
     }
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
