@@ -52,6 +52,11 @@ class Blackhole:
         await self._server.wait_closed()
 
 
+# A Redis timeout for tests against a real Redis: the shared test box can stall a process for
+# a second, and with the breaker one timeout means no Redis for a whole cool-down.
+PATIENT = 5.0
+
+
 class FakeClock:
     """Monotonic seconds that move only when the test says so."""
 

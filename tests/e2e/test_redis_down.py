@@ -15,7 +15,7 @@ import redis
 
 from tests.conftest import RedisServer
 from tests.e2e.conftest import SHOPPER, Shop, StartShop, buttons, text_of
-from tests.redis_faults import Blackhole, FakeClock
+from tests.redis_faults import PATIENT, Blackhole, FakeClock
 
 
 async def choose_russian(shop: Shop) -> dict[str, Any]:
@@ -41,7 +41,7 @@ async def test_the_bot_answers_while_redis_is_down_and_uses_it_again_when_back(
     start_shop: StartShop, own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ):
     caplog.set_level(logging.WARNING, logger="infra.redis")
-    shop = await start_shop(redis_url=own_redis.url)
+    shop = await start_shop(redis_url=own_redis.url, redis_timeout=PATIENT)
     # The breaker's cool-down runs on this clock: it ends when the test says so.
     clock = FakeClock()
     assert shop.app.redis_guard is not None

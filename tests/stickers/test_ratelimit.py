@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from infra.redis import RedisGuard
 from sticker_service.ratelimit import RateLimiter, client_ip
+from tests.redis_faults import PATIENT
 
 
 class Clock:
@@ -23,7 +24,7 @@ class Clock:
 
 @pytest.fixture
 async def store(redis_url: str) -> AsyncIterator[RedisGuard]:
-    guard = RedisGuard.connect(redis_url)
+    guard = RedisGuard.connect(redis_url, timeout=PATIENT)
     yield guard
     await guard.aclose()
 

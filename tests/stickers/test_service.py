@@ -23,7 +23,7 @@ from sticker_service.app import create_app
 from sticker_service.cache import RedisStore
 from sticker_service.config import load_settings
 from tests.conftest import RedisServer
-from tests.redis_faults import Blackhole, FakeClock
+from tests.redis_faults import PATIENT, Blackhole, FakeClock
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Application]]]
 USER = 42
@@ -56,7 +56,7 @@ def service(
             "max_process_workers": 1,
             # The shared test box can stall a process for a second; a 0.5 s Redis timeout
             # would trip the breaker and turn cache tests into no-cache tests.
-            "redis_timeout": 5.0,
+            "redis_timeout": PATIENT,
         } | overrides
         return await aiohttp_client(create_app(load_settings(None, **settings), clock=clock))
 
@@ -550,7 +550,7 @@ async def test_an_unknown_file_id_is_remembered_not_asked_again(
 
 
 async def test_a_lock_is_released_only_by_the_worker_that_holds_it(redis_url: str) -> None:
-    guard = RedisGuard.connect(redis_url)
+    guard = RedisGuard.connect(redis_url, timeout=PATIENT)
     store = RedisStore(guard)
     key = "sticker:v1:converting:test"
     try:

@@ -32,7 +32,7 @@ from sandbox.app import create_app as sandbox_app
 from sandbox.client import SandboxClient
 from sandbox.testing import TEST_TOKEN, RunningSandbox
 from tests.conftest import RedisServer
-from tests.redis_faults import FakeClock
+from tests.redis_faults import PATIENT, FakeClock
 from tests.unit.conftest import make_image
 
 USER = 77
@@ -125,7 +125,7 @@ async def test_two_instances_spend_one_send_budget_through_redis(
     redis_url: str, frozen_wall: FakeClock
 ) -> None:
     """N replicas of a bot must send 30 messages/s together, not 30 each."""
-    guards = [RedisGuard.connect(redis_url, decode_responses=True) for _ in range(2)]
+    guards = [RedisGuard.connect(redis_url, timeout=PATIENT) for _ in range(2)]
     try:
         budgets = [SendBudget(guard, wall_clock=frozen_wall) for guard in guards]
         waits = [await budgets[n % 2].delay(42, now=0.0) for n in range(60)]
@@ -145,7 +145,7 @@ async def test_with_redis_gone_each_instance_paces_at_its_share(
     own_redis: RedisServer, frozen_wall: FakeClock
 ) -> None:
     clock = FakeClock()
-    guards = [RedisGuard.connect(own_redis.url, clock=clock) for _ in range(2)]
+    guards = [RedisGuard.connect(own_redis.url, timeout=PATIENT, clock=clock) for _ in range(2)]
     try:
         budgets = [SendBudget(guard, wall_clock=frozen_wall) for guard in guards]
         for budget in budgets + budgets:  # both seen sending, and each told so

@@ -11,7 +11,7 @@ import pytest
 
 from infra.redis import RedisGuard
 from tests.conftest import RedisServer
-from tests.redis_faults import Blackhole, FakeClock
+from tests.redis_faults import PATIENT, Blackhole, FakeClock
 
 COOLDOWN = 5.0
 
@@ -108,7 +108,7 @@ async def test_a_full_state_redis_refuses_writes_but_stays_in_use(
 ) -> None:
     """noeviction at maxmemory: Redis answers OOM to a write. That is an answer, not an
     outage: the write is skipped (logged once) and reads keep going to Redis."""
-    guard = RedisGuard.connect(own_redis.url, cooldown=COOLDOWN, clock=FakeClock())
+    guard = RedisGuard.connect(own_redis.url, timeout=PATIENT, cooldown=COOLDOWN, clock=FakeClock())
     client = guard.redis
     try:
         await client.set("language", "ru")

@@ -17,12 +17,12 @@ from bot.services.redis_state import RedisFileIdStore, RedisPreferences
 from bot.services.update_reads import UpdateReads
 from infra.redis import RedisGuard
 from tests.conftest import RedisServer
-from tests.redis_faults import Blackhole, FakeClock
+from tests.redis_faults import PATIENT, Blackhole, FakeClock
 
 COOLDOWN = 5.0
 
 
-def guard_for(url: str, clock: FakeClock | None = None, timeout: float = 0.5) -> RedisGuard:
+def guard_for(url: str, clock: FakeClock | None = None, timeout: float = PATIENT) -> RedisGuard:
     """The bot's client, as bot/factory.py builds it."""
     return RedisGuard.connect(
         url,
