@@ -1,4 +1,5 @@
-"""Presentation shared by handlers: texts of a product card in the update's locale."""
+"""Presentation shared by handlers: a category list's text, a product card, showing a text in
+place of the pressed message; in the update's locale."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from bot.keyboards import product_keyboard
 from bot.services.cards import card_text
 from bot.services.delivery import CardDelivery, CardReport
 from bot.services.paging import Page
+
+
+def welcome_text() -> str:
+    return _("Welcome to the Amanita shop! 🍄\nChoose a category:")
 
 
 def category_text(title: str, page: Page[Any]) -> str:
