@@ -25,6 +25,7 @@ from bot.i18n import build_i18n
 from bot.metrics import ApiCallMetrics, BotMetrics
 from bot.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.middlewares.locale import LocaleMiddleware
+from bot.services.admin import WarmUpGate
 from bot.services.delivery import CardDelivery
 from bot.services.file_ids import FileIdStore, SqliteFileIdStore
 from bot.services.http_session import SessionManager
@@ -184,6 +185,7 @@ async def build_app(
         file_ids=file_ids,
         delivery=delivery,
         stickers=stickers,
+        warm_gate=WarmUpGate(),  # one /warm at a time (bot/services/admin.py)
     )
 
     async def on_startup(bot: Bot) -> None:
