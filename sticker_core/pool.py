@@ -279,6 +279,9 @@ class RenderPool:
     async def _boot(self, pool: ProcessPool) -> None:
         try:
             await asyncio.to_thread(_start, pool)
+        except (RuntimeError, BrokenProcessPool) as exc:
+            # Its jobs find out when pebble refuses them; health() says so meanwhile.
+            log.error("new render pool did not start: %r", exc)  # noqa: TRY400 - no traceback
         finally:
             self._booting = None
 
@@ -303,7 +306,7 @@ class RenderPool:
                 future: Future[T] = pool.schedule(
                     _guarded, args=(fn, limit, *args), timeout=limit + self.kill_grace
                 )
-            except RuntimeError:
+            except (RuntimeError, BrokenProcessPool):
                 # pebble refuses jobs once it marked the pool broken: start a new one.
                 if attempt:
                     raise StickerError("busy", "the render pool cannot start") from None
