@@ -57,7 +57,7 @@ async def test_a_crashing_worker_does_not_take_the_caller_down_and_the_pool_reco
         assert await pool.run(os.getpid) != os.getpid()  # a fresh worker answers
 
 
-async def test_jobs_sharing_a_pool_with_a_crash_are_retried_and_succeed() -> None:
+async def test_jobs_sharing_a_pool_with_a_crash_all_succeed() -> None:
     async with RenderPool(workers=2, timeout=10) as pool:
         innocent = asyncio.gather(*(pool.run(jobs.slow_pid, 0.3) for _ in range(3)))
         with pytest.raises(StickerError, match="renderer_crashed"):
