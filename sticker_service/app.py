@@ -37,8 +37,6 @@ FILE_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,255}")
 # Reasons that describe the request rather than the sticker.
 _REQUEST_REASONS = {"bad_size", "bad_frame", "bad_format", "bad_fps"}
 _UNLIMITED_PATHS = frozenset({"/health", "/metrics"})
-# Refusals that say nothing about the sticker itself are not remembered.
-_TRANSIENT_REASONS = {"busy", "timeout"}
 REFUSAL_TTL = 3600
 # Bot API answers about a file_id itself (it names no file, the file is too big), remembered
 # for STICKER_UNKNOWN_TTL so the internet cannot spend the bot's Bot API quota by asking again.
@@ -225,7 +223,10 @@ class CachingConverter:
             converted = await self.renderer.convert(data, out_fmt, size, frame)
         except StickerError as exc:
             self.refused += 1
-            if exc.reason not in _TRANSIENT_REASONS:
+            # A sticker that timed out or crashed the renderer would do it again: remembered
+            # like any refusal, so a hostile file costs one worker once, not once a request.
+            # Only "busy" (too many waiting) says nothing about the sticker.
+            if not exc.transient:
                 await self.store.set(refusal_key, f"{exc.reason}\n{exc.detail}", REFUSAL_TTL)
             raise
         finally:

@@ -292,6 +292,21 @@ async def test_a_refused_sticker_is_remembered_and_not_converted_again(
     assert stats_b["refusals_from_cache"] == 2
 
 
+async def test_a_sticker_whose_render_timed_out_is_refused_from_memory_not_rendered_again(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    # A limit no render can meet: the first request times out in the worker.
+    sticker_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service(sticker_render_timeout=0.001)
+    for _ in range(3):
+        resp = await client.get(f"/stickers/{sticker_id}", params={"format": "png"})
+        assert resp.status == 422
+        assert (await resp.json())["reason"] == "timeout"
+    stats = await (await client.get("/cache/stats")).json()
+    assert stats["refused"] == 1
+    assert stats["refusals_from_cache"] == 2
+
+
 @pytest.fixture
 def refusing_url() -> Iterator[str]:
     """A port bound and never listening, held for the whole test: connections are refused."""
