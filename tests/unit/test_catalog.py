@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bot.catalog import CatalogError, load_catalog, parse_catalog
+from bot.catalog import CatalogError, Product, load_catalog, parse_catalog
+from bot.views import price_text
 
 ROOT = Path(__file__).parents[2]
 DEMO = ROOT / "catalog" / "demo.json"
+NBSP = "\N{NO-BREAK SPACE}"
 
 
 def _catalog(**product_changes: object) -> bytes:
@@ -65,6 +68,59 @@ def test_broken_catalog_names_the_field(change, field):
         parse_catalog(_catalog(**change), source="shop.json", static_base=None)
     assert "shop.json" in str(info.value)
     assert field in str(info.value)
+
+
+# ---- prices: exact decimals, Telegram Stars whole ----------------------------------------
+
+
+def _product(price: object, currency: str) -> Product:
+    raw = _catalog(price=price, currency=currency)
+    return parse_catalog(raw, source="shop.json", static_base=None).products[0]
+
+
+@pytest.mark.parametrize(
+    ("price", "expected"),
+    [("25", Decimal(25)), ("25.00", Decimal(25)), (25, Decimal(25)), ("2500", Decimal(2500))],
+)
+def test_stars_prices_are_whole_numbers(price, expected):
+    product = _product(price, "XTR")
+    assert isinstance(product.price, Decimal)
+    assert product.price == expected
+    assert str(product.price) == str(expected)  # "25", never "25.00"
+
+
+@pytest.mark.parametrize("price", ["2.5", "24.99", 2.5, "0.01"])
+def test_a_stars_price_with_a_fraction_is_refused_naming_the_row_and_field(price):
+    with pytest.raises(CatalogError) as info:
+        parse_catalog(_catalog(price=price, currency="XTR"), source="shop.json", static_base=None)
+    message = str(info.value)
+    assert "shop.json" in message
+    assert "products[0].price" in message
+    assert "Telegram Stars (XTR) are whole" in message
+
+
+def test_prices_stay_exact_decimals_even_when_written_as_json_numbers():
+    product = _product(19.99, "EUR")
+    assert isinstance(product.price, Decimal)
+    assert product.price == Decimal("19.99")
+    assert _product("12.50", "EUR").price == Decimal("12.50")
+
+
+@pytest.mark.parametrize(
+    ("price", "currency", "locale", "text"),
+    [
+        ("12.50", "EUR", "en", "€12.50"),
+        ("12.50", "EUR", "ru", f"12,50{NBSP}€"),
+        ("25", "XTR", "en", f"⭐{NBSP}25"),
+        ("25", "XTR", "ru", f"⭐{NBSP}25"),
+        ("1500", "XTR", "en", f"⭐{NBSP}1,500"),
+        ("1500", "XTR", "ru", f"⭐{NBSP}1{NBSP}500"),
+    ],
+)
+def test_price_text_shows_stars_as_telegram_does_and_money_as_the_locale_does(
+    price, currency, locale, text
+):
+    assert price_text(_product(price, currency), locale) == text
 
 
 def test_invalid_json_names_the_file_and_position():
