@@ -640,8 +640,8 @@ def picture(name: str) -> Callable[[Scene], Scene]:
 @picture("fly-agaric-mug-1.jpg")
 def _mug_front() -> Canvas:
     c = Canvas("4:5", "mug-1")
-    c.backdrop((238, 233, 226), (214, 206, 196), horizon=c.h * 0.64, floor=(226, 218, 206))
-    mug(c, c.w * 0.47, c.h * 0.8, c.w * 0.5, Mug())
+    c.backdrop((238, 233, 226), (214, 206, 196), horizon=c.h * 0.58, floor=(226, 218, 206))
+    mug(c, c.w * 0.47, c.h * 0.75, c.w * 0.5, Mug())
     c.vignette(0.14)
     c.grain(3)
     return c
