@@ -25,6 +25,7 @@ from bot.i18n import build_i18n
 from bot.metrics import ApiCallMetrics, BotMetrics
 from bot.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.middlewares.locale import LocaleMiddleware
+from bot.services.card_claims import CardClaims, LocalCardClaims, RedisCardClaims
 from bot.services.delivery import CardDelivery
 from bot.services.file_ids import FileIdStore, SqliteFileIdStore
 from bot.services.http_session import SessionManager
@@ -137,10 +138,12 @@ async def build_app(
     reads: UpdateReads | None = None
     file_ids: FileIdStore
     preferences: Preferences
+    claims: CardClaims = LocalCardClaims()
     if settings.bot.redis_url:
         # Several instances behind a balancer act as one bot: what they share lives in Redis.
         redis, guard = connect(settings.bot.redis_url), RedisGuard()
         file_ids = RedisFileIdStore(redis, bot_id=bot.id, guard=guard)
+        claims = RedisCardClaims(redis, guard, bot_id=bot.id)
         preferences = RedisPreferences(redis, guard)
         storage = ResilientRedisStorage(redis, guard)
         reads = UpdateReads(redis, guard, state_key=storage.state_key, language_key=preferences.key)
@@ -149,12 +152,14 @@ async def build_app(
         preferences = SqlitePreferences(db)
     # One StickerRenderer (process pool) per process; its workers start below.
     renderer = StickerRenderer(settings.stickers.workers, settings.stickers.job_timeout)
-    stickers = StickerService(settings.stickers, settings.images, sessions, renderer)
+    # The sticker's .tgs and poster live in the image cache: one folder, one index.
+    stickers = StickerService(settings.stickers, images.cache, sessions, renderer)
     delivery = CardDelivery(
         images,
         file_ids,
         concurrency=settings.bot.card_image_concurrency,
         stickers=stickers,
+        claims=claims,
     )
     inflight = InFlight()
     metrics = BotMetrics()
