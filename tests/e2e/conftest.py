@@ -49,6 +49,7 @@ class Origin:
     delay: float = 0.0  # seconds before each answer
     bodies: dict[str, bytes] = field(default_factory=dict)  # a name's own bytes
     requested: asyncio.Event = field(default_factory=asyncio.Event)  # set on the first request
+    gate: asyncio.Event | None = None  # when set to an Event, every answer waits for it
 
     def image_url(self, name: str) -> str:
         return f"{self.url}/img/{name}.png"
@@ -66,6 +67,8 @@ async def origin(aiohttp_server: Any) -> Origin:
         name = request.match_info["name"]
         state.hits[name] += 1
         state.requested.set()
+        if state.gate is not None:
+            await state.gate.wait()
         if state.delay:
             await asyncio.sleep(state.delay)
         status = state.status.get(name.removesuffix(".png"))
