@@ -14,7 +14,6 @@ import redis
 
 from sandbox.testing import RunningSandbox, running_sandbox
 
-
 LOOPBACK_OPT_IN = "127.0.0.0/8"
 
 

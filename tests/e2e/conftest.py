@@ -4,6 +4,7 @@ images served by a real local aiohttp origin that counts requests per path."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 from collections import Counter
@@ -32,8 +33,10 @@ SHAPES = {"p0": 0, "p1": 1, "p2": 2, "p3": 3, "p10": 10, "p11": 11, "p25": 25}
 
 
 def _png(name: str) -> bytes:
-    seed = sum(name.encode())
-    image = Image.new("RGB", (64, 48), ((seed * 7) % 256, (seed * 13) % 256, (seed * 29) % 256))
+    # A colour of its own per name: learned file_ids are kept per picture, and two names
+    # whose bytes summed alike ("p10-1", "p11-0") used to share one.
+    red, green, blue = hashlib.sha256(name.encode()).digest()[:3]
+    image = Image.new("RGB", (64, 48), (red, green, blue))
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()

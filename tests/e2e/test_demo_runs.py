@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.runner import DEMO_TOKEN, DEMO_USER, run
+from bot.services.http_session import SessionManager
 from sandbox.client import SandboxClient
 from tests.e2e.conftest import make_settings
 
@@ -33,8 +34,10 @@ async def test_a_second_demo_run_pays_no_failed_send_for_the_first_sandboxs_file
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):
     # No loopback opt-in: the demo's pictures come from its own static server on 127.0.0.1,
-    # which the bot allows by itself.
+    # which the bot allows by itself. (The runner builds the process's SessionManager from
+    # these settings: not the one an earlier test left behind.)
     monkeypatch.delenv("HTTP_ALLOWED_PRIVATE_TARGETS")
+    monkeypatch.setattr(SessionManager, "_instance", None)
     settings = make_settings(
         tmp_path, bot_token=None, catalog_path=DEMO_CATALOG, sandbox_port=0, admin_ids=frozenset()
     )

@@ -26,10 +26,14 @@ async def test_a_local_claim_is_held_until_released() -> None:
 async def test_a_claim_is_released_when_the_card_fails(tmp_path) -> None:
     db = SqliteDb(tmp_path / "bot.sqlite3")
     delivery = CardDelivery(images=None, file_ids=SqliteFileIdStore(db, bot_id=1))  # type: ignore[arg-type]
-    with pytest.raises(RuntimeError):
+
+    async def failing_card() -> None:
         async with delivery.claim(7, "mug") as mine:
             assert mine
             raise RuntimeError("the card went wrong")
+
+    with pytest.raises(RuntimeError):
+        await failing_card()
     async with delivery.claim(7, "mug") as mine:
         assert mine  # not held for ever by the failed card
         async with delivery.claim(7, "mug") as again:
