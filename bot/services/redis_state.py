@@ -9,6 +9,7 @@ are skipped, and the outage is logged once when it starts and once when it ends.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TypeVar
@@ -91,7 +92,7 @@ class RedisFileIdStore:
             records: dict[str, tuple[str, float]] = {}
             for url, value in zip(wanted, raw, strict=True):
                 sha, _, at = (_text(value) or "").partition(" ")
-                if sha and at:
+                with contextlib.suppress(ValueError):  # a malformed record: as if unknown
                     records[url] = (sha, float(at))
             shas = list({sha for sha, _ in records.values()})
             ids = await self._redis.hmget(self._key, shas) if shas else []
