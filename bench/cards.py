@@ -102,7 +102,9 @@ def _settings(tmp: Path) -> Settings:
     base = load_settings(env_file=None)
     bot = base.bot.model_copy(update={"data_dir": tmp / "data", "admin_ids": frozenset()})
     images = base.images.model_copy(update={"cache_dir": tmp / "cache"})
-    return base.model_copy(update={"bot": bot, "images": images})
+    # The bench origin is on 127.0.0.1, which downloads refuse unless allowed.
+    http = base.http.model_copy(update={"allowed_private_targets": ("127.0.0.1",)})
+    return base.model_copy(update={"bot": bot, "images": images, "http": http})
 
 
 async def _card_ms(app: BotApp, catalog: Catalog, product_id: str, client: Any) -> float:

@@ -274,7 +274,8 @@ async def _bench(base: str, ctx: ssl.SSLContext, cache_root: Path) -> dict[str, 
     # Long-lived like in the bot: one SessionManager (and, for the ungated comparison, one
     # plain pool) for the whole run. Keep-alive is raised above the longest naive run so a
     # reconnect between rounds does not land in the figures; warm-up opens the connections.
-    settings = HttpSettings(keepalive_timeout=600)
+    # The bench origin is on 127.0.0.1, which downloads refuse unless allowed.
+    settings = HttpSettings(keepalive_timeout=600, allowed_private_targets=("127.0.0.1",))
     manager = SessionManager(settings, ssl_context=ctx)
     connector = aiohttp.TCPConnector(
         ssl=ctx,

@@ -6,6 +6,7 @@ Every variable is listed, with a comment, in ``.env.example``.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,6 +29,24 @@ from infra.settings import EmptyIsNone
 TELEGRAM_API_URL = "https://api.telegram.org"
 MB = 1024 * 1024
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_target(entry: str) -> IPNetwork | tuple[IPAddress, int]:
+    """One HTTP_ALLOWED_PRIVATE_TARGETS entry: a network or one address (``10.0.0.0/8``,
+    ``127.0.0.1``), or one address and port (``127.0.0.1:8081``, ``[::1]:8081``)."""
+    text = entry.strip()
+    host, sep, port = text.rpartition(":")
+    if sep and port.isdigit() and (text.startswith("[") or host.count(":") == 0):
+        address = ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        number = int(port)
+        if not 0 < number < 65536:
+            raise ValueError(f"port out of range in {entry!r}")
+        return address, number
+    return ipaddress.ip_network(text, strict=False)
 
 
 def _section(prefix: str) -> SettingsConfigDict:
@@ -103,6 +122,30 @@ class HttpSettings(BaseSettings):
     # Extra PEM certificates to trust besides the system store (a corporate proxy's CA,
     # or a test CA); empty means the system store only.
     ca_bundle: Annotated[Path | None, EmptyIsNone] = None
+    # Downloads never connect to loopback, private, link-local or other non-public addresses
+    # (a catalog URL, or a redirect, could otherwise reach the bot's own network), on any
+    # hop, except these: networks or addresses (10.1.2.0/24, 127.0.0.1) and address:port
+    # pairs ([::1]:8081), comma-separated. The demo's own static server is always allowed.
+    allowed_private_targets: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("allowed_private_targets", mode="before")
+    @classmethod
+    def _split_targets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_private_targets")
+    @classmethod
+    def _check_targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                parse_target(entry)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{entry!r} is not a network, an address or an address:port"
+                ) from exc
+        return value
 
 
 class ImageSettings(BaseSettings):

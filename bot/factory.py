@@ -26,6 +26,7 @@ from bot.metrics import ApiCallMetrics, BotMetrics
 from bot.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.middlewares.locale import LocaleMiddleware
 from bot.services.admin import WarmUpGate
+from bot.services.card_claims import CardClaims, LocalCardClaims, RedisCardClaims
 from bot.services.delivery import CardDelivery
 from bot.services.file_ids import FileIdStore, SqliteFileIdStore
 from bot.services.http_session import SessionManager
@@ -152,8 +153,10 @@ async def build_app(
     reads: UpdateReads | None = None
     file_ids: FileIdStore
     preferences: Preferences
+    claims: CardClaims = LocalCardClaims()
     if guard is not None:
         file_ids = RedisFileIdStore(guard, bot_id=bot.id)
+        claims = RedisCardClaims(guard, bot_id=bot.id)
         preferences = RedisPreferences(guard)
         storage = ResilientRedisStorage(guard)
         reads = UpdateReads(guard, state_key=storage.state_key, language_key=preferences.key)
@@ -162,12 +165,14 @@ async def build_app(
         preferences = SqlitePreferences(db)
     # One StickerRenderer (process pool) per process; its workers start below.
     renderer = StickerRenderer(settings.stickers.workers, settings.stickers.job_timeout)
-    stickers = StickerService(settings.stickers, settings.images, sessions, renderer)
+    # The sticker's .tgs and poster live in the image cache: one folder, one index.
+    stickers = StickerService(settings.stickers, images.cache, sessions, renderer)
     delivery = CardDelivery(
         images,
         file_ids,
         concurrency=settings.bot.card_image_concurrency,
         stickers=stickers,
+        claims=claims,
     )
     inflight = InFlight()
     metrics = BotMetrics()

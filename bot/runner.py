@@ -133,6 +133,16 @@ async def _start_webchat(
     return True
 
 
+async def _local_setup(app: BotApp, own_static: str | None, *, sandbox: bool) -> None:
+    """What this process started for itself: its static server (on loopback, which image
+    downloads refuse unless allowed) and the sandbox, which starts empty every run, so the
+    file_ids it issued last run are void (every card would first pay a failed send each)."""
+    if own_static is not None:
+        app.sessions.allow_origin(own_static)
+    if sandbox:
+        await app.file_ids.clear()
+
+
 async def run(settings: Settings) -> int:
     """Run until stopped; returns the process exit code (2: bad catalog, translations or
     webhook settings)."""
@@ -145,6 +155,7 @@ async def run(settings: Settings) -> int:
     async with contextlib.AsyncExitStack() as stack:
         catalog_dir = settings.bot.catalog_path.parent
         static_base = settings.bot.catalog_base_url
+        own_static: str | None = None  # a static server this process started (loopback)
         token_secret = settings.bot.bot_token
         if token_secret is None:
             # Imported here: the sandbox is a development tool, not needed in production.
@@ -167,7 +178,8 @@ async def run(settings: Settings) -> int:
                 return 2
             stack.push_async_callback(server.stop)
             token, api_url = DEMO_TOKEN, server.url
-            static_base = static_base or f"{server.url}/static/"
+            own_static = None if static_base else f"{server.url}/static/"
+            static_base = static_base or own_static
             if not settings.bot.admin_ids:
                 bot_settings = settings.bot.model_copy(update={"admin_ids": frozenset({DEMO_USER})})
                 settings = settings.model_copy(update={"bot": bot_settings})
@@ -177,6 +189,7 @@ async def run(settings: Settings) -> int:
             path = settings.bot.catalog_path
             if static_base is None and path.is_file() and uses_static(path):
                 static_base = await stack.enter_async_context(serve_static(catalog_dir))
+                own_static = static_base
         try:
             # Parsed once at start, before polling: blocking here delays no update.
             catalog = load_catalog(settings.bot.catalog_path, static_base=static_base)
@@ -185,6 +198,7 @@ async def run(settings: Settings) -> int:
             sys.stderr.write(f"{exc}\n")
             return 2
         stack.push_async_callback(app.close)
+        await _local_setup(app, own_static, sandbox=token_secret is None)
         if token_secret is None:
             _announce(api_url, token)
             if not await _start_webchat(stack, settings, server, app):

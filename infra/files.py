@@ -75,12 +75,19 @@ class AtomicFile:
             return b""
         return os.pread(self._fd, self.written, 0)
 
-    def commit(self) -> os.stat_result:
+    def commit(self, final: Path | None = None) -> os.stat_result:
         """fsync, rename over the final name, and return the final file's stat.
 
+        ``final`` names the file at the end instead, when the name is only known once the
+        bytes are (a download whose type its first bytes decide); it must be in the same
+        folder, or the rename would not be atomic.
         On failure the temp file stays (and open), so :meth:`read_back` still works; the
         caller then calls :meth:`discard`.
         """
+        if final is not None:
+            if final.parent != self.folder:
+                raise ValueError(f"{final} is not in {self.folder}: the rename would not be atomic")
+            self.final = final
         if self._fd is None:
             self.write(b"")  # an empty file is a file too
         assert self._fd is not None  # noqa: S101 - write() opened it

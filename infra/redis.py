@@ -31,6 +31,7 @@ sleeping through a cool-down.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
@@ -132,6 +133,16 @@ class Breaker:
         return max(0.0, self._until - self.clock()) if self.is_open else 0.0
 
 
+# Deletes a lock only while it still holds the caller's token: a holder whose lock expired
+# (its work outlived the TTL) must not delete the lock someone else took since.
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 class RedisGuard:
     """A Redis client behind a breaker: calls get a fallback value instead of an error.
 
@@ -154,6 +165,7 @@ class RedisGuard:
         self.skipped = 0  # ... of which not tried at all: the breaker was open
         self.last_error: str | None = None if client is not None else f"{name} is not set"
         self._last_refusal: str | None = None
+        self._release = None if client is None else client.register_script(_RELEASE_LUA)
 
     @classmethod
     def connect(
@@ -216,6 +228,28 @@ class RedisGuard:
             raise
         self._answered()
         return result
+
+    async def lock(self, key: str, ttl: float) -> str | None:
+        """Take ``key`` for ``ttl`` seconds (SET NX PX with a random token): the token when
+        this caller holds it, None when someone else does. With Redis off or unreachable a
+        token too: nobody can be asked, so each process works on its own (a duplicate
+        beats a stall). Give it back with :meth:`unlock`."""
+        token = secrets.token_hex(8)
+        client = self.client
+        if client is None:
+            return token
+        px = max(1, int(ttl * 1000))
+        unreachable: bool | str | bytes | None = True
+        won = await self.call("lock", lambda: client.set(key, token, nx=True, px=px), unreachable)
+        return token if won else None
+
+    async def unlock(self, key: str, token: str) -> bool:
+        """Delete ``key`` if it still holds ``token`` (compare and delete, one script)."""
+        release = self._release
+        if release is None:
+            return False
+        deleted = await self.call("unlock", lambda: release(keys=[key], args=[token]), 0)
+        return bool(deleted)
 
     async def ping(self) -> str | None:
         """None when Redis answers a PING, else why not (without asking while the breaker

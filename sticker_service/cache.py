@@ -11,7 +11,6 @@ timeout per request.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,15 +20,6 @@ from cachetools import LRUCache
 from infra.redis import RedisGuard
 
 KEY_PREFIX = "sticker:v1:"
-
-# Deletes a lock only while it still holds this worker's token: a worker whose lock expired
-# (a conversion slower than the lock's TTL) must not delete the lock another worker took since.
-_RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +150,6 @@ class RedisStore:
 
     def __init__(self, guard: RedisGuard) -> None:
         self.guard = guard
-        self._release = None if guard.client is None else guard.client.register_script(_RELEASE_LUA)
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
         """MGET: several keys in one round trip; all None when Redis is unavailable."""
@@ -177,26 +166,13 @@ class RedisStore:
             await self.guard.call("cache set", lambda: client.set(key, value, ex=ttl), None)
 
     async def claim(self, key: str, ttl: float) -> str | None:
-        """SET NX with a TTL: this caller's token when it holds ``key``, None when another
-        worker does. Redis unavailable: a token too (every worker works on its own)."""
-        token = secrets.token_hex(8)
-        client = self.guard.client
-        if client is None:
-            return token
-        px = max(1, int(ttl * 1000))
-        unavailable: bool | str | bytes | None = True  # nobody can be asked: work alone
-        won = await self.guard.call(
-            "lock", lambda: client.set(key, token, nx=True, px=px), unavailable
-        )
-        return token if won else None
+        """This worker's token when it holds ``key`` (RedisGuard.lock), None when another
+        worker does; a token too when Redis is unavailable (every worker on its own)."""
+        return await self.guard.lock(key, ttl)
 
     async def release(self, key: str, token: str) -> bool:
-        """Delete ``key`` if it still holds ``token`` (compare and delete, in one script)."""
-        release = self._release
-        if release is None:
-            return False
-        deleted = await self.guard.call("unlock", lambda: release(keys=[key], args=[token]), 0)
-        return bool(deleted)
+        """Delete ``key`` if it still holds ``token``."""
+        return await self.guard.unlock(key, token)
 
     async def info(self) -> dict[str, Any] | None:
         client = self.guard.client

@@ -14,6 +14,8 @@ import redis
 
 from sandbox.testing import RunningSandbox, running_sandbox
 
+LOOPBACK_OPT_IN = "127.0.0.0/8"
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,6 +25,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # A test that runs the bot without a token starts the web chat: on any free port, so
     # port 8080 (a developer's ./run.sh dev) being taken fails no test.
     monkeypatch.setenv("WEBCHAT_PORT", "0")
+    # Every test origin is on 127.0.0.1, which downloads refuse by default (see
+    # bot/services/http_session.py): tests opt in here. The tests of the refusal (and of the
+    # demo's own static server) build their settings without it.
+    monkeypatch.setenv("HTTP_ALLOWED_PRIVATE_TARGETS", LOOPBACK_OPT_IN)
 
 
 class RedisServer:

@@ -25,16 +25,17 @@ async def open_product(
     if product is None or query.message is None:
         await query.answer(_("Sorry, this product was not found."), show_alert=True)
         return
-    # Answer first: the card may take a while and the button's spinner should stop now.
-    await query.answer()
-    await send_product_card(
-        bot,
-        query.message.chat.id,
-        product,
-        page=callback_data.page,
-        locale=locale,
-        delivery=delivery,
-    )
+    chat_id = query.message.chat.id
+    async with delivery.claim(chat_id, product.id) as mine:
+        if not mine:
+            # A double tap: the first tap's card is still going out; say so, send nothing.
+            await query.answer(_("The card is on its way."))
+            return
+        # Answer first: the card may take a while and the button's spinner should stop now.
+        await query.answer()
+        await send_product_card(
+            bot, chat_id, product, page=callback_data.page, locale=locale, delivery=delivery
+        )
 
 
 def create_router() -> Router:

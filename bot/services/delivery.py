@@ -1,25 +1,46 @@
 """Sending a planned product card through the Bot API.
 
-For each image: a learned file_id if there is one (no download, no upload), else the file from
-ImageService (disk cache or origin), uploaded. Images that cannot be had are left out; a card
-with none left is text with a warning. The file_ids Telegram returns are learned; one it
-rejects is forgotten and that album is re-sent from the disk cache, within the same card.
+Which file_id an image goes by: learned file_ids are kept per content (the sha256 of the
+bytes, bot/services/file_ids.py), and each URL has a record of which content it served and
+when its origin was last asked. For each image of a card:
+  * its URL's record is fresh (ImageService.fresh: the image cache's TTL) and its content has
+    a file_id: sent by that file_id. No download, no upload, no disk: one store round trip
+    answers the whole card (the fast path);
+  * else the image comes from ImageService (disk cache, or the origin asked again: ETag /
+    Last-Modified / the bytes' hash), its record is refreshed, and its content's file_id is
+    used if any URL's upload left one (an unchanged picture, or the same picture at another
+    URL); only content without one is uploaded, and the file_id Telegram returns is learned.
+Images that cannot be had are left out; a card with none left is text with a warning.
+
+A file_id Telegram rejects is forgotten and the album re-sent once with every suspect item
+uploaded: the one Telegram names and the items after it (those before it went through), or
+every item sent by file_id when it names none. Once one file_id of a card is stale the others
+usually are too (a new bot token, a sandbox started afresh), and every failed send costs the
+chat a slot of the Bot API pacing (about a second after a burst of three: bot/api_policy.py),
+so the card's later albums and its sticker go as uploads at once: recovery costs one failed
+send per card, not one per stale item.
 
 A product with a sticker gets its PNG poster as one more album item (last, right above the
 animated sticker it is a still of), then the sticker (sendSticker), then the buttons message:
 the keyboard stays at the bottom of the chat, where the shopper's thumb is, as on every card.
-Both go by learned file_id like any photo. A sticker that cannot be had (origin error, not a
-sticker, gzip bomb, render failure or timeout) leaves out the poster and the sticker, is
-logged with its reason, and the rest of the card goes out as if there were none.
+Both go by learned file_id like any photo: the sticker's under the sha256 of its .tgs, the
+poster's under its render key (bot/services/stickers.py). A sticker that cannot be had
+(origin error, not a sticker, gzip bomb, render failure or timeout) leaves out the poster and
+the sticker, is logged with its reason, and the rest of the card goes out as if there were none.
+
+A double tap: :meth:`CardDelivery.claim` lets one card per chat and product be in flight;
+the handler answers the second tap instead of sending the card again (bot/services/
+card_claims.py says what each kind of claim covers).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -36,14 +57,15 @@ from aiogram.types import (
 )
 from aiogram.types.media_union import MediaUnion
 
+from bot.services.card_claims import CardClaims, LocalCardClaims
 from bot.services.cards import CardText, SendPhoto, SendText, album_sizes, plan_card
-from bot.services.file_ids import FileIdStore
+from bot.services.file_ids import FileIdStore, UrlRecord
 
 log = logging.getLogger(__name__)
 
 
-class ImageLike(Protocol):
-    """An image ready to send: a cached file, or only bytes when the disk cache is unusable."""
+class FileLike(Protocol):
+    """Bytes ready to send: a cached file, or only bytes when the disk cache is unusable."""
 
     @property
     def path(self) -> Path | None: ...
@@ -52,47 +74,84 @@ class ImageLike(Protocol):
     def data(self) -> bytes | None: ...
 
 
+class ImageLike(FileLike, Protocol):
+    """An image from ImageService (bot/services/images.py): its bytes, what they are and
+    when the origin last vouched for them."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def checked_at(self) -> float: ...
+
+
 class ImageSource(Protocol):
     """What delivery needs of ImageService (bot/services/images.py)."""
 
     async def get(self, url: str) -> ImageLike: ...
 
+    def fresh(self, checked_at: float) -> bool: ...
+
+
+class PosterLike(FileLike, Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+class TgsLike(Protocol):
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def checked_at(self) -> float: ...
+
 
 class PreparedStickerLike(Protocol):
     @property
-    def poster(self) -> ImageLike | None: ...
+    def poster(self) -> PosterLike | None: ...
 
     @property
-    def tgs(self) -> bytes | None: ...
+    def tgs(self) -> TgsLike | None: ...
 
 
 class StickerSource(Protocol):
     """What delivery needs of StickerService (bot/services/stickers.py)."""
 
-    def poster_key(self, url: str) -> str: ...
-
-    def sticker_key(self, url: str) -> str: ...
+    def poster_key(self, tgs_sha256: str) -> str: ...
 
     async def prepare(self, url: str, *, poster: bool, sticker: bool) -> PreparedStickerLike: ...
 
-    async def poster(self, url: str) -> ImageLike: ...
+    async def poster(self, url: str) -> PosterLike: ...
 
-    async def tgs(self, url: str) -> bytes: ...
+    async def tgs(self, url: str) -> TgsLike: ...
 
 
 @dataclass
 class Media:
+    """One album item on its way: ``key`` names its content in the file_id store (the
+    sha256 of a photo, known once it is loaded or from its URL's record; a poster's key)."""
+
     url: str
+    key: str | None = None
     file_id: str | None = None
-    image: ImageLike | None = None
+    image: FileLike | None = None
+    # A loaded photo: when its origin last vouched for it.
+    checked_at: float | None = None
+    # The URL's record as the card found it (None: never checked, or not a photo).
+    record: UrlRecord | None = None
     # Where the image comes from when not from ImageService (a sticker's poster).
-    fetch: Callable[[], Awaitable[ImageLike]] | None = None
+    fetch: Callable[[], Awaitable[PosterLike]] | None = None
     filename: str | None = None
+    # The file_id was learned by this very card (so it is not suspect after a rejection).
+    learned_now: bool = False
 
     def input(self) -> str | InputFile:
         if self.file_id is not None:
             return self.file_id
-        assert self.image is not None  # noqa: S101 - resolve() sets one of the two
+        assert self.image is not None  # noqa: S101 - loaded before any upload
         if self.image.path is not None:
             # Streamed from disk by aiogram while uploading: no whole file in memory.
             return FSInputFile(self.image.path)
@@ -105,10 +164,23 @@ class CardSticker:
     """A product sticker on its way into a card: the poster item and the sticker itself."""
 
     url: str
-    key: str  # the sticker's key in the file_id store
+    key: str  # the sticker's key in the file_id store: the sha256 of its .tgs
     poster: Media
     file_id: str | None
     tgs: bytes | None
+
+
+@dataclass
+class _Card:
+    """What one card learns on its way out."""
+
+    # URL records to write (content served, when checked).
+    records: dict[str, UrlRecord] = field(default_factory=dict)
+    # Content key -> file_id learned by this card's own uploads: a second album with the same
+    # picture goes by it.
+    learned: dict[str, str] = field(default_factory=dict)
+    # A file_id of this card was rejected: the rest of its stored file_ids are suspect.
+    distrust: bool = False
 
 
 @dataclass
@@ -121,6 +193,8 @@ class CardReport:
     by_file_id: int = 0
     uploaded: int = 0
     rejected_file_ids: int = 0
+    # Images whose URL record had expired, so the origin (or the disk cache) was asked again.
+    rechecked: int = 0
     messages: list[Message] = field(default_factory=list)
     # The product's animated sticker: "file_id", "upload", or why it was left out.
     sticker: str | None = None
@@ -142,14 +216,6 @@ def _named_item(exc: TelegramBadRequest, size: int) -> int | None:
     return None
 
 
-def _rejected_items(exc: TelegramBadRequest, group: list[Media]) -> list[Media]:
-    """The items whose file_id was refused: the named one, else every item sent by file_id."""
-    index = _named_item(exc, len(group))
-    if index is not None and group[index].file_id is not None:
-        return [group[index]]
-    return [m for m in group if m.file_id is not None]
-
-
 def _largest_photo_id(message: Message) -> str | None:
     return message.photo[-1].file_id if message.photo else None
 
@@ -162,19 +228,49 @@ class CardDelivery:
         *,
         concurrency: int = 4,
         stickers: StickerSource | None = None,
+        claims: CardClaims | None = None,
     ) -> None:
         self._images = images
         self._file_ids = file_ids
         self._concurrency = concurrency
         self._stickers = stickers
+        self._claims: CardClaims = claims if claims is not None else LocalCardClaims()
 
-    async def _download(self, media: Media, gate: asyncio.Semaphore) -> bool:
+    # ---- a card in flight ------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def claim(self, chat_id: int, product_id: str) -> AsyncIterator[bool]:
+        """True when this caller may send ``product_id``'s card to ``chat_id``; False while
+        another update is sending it (a double tap): answer that one, send nothing."""
+        key = f"{chat_id}:{product_id}"
+        mine = await self._claims.claim(key)
+        try:
+            yield mine
+        finally:
+            if mine:
+                await self._claims.release(key)
+
+    # ---- finding what each item goes by ------------------------------------------------------
+
+    def _item(self, url: str, record: UrlRecord | None) -> Media:
+        if (
+            record is not None
+            and record.file_id is not None
+            and self._images.fresh(record.checked_at)
+        ):
+            return Media(url, key=record.sha256, file_id=record.file_id, record=record)
+        return Media(url, record=record)
+
+    async def _load_one(self, media: Media, gate: asyncio.Semaphore) -> bool:
         async with gate:
             try:
                 if media.fetch is not None:
-                    media.image = await media.fetch()
+                    poster = await media.fetch()
+                    media.image, media.key = poster, poster.key
                 else:
-                    media.image = await self._images.get(media.url)
+                    image = await self._images.get(media.url)
+                    media.image, media.key = image, image.sha256
+                    media.checked_at = image.checked_at
             except Exception as exc:  # noqa: BLE001 - any failure only drops this image
                 # ImageError subclasses are the expected refusals; anything else is logged
                 # too, and the card still goes out without this image.
@@ -184,13 +280,42 @@ class CardDelivery:
                 return False
         return True
 
-    async def _resolve(self, items: Sequence[Media], report: CardReport) -> list[Media]:
+    async def _load(self, items: Sequence[Media], report: CardReport) -> list[Media]:
+        """Get the bytes of every item that goes by upload; drop (and report) the ones that
+        cannot be had."""
         gate = asyncio.Semaphore(self._concurrency)
         need = [m for m in items if m.file_id is None and m.image is None]
-        ok = await asyncio.gather(*(self._download(m, gate) for m in need))
-        report.failed.extend(m.url for m, good in zip(need, ok, strict=True) if not good)
-        failed = {m.url for m, good in zip(need, ok, strict=True) if not good}
-        return [m for m in items if m.url not in failed]
+        ok = await asyncio.gather(*(self._load_one(m, gate) for m in need))
+        failed = {id(m) for m, good in zip(need, ok, strict=True) if not good}
+        report.failed.extend(m.url for m in need if id(m) in failed)
+        return [m for m in items if id(m) not in failed]
+
+    async def _identify(self, items: Sequence[Media], card: _Card) -> None:
+        """Loaded photos: record what their URL served, and find their content's file_id."""
+        ask: set[str] = set()
+        for m in items:
+            sha256, checked_at = m.key, m.checked_at
+            if m.file_id is not None or m.fetch is not None or sha256 is None or checked_at is None:
+                continue
+            old = m.record
+            if old is None or (old.sha256, old.checked_at) != (sha256, checked_at):
+                card.records[m.url] = UrlRecord(sha256, checked_at)
+            if old is not None and old.sha256 == sha256 and old.file_id is not None:
+                m.file_id = old.file_id  # unchanged content: its file_id holds
+            else:
+                ask.add(sha256)
+        # Counted by lookup() already: these are the same images, looked up by content.
+        found = await self._file_ids.get_many(sorted(ask), count=False) if ask else {}
+        for m in items:
+            if m.file_id is None and m.key is not None and m.key in found:
+                m.file_id = found[m.key]
+
+    async def _remember(self, card: _Card) -> None:
+        if card.records:
+            records, card.records = card.records, {}
+            await self._file_ids.remember(records)
+
+    # ---- the card ------------------------------------------------------------------------------
 
     async def send_card(
         self,
@@ -205,18 +330,21 @@ class CardDelivery:
         sticker: str | None = None,
     ) -> CardReport:
         report = CardReport(images=len(urls))
-        keys = list(urls)
+        card = _Card()
         stickers = self._stickers if sticker is not None else None
-        if stickers is not None and sticker is not None:
-            keys += [stickers.poster_key(sticker), stickers.sticker_key(sticker)]
-        known = await self._file_ids.get_many(keys)
-        items = [Media(url, known.get(url)) for url in urls]
+        known = await self._file_ids.lookup([*urls, *([sticker] if stickers and sticker else [])])
+        items = [self._item(url, known.get(url)) for url in urls]
+        report.rechecked = sum(
+            1 for m in items if m.record is not None and not self._images.fresh(m.record.checked_at)
+        )
         extra: CardSticker | None = None
         if stickers is not None and sticker is not None:
-            extra = await self._card_sticker(stickers, sticker, known, report)
+            extra = await self._card_sticker(stickers, sticker, known.get(sticker), report, card)
             if extra is not None:
                 items.append(extra.poster)
-        media = await self._resolve(items, report)
+        media = await self._load(items, report)
+        await self._identify(media, card)
+        await self._remember(card)
         plan = plan_card(
             media,
             text,
@@ -228,7 +356,7 @@ class CardDelivery:
         for index, step in enumerate(plan.steps):
             if extra is not None and plan.kind != "text" and index == len(plan.steps) - 1:
                 # The animated sticker right after the pictures, before the buttons message.
-                await self._send_sticker(bot, chat_id, extra, report)
+                await self._send_sticker(bot, chat_id, extra, report, card)
             if isinstance(step, SendText):
                 body = step.text
                 if plan.kind != "text" and not caption_sent:
@@ -244,7 +372,9 @@ class CardDelivery:
                 markup = reply_markup if step.with_buttons else None
             else:
                 group, caption, markup = step.items, step.caption, None
-            sent = await self._send_group(bot, chat_id, group, caption, markup, report=report)
+            sent = await self._send_group(
+                bot, chat_id, group, caption, markup, report=report, card=card
+            )
             caption_sent = caption_sent or (sent and caption is not None)
             if not sent and markup is not None:
                 # A lone photo was to carry the buttons: text with caption and buttons instead.
@@ -253,39 +383,68 @@ class CardDelivery:
         return report
 
     async def _card_sticker(
-        self, stickers: StickerSource, url: str, known: dict[str, str], report: CardReport
+        self,
+        stickers: StickerSource,
+        url: str,
+        record: UrlRecord | None,
+        report: CardReport,
+        card: _Card,
     ) -> CardSticker | None:
-        """The sticker's poster item and sticker file, or None (logged) when it is unusable."""
-        poster_key, key = stickers.poster_key(url), stickers.sticker_key(url)
-        poster_id, sticker_id = known.get(poster_key), known.get(key)
-        prepared = None
-        if poster_id is None or sticker_id is None:
-            try:
-                prepared = await stickers.prepare(
-                    url, poster=poster_id is None, sticker=sticker_id is None
-                )
-            except Exception as exc:  # noqa: BLE001 - any failure only drops the sticker
-                reason = getattr(exc, "reason", type(exc).__name__)
-                log.warning("sticker left out of the card: %s (%s: %s)", url, reason, exc)
-                report.sticker = f"failed: {reason}"
-                return None
-        poster = Media(
-            poster_key,
-            poster_id,
-            image=prepared.poster if prepared is not None else None,
+        """The sticker's poster item and sticker file, or None (logged) when either is
+        unusable. With a fresh record of the .tgs URL and both file_ids known, nothing is
+        fetched, read or rendered."""
+        tgs: TgsLike | None = None
+        poster: PosterLike | None = None
+        try:
+            if record is not None and self._images.fresh(record.checked_at):
+                tgs_sha, sticker_id = record.sha256, record.file_id
+            else:
+                prepared = await stickers.prepare(url, poster=False, sticker=True)
+                tgs = prepared.tgs
+                assert tgs is not None  # noqa: S101 - asked for with sticker=True
+                tgs_sha = tgs.sha256
+                if record is None or (record.sha256, record.checked_at) != (
+                    tgs.sha256,
+                    tgs.checked_at,
+                ):
+                    card.records[url] = UrlRecord(tgs.sha256, tgs.checked_at)
+                unchanged = record is not None and record.sha256 == tgs_sha
+                sticker_id = record.file_id if record is not None and unchanged else None
+            poster_key = stickers.poster_key(tgs_sha)
+            wanted = [poster_key] if sticker_id is not None else [poster_key, tgs_sha]
+            found = await self._file_ids.get_many(wanted, count=False)
+            if poster_key not in found:
+                # Rendered (or read from disk) now: a sticker whose poster cannot be made is
+                # left out whole, not half.
+                poster = (await stickers.prepare(url, poster=True, sticker=False)).poster
+                assert poster is not None  # noqa: S101 - asked for with poster=True
+                poster_key = poster.key
+        except Exception as exc:  # noqa: BLE001 - any failure only drops the sticker
+            reason = getattr(exc, "reason", type(exc).__name__)
+            log.warning("sticker left out of the card: %s (%s: %s)", url, reason, exc)
+            report.sticker = f"failed: {reason}"
+            return None
+        item = Media(
+            f"{url}#poster",
+            key=poster_key,
+            file_id=found.get(poster_key),
+            image=poster,
             fetch=lambda: stickers.poster(url),
             filename="poster.png",
         )
-        tgs = prepared.tgs if prepared is not None else None
-        return CardSticker(url, key, poster, sticker_id, tgs)
+        sticker_id = sticker_id or found.get(tgs_sha)
+        return CardSticker(url, tgs_sha, item, sticker_id, tgs.data if tgs is not None else None)
 
     async def _send_sticker(
-        self, bot: Bot, chat_id: int, extra: CardSticker, report: CardReport
+        self, bot: Bot, chat_id: int, extra: CardSticker, report: CardReport, card: _Card
     ) -> None:
         """sendSticker by file_id, else the .tgs uploaded and its file_id learned. A rejected
         file_id is forgotten and the file uploaded instead; any other failure only costs the
         sticker (logged), never the rest of the card."""
         assert self._stickers is not None  # noqa: S101 - only called when stickers are on
+        if card.distrust and extra.file_id is not None:
+            # An album of this card had a stale file_id: this one most likely is too.
+            extra.file_id = None
         for _attempt in range(2):
             try:
                 if extra.file_id is not None:
@@ -293,7 +452,7 @@ class CardDelivery:
                 else:
                     tgs = extra.tgs
                     if tgs is None:
-                        tgs = await self._stickers.tgs(extra.url)
+                        tgs = (await self._stickers.tgs(extra.url)).data
                     name = extra.url.split("?")[0].rsplit("/", 1)[-1]
                     # Telegram tells an animated sticker upload by its .tgs name.
                     sticker = BufferedInputFile(
@@ -338,29 +497,43 @@ class CardDelivery:
         markup: InlineKeyboardMarkup | None,
         *,
         report: CardReport,
+        card: _Card,
     ) -> bool:
-        """Send one photo or album. A rejected file_id is forgotten and that image re-sent
-        from the disk cache; an image Telegram cannot take (the Bot API names it: "failed to
-        send message #2 ...") is left out and the rest sent. Each pass removes or repairs one
+        """Send one photo or album. A rejected file_id is forgotten and the album re-sent
+        once with the suspect items uploaded (see the module docstring); an image Telegram
+        cannot take (the Bot API names it: "failed to send message #2 ...") is left out and
+        the rest sent. Each pass turns at least one file_id into an upload or removes one
         item, so the loop ends."""
-        repaired: set[str] = set()
+        for m in group:
+            if m.file_id is None and m.key is not None and m.key in card.learned:
+                # The same picture went out earlier in this card: its fresh file_id.
+                m.file_id, m.learned_now = card.learned[m.key], True
+        if card.distrust:
+            group = await self._unsuspect(group, [m for m in group if self._suspect(m)], report)
         while group:
             try:
                 messages = await self._send_once(bot, chat_id, group, caption, markup)
             except TelegramBadRequest as exc:
                 index = _named_item(exc, len(group))
-                if _is_rejected_file_id(exc):
-                    stale = _rejected_items(exc, group)
-                    if stale and not repaired.intersection(m.url for m in stale):
-                        log.info("chat %s: %d file_id(s) rejected, re-sending", chat_id, len(stale))
-                        report.rejected_file_ids += len(stale)
-                        repaired.update(m.url for m in stale)
-                        await self._file_ids.forget(m.url for m in stale)
-                        for m in stale:
-                            m.file_id = None
-                        group = await self._resolve(group, report)
-                        continue
-                elif index is not None and len(group) > 1:
+                by_id = [m for m in group if m.file_id is not None]
+                if _is_rejected_file_id(exc) and by_id:
+                    if index is not None and group[index].file_id is not None:
+                        # Items before the named one went through: their file_ids are good.
+                        rejected, start = [group[index]], index
+                    else:
+                        rejected, start = by_id, 0
+                    log.info(
+                        "chat %s: %d file_id(s) rejected, re-sending the album",
+                        chat_id,
+                        len(rejected),
+                    )
+                    report.rejected_file_ids += len(rejected)
+                    await self._file_ids.forget(m.key for m in rejected if m.key is not None)
+                    card.distrust = True
+                    suspects = [m for m in group[start:] if m.file_id is not None]
+                    group = await self._unsuspect(group, suspects, report)
+                    continue
+                if index is not None and len(group) > 1:
                     log.warning(
                         "chat %s: Telegram refused %s, left out: %s",
                         chat_id,
@@ -375,10 +548,24 @@ class CardDelivery:
                 )
                 report.failed.extend(m.url for m in group)
                 return False
-            await self._learn(group, messages, report)
+            await self._learn(group, messages, report, card)
             report.messages.extend(messages)
             return True
         return False
+
+    @staticmethod
+    def _suspect(m: Media) -> bool:
+        return m.file_id is not None and not m.learned_now
+
+    async def _unsuspect(
+        self, group: list[Media], suspects: list[Media], report: CardReport
+    ) -> list[Media]:
+        """Send ``suspects`` as uploads: their bytes from the disk cache (or the origin)."""
+        if not suspects:
+            return group
+        for m in suspects:
+            m.file_id = None
+        return await self._load(group, report)
 
     async def _send_once(
         self,
@@ -399,7 +586,9 @@ class CardDelivery:
         ]
         return await bot.send_media_group(chat_id, album)
 
-    async def _learn(self, group: list[Media], messages: list[Message], report: CardReport) -> None:
+    async def _learn(
+        self, group: list[Media], messages: list[Message], report: CardReport, card: _Card
+    ) -> None:
         learned: dict[str, str] = {}
         for m, message in zip(group, messages, strict=False):
             report.sent += 1
@@ -408,19 +597,33 @@ class CardDelivery:
                 continue
             report.uploaded += 1
             file_id = _largest_photo_id(message)
-            if file_id is not None:
-                learned[m.url] = file_id
+            if file_id is not None and m.key is not None:
+                learned[m.key] = file_id
+        card.learned.update(learned)
         await self._file_ids.set_many(learned)
 
+    # ---- warming up ----------------------------------------------------------------------------
+
     async def upload_for_file_ids(self, bot: Bot, chat_id: int, urls: Sequence[str]) -> int:
-        """Upload images that have no file_id yet to ``chat_id`` (albums of up to 10) and learn
-        their file_ids, so shoppers' first views cost no upload. Returns how many were sent."""
-        known = await self._file_ids.get_many(urls)
+        """Upload images whose content has no file_id yet to ``chat_id`` (albums of up to 10,
+        one upload per distinct picture) and learn their file_ids, so shoppers' first views
+        cost no upload. Returns how many were uploaded."""
         report = CardReport(images=len(urls))
-        media = await self._resolve([Media(url) for url in urls if url not in known], report)
+        card = _Card()
+        unique = list(dict.fromkeys(urls))
+        known = await self._file_ids.lookup(unique)
+        items = [self._item(url, known.get(url)) for url in unique]
+        media = await self._load([m for m in items if m.file_id is None], report)
+        await self._identify(media, card)
+        await self._remember(card)
+        todo: dict[str, Media] = {}
+        for m in media:
+            if m.file_id is None and m.key is not None:
+                todo.setdefault(m.key, m)
+        pending = list(todo.values())
         start = 0
-        for size in album_sizes(len(media)):
-            group = media[start : start + size]
+        for size in album_sizes(len(pending)):
+            group = pending[start : start + size]
             start += size
-            await self._send_group(bot, chat_id, group, None, None, report=report)
+            await self._send_group(bot, chat_id, group, None, None, report=report, card=card)
         return report.uploaded

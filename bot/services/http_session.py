@@ -16,22 +16,37 @@ p99 105-137 ms. :meth:`SessionManager.request` therefore takes a per-host slot f
 the pool. Since Python 3.11.1 (gh-90155) ``Semaphore.acquire()`` queues behind existing
 waiters (``locked()`` is true while anyone waits) and ``release()`` wakes the oldest one, so
 requests are served in arrival order and the pool itself never has waiters.
+
+Why an address policy: catalog image URLs come from a shop's data, and origins redirect. A
+URL or a redirect that points at 127.0.0.1, 10.x, 169.254.169.254 (a cloud's metadata
+service) or any other non-public address would make the bot fetch from its own network.
+The check sits where the connection is made, not on URLs: the connector's socket factory
+sees every address actually connected to, on every hop (redirects included), whether the
+host was a name (resolved by aiohttp, so no second lookup can differ from the one used) or
+an IP literal (for which aiohttp skips the resolver altogether). A refused address fails the
+request before a byte is sent. HTTP_ALLOWED_PRIVATE_TARGETS lets an operator allow networks
+or address:port pairs; the runner allows the demo's own static server (:meth:`SessionManager.
+allow_origin`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import ipaddress
 import logging
+import socket
 import ssl
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, ClassVar
 
 import aiohttp
+from aiohappyeyeballs import AddrInfoType
 from yarl import URL
 
-from bot.config import HttpSettings
+from bot.config import HttpSettings, IPAddress, IPNetwork, parse_target
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +60,84 @@ _NEEDS_CLEANUP_CLOSED = sys.version_info < (3, 12, 8) or (3, 13, 0) <= sys.versi
 )
 
 _HostKey = tuple[str, str, int | None]
+
+# Every address of these is refused unless allowed: loopback, private, link-local, CGNAT,
+# documentation, multicast, unspecified... what ``is_global`` leaves out.
+_REFUSAL = "connection to a non-public address refused (see HTTP_ALLOWED_PRIVATE_TARGETS)"
+
+
+class BlockedAddressError(OSError):
+    """The address policy refused to connect. The message is the same for every address, so
+    aiohappyeyeballs, which merges the errors of several addresses by their text, keeps it."""
+
+    def __init__(self, address: str, port: int) -> None:
+        super().__init__(errno.EACCES, _REFUSAL)
+        self.address = address
+        self.port = port
+
+
+def refused_by_policy(exc: BaseException) -> bool:
+    """Whether an aiohttp error is the address policy's refusal (not worth a retry)."""
+    return isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+        exc.os_error, BlockedAddressError
+    )
+
+
+def _public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    return address.is_global and not address.is_multicast
+
+
+class AddressPolicy:
+    """Which addresses outbound connections may go to: public ones, and the networks and
+    address:port pairs allowed here."""
+
+    def __init__(self, allowed: Iterable[str] = ()) -> None:
+        self._networks: list[IPNetwork] = []
+        self._endpoints: set[tuple[IPAddress, int]] = set()
+        for entry in allowed:
+            self.allow(entry)
+
+    def allow(self, entry: str) -> None:
+        """Allow a network or address (``10.0.0.0/8``) or an address:port (``[::1]:8081``)."""
+        target = parse_target(entry)
+        if isinstance(target, tuple):
+            self._endpoints.add(target)
+        else:
+            self._networks.append(target)
+
+    def allow_origin(self, url: str | URL) -> None:
+        """Allow the one address:port a URL names (the demo's static server). Only IP
+        literals and ``localhost``: a name could resolve elsewhere tomorrow."""
+        target = URL(url) if isinstance(url, str) else url
+        host, port = target.host, target.port
+        if host is None or port is None:
+            raise ValueError(f"{url} names no host and port")
+        hosts = ["127.0.0.1", "::1"] if host == "localhost" else [host]
+        for one in hosts:
+            self._endpoints.add((ipaddress.ip_address(one), port))
+
+    def permits(self, host: str, port: int) -> bool:
+        try:
+            # A link-local IPv6 address may carry its zone (fe80::1%eth0).
+            address = ipaddress.ip_address(host.partition("%")[0])
+        except ValueError:
+            return False  # not an address: nothing we know how to judge
+        if _public(address):
+            return True
+        if (address, port) in self._endpoints:
+            return True
+        return any(address in network for network in self._networks)
+
+    def socket_factory(self, addr_info: AddrInfoType) -> socket.socket:
+        """aiohttp's hook for every socket it connects (TCPConnector(socket_factory=))."""
+        family, type_, proto, _, sockaddr = addr_info
+        host, port = str(sockaddr[0]), int(sockaddr[1])
+        if not self.permits(host, port):
+            log.warning("refused to connect to %s port %d: not a public address", host, port)
+            raise BlockedAddressError(host, port)
+        return socket.socket(family=family, type=type_, proto=proto)
 
 
 class _Generation:
@@ -77,6 +170,8 @@ class SessionManager:
     ) -> None:
         self.settings = settings if settings is not None else HttpSettings()
         self._ssl_context = ssl_context
+        # Consulted on every connection, so an origin allowed later still counts.
+        self.policy = AddressPolicy(self.settings.allowed_private_targets)
         self._gen: _Generation | None = None
         # asyncio.Lock binds itself to the loop it is first contended on, so there is one
         # lock per loop; it is swapped synchronously (no await) when the loop changes.
@@ -104,6 +199,10 @@ class SessionManager:
         inst, cls._instance = cls._instance, None
         if inst is not None:
             await inst.close()
+
+    def allow_origin(self, url: str | URL) -> None:
+        """Let downloads reach this loopback/private origin (the demo's own static server)."""
+        self.policy.allow_origin(url)
 
     # ---- the session ------------------------------------------------------------------
 
@@ -142,6 +241,7 @@ class SessionManager:
             ttl_dns_cache=s.dns_ttl,
             enable_cleanup_closed=_NEEDS_CLEANUP_CLOSED,
             ssl=self._ssl(),
+            socket_factory=self.policy.socket_factory,
         )
         timeout = aiohttp.ClientTimeout(
             total=s.total_timeout,

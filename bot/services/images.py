@@ -4,23 +4,38 @@ What a caller gets
     ``await service.get(url)`` returns an :class:`ImageFile`: ``path`` set when the image is
     in the cache folder (the normal case), or only ``data`` (the bytes) when it could not be
     cached (disk full, read-only folder): the shopper still gets the picture, the bot uploads
-    the bytes instead of the file. ``download_image(url) -> Path`` is the contract's
-    Path-only form; when there is no file it raises :class:`ImageNotCachedError`, whose
-    ``data`` still holds the image.
+    the bytes instead of the file. Either way ``sha256`` names the content (the key learned
+    file_ids are kept under) and ``checked_at`` says when the origin last vouched for it.
+    ``download_image(url) -> Path`` is the contract's Path-only form; when there is no file
+    it raises :class:`ImageNotCachedError`, whose ``data`` still holds the image.
+
+Freshness: a cached image is served without asking the origin while its mtime + TTL is in
+the future; after that the origin is asked again, conditionally when it gave an ETag or a
+Last-Modified (a 304 refreshes the file), else for the whole body, whose sha256 then tells
+whether anything changed. :meth:`ImageService.fresh` is the same rule for callers that keep
+their own "checked at" (the file_id store's URL records).
+
+The disk side (the folder, the index, the records that make a torn file visible) is
+:class:`bot.services.image_cache.DiskCache`; the sticker service keeps its files in the same
+one (``service.cache``). Downloads connect only to public addresses unless allowed
+(bot/services/http_session.py); a refused address is a ``blocked`` ImageDownloadError,
+never retried.
 
 Blocking work and the event loop (measured on this box, 200 KB file): a blocking stat+read
 costs ~11 us, one executor hop ~110 us, aiofiles ~380 us (it is an executor hop per call).
-    * Cache hit (the hot path, most cards): ``os.stat`` on the loop, plus a 12-byte magic read
-      the first time a file is seen (or after it changed under us). A few microseconds, where
-      a hop would cost 10x more than the work and dominate the hit; a hit never reads the body
-      (the caller gets a Path). The cost is a local-disk assumption: on a network filesystem
-      a stat can block, and the hit would need to move to the executor.
+    * Cache hit (the hot path): ``os.stat`` on the loop, whose size is compared with the
+      file's record. A few microseconds, where a hop would cost 10x more than the work and
+      dominate the hit; a hit never reads the body (the caller gets a Path). The first time a
+      process serves a file (or after it changed under us) the body is checked against its
+      record's sha256 once, in a thread. The cost is a local-disk assumption: on a network
+      filesystem a stat can block, and the hit would need to move to the executor.
     * Miss, small body (the typical product photo, up to IMAGE_WRITE_INLINE_MAX_BYTES,
       256 KB by default): the body is buffered in memory while it arrives and then written
-      on the loop in one go: create, write, close, os.replace. Measured on this 2-core box
-      for 200 KB: 92 us median, p90 159 us, max 3 ms on the loop; the same through
-      ``run_in_executor``: 176 us median, p90 1.2 ms, max 333 ms (a thread that waits to be
-      scheduled on a busy machine), and that wait lands in the shopper's latency. So the
+      on the loop in one go: create, write, close, os.replace, then its small record (no
+      fsync: see image_cache.py). Measured on this 2-core box for 200 KB (the body alone):
+      92 us median, p90 159 us, max 3 ms on the loop; the same through ``run_in_executor``:
+      176 us median, p90 1.2 ms, max 333 ms (a thread that waits to be scheduled on a busy
+      machine), and that wait lands in the shopper's latency. So the
       blocking write is cheaper than the hop that would hide it. Set the limit to 0 on slow
       or network disks, where a write can block for long: then every write goes to a thread.
     * Miss, larger body: streamed to the temp file by the loop's default thread pool in
@@ -34,11 +49,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import errno
-import functools
-import hashlib
 import logging
-import os
 import random
 import time
 from collections import Counter
@@ -46,21 +57,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self
 
 import aiohttp
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from yarl import URL
 
 from bot.config import ImageSettings
 from bot.services import image_cache as fs
-from bot.services.http_session import SessionManager
+from bot.services.http_session import SessionManager, refused_by_policy
+from infra.flight import SingleFlight
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-# Body bytes buffered before one executor write: a typical product photo fits in one.
-FLUSH_BYTES = 256 * 1024
 URL_EXTENSIONS = {
     ".jpg": ".jpg",
     ".jpeg": ".jpeg",
@@ -124,7 +133,8 @@ class ImageTruncatedError(ImageError):
 
 
 class ImageDownloadError(ImageError):
-    """Network trouble after the retries: ``timeout``, ``connection``, ``tls``, ``redirects``."""
+    """Network trouble after the retries: ``timeout``, ``connection``, ``tls``, ``redirects``;
+    or ``blocked``: the URL or a redirect led to a non-public address (never retried)."""
 
     reason = "connection"
 
@@ -144,11 +154,11 @@ class ImageNotCachedError(ImageError):
 
 # Failures for which a stale copy is better than nothing (RFC 5861 stale-if-error covers
 # server errors and unreachable origins). A 404/410/403 is the origin's answer, not a failure:
-# the stale copy is not served over it.
+# the stale copy is not served over it; nor over the address policy's refusal.
 def _stale_may_cover(exc: ImageError) -> bool:
     if isinstance(exc, ImageHTTPError):
         return exc.status >= 500 or exc.status == 429
-    return not isinstance(exc, InvalidImageURLError)
+    return not isinstance(exc, InvalidImageURLError) and exc.reason != "blocked"
 
 
 @dataclass(frozen=True)
@@ -163,10 +173,13 @@ Source = Literal["cache", "download", "revalidated", "stale", "memory"]
 @dataclass(frozen=True)
 class ImageFile:
     """An image ready to send: ``path`` in the cache folder, or only ``data`` when the
-    cache could not hold it (``source == "memory"``)."""
+    cache could not hold it (``source == "memory"``). ``sha256`` names the bytes;
+    ``checked_at`` is when the origin last vouched for them (unix time)."""
 
     url: str
     source: Source
+    sha256: str
+    checked_at: float
     path: Path | None = None
     data: bytes | None = None
 
@@ -175,6 +188,12 @@ class ImageFile:
             return self.data
         assert self.path is not None  # noqa: S101 - one of the two is always set
         return await asyncio.get_running_loop().run_in_executor(None, self.path.read_bytes)
+
+
+def _image(url: str, source: Source, body: fs.Body) -> ImageFile:
+    if body.path is None:
+        source = "memory"
+    return ImageFile(url, source, body.sha256, body.checked_at, body.path, body.data)
 
 
 class _Retry(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -186,7 +205,7 @@ class _Retry(Exception):  # noqa: N818 - a control-flow signal, not an error
 
 @dataclass(frozen=True)
 class _NotModified:
-    meta: dict[str, Any] | None  # new validators from the 304, if any
+    validators: dict[str, Any] | None  # new validators from the 304, if any
 
 
 # ---- the service --------------------------------------------------------------------------
@@ -199,19 +218,28 @@ class ImageService:
     def __init__(self, settings: ImageSettings, sessions: SessionManager) -> None:
         self.settings = settings
         self.sessions = sessions
-        self.root = settings.cache_dir
-        self._index = fs.CacheIndex(self.root)
-        self._cache_ok = False  # the folder exists and could be listed
-        self._started = False
-        self._start_lock: asyncio.Lock | None = None
-        self._inflight: dict[str, asyncio.Task[ImageFile]] = {}
-        self._active_temps: set[str] = set()
-        self._sweeper: asyncio.Task[None] | None = None
-        self._counters: Counter[str] = Counter()
-        self._errors: Counter[str] = Counter()
         # Seams for tests: the clock (freshness, expiry) and the backoff's sleep.
         self._now: Callable[[], float] = time.time
         self._sleep: Callable[[float], Any] = asyncio.sleep
+        self.cache = fs.DiskCache(
+            settings.cache_dir,
+            ttl=float(settings.cache_ttl),
+            stale_ttl=float(settings.cache_stale_ttl),
+            max_bytes=settings.cache_max_bytes,
+            inline_max=settings.write_inline_max_bytes,
+            clock=self._clock,
+        )
+        self.root = settings.cache_dir
+        self._started = False
+        self._start_lock: asyncio.Lock | None = None
+        # One download (or revalidation) per cache key, whoever asks meanwhile.
+        self._flights: SingleFlight[str, ImageFile] = SingleFlight("image")
+        self._sweeper: asyncio.Task[None] | None = None
+        self._counters: Counter[str] = Counter()
+        self._errors: Counter[str] = Counter()
+
+    def _clock(self) -> float:
+        return self._now()  # looked up per call: tests move the clock after start
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -234,91 +262,66 @@ class ImageService:
         async with self._start_lock:
             if self._started:
                 return
-            await self._open_folder()
+            await self.cache.open()
             # Expired files from a long downtime, or a budget lowered since the last run,
             # are dealt with before the first request rather than ten minutes later.
-            if self._cache_ok:
+            if self.cache.ok:
                 await self.sweep()
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="image-cache-sweep")
             self._started = True
 
     async def aclose(self) -> None:
         """Stop the sweeper and any downloads in flight; the shared session stays open."""
-        tasks = [t for t in (self._sweeper, *self._inflight.values()) if t is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self._flights.cancel_all()
         self._sweeper = None
         self._started = False
-
-    async def _open_folder(self) -> None:
-        try:
-            result = await self._run(fs.scan, self.root)
-        except OSError as exc:
-            # Deliver images anyway (from memory); say loudly why nothing is cached.
-            self._cache_ok = False
-            self._errors["cache_unwritable"] += 1
-            log.error(  # noqa: TRY400 - the reason fits one line; no traceback needed
-                "image cache folder %s unusable, running without a disk cache: %s", self.root, exc
-            )
-            return
-        self._index.clear()
-        for stem, entry in result.entries:
-            self._index.put(stem, entry)
-        self._cache_ok = True
-        log.info(
-            "image cache %s: %d files, %d bytes (%d crash leftovers removed)",
-            self.root,
-            len(self._index.entries),
-            self._index.total_bytes,
-            result.removed_temps,
-        )
 
     # ---- public API -----------------------------------------------------------------------
 
     @staticmethod
     def key(url: str) -> str:
         """md5 of the URL: the file name stem (not a security boundary, just a short name)."""
-        return hashlib.md5(url.encode(), usedforsecurity=False).hexdigest()
+        return fs.cache_key(url)
+
+    def fresh(self, checked_at: float) -> bool:
+        """Whether content the origin vouched for at ``checked_at`` is still fresh (the
+        cache's TTL), so it may be used without asking the origin again."""
+        return self.cache.fresh(checked_at)
 
     async def get_cached(self, url: str) -> Path | None:
         """The cached file when it is fresh, else None. No network."""
         if not self._started:
             await self.start()
-        probe = self._probe(self.key(url))
-        if probe is None or not probe[1]:
+        body = await self.cache.lookup(self.key(url))
+        if body is None or not body.fresh:
             return None
         self._counters["hits"] += 1
-        return probe[0]
+        return body.path
 
     async def get(self, url: str) -> ImageFile:
         """The image for ``url``: a fresh hit with no network, else one shared download
         (or revalidation) however many callers ask at once. Raises ImageError subclasses."""
         if not self._started:
             await self.start()
-        stem = self.key(url)
-        probe = self._probe(stem)
-        if probe is not None and probe[1]:
+        key = self.key(url)
+        body = await self.cache.lookup(key)
+        if body is not None and body.fresh:
             self._counters["hits"] += 1
-            return ImageFile(url, "cache", path=probe[0])
+            return _image(url, "cache", body)
         self._counters["misses"] += 1
-        task = self._inflight.get(stem)
-        if task is None:
+        if key not in self._flights:
             try:
                 _check_url(url)
             except ImageError as exc:
                 self._errors[exc.reason] += 1  # a broken catalog entry shows in /cache_stats
                 raise
-            task = asyncio.create_task(self._fetch(url, stem), name=f"image:{stem}")
-            self._inflight[stem] = task
-            task.add_done_callback(functools.partial(self._flight_done, stem))
-        else:
-            self._counters["shared_downloads"] += 1
-        # shield: a caller that gives up (its update was cancelled) does not cancel the
-        # download the other callers are waiting for.
-        return await asyncio.shield(task)
+        # A caller that gives up (its update was cancelled) does not cancel the download
+        # the other callers are waiting for (SingleFlight shields it).
+        return await self._flights.run(key, lambda: self._fetch(url, key))
 
     async def download_image(self, url: str) -> Path:
         """The cached file for ``url``, downloading it when needed (the contract's form)."""
@@ -329,13 +332,10 @@ class ImageService:
         return image.path
 
     async def clear(self) -> CacheClearResult:
-        """Remove every cached image and sidecar (downloads in flight finish normally)."""
+        """Remove every cached file and record (downloads in flight finish normally)."""
         if not self._started:
             await self.start()
-        self._index.clear()
-        files, freed = await self._run(fs.clear_folder, self.root, set(self._active_temps))
-        self._counters["cleared_files"] += files
-        log.info("image cache cleared: %d files, %d bytes", files, freed)
+        files, freed = await self.cache.clear()
         return CacheClearResult(files=files, bytes=freed)
 
     def stats(self) -> dict[str, Any]:
@@ -349,136 +349,89 @@ class ImageService:
             "revalidated": c["revalidated"],
             "downloads": c["downloads"],
             "bytes_downloaded": c["bytes_downloaded"],
-            "shared_downloads": c["shared_downloads"],
+            "shared_downloads": self._flights.shared,
             "retries": c["retries"],
-            "evicted": c["evicted"],
-            "expired_removed": c["expired_removed"],
-            "not_cached": c["not_cached"],
-            "errors": dict(self._errors),
-            "files": len(self._index.entries),
-            "bytes": self._index.total_bytes,
-            "max_bytes": self.settings.cache_max_bytes,
-            "in_flight": len(self._inflight),
-            "cache_enabled": self._cache_ok,
+            **self.cache.stats(),
+            "errors": dict(self._errors + self.cache.errors),
+            "in_flight": len(self._flights),
         }
 
     async def sweep(self) -> tuple[int, int]:
         """Remove expired files and enforce the byte budget; (expired, evicted) files."""
-        if not self._cache_ok:
-            await self._open_folder()  # the folder may have become usable again
-            if not self._cache_ok:
-                return 0, 0
-        horizon = self._now() - self.settings.cache_ttl - self.settings.cache_stale_ttl
-        expired = [e for e in self._index.expired(horizon) if not self._busy(e.name)]
-        evicted = await self._enforce_budget()
-        if expired:
-            await self._run(fs.unlink_many, self.root, [e.name for e in expired])
-            self._counters["expired_removed"] += len(expired)
-        return len(expired), evicted
-
-    # ---- the hit path (on the loop, see module docstring) ----------------------------------
-
-    def _probe(self, stem: str) -> tuple[Path, bool] | None:
-        """(path, fresh) of a valid cached file, or None. A corrupted file is removed here."""
-        entry = self._index.entries.get(stem)
-        if entry is None:
-            return None
-        path = self.root / entry.name
-        try:
-            st = os.stat(path)  # noqa: PTH116 - the cheapest stat; this is the hot path
-        except OSError:
-            self._index.drop(stem)
-            return None
-        sig = (st.st_size, st.st_mtime_ns)
-        if entry.verified_sig != sig:
-            # First sight since start-up, or changed behind our back: check the magic once.
-            try:
-                ok = st.st_size > 0 and fs.sniff(fs.read_head(path)) is not None
-            except OSError:
-                ok = False
-            if not ok:
-                self._drop_corrupt(stem, path)
-                return None
-            self._index.put(stem, fs.Entry(entry.name, st.st_size, st.st_mtime, sig))
-        fresh = st.st_mtime + self.settings.cache_ttl > self._now()
-        if fresh:
-            self._index.touch(stem)
-        return path, fresh
-
-    def _drop_corrupt(self, stem: str, path: Path) -> None:
-        self._index.drop(stem)
-        self._errors["corrupt_cache"] += 1
-        log.warning("corrupted cache file %s removed; fetching it again", path.name)
-        with contextlib.suppress(OSError):
-            path.unlink()  # one unlink on a rare path; not worth a hop
+        return await self.cache.sweep()
 
     # ---- the miss path ---------------------------------------------------------------------
 
-    def _flight_done(self, stem: str, task: asyncio.Task[ImageFile]) -> None:
-        if self._inflight.get(stem) is task:
-            del self._inflight[stem]
-        if not task.cancelled():
-            task.exception()  # retrieved: no "exception never retrieved" when all callers left
+    async def _fetch(self, url: str, key: str) -> ImageFile:
+        with self.cache.pinned(key):
+            stale = await self.cache.lookup(key)
+            if stale is not None and stale.fresh:
+                return _image(url, "cache", stale)  # a flight that just ended fetched it
+            headers: dict[str, str] = {}
+            if stale is not None:
+                record = await self.cache.read_record(key)
+                if etag := record.get("etag"):
+                    headers["If-None-Match"] = str(etag)
+                if last_modified := record.get("last_modified"):
+                    headers["If-Modified-Since"] = str(last_modified)
+            try:
+                return await self._fetch_body(url, key, headers)
+            except ImageError as exc:
+                self._errors[exc.reason] += 1
+                if stale is not None and _stale_may_cover(exc):
+                    self._counters["stale_served"] += 1
+                    log.warning("serving stale %s: %s", url, exc)
+                    return _image(url, "stale", stale)
+                raise
 
-    async def _fetch(self, url: str, stem: str) -> ImageFile:
-        stale = self._probe(stem)
-        stale_name = self._index.entries[stem].name if stale is not None else None
-        headers: dict[str, str] = {}
-        if stale is not None:
-            meta = await self._run(fs.read_meta, self.root, stem)
-            if etag := meta.get("etag"):
-                headers["If-None-Match"] = str(etag)
-            if last_modified := meta.get("last_modified"):
-                headers["If-Modified-Since"] = str(last_modified)
-        try:
-            result = await self._download_with_retries(url, stem, headers)
-        except ImageError as exc:
-            self._errors[exc.reason] += 1
-            if stale is not None and _stale_may_cover(exc):
-                self._counters["stale_served"] += 1
-                log.warning("serving stale %s: %s", stale[0].name, exc)
-                return ImageFile(url, "stale", path=stale[0])
-            raise
+    async def _fetch_body(self, url: str, key: str, headers: dict[str, str]) -> ImageFile:
+        result = await self._download(url, key, headers)
         if isinstance(result, _NotModified):
-            assert stale_name is not None  # noqa: S101 - 304 only follows a conditional GET
-            return await self._revalidated(url, stem, stale_name, result.meta)
+            self._counters["revalidated"] += 1
+            body = await self.cache.refresh(key, result.validators)
+            if body is not None:
+                return _image(url, "revalidated", body)
+            # Removed while we asked (clear() or an operator): the whole body after all.
+            result = await self._download(url, key, {})
+            assert isinstance(result, ImageFile)  # noqa: S101 - no 304 without asking
         return result
 
-    async def _revalidated(
-        self, url: str, stem: str, name: str, meta: dict[str, Any] | None
-    ) -> ImageFile:
-        self._counters["revalidated"] += 1
-        try:
-            st = await self._run(fs.refresh_mtime, self.root, name, meta)
-        except FileNotFoundError:
-            # Removed while we asked (clear() or an operator): fetch the body after all.
-            self._index.drop(stem)
-            fresh = await self._download_with_retries(url, stem, {})
-            assert isinstance(fresh, ImageFile)  # noqa: S101 - unconditional GET: never a 304
-            return fresh
-        except OSError as exc:
-            # Cannot touch the file (read-only folder): it is still the right image.
-            self._errors["cache_unwritable"] += 1
-            log.warning("could not refresh %s after 304: %s", name, exc)
-            return ImageFile(url, "revalidated", path=self.root / name)
-        self._index.put(stem, fs.Entry(name, st.st_size, st.st_mtime, (st.st_size, st.st_mtime_ns)))
-        return ImageFile(url, "revalidated", path=self.root / name)
-
-    async def _download_with_retries(
-        self, url: str, stem: str, headers: dict[str, str]
+    async def _download(
+        self, url: str, key: str, headers: dict[str, str]
     ) -> ImageFile | _NotModified:
-        attempts = self.settings.download_retries + 1
-        for attempt in range(attempts):
-            try:
-                return await self._attempt(url, stem, headers)
-            except _Retry as r:
-                if attempt == attempts - 1:
-                    raise r.error from r
-                delay = self._backoff(attempt, r.retry_after)
-                self._counters["retries"] += 1
-                log.info("retrying %s in %.2fs after %s", url, delay, r.error.reason)
-                await self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        """One GET with retries: 5xx, 429, timeouts, dropped and cut-short bodies are tried
+        again after a backoff (Retry-After when the origin gives one); anything else is the
+        answer."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.download_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retry),
+            sleep=self._pause,
+            before_sleep=self._before_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(url, key, headers)
+        except _Retry as r:
+            raise r.error from r
+        raise AssertionError("unreachable")  # pragma: no cover - tenacity returns or raises
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        retry_after = exc.retry_after if isinstance(exc, _Retry) else None
+        return self._backoff(state.attempt_number - 1, retry_after)
+
+    async def _pause(self, delay: float) -> None:
+        await self._sleep(delay)  # looked up per call: tests swap the seam after start
+
+    def _before_retry(self, state: RetryCallState) -> None:
+        self._counters["retries"] += 1
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, _Retry):
+            delay = state.next_action.sleep if state.next_action is not None else 0.0
+            log.info("retrying %s in %.2fs after %s", exc.error.url, delay, exc.error.reason)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         s = self.settings
@@ -490,16 +443,23 @@ class ImageService:
         return step / 2 + random.uniform(0, step / 2)
 
     async def _attempt(
-        self, url: str, stem: str, headers: dict[str, str]
+        self, url: str, key: str, headers: dict[str, str]
     ) -> ImageFile | _NotModified:
         try:
             async with self.sessions.request("GET", url, headers=headers) as resp:
-                return await self._receive(url, stem, resp, conditional=bool(headers))
+                return await self._receive(url, key, resp, conditional=bool(headers))
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise _Retry(ImageDownloadError(url, "origin timed out", reason="timeout")) from exc
         except aiohttp.ClientConnectorCertificateError as exc:
             # A bad certificate will not get better by asking again.
             raise ImageDownloadError(url, f"TLS verification failed ({exc})", reason="tls") from exc
+        except aiohttp.ClientConnectorError as exc:
+            if refused_by_policy(exc):
+                # The URL or a redirect leads to a non-public address: the answer, not a fault.
+                raise ImageDownloadError(
+                    url, "refused: leads to a non-public address", reason="blocked"
+                ) from exc
+            raise _Retry(ImageDownloadError(url, f"connection failed ({exc!r})")) from exc
         except aiohttp.ClientPayloadError as exc:
             raise _Retry(ImageTruncatedError(url, f"body cut short ({exc})")) from exc
         except aiohttp.TooManyRedirects as exc:
@@ -510,7 +470,7 @@ class ImageService:
             raise _Retry(ImageDownloadError(url, f"connection failed ({exc!r})")) from exc
 
     async def _receive(
-        self, url: str, stem: str, resp: aiohttp.ClientResponse, *, conditional: bool
+        self, url: str, key: str, resp: aiohttp.ClientResponse, *, conditional: bool
     ) -> ImageFile | _NotModified:
         status = resp.status
         if status == 304 and conditional:
@@ -528,20 +488,28 @@ class ImageService:
         if length is not None and length > limit:
             raise ImageTooLargeError(url, f"Content-Length {length} is over the {limit}-byte limit")
 
-        sink = _Sink(self, stem, url)
+        writer = self.cache.writer(key)
         try:
-            image, total = await self._stream(url, stem, resp, ctype, sink)
+            image, total = await self._stream(url, key, resp, ctype, writer)
+        except fs.CacheIOError as exc:
+            await writer.abandon()
+            raise ImageDownloadError(url, str(exc), reason="cache_io") from exc
         except BaseException:
-            await sink.abandon()
+            await writer.abandon()
             raise
         self._counters["downloads"] += 1
         self._counters["bytes_downloaded"] += total
         return image
 
     async def _stream(
-        self, url: str, stem: str, resp: aiohttp.ClientResponse, ctype: str, sink: _Sink
+        self,
+        url: str,
+        key: str,
+        resp: aiohttp.ClientResponse,
+        ctype: str,
+        writer: fs.CacheWriter,
     ) -> tuple[ImageFile, int]:
-        """Read the body into ``sink``, stopping at the first sign it is not acceptable."""
+        """Read the body into ``writer``, stopping at the first sign it is not acceptable."""
         limit = self.settings.max_bytes
         length = resp.content_length
         total = 0
@@ -555,56 +523,16 @@ class ImageService:
                 head += chunk[: fs.MAGIC_BYTES_NEEDED - len(head)]
                 if len(head) >= fs.MAGIC_BYTES_NEEDED and fs.sniff(head) is None:
                     raise NotAnImageError(url, _BAD_MAGIC, reason="bad_magic")
-            await sink.feed(chunk)
+            await writer.feed(chunk)
         encoded = resp.headers.get("Content-Encoding", "identity") != "identity"
         if length is not None and not encoded and total != length:
             raise _Retry(ImageTruncatedError(url, f"got {total} of {length} bytes"))
         kind = fs.sniff(head)
         if kind is None:
             raise NotAnImageError(url, _BAD_MAGIC, reason="bad_magic")
-        name = stem + _extension(url, ctype, kind)
-        return await sink.finish(url, name, _validators(resp)), total
-
-    # ---- cache writes ----------------------------------------------------------------------
-
-    async def _stored(self, stem: str, name: str, st: os.stat_result) -> None:
-        """A new file is in place: index it, drop an old name, keep the byte budget."""
-        previous = self._index.put(
-            stem, fs.Entry(name, st.st_size, st.st_mtime, (st.st_size, st.st_mtime_ns))
-        )
-        if previous is not None:
-            await self._run(fs.unlink_many, self.root, [previous], False)
-        if self._index.total_bytes > self.settings.cache_max_bytes:
-            await self._enforce_budget(keep=stem)
-
-    async def _enforce_budget(self, keep: str | None = None, budget: int | None = None) -> int:
-        limit = self.settings.cache_max_bytes if budget is None else budget
-        victims = self._index.lru_victims(limit, keep=keep)
-        if victims:
-            await self._run(fs.unlink_many, self.root, [e.name for e in victims])
-            self._counters["evicted"] += len(victims)
-            log.info("evicted %d least recently used images", len(victims))
-        return len(victims)
-
-    async def _write_failed(self, exc: OSError) -> None:
-        """The cache folder refused a write: go on without caching this image."""
-        self._counters["not_cached"] += 1
-        if fs.no_space(exc):
-            self._errors["disk_full"] += 1
-            # Free a tenth of what we hold so the next downloads fit again.
-            target = int(self._index.total_bytes * 0.9)
-            freed = await self._enforce_budget(budget=target)
-            log.warning("disk full writing the image cache; evicted %d files", freed)
-        else:
-            self._errors["cache_unwritable"] += 1
-            log.warning("image cache not writable (%s); serving from memory", exc)
-            if exc.errno == errno.ENOENT:
-                # The folder itself was removed under us (an operator's rm -rf): recreate it
-                # and rescan so the next downloads are cached again.
-                await self._open_folder()
-
-    def _busy(self, name: str) -> bool:
-        return name.partition(".")[0] in self._inflight
+        name = key + _extension(url, ctype, kind)
+        body = await writer.finish(name, {"url": url, **(_validators(resp) or {})})
+        return _image(url, "download", body), total
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -613,97 +541,6 @@ class ImageService:
                 await self.sweep()
             except Exception:
                 log.exception("image cache sweep failed")
-
-    async def _run(self, func: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(
-            None, functools.partial(func, *args)
-        )
-
-
-class _Sink:
-    """Where one download attempt's body goes: a temp file in the cache folder, written in
-    executor batches; or memory, when the folder cannot take it."""
-
-    def __init__(self, service: ImageService, stem: str, url: str) -> None:
-        self.svc = service
-        self.url = url
-        self.inline_max = service.settings.write_inline_max_bytes
-        self.temp: fs.TempFile | None = (
-            fs.TempFile(service.root, stem) if service._cache_ok else None
-        )
-        self.buf: list[bytes] = []
-        self.buffered = 0
-        self.memory: list[bytes] | None = None if self.temp is not None else []
-        if self.temp is not None:
-            service._active_temps.add(self.temp.name)
-
-    async def feed(self, chunk: bytes) -> None:
-        if self.memory is not None:
-            self.memory.append(chunk)
-            return
-        self.buf.append(chunk)
-        self.buffered += len(chunk)
-        if self.buffered >= FLUSH_BYTES:
-            await self._flush()
-
-    async def _flush(self) -> None:
-        assert self.temp is not None  # noqa: S101
-        data = b"".join(self.buf)
-        try:
-            await self.svc._run(self.temp.write, data)
-        except OSError as exc:
-            await self._spill(exc)
-            return
-        self.buf.clear()
-        self.buffered = 0
-
-    async def _spill(self, exc: OSError) -> None:
-        """Go on in memory: what reached the disk is read back, the temp file removed."""
-        temp, self.temp = self.temp, None
-        assert temp is not None  # noqa: S101
-        try:
-            prefix = await self.svc._run(temp.read_back)
-        except OSError as again:
-            # What was written cannot be read back (an I/O error): this attempt is lost;
-            # it fails as a download error, and stale-if-error or the caller takes over.
-            await self.svc._run(temp.discard)
-            self.svc._active_temps.discard(temp.name)
-            self.svc._errors["cache_io"] += 1
-            raise ImageDownloadError(
-                self.url, f"cache folder failed mid-download ({again})", reason="cache_io"
-            ) from exc
-        await self.svc._run(temp.discard)
-        self.svc._active_temps.discard(temp.name)
-        self.memory = [prefix, *self.buf]
-        self.buf = []
-        await self.svc._write_failed(exc)
-
-    async def finish(self, url: str, name: str, meta: dict[str, Any] | None) -> ImageFile:
-        if self.temp is not None:
-            temp = self.temp
-            body = b"".join(self.buf)
-            try:
-                if temp.written == 0 and len(body) <= self.inline_max:
-                    # The whole image is in the buffer: one blocking page-cache write on
-                    # the loop (see the module docstring for why that is the cheaper path).
-                    st = temp.commit(name, body, meta)
-                else:
-                    st = await self.svc._run(temp.commit, name, body, meta)
-            except OSError as exc:
-                await self._spill(exc)
-            else:
-                self.svc._active_temps.discard(temp.name)
-                self.temp = None
-                await self.svc._stored(temp.stem, name, st)
-                return ImageFile(url, "download", path=self.svc.root / name)
-        assert self.memory is not None  # noqa: S101
-        return ImageFile(url, "memory", data=b"".join(self.memory))
-
-    async def abandon(self) -> None:
-        if self.temp is not None:
-            temp, self.temp = self.temp, None
-            self.svc._active_temps.discard(temp.name)
-            await self.svc._run(temp.discard)
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -731,7 +568,7 @@ def _validators(resp: aiohttp.ClientResponse) -> dict[str, Any] | None:
     last_modified = resp.headers.get("Last-Modified")
     if not etag and not last_modified:
         return None
-    return {"url": str(resp.url), "etag": etag, "last_modified": last_modified}
+    return {"etag": etag, "last_modified": last_modified}
 
 
 def _retry_after(resp: aiohttp.ClientResponse, now: float) -> float | None:

@@ -10,9 +10,10 @@ ends, and while it lasts asks Redis once per cool-down, not once per call.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 
-from bot.services.file_ids import FileIdStats
+from bot.services.file_ids import FileIdStats, UrlRecord
 from bot.services.update_reads import loaded, remember
 from infra.redis import RedisGuard
 
@@ -25,19 +26,60 @@ def _text(value: bytes | str | None) -> str | None:
 
 
 class RedisFileIdStore:
-    """file_ids in one Redis hash per bot (a file_id is valid for one bot only), so /cache_clear
-    is one DEL and every instance sees a file_id as soon as one instance learned it."""
+    """file_ids (content key -> file_id) and URL records (URL -> "sha256 checked_at") in two
+    Redis hashes per bot (a file_id is valid for one bot only; see bot/services/file_ids.py),
+    so /cache_clear is one DEL and every instance sees a file_id, or that a URL was checked,
+    as soon as one instance learned it."""
 
     def __init__(self, guard: RedisGuard, *, bot_id: int) -> None:
         self._redis = guard.redis
         self._key = f"{KEY_PREFIX}:file_ids:{bot_id}"
+        self._urls_key = f"{KEY_PREFIX}:media_urls:{bot_id}"
         self._guard = guard
         self._hits = 0
         self._misses = 0
         self._forgotten = 0
 
-    async def get_many(self, urls: Iterable[str]) -> dict[str, str]:
+    async def lookup(self, urls: Iterable[str]) -> dict[str, UrlRecord]:
         wanted = list(dict.fromkeys(urls))
+        if not wanted:
+            return {}
+
+        async def op() -> dict[str, UrlRecord]:
+            raw = await self._redis.hmget(self._urls_key, wanted)
+            records: dict[str, tuple[str, float]] = {}
+            for url, value in zip(wanted, raw, strict=True):
+                sha, _, at = (_text(value) or "").partition(" ")
+                with contextlib.suppress(ValueError):  # a malformed record: as if unknown
+                    records[url] = (sha, float(at))
+            shas = list({sha for sha, _ in records.values()})
+            ids = await self._redis.hmget(self._key, shas) if shas else []
+            file_ids = {sha: _text(value) for sha, value in zip(shas, ids, strict=True)}
+            return {
+                url: UrlRecord(sha, at, file_ids.get(sha)) for url, (sha, at) in records.items()
+            }
+
+        nothing: dict[str, UrlRecord] = {}
+        found = await self._guard.call("file_ids lookup", op, nothing)
+        hits = sum(1 for record in found.values() if record.file_id is not None)
+        self._hits += hits
+        self._misses += len(wanted) - hits
+        return found
+
+    async def remember(self, records: Mapping[str, UrlRecord]) -> None:
+        if not records:
+            return
+
+        async def op() -> None:
+            mapping: dict[bytes | bytearray | memoryview[int] | str | int | float, str] = {
+                url: f"{r.sha256} {r.checked_at!r}" for url, r in records.items()
+            }
+            await self._redis.hset(self._urls_key, mapping=mapping)
+
+        await self._guard.call("file_ids remember", op, None)
+
+    async def get_many(self, keys: Iterable[str], *, count: bool = True) -> dict[str, str]:
+        wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
 
@@ -46,9 +88,10 @@ class RedisFileIdStore:
 
         none: list[str | None] = [None] * len(wanted)
         values = await self._guard.call("file_ids get", op, none)
-        found = {url: value for url, value in zip(wanted, values, strict=True) if value}
-        self._hits += len(found)
-        self._misses += len(wanted) - len(found)
+        found = {key: value for key, value in zip(wanted, values, strict=True) if value}
+        if count:
+            self._hits += len(found)
+            self._misses += len(wanted) - len(found)
         return found
 
     async def set_many(self, file_ids: Mapping[str, str]) -> None:
@@ -63,8 +106,8 @@ class RedisFileIdStore:
 
         await self._guard.call("file_ids set", op, None)
 
-    async def forget(self, urls: Iterable[str]) -> None:
-        names = list(urls)
+    async def forget(self, keys: Iterable[str]) -> None:
+        names = list(keys)
         if not names:
             return
 
@@ -78,7 +121,7 @@ class RedisFileIdStore:
         async def op() -> int:
             pipe = self._redis.pipeline(transaction=True)
             pipe.hlen(self._key)
-            pipe.delete(self._key)
+            pipe.delete(self._key, self._urls_key)
             count, _ = await pipe.execute()
             return int(count)
 

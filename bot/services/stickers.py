@@ -6,18 +6,24 @@ A product's ``sticker`` (a .tgs URL) appears twice in its card: as a PNG poster 
 (rendered by the core's StickerRenderer in its process pool, never on the event loop, then
 cached on disk). A user's animated sticker is turned back into its Lottie JSON and a GIF.
 
-The disk cache is ImageService's folder with ImageService's freshness rule (fresh while
-mtime + IMAGE_CACHE_TTL > now) and file naming (``<md5><ext>``, temp files ``.tmp-*`` moved
-into place with os.replace), so /cache_clear, the expiry sweep and the crash-leftover cleanup
-of ImageService cover these files too::
+Both files live in ImageService's disk cache (bot/services/image_cache.py: one folder, one
+index, one byte budget), so /cache_clear, /cache_stats, eviction, the expiry sweep and the
+check of every file against its record cover them like any photo::
 
-    <md5(url)>.tgs                               the sticker as downloaded (checked first)
-    <md5(url|png|512|0|ffffff|v1)>.png           its poster (on white: sticker_jobs.py)
+    <md5("tgs|" + url)>.tgs                      the sticker as downloaded (checked first);
+                                                 fresh while mtime + IMAGE_CACHE_TTL > now
+    <poster_key(sha256 of the .tgs)>.png         its poster (on white: sticker_jobs.py)
 
-Every file operation runs in the loop's default thread pool (a stat, a read or a write of a
-few KB each; these paths are taken on a cache miss, not per card view once file_ids are
-known). A sticker that cannot be had raises :class:`StickerUnavailableError` with a short
-``reason``; the card leaves the poster and the sticker out and goes on.
+One key names a poster everywhere: :func:`poster_key` of the .tgs content and the render
+parameters (size, frame, background, POSTER_VERSION) is both its file name stem and the key
+its Telegram file_id is learned under. A new rendering (POSTER_VERSION raised) or a changed
+.tgs is a new key: rendered, uploaded and learned afresh, never the old poster's file_id. The
+sticker's own file_id is learned under the sha256 of the .tgs (bot/services/file_ids.py).
+
+File work runs in the loop's default thread pool (a stat, a read or a write of a few KB each;
+these paths are taken on a cache miss, not per card view once file_ids are known). A sticker
+that cannot be had raises :class:`StickerUnavailableError` with a short ``reason``; the card
+leaves the poster and the sticker out and goes on.
 
 No aiogram here: the handlers and the card delivery translate to and from Telegram.
 """
@@ -25,12 +31,9 @@ No aiogram here: the handlers and the card delivery translate to and from Telegr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import hashlib
 import logging
-import os
-import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -40,11 +43,13 @@ from typing import Any, TypeVar
 
 import aiohttp
 from cachetools import TTLCache
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_fixed
 
-from bot.config import ImageSettings, StickerSettings
+from bot.config import StickerSettings
 from bot.services import sticker_jobs
-from bot.services.http_session import SessionManager
-from bot.services.image_cache import TEMP_PREFIX
+from bot.services.http_session import SessionManager, refused_by_policy
+from bot.services.image_cache import Body, DiskCache, cache_key
+from infra.flight import SingleFlight
 from sticker_core import Lane, StickerError, StickerRenderer
 from sticker_core.detect import GZIP_MAGIC
 from sticker_core.errors import TRANSIENT_REASONS
@@ -55,19 +60,11 @@ T = TypeVar("T")
 
 POSTER_SIZE = 512
 POSTER_FRAME = 0
-# Part of the poster's cache key: raise it when the rendering changes, so old posters on
-# disk are not served for the new look.
+# Part of the poster's key (file name and file_id): raise it when the rendering changes, so
+# neither the old posters on disk nor their file_ids are sent for the new look.
 POSTER_VERSION = 1
 # Photos and GIF animations lose their alpha in Telegram (sticker_jobs.py says why).
 BACKGROUND = sticker_jobs.WHITE
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# Every complete PNG ends with this IEND chunk; a file cut short by a crash or a full disk
-# does not, so it is rendered again instead of being sent.
-PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-# Keys of the file_id store (which maps "URL or content hash" -> file_id): the poster and the
-# sticker of one URL are two different Telegram files.
-POSTER_KEY_SUFFIX = "#poster"
-STICKER_KEY_SUFFIX = "#sticker"
 # Telegram's limits for what the bot sends back: a document or an animation upload.
 UPLOAD_MAX_BYTES = 50 * 1024 * 1024
 _DOWNLOAD_ATTEMPTS = 2
@@ -97,19 +94,32 @@ class StickerUnavailableError(Exception):
 @dataclass(frozen=True)
 class Poster:
     """A rendered poster ready to send: its cached file, or only bytes when the cache
-    folder would not take it (same contract as ImageService's ImageFile)."""
+    folder would not take it (same contract as ImageService's ImageFile). ``key`` is its
+    :func:`poster_key`: its file name stem and its file_id's key."""
 
     url: str
+    key: str
     path: Path | None = None
     data: bytes | None = None
 
 
 @dataclass(frozen=True)
+class TgsFile:
+    """A product sticker's .tgs: its bytes, their sha256 (the key its file_id is learned
+    under) and when its origin last vouched for them (unix time)."""
+
+    url: str
+    data: bytes
+    sha256: str
+    checked_at: float
+
+
+@dataclass(frozen=True)
 class PreparedSticker:
-    """What a card needs that has no file_id yet: the poster and/or the .tgs bytes."""
+    """What a card needs that has no file_id yet: the poster and/or the .tgs."""
 
     poster: Poster | None
-    tgs: bytes | None
+    tgs: TgsFile | None
 
 
 @dataclass(frozen=True)
@@ -120,30 +130,21 @@ class UserStickerFiles:
     gif: bytes
 
 
-def poster_key(url: str) -> str:
-    return url + POSTER_KEY_SUFFIX
+def tgs_key(url: str) -> str:
+    """The disk cache key of the .tgs at ``url`` (apart from an image at the same URL)."""
+    return cache_key(f"tgs|{url}")
 
 
-def sticker_key(url: str) -> str:
-    return url + STICKER_KEY_SUFFIX
-
-
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-
-def tgs_name(url: str) -> str:
-    return _md5(url) + ".tgs"
-
-
-def poster_name(
-    url: str,
+def poster_key(
+    tgs_sha256: str,
     size: int = POSTER_SIZE,
     frame: int = POSTER_FRAME,
     background: tuple[int, int, int] = BACKGROUND,
 ) -> str:
+    """The one key of a poster: the .tgs it is a still of and how it was rendered. Its file
+    is ``<key>.png`` in the disk cache and its file_id is learned under ``key``."""
     bg = "".join(f"{c:02x}" for c in background)
-    return _md5(f"{url}|png|{size}|{frame}|{bg}|v{POSTER_VERSION}") + ".png"
+    return cache_key(f"{tgs_sha256}|png|{size}|{frame}|{bg}|v{POSTER_VERSION}")
 
 
 def _transient(exc: StickerUnavailableError) -> bool:
@@ -159,64 +160,8 @@ def _transient(exc: StickerUnavailableError) -> bool:
     )
 
 
-# ---- blocking file helpers, run in the executor ---------------------------------------------
-
-
-def _read_cached(path: Path, ttl: float, now: float) -> tuple[bytes, bool] | None:
-    """(bytes, fresh) of a cached file, or None when there is none."""
-    try:
-        st = path.stat()
-        data = path.read_bytes()
-    except OSError:
-        return None
-    return data, st.st_mtime + ttl > now
-
-
-def _valid_png(path: Path) -> bool:
-    """Whether the file looks like a whole PNG: signature at the start, IEND at the end."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(len(PNG_MAGIC))
-            f.seek(0, os.SEEK_END)
-            if f.tell() < len(PNG_MAGIC) + len(PNG_END):
-                return False
-            f.seek(-len(PNG_END), os.SEEK_END)
-            tail = f.read()
-    except OSError:
-        return False
-    return head == PNG_MAGIC and tail == PNG_END
-
-
-def _fresh_poster(path: Path, ttl: float, now: float) -> str:
-    """``fresh``, ``stale`` or ``missing``; a corrupted file is removed and is ``missing``."""
-    try:
-        st = path.stat()
-    except OSError:
-        return "missing"
-    if not _valid_png(path):
-        with contextlib.suppress(OSError):
-            path.unlink()
-        log.warning("corrupted sticker poster %s removed; rendering it again", path.name)
-        return "missing"
-    return "fresh" if st.st_mtime + ttl > now else "stale"
-
-
-def write_atomic(root: Path, name: str, data: bytes) -> Path:
-    """Write ``root/name`` so that no reader ever sees half of it: a temp file in the same
-    folder (named like ImageService's, so its start-up scan removes crash leftovers), then
-    os.replace()."""
-    root.mkdir(parents=True, exist_ok=True)
-    stem = name.partition(".")[0]
-    tmp = root / f"{TEMP_PREFIX}{stem}-{secrets.token_hex(4)}"
-    try:
-        with tmp.open("xb") as f:
-            f.write(data)
-        tmp.replace(root / name)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return root / name
+def _retry_worthy(exc: BaseException) -> bool:
+    return isinstance(exc, StickerUnavailableError) and _transient(exc)
 
 
 # ---- the service ---------------------------------------------------------------------------
@@ -225,23 +170,26 @@ def write_atomic(root: Path, name: str, data: bytes) -> Path:
 class StickerService:
     """Product stickers (poster + .tgs, cached) and users' stickers (Lottie + GIF).
 
-    Borrows the SessionManager's session and the StickerRenderer; :meth:`aclose` closes the
-    renderer, which this service is the only user of in the bot process.
+    Borrows the SessionManager's session, ImageService's disk cache (``images.cache``) and
+    the StickerRenderer; :meth:`aclose` closes the renderer, which this service is the only
+    user of in the bot process.
     """
 
     def __init__(
         self,
         settings: StickerSettings,
-        images: ImageSettings,
+        cache: DiskCache,
         sessions: SessionManager,
         renderer: StickerRenderer,
     ) -> None:
         self.settings = settings
-        self.root = images.cache_dir
-        self.ttl = float(images.cache_ttl)
+        self.cache = cache
+        self.root = cache.root
         self.sessions = sessions
         self.renderer = renderer
-        self._flights: dict[str, asyncio.Task[Any]] = {}
+        # One download of a .tgs and one render of a poster at a time, per URL.
+        self._tgs_flights: SingleFlight[str, TgsFile] = SingleFlight("sticker-tgs")
+        self._poster_flights: SingleFlight[str, Poster] = SingleFlight("sticker-poster")
         # url -> (reason, until): stickers refused recently (see REFUSAL_MEMORY_S).
         self._refused: dict[str, tuple[str, float]] = {}
         self.counters: Counter[str] = Counter()
@@ -266,30 +214,25 @@ class StickerService:
 
     async def aclose(self) -> None:
         """Stop work in flight and the render processes (joined in a thread)."""
-        flights = list(self._flights.values())
-        for task in flights:
-            task.cancel()
-        for task in flights:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._poster_flights.cancel_all()
+        await self._tgs_flights.cancel_all()
         await self.renderer.close()
 
     # ---- product stickers ------------------------------------------------------------------
 
-    def poster_key(self, url: str) -> str:
-        return poster_key(url)
-
-    def sticker_key(self, url: str) -> str:
-        return sticker_key(url)
+    def poster_key(self, tgs_sha256: str) -> str:
+        """The key of the poster of the .tgs whose sha256 is ``tgs_sha256``, as rendered now
+        (see :func:`poster_key`)."""
+        return poster_key(tgs_sha256)
 
     async def prepare(self, url: str, *, poster: bool, sticker: bool) -> PreparedSticker:
-        """The poster (when ``poster``) and the .tgs bytes (when ``sticker``) of a product
+        """The poster (when ``poster``) and the .tgs (when ``sticker``) of a product
         sticker. Raises StickerUnavailableError with the reason when either cannot be had."""
         refused = self._refused.get(url)
         if refused is not None and refused[1] > self._now():
             raise StickerUnavailableError(url, refused[0], "refused recently, not tried again")
         try:
-            # The .tgs first: the poster is rendered from it; a cached poster needs no .tgs.
+            # The .tgs first: the poster is rendered from it and keyed by its content.
             tgs = await self.tgs(url) if sticker else None
             image = await self.poster(url) if poster else None
         except StickerUnavailableError as exc:
@@ -299,67 +242,60 @@ class StickerService:
         self._refused.pop(url, None)
         return PreparedSticker(poster=image, tgs=tgs)
 
-    async def tgs(self, url: str) -> bytes:
+    async def tgs(self, url: str) -> TgsFile:
         """The sticker file: a fresh cached copy, else one download (shared by concurrent
         callers), checked in the render pool before it is cached or sent anywhere."""
-        return await self._single_flight(f"tgs:{url}", lambda: self._tgs(url))
+        return await self._tgs_flights.run(url, lambda: self._tgs(url))
 
     async def poster(self, url: str) -> Poster:
         """The poster of the sticker at ``url``: from the disk cache, else rendered."""
-        return await self._single_flight(f"poster:{url}", lambda: self._poster(url))
+        return await self._poster_flights.run(url, lambda: self._poster(url))
 
-    async def _single_flight(self, key: str, make: Callable[[], Awaitable[T]]) -> T:
-        task = self._flights.get(key)
-        if task is None:
+    async def _body_bytes(self, body: Body) -> bytes:
+        if body.data is not None:
+            return body.data
+        assert body.path is not None  # noqa: S101 - a Body has one of the two
+        return await self._run(body.path.read_bytes)
 
-            async def run() -> T:
-                return await make()
-
-            task = asyncio.create_task(run(), name=f"sticker:{key}")
-            self._flights[key] = task
-            task.add_done_callback(functools.partial(self._flight_done, key))
-        # shield: a card whose update is cancelled does not cancel the others' download.
-        result: T = await asyncio.shield(task)
-        return result
-
-    def _flight_done(self, key: str, task: asyncio.Task[Any]) -> None:
-        if self._flights.get(key) is task:
-            del self._flights[key]
-        if not task.cancelled():
-            task.exception()  # retrieved: no "never retrieved" warning when every caller left
-
-    async def _tgs(self, url: str) -> bytes:
-        path = self.root / tgs_name(url)
-        cached = await self._run(_read_cached, path, self.ttl, self._now())
-        if cached is not None and cached[1] and cached[0].startswith(GZIP_MAGIC):
-            self.counters["tgs_hits"] += 1
-            return cached[0]
-        try:
-            data = await self._download(url)
-            await self._check(url, data)
-        except StickerUnavailableError as exc:
-            if cached is not None and cached[0].startswith(GZIP_MAGIC) and _transient(exc):
-                # The origin is down: the copy checked last time is better than no sticker.
-                log.warning("serving stale sticker %s: %s", path.name, exc)
-                return cached[0]
-            raise
-        try:
-            await self._run(write_atomic, self.root, path.name, data)
-        except OSError as exc:
-            self.counters["not_cached"] += 1
-            log.warning("sticker %s not cached (%s); sending it from memory", url, exc)
-        return data
+    async def _tgs(self, url: str) -> TgsFile:
+        key = tgs_key(url)
+        with self.cache.pinned(key):
+            cached = await self.cache.lookup(key)
+            data: bytes | None = None
+            if cached is not None:
+                try:
+                    data = await self._body_bytes(cached)
+                except OSError:
+                    cached = None  # removed meanwhile (/cache_clear): fetch it
+            if cached is not None and data is not None and cached.fresh:
+                self.counters["tgs_hits"] += 1
+                return TgsFile(url, data, cached.sha256, cached.checked_at)
+            try:
+                fetched = await self._download(url)
+                await self._check(url, fetched)
+            except StickerUnavailableError as exc:
+                if cached is not None and data is not None and _transient(exc):
+                    # The origin is down: the copy checked last time is better than nothing.
+                    log.warning("serving stale sticker %s: %s", url, exc)
+                    return TgsFile(url, data, cached.sha256, cached.checked_at)
+                raise
+            stored = await self.cache.put(key, key + ".tgs", fetched, {"url": url})
+            if stored.path is None:
+                log.warning("sticker %s not cached; sending it from memory", url)
+            return TgsFile(url, fetched, stored.sha256, stored.checked_at)
 
     async def _download(self, url: str) -> bytes:
         limit = self.settings.download_max_bytes
-        for attempt in range(_DOWNLOAD_ATTEMPTS):
-            try:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(_DOWNLOAD_ATTEMPTS),
+            wait=wait_fixed(_RETRY_PAUSE_S),
+            retry=retry_if_exception(_retry_worthy),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
                 return await self._download_once(url, limit)
-            except StickerUnavailableError as exc:
-                if not _transient(exc) or attempt == _DOWNLOAD_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(_RETRY_PAUSE_S)
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise AssertionError("unreachable")  # pragma: no cover - tenacity returns or raises
 
     async def _download_once(self, url: str, limit: int) -> bytes:
         chunks: list[bytes] = []
@@ -383,6 +319,8 @@ class StickerService:
         except aiohttp.InvalidURL as exc:
             raise StickerUnavailableError(url, "bad_url", str(exc)) from exc
         except aiohttp.ClientError as exc:
+            if refused_by_policy(exc):
+                raise StickerUnavailableError(url, "blocked", "a non-public address") from exc
             raise StickerUnavailableError(url, "connection", repr(exc)) from exc
         self.counters["downloads"] += 1
         return b"".join(chunks)
@@ -400,27 +338,27 @@ class StickerService:
             log.warning("sticker %s breaks a Telegram rule: %s", url, warning.message)
 
     async def _poster(self, url: str) -> Poster:
-        name = poster_name(url)
-        path = self.root / name
-        state = await self._run(_fresh_poster, path, self.ttl, self._now())
-        if state == "fresh":
-            self.counters["poster_hits"] += 1
-            return Poster(url, path=path)
         tgs = await self.tgs(url)
-        try:
-            png = await self.renderer.pool.run(
-                sticker_jobs.poster_png, tgs, POSTER_SIZE, POSTER_FRAME, BACKGROUND
-            )
-        except StickerError as exc:
-            raise StickerUnavailableError(url, exc.reason, exc.detail) from exc
-        self.counters["posters_rendered"] += 1
-        try:
-            stored = await self._run(write_atomic, self.root, name, png)
-        except OSError as exc:
-            self.counters["not_cached"] += 1
-            log.warning("sticker poster %s not cached (%s); sending it from memory", url, exc)
-            return Poster(url, data=png)
-        return Poster(url, path=stored)
+        key = self.poster_key(tgs.sha256)
+        with self.cache.pinned(key):
+            # The key is the .tgs content and the rendering: a cached poster of it is the
+            # right one however old it is (the sweep removes it when unused long enough).
+            cached = await self.cache.lookup(key)
+            if cached is not None:
+                self.counters["poster_hits"] += 1
+                return Poster(url, key, path=cached.path)
+            try:
+                png = await self.renderer.pool.run(
+                    sticker_jobs.poster_png, tgs.data, POSTER_SIZE, POSTER_FRAME, BACKGROUND
+                )
+            except StickerError as exc:
+                raise StickerUnavailableError(url, exc.reason, exc.detail) from exc
+            self.counters["posters_rendered"] += 1
+            stored = await self.cache.put(key, key + ".png", png, {"url": url, "tgs": tgs.sha256})
+            if stored.path is None:
+                log.warning("sticker poster %s not cached; sending it from memory", url)
+                return Poster(url, key, data=png)
+            return Poster(url, key, path=stored.path)
 
     # ---- a user's sticker --------------------------------------------------------------------
 

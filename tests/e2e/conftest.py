@@ -4,6 +4,7 @@ images served by a real local aiohttp origin that counts requests per path."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 from collections import Counter
@@ -32,8 +33,10 @@ SHAPES = {"p0": 0, "p1": 1, "p2": 2, "p3": 3, "p10": 10, "p11": 11, "p25": 25}
 
 
 def _png(name: str) -> bytes:
-    seed = sum(name.encode())
-    image = Image.new("RGB", (64, 48), ((seed * 7) % 256, (seed * 13) % 256, (seed * 29) % 256))
+    # A colour of its own per name: learned file_ids are kept per picture, and two names
+    # whose bytes summed alike ("p10-1", "p11-0") used to share one.
+    red, green, blue = hashlib.sha256(name.encode()).digest()[:3]
+    image = Image.new("RGB", (64, 48), (red, green, blue))
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
@@ -49,8 +52,7 @@ class Origin:
     delay: float = 0.0  # seconds before each answer
     bodies: dict[str, bytes] = field(default_factory=dict)  # a name's own bytes
     requested: asyncio.Event = field(default_factory=asyncio.Event)  # set on the first request
-    # When set to an Event, every request waits for it (a test holds the origin until then).
-    release: asyncio.Event | None = None
+    gate: asyncio.Event | None = None  # when set to an Event, every answer waits for it
 
     def image_url(self, name: str) -> str:
         return f"{self.url}/img/{name}.png"
@@ -68,8 +70,8 @@ async def origin(aiohttp_server: Any) -> Origin:
         name = request.match_info["name"]
         state.hits[name] += 1
         state.requested.set()
-        if state.release is not None:
-            await state.release.wait()
+        if state.gate is not None:
+            await state.gate.wait()
         if state.delay:
             await asyncio.sleep(state.delay)
         status = state.status.get(name.removesuffix(".png"))

@@ -1,12 +1,28 @@
 from __future__ import annotations
 
+import asyncio
 import io
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import SHAPES, SHOPPER, Shop, StartShop, buttons, text_of
+from bot.callbacks import ProductCb
+from bot.factory import build_app
+from bot.services.http_session import SessionManager
+from sandbox.testing import running_sandbox
+from tests.e2e.conftest import (
+    SHAPES,
+    SHOPPER,
+    Origin,
+    Shop,
+    StartShop,
+    buttons,
+    make_settings,
+    text_of,
+)
 
 
 def _albums(calls: list[dict[str, Any]]) -> list[int]:
@@ -75,13 +91,17 @@ async def test_file_ids_outlive_a_restart(start_shop: StartShop):
     assert shop.origin.total == 2
 
 
-async def test_rejected_file_id_is_forgotten_and_the_card_still_arrives_whole(
-    start_shop: StartShop,
-):
+async def _content_key(shop: Shop, url: str) -> str:
+    """The key the file_id of the picture at ``url`` is learned under (its sha256)."""
+    return (await shop.app.file_ids.lookup([url]))[url].sha256
+
+
+async def test_a_rejected_file_id_costs_one_re_send_of_the_album(start_shop: StartShop):
     shop = await start_shop()
     await _open(shop, "p3")
     urls = shop.catalog.product("p3").images  # type: ignore[union-attr]
-    await shop.app.file_ids.set_many({urls[1]: "AgADBAADbogus-file-id"})
+    key = await _content_key(shop, urls[1])
+    await shop.app.file_ids.set_many({key: "AgADBAADbogus-file-id"})
 
     messages = await _open(shop, "p3")
     calls = await shop.client.calls("sendMediaGroup")
@@ -90,10 +110,138 @@ async def test_rejected_file_id_is_forgotten_and_the_card_still_arrives_whole(
     assert len([m for m in messages if "photo" in m]) == 3
     # Re-sent from the disk cache: the origin was not asked again.
     assert shop.origin.total == 3
-    # Only the rejected item was uploaded again; the others went by their file_ids.
-    assert [m["source"] for m in calls[1]["media"]] == ["file_id", "upload", "file_id"]
-    learned = await shop.app.file_ids.get_many(urls)
-    assert learned[urls[1]] != "AgADBAADbogus-file-id"
+    # One re-send: the item before the rejected one went through, so it kept its file_id;
+    # the rejected one and the one after it (suspects) were uploaded.
+    assert [m["source"] for m in calls[1]["media"]] == ["file_id", "upload", "upload"]
+    learned = await shop.app.file_ids.get_many([key])
+    assert learned[key] != "AgADBAADbogus-file-id"
+
+
+async def test_a_sandbox_started_afresh_costs_one_failed_send_per_card_not_one_per_image(
+    start_shop: StartShop, origin: Origin, tmp_path: Path
+):
+    shop = await start_shop()
+    await _open(shop, "p25")
+    await shop.stop()
+    # A new sandbox (it starts empty: ./run.sh dev run twice) for the same bot, while the
+    # bot's data folder still holds the file_ids the first one issued.
+    async with running_sandbox() as fresh:
+        settings = make_settings(tmp_path, catalog_path=tmp_path / "catalog.json")
+        app = await build_app(
+            settings,
+            shop.catalog,
+            token=fresh.token,
+            api_url=fresh.url,
+            sessions=SessionManager(settings.http),
+        )
+        again = Shop(app, fresh, origin)
+        await again.start()
+        try:
+            messages = await again.say(SHOPPER, "/start product-p25")
+            calls = await fresh.client.calls("sendMediaGroup")
+        finally:
+            await again.stop()
+    assert len([m for m in messages if "photo" in m]) == 25
+    # The first album's stale file_ids cost one refused send; it was re-sent whole, and the
+    # card's other albums went as uploads at once instead of failing item by item.
+    assert [c["ok"] for c in calls] == [False, True, True, True]
+    assert [len(c["media"]) for c in calls[1:]] == [9, 8, 8]
+    assert all(m["source"] == "upload" for c in calls[1:] for m in c["media"])
+    assert origin.total == 25  # every upload came from the disk cache
+
+
+def _later(shop: Shop) -> None:
+    """Move the image cache's clock past its TTL (our clock seam, not a sleep)."""
+    ttl = shop.app.settings.images.cache_ttl
+    shop.app.images._now = lambda: time.time() + ttl + 1
+
+
+def _other_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 200, 90)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_a_changed_photo_reaches_shoppers_once_the_ttl_has_passed(start_shop: StartShop):
+    shop = await start_shop()
+    first = await _open(shop, "p2")
+    new = _other_png()
+    shop.origin.bodies["p2-0"] = new  # the shop replaces the first photo at the same URL
+    _later(shop)
+
+    second = await _open(shop, "p2")
+    [album] = await shop.client.calls("sendMediaGroup")
+    # Both URLs were asked again; only the changed picture was uploaded.
+    assert shop.origin.hits["p2-0.png"] == 2
+    assert shop.origin.hits["p2-1.png"] == 2
+    assert [m["source"] for m in album["media"]] == ["upload", "file_id"]
+    photo = second[0]["photo"][-1]
+    assert photo["file_unique_id"] != first[0]["photo"][-1]["file_unique_id"]
+    assert shop.sandbox.state.files[photo["file_unique_id"]].data == new
+    # Its new file_id is learned: the next view (still past the old TTL) uploads nothing.
+    await _open(shop, "p2")
+    assert _uploads(await shop.client.calls()) == 0
+
+
+async def test_an_unchanged_photo_keeps_its_file_id_after_the_ttl(start_shop: StartShop):
+    shop = await start_shop()
+    await _open(shop, "p2")
+    _later(shop)
+    await _open(shop, "p2")
+    # The origin was asked again (no validators from this one: the bytes' hash decides)...
+    assert shop.origin.total == 4
+    # ...and the same bytes came back: sent by the file_ids learned before, no upload.
+    [album] = await shop.client.calls("sendMediaGroup")
+    assert [m["source"] for m in album["media"]] == ["file_id", "file_id"]
+
+
+async def test_two_urls_with_one_picture_share_one_upload(start_shop: StartShop):
+    shop = await start_shop()
+    shop.origin.bodies["mug-2"] = shop.origin.bodies["mug-1"] = _other_png()
+    await _open(shop, "mug-1")
+    assert _uploads(await shop.client.calls()) == 1
+    [card] = await _open(shop, "mug-2")
+    calls = await shop.client.calls("sendPhoto")
+    # Another URL, downloaded once to learn what it is: the same picture, so its file_id.
+    assert [m["source"] for c in calls for m in c["media"]] == ["file_id"]
+    assert shop.origin.hits["mug-2.png"] == 1
+    assert card["caption"].startswith("Mug 2")
+
+
+async def _answer(shop: Shop, query_id: str) -> dict[str, Any]:
+    """The bot's answer to a callback query, once it has given one (bounded wait)."""
+    for _ in range(3000):
+        state = await shop.client.callback_answer(SHOPPER, query_id)
+        if state["answered"]:
+            return dict(state["answer"] or {})
+        await asyncio.sleep(0.01)
+    raise AssertionError("the bot never answered the tap")
+
+
+async def test_a_double_tap_sends_the_card_once_and_answers_the_second_tap(
+    start_shop: StartShop,
+):
+    shop = await start_shop()
+    [welcome] = await shop.say(SHOPPER, "/start")
+    await shop.client.reset_calls()
+    data = ProductCb(product="p3", page=0).pack()
+    before = shop.app.inflight.finished
+    shop.origin.gate = gate = asyncio.Event()  # the first card waits at the origin
+    first = await shop.client.press_button(SHOPPER, welcome["message_id"], data, force=True)
+    await shop.origin.requested.wait()  # the first card is on its way
+    second = await shop.client.press_button(SHOPPER, welcome["message_id"], data, force=True)
+    assert (await _answer(shop, second)).get("text") == "The card is on its way."
+    gate.set()
+    assert (await _answer(shop, first)).get("text") is None  # the card is what it gets
+    for _ in range(3000):
+        if shop.app.inflight.finished >= before + 2 and not shop.app.inflight.count:
+            break
+        await asyncio.sleep(0.01)
+    messages = (await shop.client.messages(SHOPPER))[1:]
+    # One card: three photos and the buttons, each image fetched once.
+    assert [("photo" in m) for m in messages] == [True, True, True, False]
+    assert shop.origin.total == 3
+    assert len(await shop.client.calls("sendMediaGroup")) == 1
 
 
 async def test_a_broken_image_is_left_out_and_the_rest_still_arrive(start_shop: StartShop):

@@ -152,7 +152,7 @@ async def test_warm_goes_on_when_its_progress_edits_fail(start_shop: StartShop):
 async def test_a_second_warm_while_one_runs_is_refused_and_does_nothing(start_shop: StartShop):
     shop = await start_shop()
     total = len(list(shop.catalog.image_urls()))
-    shop.origin.release = asyncio.Event()  # the origin holds every download until set
+    shop.origin.gate = asyncio.Event()  # the origin holds every download until set
     first = asyncio.create_task(shop.say(ADMIN, "/warm", within=60))
     await asyncio.wait_for(shop.origin.requested.wait(), 30)  # the first one is downloading
     await shop.client.send_text(ADMIN, "/warm")
@@ -161,7 +161,7 @@ async def test_a_second_warm_while_one_runs_is_refused_and_does_nothing(start_sh
         f"Warming the cache: 0 of {total}",
         "A warm-up is already running; its progress is in the message above.",
     ]
-    shop.origin.release.set()
+    shop.origin.gate.set()
     await first
     texts = [m["text"] for m in await shop.client.messages(ADMIN)]
     assert len(texts) == 3  # one progress message, the refusal, one report

@@ -8,6 +8,7 @@ JSON and a GIF.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import logging
@@ -23,6 +24,7 @@ from PIL import Image, ImageSequence
 
 from bot.catalog import load_catalog
 from bot.factory import build_app
+from bot.services import stickers as sticker_module
 from bot.services.http_session import SessionManager
 from sandbox.testing import RunningSandbox, running_sandbox
 from sticker_core.samples import gzip_json, square_doc
@@ -41,6 +43,9 @@ from tests.stickers import jobs
 CATALOG_DIR = Path(__file__).parents[2] / "catalog"
 MOVING = square_doc(moving=True)
 STICKER = gzip_json(MOVING)
+# The sticker's file_id is learned under the sha256 of its .tgs, its poster's under the
+# poster key of that .tgs.
+STICKER_KEY = hashlib.sha256(STICKER).hexdigest()
 
 
 def _bomb() -> bytes:
@@ -219,14 +224,14 @@ async def test_a_rejected_sticker_file_id_is_forgotten_and_the_sticker_uploaded(
     await _open(shop, "st2")
     url = shop.catalog.product("st2").sticker  # type: ignore[union-attr]
     assert url is not None
-    await shop.app.file_ids.set_many({f"{url}#sticker": "CAACAgIAAbogus"})
+    await shop.app.file_ids.set_many({STICKER_KEY: "CAACAgIAAbogus"})
     messages = await _open(shop, "st2")
     assert _kinds(messages) == ["photo", "photo", "photo", "sticker", "text"]
     calls = await shop.client.calls("sendSticker")
     assert [c["ok"] for c in calls] == [False, True]
     assert [m["source"] for m in calls[1]["media"]] == ["upload"]
-    learned = await shop.app.file_ids.get_many([f"{url}#sticker"])
-    assert learned[f"{url}#sticker"] != "CAACAgIAAbogus"
+    learned = await shop.app.file_ids.get_many([STICKER_KEY])
+    assert learned[STICKER_KEY] != "CAACAgIAAbogus"
 
 
 async def test_a_rejected_poster_file_id_is_re_sent_from_the_disk_cache_in_the_same_album(
@@ -236,7 +241,8 @@ async def test_a_rejected_poster_file_id_is_re_sent_from_the_disk_cache_in_the_s
     await _open(shop, "st2")
     url = shop.catalog.product("st2").sticker  # type: ignore[union-attr]
     assert url is not None
-    await shop.app.file_ids.set_many({f"{url}#poster": "AgACAgIAAbogus"})
+    poster = sticker_module.poster_key(STICKER_KEY)
+    await shop.app.file_ids.set_many({poster: "AgACAgIAAbogus"})
     messages = await _open(shop, "st2")
     assert _kinds(messages) == ["photo", "photo", "photo", "sticker", "text"]
     calls = await shop.client.calls("sendMediaGroup")
@@ -246,6 +252,26 @@ async def test_a_rejected_poster_file_id_is_re_sent_from_the_disk_cache_in_the_s
     assert shop.app.stickers is not None
     assert shop.app.stickers.stats()["posters_rendered"] == 1
     assert shop.origin.hits["mascot.tgs"] == 1
+
+
+async def test_a_new_poster_rendering_is_sent_instead_of_the_old_posters_file_id(
+    sticker_shop: StartShop, monkeypatch: pytest.MonkeyPatch
+):
+    shop = await sticker_shop()
+    first = await _open(shop, "st2")
+    # The poster's look changes (sticker_jobs.py), so POSTER_VERSION is raised.
+    monkeypatch.setattr(sticker_module, "POSTER_VERSION", sticker_module.POSTER_VERSION + 1)
+    second = await _open(shop, "st2")
+    [album] = await shop.client.calls("sendMediaGroup")
+    # The photos go by file_id; the poster is the new rendering, uploaded, not the old file.
+    assert [m["source"] for m in album["media"]] == ["file_id", "file_id", "upload"]
+    assert second[2]["photo"][-1]["file_unique_id"] != first[2]["photo"][-1]["file_unique_id"]
+    assert shop.app.stickers is not None
+    assert shop.app.stickers.stats()["posters_rendered"] == 2
+    # Its file_id is learned under the new key: the next view uploads nothing.
+    await _open(shop, "st2")
+    calls = await shop.client.calls()
+    assert all(call["uploads"] == [] for call in calls)
 
 
 async def test_a_broken_or_hostile_sticker_leaves_the_card_whole_without_poster(

@@ -26,6 +26,7 @@ import redis
 from aiohttp import web
 
 from sandbox.testing import RunningSandbox, running_sandbox
+from tests.conftest import LOOPBACK_OPT_IN
 from tests.e2e.conftest import Origin, _png, button_data, buttons, catalog_json, text_of
 
 # Two Python processes start for the module (importing aiogram alone costs 15 s of CPU on a
@@ -251,6 +252,8 @@ async def cluster(
                 "CHAT_SEND_RATE": "1000",
                 "CHAT_SEND_BURST": "100",
                 "LOG_FORMAT": "json",
+                # The image origin is on 127.0.0.1 (see tests/conftest.py).
+                "HTTP_ALLOWED_PRIVATE_TARGETS": LOOPBACK_OPT_IN,
             }
             # Started side by side: a process start (imports) is most of this fixture's time.
             instances = list(

@@ -1,8 +1,75 @@
 from __future__ import annotations
 
-from bot.services.file_ids import SqliteFileIdStore
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.services.file_ids import FileIdStore, SqliteFileIdStore, UrlRecord
 from bot.services.preferences import SqlitePreferences
+from bot.services.redis_state import RedisFileIdStore
 from bot.services.sqlite_db import SqliteDb
+from infra.redis import RedisGuard
+
+StoreFactory = Callable[[int], FileIdStore]
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+    """``stores(bot_id)``: a store of that bot; every store of one test shares one backend."""
+    if request.param == "sqlite":
+        db = SqliteDb(tmp_path / "bot.sqlite3")
+        yield lambda bot_id: SqliteFileIdStore(db, bot_id=bot_id)
+        await db.close()
+    else:
+        guard = RedisGuard.connect(request.getfixturevalue("redis_url"), decode_responses=True)
+        yield lambda bot_id: RedisFileIdStore(guard, bot_id=bot_id)
+        await guard.aclose()
+
+
+async def test_a_card_finds_each_urls_content_and_its_file_id_in_one_lookup(
+    stores: StoreFactory,
+):
+    store = stores(1)
+    await store.remember(
+        {
+            "https://x/a.jpg": UrlRecord("sha-a", 100.0),
+            "https://y/same-as-a.jpg": UrlRecord("sha-a", 150.0),
+            "https://x/b.jpg": UrlRecord("sha-b", 200.0),
+        }
+    )
+    await store.set_many({"sha-a": "AgAD-a"})
+    found = await store.lookup(
+        ["https://x/a.jpg", "https://y/same-as-a.jpg", "https://x/b.jpg", "https://x/new.jpg"]
+    )
+    # Two URLs with one picture share its file_id; a URL with content but no file_id yet
+    # says what it served; an unknown URL is absent.
+    assert found == {
+        "https://x/a.jpg": UrlRecord("sha-a", 100.0, "AgAD-a"),
+        "https://y/same-as-a.jpg": UrlRecord("sha-a", 150.0, "AgAD-a"),
+        "https://x/b.jpg": UrlRecord("sha-b", 200.0, None),
+    }
+    stats = await store.stats()
+    assert (stats.entries, stats.hits, stats.misses) == (1, 2, 2)
+    # A rejected file_id is gone for every URL of that content.
+    await store.forget(["sha-a"])
+    assert (await store.lookup(["https://y/same-as-a.jpg"]))[
+        "https://y/same-as-a.jpg"
+    ].file_id is None
+    # A URL that now serves something else points at the new content.
+    await store.remember({"https://x/a.jpg": UrlRecord("sha-c", 300.0)})
+    assert (await store.lookup(["https://x/a.jpg"]))["https://x/a.jpg"] == UrlRecord("sha-c", 300.0)
+
+
+async def test_clear_forgets_file_ids_and_url_records_of_one_bot_only(stores: StoreFactory):
+    mine, other = stores(1), stores(2)
+    for store in (mine, other):
+        await store.remember({"u": UrlRecord("sha", 1.0)})
+        await store.set_many({"sha": "F"})
+    assert await mine.clear() == 1
+    assert await mine.lookup(["u"]) == {}
+    assert await mine.get_many(["sha"]) == {}
+    assert await other.lookup(["u"]) == {"u": UrlRecord("sha", 1.0, "F")}
 
 
 async def test_learned_file_ids_survive_a_restart(tmp_path):

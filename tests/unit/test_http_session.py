@@ -14,8 +14,9 @@ import pytest
 import trustme
 from aiohttp import web
 
-from bot.config import HttpSettings
-from bot.services.http_session import SessionManager
+from bot.config import HttpSettings, ImageSettings
+from bot.services.http_session import AddressPolicy, SessionManager
+from bot.services.images import ImageDownloadError, ImageService
 from tests.unit.conftest import Origin, OriginFactory, wait_until
 
 
@@ -202,3 +203,89 @@ async def test_instance_is_one_per_process_and_refuses_other_settings() -> None:
     await SessionManager.drop_instance()
     assert session.closed
     assert SessionManager.instance() is not a
+
+
+# ---- the address policy: no download reaches a non-public address unless allowed ----------
+
+
+def _jpeg_handler(body: bytes) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="image/jpeg")
+
+    return handler
+
+
+def _only(*allowed: str) -> HttpSettings:
+    """Settings that allow exactly ``allowed`` (the tests' loopback opt-in left out)."""
+    return HttpSettings(allowed_private_targets=allowed)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_a_loopback_origin_is_refused_unless_allowed(
+    origin: OriginFactory, tmp_path: Path, jpeg: bytes, host: str
+) -> None:
+    srv = await origin({"/a.jpg": _jpeg_handler(jpeg)})
+    url = srv.url("/a.jpg").replace("127.0.0.1", host)
+    manager = SessionManager(_only())
+    try:
+        async with ImageService(ImageSettings(cache_dir=tmp_path / "c"), manager) as svc:
+            with pytest.raises(ImageDownloadError) as refused:
+                await svc.get(url)
+            assert refused.value.reason == "blocked"
+            # Refused before a byte went out, and not tried again: it is the answer.
+            assert srv.seen == []
+            assert svc.stats()["retries"] == 0
+        # Allowed by its address and port, the same origin serves.
+        manager.allow_origin(srv.url("/"))
+        async with ImageService(ImageSettings(cache_dir=tmp_path / "d"), manager) as svc:
+            assert (await svc.get(srv.url("/a.jpg"))).source == "download"
+    finally:
+        await manager.close()
+
+
+async def test_a_redirect_from_an_allowed_origin_to_a_loopback_one_is_refused(
+    origin: OriginFactory, tmp_path: Path, jpeg: bytes
+) -> None:
+    inner = await origin({"/secret.jpg": _jpeg_handler(jpeg)})
+
+    async def bounce(request: web.Request) -> web.Response:
+        raise web.HTTPFound(inner.url("/secret.jpg"))
+
+    outer = await origin({"/a.jpg": bounce})
+    port = outer.server.port
+    manager = SessionManager(_only(f"127.0.0.1:{port}"))  # the outer origin only
+    try:
+        async with ImageService(ImageSettings(cache_dir=tmp_path / "c"), manager) as svc:
+            with pytest.raises(ImageDownloadError) as refused:
+                await svc.get(outer.url("/a.jpg"))
+            assert refused.value.reason == "blocked"
+            assert outer.seen == ["/a.jpg"]
+            assert inner.seen == []  # the second hop never connected
+    finally:
+        await manager.close()
+
+
+def test_the_policy_knows_public_private_and_mapped_addresses() -> None:
+    policy = AddressPolicy(["10.1.0.0/16", "127.0.0.1:8081"])
+    assert policy.permits("93.184.216.34", 443)  # public
+    assert policy.permits("2606:2800:220:1:248:1893:25c8:1946", 443)
+    assert policy.permits("10.1.2.3", 80)  # an allowed network
+    assert policy.permits("127.0.0.1", 8081)  # an allowed address:port...
+    assert not policy.permits("127.0.0.1", 8082)  # ...and no other port of it
+    refused = [
+        "10.2.0.1",  # private, outside the allowed network
+        "192.168.1.1",
+        "169.254.169.254",  # link-local: a cloud's metadata service
+        "::1",
+        "fe80::1%eth0",
+        "::ffff:127.0.0.1",  # loopback written as IPv6
+        "0.0.0.0",  # noqa: S104 - an address to judge, nothing binds to it
+        "100.64.0.1",  # carrier-grade NAT
+        "224.0.0.1",  # multicast
+    ]
+    assert [a for a in refused if policy.permits(a, 80)] == []
+
+
+def test_a_bad_allowed_target_is_a_clear_settings_error() -> None:
+    with pytest.raises(ValueError, match="not a network, an address or an address:port"):
+        HttpSettings(allowed_private_targets="10.0.0.0/8, intranet")

@@ -18,6 +18,7 @@ from bot.config import ImageSettings
 from bot.services import image_cache
 from bot.services.http_session import SessionManager
 from bot.services.images import ImageHTTPError, ImageNotCachedError, ImageService
+from infra.files import AtomicFile
 from tests.unit.conftest import OriginFactory, make_image, wait_until
 
 TTL = 3600
@@ -200,6 +201,57 @@ async def test_corrupted_cache_file_is_deleted_and_fetched_again(
     assert srv.count("/k.jpg") == 2
 
 
+@pytest.mark.parametrize("damage", ["cut-short", "zeroed"])
+async def test_a_cached_file_torn_by_a_crash_is_refused_after_the_restart(
+    image_settings: ImageSettings,
+    sessions: SessionManager,
+    origin: OriginFactory,
+    damage: str,
+) -> None:
+    body = make_image(pad_to=8192)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="image/jpeg")
+
+    srv = await origin({"/t.jpg": handler})
+    url = srv.url("/t.jpg")
+    async with ImageService(image_settings, sessions) as svc:
+        path = await svc.download_image(url)
+    # A power cut after the rename, before the data reached the disk: the name holds a file
+    # cut short, or one of the right size whose blocks are zeros. Its first bytes still look
+    # like a JPEG, and the zeroed one keeps its size and mtime.
+    st = path.stat()
+    if damage == "cut-short":
+        path.write_bytes(body[: len(body) // 2])
+    else:
+        path.write_bytes(body[:16] + b"\0" * (len(body) - 16))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    async with ImageService(image_settings, sessions) as svc:
+        again = await svc.download_image(url)
+        assert again.read_bytes() == body  # never the torn file
+        assert svc.stats()["errors"] == {"corrupt_cache": 1}
+    assert srv.count("/t.jpg") == 2
+
+
+async def test_a_body_without_its_record_is_not_served(
+    image_settings: ImageSettings, sessions: SessionManager, origin: OriginFactory, jpeg: bytes
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=jpeg, content_type="image/jpeg")
+
+    srv = await origin({"/r.jpg": handler})
+    url = srv.url("/r.jpg")
+    async with ImageService(image_settings, sessions) as svc:
+        path = await svc.download_image(url)
+    # The crash came between the body's rename and its record's.
+    path.with_suffix(image_cache.META_SUFFIX).unlink()
+    async with ImageService(image_settings, sessions) as svc:
+        assert (await svc.download_image(url)).read_bytes() == jpeg
+        assert svc.stats()["errors"] == {"corrupt_cache": 1}
+    assert srv.count("/r.jpg") == 2
+
+
 async def test_cache_survives_a_restart_without_network(
     image_settings: ImageSettings, sessions: SessionManager, origin: OriginFactory, jpeg: bytes
 ) -> None:
@@ -329,18 +381,18 @@ async def test_full_disk_evicts_and_still_delivers_the_image(
     small = make_image(pad_to=60 * 1024)
     big = make_image(size=(40, 40), pad_to=120 * 1024)
     if tiny_tmpfs is None:
-        # No mount rights here: make the service's own temp-file writes fail with ENOSPC
+        # No mount rights here: make the project's own temp-file writes fail with ENOSPC
         # once the cache holds three images, as a 256 KiB disk would.
         cache_dir = image_settings.cache_dir
-        real_write = image_cache.TempFile.write
+        real_write = AtomicFile.write
 
-        def write(self: image_cache.TempFile, data: bytes) -> None:
+        def write(self: AtomicFile, data: bytes | memoryview) -> None:
             used = sum(p.stat().st_size for p in cache_dir.iterdir())
             if used + self.written + len(data) > 256 * 1024:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             real_write(self, data)
 
-        monkeypatch.setattr(image_cache.TempFile, "write", write)
+        monkeypatch.setattr(AtomicFile, "write", write)
     else:
         cache_dir = tiny_tmpfs
     settings = image_settings.model_copy(

@@ -14,6 +14,7 @@ import pytest
 
 from bot.config import HttpSettings, ImageSettings, StickerSettings
 from bot.services.http_session import SessionManager
+from bot.services.images import ImageService
 from bot.services.stickers import (
     REFUSAL_MEMORY_S,
     StickerInProgressError,
@@ -33,7 +34,7 @@ async def service(tmp_path: Path) -> AsyncIterator[StickerService]:
     sessions = SessionManager(HttpSettings())
     svc = StickerService(
         StickerSettings(workers=2),
-        ImageSettings(cache_dir=tmp_path / "cache"),
+        ImageService(ImageSettings(cache_dir=tmp_path / "cache"), sessions).cache,
         sessions,
         StickerRenderer(workers=2, timeout=30),
     )
