@@ -23,6 +23,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # A test that runs the bot without a token starts the web chat: on any free port, so
     # port 8080 (a developer's ./run.sh dev) being taken fails no test.
     monkeypatch.setenv("WEBCHAT_PORT", "0")
+    # Likewise the /health server of a polling bot (HEALTH_PORT, 8082 by default).
+    monkeypatch.setenv("HEALTH_PORT", "0")
 
 
 class RedisServer:
