@@ -184,7 +184,7 @@ class HealthSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     # Port of the polling-mode server (0: any free port); unset (empty): no server.
-    port: Annotated[int | None, EmptyIsNone, Field(ge=0, le=65535)] = 8082
+    port: Annotated[Annotated[int, Field(ge=0, le=65535)] | None, EmptyIsNone] = 8082
     # The Bot API counts as reachable while it answered within this many seconds; past that
     # (an idle webhook bot) /health asks getMe itself before saying so.
     api_max_age: PositiveFloat = 60.0

@@ -173,10 +173,14 @@ async def test_a_returned_reply_goes_back_in_the_http_answer_as_json(
             assert answer.status == 200
             assert answer.content_type == "application/json"
             reply = await answer.json()
+        assert bot.app.metrics is not None
+        metrics = bot.app.metrics.render().decode()
     assert reply["method"] == "sendMessage"
     assert str(reply["chat_id"]) == str(SHOPPER)  # as in a form: Telegram reads both
     assert reply["text"].startswith("Welcome to the Amanita shop")
     assert "inline_keyboard" in reply["reply_markup"]
+    # Telegram makes the call on the bot's behalf: counted like the bot's own.
+    assert 'bot_api_calls_total{method="sendMessage"} 1.0' in metrics
 
 
 async def test_a_restarted_instance_keeps_the_updates_queued_for_its_address(
