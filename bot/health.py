@@ -18,6 +18,7 @@ notes when the Bot API last answered and when a call last failed to reach it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -39,8 +40,6 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
-
-from infra.flight import SingleFlight
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -180,21 +179,23 @@ class BotApiTracker(BaseRequestMiddleware):
 
 def bot_api_check(tracker: BotApiTracker, bot: Bot, *, max_age: float) -> Check:
     """Reachable recently: the last call worked and was less than ``max_age`` ago. An idle bot
-    (webhook mode, no shopper for a while) makes no calls, so past ``max_age`` the check asks
-    getMe itself, once for all concurrent /health requests."""
-    probes: SingleFlight[str, object] = SingleFlight("health-probe")
+    (webhook mode, no shopper for a while) makes no calls, so past that the check asks getMe
+    itself.
 
-    async def probe() -> object:
-        try:
-            return await bot.get_me()
-        except TelegramAPIError:
-            return None  # noted by the tracker; the reason below says what happened
+    Concurrent /health requests share one probe through a lock (whoever waited finds the
+    answer fresh), not infra.flight.SingleFlight: its work outlives a caller that gives up,
+    and a probe must end with the check's timeout, not run on into shutdown.
+    """
+    lock = asyncio.Lock()
 
     async def check() -> CheckResult:
-        reason = tracker.reason(max_age)
-        if reason is None:
+        if tracker.reason(max_age) is None:
             return None
-        await probes.run("getMe", probe)
+        async with lock:
+            if tracker.reason(max_age) is not None:
+                with contextlib.suppress(TelegramAPIError):
+                    # Noted by the tracker either way; the reason below says what happened.
+                    await bot.get_me()
         return tracker.reason(max_age)
 
     return check
