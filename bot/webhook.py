@@ -61,13 +61,13 @@ class JsonReplyHandler(SimpleRequestHandler):
     """aiogram's SimpleRequestHandler, answering with a returned method as JSON rather than
     as aiogram's multipart form (Telegram takes both).
 
-    Kept because it is worth more than 5 % of an update: building and writing the form for
-    the /start answer (a SendMessage with a 4-button keyboard, 1 KB) takes 134 us against
-    53 us as JSON (timeit, best of 5 x 20,000, on this 2-core box), so the form costs 81 us
-    an update: 8 % of the bot's whole CPU time per webhook update (0.96 ms,
-    bench/results/webhook.json) and a third of the dispatch of /start (245 us); the
-    sandbox (Telegram's side) parses a form slower than JSON too. A reply carrying a file
-    still goes out as aiogram's form: JSON cannot carry one.
+    Kept because it is worth more than 5 % of an update. Building the answer for /start (a
+    SendMessage with the 4-button category keyboard) and writing it out, best of 5 x 20,000
+    in three runs on this 2-core box: the form 122-129 us (1046 bytes), JSON 50-52 us (451
+    bytes), a ratio of 2.4-2.5. The 70-77 us saved is 7-8 % of the bot's whole CPU time per
+    webhook update (0.96 ms, bench/results/webhook.json) and about 30 % of the dispatch of
+    /start (245 us, same file). A reply carrying a file still goes out as aiogram's form:
+    JSON cannot carry one.
     """
 
     def __init__(self, app: BotApp, secret: str) -> None:
