@@ -18,6 +18,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +36,10 @@ _PRELOAD = ["sticker_core.convert"]
 
 def _init_worker() -> None:
     import sticker_core.convert  # noqa: F401, PLC0415  (warm the imports in each worker)
+
+    # Ctrl+C in a terminal signals the whole process group: the owner of the pool stops it
+    # (and its jobs) itself; a worker that took the KeyboardInterrupt printed a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _guarded(fn: Callable[..., T], *args: Any) -> T:
