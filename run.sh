@@ -30,11 +30,38 @@ setup() {
     fi
 }
 
+# Runs "$@" and says every few seconds that it is still at it: a first install is half a
+# minute that would otherwise be silent.
+with_progress() {
+    local what=$1
+    shift
+    (
+        # The sleep runs in the background so that the TERM below ends it too.
+        trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+        waited=0
+        while true; do
+            sleep 5 &
+            nap=$!
+            wait "$nap"
+            waited=$((waited + 5))
+            echo ">> still $what (${waited}s)" >&2
+        done
+    ) &
+    local ticker=$!
+    local status=0
+    "$@" || status=$?
+    kill "$ticker" 2>/dev/null || true
+    wait "$ticker" 2>/dev/null || true
+    return "$status"
+}
+
 cmd=${1:-dev}
 shift || true
 case "$cmd" in
     dev)
-        setup
+        with_progress "installing packages" setup
+        # main.py goes on saying what it does (loading aiogram takes seconds on a cold start).
+        echo ">> starting the bot" >&2
         exec "$VENV/bin/python" main.py "$@"
         ;;
     test)

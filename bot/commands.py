@@ -38,13 +38,20 @@ def _commands(i18n: I18n, locale: str, pairs: Iterable[tuple[str, str]]) -> list
 
 
 async def set_commands(bot: Bot, i18n: I18n, admin_ids: Iterable[int]) -> None:
-    """setMyCommands for every language (and the default), then each admin's chat scope."""
+    """setMyCommands for every language (and the default), then each admin's chat scope.
+
+    The menu is cosmetic: a call Telegram refuses (or cannot be reached for) is logged and the
+    rest go on; start-up never stops here. Commands work typed out without the menu.
+    """
     admins = sorted(admin_ids)
     for locale in (None, *i18n.available_locales):
         shown = locale or i18n.default_locale
-        await bot.set_my_commands(
-            _commands(i18n, shown, PUBLIC), scope=BotCommandScopeDefault(), language_code=locale
-        )
+        try:
+            await bot.set_my_commands(
+                _commands(i18n, shown, PUBLIC), scope=BotCommandScopeDefault(), language_code=locale
+            )
+        except TelegramAPIError as exc:
+            log.warning("cannot set the command menu (language %s): %s", locale or "default", exc)
         for admin in admins:
             try:
                 await bot.set_my_commands(

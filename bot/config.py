@@ -97,6 +97,20 @@ class BotSettings(BaseSettings):
     chat_send_burst: PositiveInt = 3
     chat_send_rate: PositiveFloat = 1.0
 
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # aiogram's own rule (aiogram.utils.token.validate_token), checked here so a mistyped
+        # token is a one-line settings error before aiogram is even imported, not a
+        # TokenValidationError traceback from deep inside start-up.
+        if value is None:
+            return value
+        token = value.get_secret_value()
+        left, sep, right = token.partition(":")
+        if not (sep and left.isdigit() and right) or any(c.isspace() for c in token):
+            raise ValueError("not a bot token: @BotFather gives one shaped like 123456:ABC-def")
+        return value
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
@@ -188,7 +202,10 @@ class WebhookSettings(BaseSettings):
     webhook_secret: Annotated[SecretStr | None, EmptyIsNone] = None
     web_server_host: str = "127.0.0.1"
     web_server_port: Annotated[int, Field(ge=0, le=65535)] = 8080
-    # Drop updates Telegram queued while no instance listened (setWebhook's own flag).
+    # true: when an instance moves the webhook to a new WEBHOOK_URL, the updates Telegram
+    # queued for the old address are dropped. An instance that finds the webhook already at
+    # its address keeps them (a rolling restart loses nothing); ``main.py
+    # --drop-pending-updates`` drops them once, on purpose.
     webhook_drop_pending_updates: bool = False
     # text for people, json (one object a line, with update and chat ids) for collectors.
     log_format: Literal["text", "json"] = "text"
@@ -206,6 +223,22 @@ class WebhookSettings(BaseSettings):
         if self.mode is not None:
             return self.mode == "webhook"
         return self.webhook_url is not None
+
+
+class HealthSettings(BaseSettings):
+    """/health and /metrics (see bot/health.py and bot/status.py). Webhook mode serves them on
+    its own server; polling mode runs a small server of its own on HEALTH_HOST:HEALTH_PORT."""
+
+    model_config = _section("HEALTH_")
+
+    host: str = "127.0.0.1"
+    # Port of the polling-mode server (0: any free port); unset (empty): no server.
+    port: Annotated[Annotated[int, Field(ge=0, le=65535)] | None, EmptyIsNone] = 8082
+    # The Bot API counts as reachable while it answered within this many seconds; past that
+    # (an idle webhook bot) /health asks getMe itself before saying so.
+    api_max_age: PositiveFloat = 60.0
+    # Seconds one check may take before /health reports it as failing.
+    check_timeout: PositiveFloat = 3.0
 
 
 class WebChatSettings(BaseSettings):
@@ -249,6 +282,7 @@ class Settings(BaseModel):
     webhook: WebhookSettings
     webchat: WebChatSettings
     stickers: StickerSettings
+    health: HealthSettings
 
 
 class SettingsError(Exception):
@@ -262,6 +296,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "webhook": WebhookSettings,
     "webchat": WebChatSettings,
     "stickers": StickerSettings,
+    "health": HealthSettings,
 }
 
 
@@ -278,7 +313,12 @@ def load_settings(env_file: Path | str | None = ".env") -> Settings:
                 field = str(err["loc"][0]) if err["loc"] else "?"
                 # A secret's value is not echoed: this message goes to the console and logs.
                 got = "hidden" if field.endswith(("_secret", "_token")) else repr(err.get("input"))
-                problems.append(f"{(prefix + field).upper()}: {err['msg']} (got {got})")
+                # pydantic prefixes a validator's own message with "Value error, ".
+                message = str(err["msg"]).removeprefix("Value error, ")
+                problems.append(f"{(prefix + field).upper()}: {message} (got {got})")
+    if len(problems) == 1:
+        # One line for the common case: the operator sees the variable and the fix at once.
+        raise SettingsError(f"invalid setting {problems[0]}")
     if problems:
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
     return Settings.model_validate(sections)

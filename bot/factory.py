@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -21,6 +22,14 @@ from bot.commands import set_commands
 from bot.config import Settings
 from bot.fsm_storage import ResilientRedisStorage
 from bot.handlers import get_routers
+from bot.health import (
+    BotApiTracker,
+    Health,
+    bot_api_check,
+    redis_check,
+    render_pool_check,
+    sqlite_check,
+)
 from bot.i18n import build_i18n
 from bot.metrics import ApiCallMetrics, BotMetrics
 from bot.middlewares.inflight import InFlight, TrackingDispatcher
@@ -43,6 +52,18 @@ log = logging.getLogger(__name__)
 
 # Updates still being handled get this long to finish at shutdown.
 SHUTDOWN_GRACE_S = 30.0
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message is one line for the operator, naming the setting.
+
+    ``exit_code`` 2: a setting is wrong (fix it and start again); 1: something the bot needs
+    is not there (the Bot API, ...), so starting again later may work.
+    """
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def create_bot(
@@ -89,7 +110,8 @@ def create_dispatcher(
 
 @dataclass
 class BotApp:
-    """Everything one running bot owns, closed in reverse order by :meth:`close`."""
+    """Everything one running bot owns. :meth:`close` lets the updates in flight finish, then
+    closes what build_app opened, in reverse order (one AsyncExitStack, ``resources``)."""
 
     settings: Settings
     bot: Bot
@@ -102,25 +124,52 @@ class BotApp:
     i18n: I18n
     inflight: InFlight
     sessions: SessionManager
+    # The named checks /health runs (bot/health.py); add more with ``health.add``.
+    health: Health
+    # When the Bot API last answered (a session middleware); read by the bot_api check.
+    api_tracker: BotApiTracker
     # Shared state of several instances (REDIS_URL); None: the embedded SQLite defaults.
     redis: Redis | None = None
     redis_guard: RedisGuard | None = None
     metrics: BotMetrics | None = None
     # Product posters and users' stickers; owns the process's one StickerRenderer.
     stickers: StickerService | None = None
+    resources: contextlib.AsyncExitStack = field(
+        default_factory=contextlib.AsyncExitStack, repr=False
+    )
 
     async def close(self) -> None:
         if not await self.inflight.wait_idle(SHUTDOWN_GRACE_S):
             log.warning("%d update(s) still running at shutdown", self.inflight.count)
-        await self.bot.session.close()
-        if self.stickers is not None:
-            # Joins the render processes (in a thread): none is left behind.
-            await self.stickers.aclose()
-        await self.images.aclose()
-        await self.sessions.close()
-        await self.db.close()
-        if self.redis is not None:
-            await self.redis.aclose()
+        await self.resources.aclose()
+
+
+@dataclass
+class _SharedState:
+    """What a user's updates read and write besides the catalog: in Redis when several
+    instances share it (REDIS_URL), else in this process's SQLite file and memory."""
+
+    file_ids: FileIdStore
+    preferences: Preferences
+    claims: CardClaims
+    storage: BaseStorage | None = None  # None: aiogram's MemoryStorage for FSM
+    reads: UpdateReads | None = None  # FSM state and language in one round trip
+
+
+def _shared_state(guard: RedisGuard | None, db: SqliteDb, bot_id: int) -> _SharedState:
+    if guard is None:
+        return _SharedState(
+            SqliteFileIdStore(db, bot_id=bot_id), SqlitePreferences(db), LocalCardClaims()
+        )
+    preferences = RedisPreferences(guard)
+    storage = ResilientRedisStorage(guard)
+    return _SharedState(
+        RedisFileIdStore(guard, bot_id=bot_id),
+        preferences,
+        RedisCardClaims(guard, bot_id=bot_id),
+        storage,
+        UpdateReads(guard, state_key=storage.state_key, language_key=preferences.key),
+    )
 
 
 async def build_app(
@@ -131,88 +180,105 @@ async def build_app(
     api_url: str,
     sessions: SessionManager | None = None,
 ) -> BotApp:
-    # Compiling a few KB of translations blocks for a moment, once, before any update.
-    i18n = build_i18n(settings.bot.data_dir, settings.bot.default_language)
-    sessions = sessions or SessionManager.instance(settings.http)
-    images = ImageService(settings.images, sessions)
-    await images.start()
-    db = SqliteDb(settings.bot.data_dir / "bot.sqlite3")
-    redis: Redis | None = None
-    guard: RedisGuard | None = None
-    if settings.bot.redis_url:
-        # Several instances behind a balancer act as one bot: what they share lives in Redis.
-        guard = RedisGuard.connect(
-            settings.bot.redis_url,
-            timeout=settings.bot.redis_timeout,
-            cooldown=settings.bot.redis_cooldown,
-            decode_responses=True,
+    """Build and start every part; on any failure, close what was already opened and raise.
+
+    Each part is put on one AsyncExitStack as soon as it exists (before it starts, so a start
+    that fails half-way is closed too). The stack is handed to the BotApp, whose close() runs
+    it backwards: render processes, Redis, the Bot API session, SQLite, the image cache's
+    tasks, then the shared HTTP session. ``sessions`` is closed with the rest even when the
+    caller passed it in.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        # Compiling a few KB of translations blocks for a moment, once, before any update.
+        i18n = build_i18n(settings.bot.data_dir, settings.bot.default_language)
+        sessions = sessions or SessionManager.instance(settings.http)
+        stack.push_async_callback(sessions.close)
+        images = ImageService(settings.images, sessions)
+        await stack.enter_async_context(images)
+        db = SqliteDb(settings.bot.data_dir / "bot.sqlite3")
+        stack.push_async_callback(db.close)
+        # Bot() checks the token's shape: it raises before its session has opened anything.
+        redis: Redis | None = None
+        guard: RedisGuard | None = None
+        if settings.bot.redis_url:
+            # Several instances behind a balancer act as one bot: what they share lives in Redis.
+            guard = RedisGuard.connect(
+                settings.bot.redis_url,
+                timeout=settings.bot.redis_timeout,
+                cooldown=settings.bot.redis_cooldown,
+                decode_responses=True,
+            )
+            stack.push_async_callback(guard.aclose)
+            redis = guard.client
+        bot, policy = create_bot(settings, token=token, api_url=api_url, redis=guard)
+        stack.push_async_callback(bot.session.close)
+        state = _shared_state(guard, db, bot.id)
+        file_ids, preferences = state.file_ids, state.preferences
+        # One StickerRenderer (process pool) per process; its workers start below.
+        renderer = StickerRenderer(settings.stickers.workers, settings.stickers.job_timeout)
+        # The sticker's .tgs and poster live in the image cache: one folder, one index.
+        stickers = StickerService(settings.stickers, images.cache, sessions, renderer)
+        delivery = CardDelivery(
+            images,
+            file_ids,
+            concurrency=settings.bot.card_image_concurrency,
+            stickers=stickers,
+            claims=state.claims,
         )
-        redis = guard.client
-    bot, policy = create_bot(settings, token=token, api_url=api_url, redis=guard)
-    storage: BaseStorage | None = None
-    reads: UpdateReads | None = None
-    file_ids: FileIdStore
-    preferences: Preferences
-    claims: CardClaims = LocalCardClaims()
-    if guard is not None:
-        file_ids = RedisFileIdStore(guard, bot_id=bot.id)
-        claims = RedisCardClaims(guard, bot_id=bot.id)
-        preferences = RedisPreferences(guard)
-        storage = ResilientRedisStorage(guard)
-        reads = UpdateReads(guard, state_key=storage.state_key, language_key=preferences.key)
-    else:
-        file_ids = SqliteFileIdStore(db, bot_id=bot.id)
-        preferences = SqlitePreferences(db)
-    # One StickerRenderer (process pool) per process; its workers start below.
-    renderer = StickerRenderer(settings.stickers.workers, settings.stickers.job_timeout)
-    # The sticker's .tgs and poster live in the image cache: one folder, one index.
-    stickers = StickerService(settings.stickers, images.cache, sessions, renderer)
-    delivery = CardDelivery(
-        images,
-        file_ids,
-        concurrency=settings.bot.card_image_concurrency,
-        stickers=stickers,
-        claims=claims,
-    )
-    inflight = InFlight()
-    metrics = BotMetrics()
-    bot.session.middleware(ApiCallMetrics(metrics))
-    dp = create_dispatcher(
-        i18n=i18n,
-        preferences=preferences,
-        inflight=inflight,
-        metrics=metrics,
-        storage=storage,
-        reads=reads,
-        settings=settings,
-        catalog=catalog,
-        images=images,
-        file_ids=file_ids,
-        delivery=delivery,
-        stickers=stickers,
-        warm_gate=WarmUpGate(),  # one /warm at a time (bot/services/admin.py)
-    )
+        inflight = InFlight()
+        metrics = BotMetrics()
+        bot.session.middleware(ApiCallMetrics(metrics))
+        tracker = BotApiTracker()
+        bot.session.middleware(tracker)
+        health = Health(timeout=settings.health.check_timeout)
+        health.add("bot_api", bot_api_check(tracker, bot, max_age=settings.health.api_max_age))
+        health.add("database", sqlite_check(db))
+        # Without render workers posters are left out of cards, which still go out.
+        health.add("render_pool", render_pool_check(renderer), critical=False)
+        if guard is not None:
+            # Without Redis each instance falls back to its own state: degraded, not down.
+            health.add("redis", redis_check(guard), critical=False)
+        dp = create_dispatcher(
+            i18n=i18n,
+            preferences=preferences,
+            inflight=inflight,
+            metrics=metrics,
+            storage=state.storage,
+            reads=state.reads,
+            settings=settings,
+            catalog=catalog,
+            images=images,
+            file_ids=file_ids,
+            delivery=delivery,
+            stickers=stickers,
+            warm_gate=WarmUpGate(),  # one /warm at a time (bot/services/admin.py)
+        )
 
-    async def on_startup(bot: Bot) -> None:
-        await set_commands(bot, i18n, settings.bot.admin_ids)
+        async def on_startup(bot: Bot) -> None:
+            await set_commands(bot, i18n, settings.bot.admin_ids)
 
-    dp.startup.register(on_startup)
-    # Last, so nothing above can fail with render processes running.
-    await stickers.start()
-    return BotApp(
-        settings=settings,
-        bot=bot,
-        dispatcher=dp,
-        policy=policy,
-        images=images,
-        file_ids=file_ids,
-        delivery=delivery,
-        db=db,
-        i18n=i18n,
-        inflight=inflight,
-        sessions=sessions,
-        redis=redis,
-        redis_guard=guard,
-        metrics=metrics,
-        stickers=stickers,
-    )
+        dp.startup.register(on_startup)
+        # Closed (workers joined) even if starting them fails half-way.
+        stack.push_async_callback(stickers.aclose)
+        log.info("starting %d sticker render worker(s)", settings.stickers.workers)
+        await stickers.start()
+        return BotApp(
+            settings=settings,
+            bot=bot,
+            dispatcher=dp,
+            policy=policy,
+            images=images,
+            file_ids=file_ids,
+            delivery=delivery,
+            db=db,
+            i18n=i18n,
+            inflight=inflight,
+            sessions=sessions,
+            health=health,
+            api_tracker=tracker,
+            redis=redis,
+            redis_guard=guard,
+            metrics=metrics,
+            stickers=stickers,
+            resources=stack.pop_all(),
+        )

@@ -1,7 +1,7 @@
 """Prometheus metrics of one bot process, and the session middleware that counts Bot API calls.
 
-Each BotApp has its own registry (tests run several bots in one process). Served on /metrics by
-the webhook server (bot/webhook.py); in polling mode they are collected but not served. Updates
+Each BotApp has its own registry (tests run several bots in one process). Served on /metrics
+(bot/status.py): by the webhook server in webhook mode, on HEALTH_PORT in polling mode. Updates
 are counted by the dispatcher (bot/middlewares/inflight.py), handlers timed by their middleware
 (bot/middlewares/handler.py).
 """

@@ -83,6 +83,9 @@ def _init_worker() -> None:
     import sticker_core.convert  # noqa: F401, PLC0415  (warm the imports in each worker)
 
     signal.signal(signal.SIGALRM, _overtime)
+    # Ctrl+C in a terminal signals the whole process group: the owner of the pool stops it
+    # (and its jobs) itself; a worker that took the KeyboardInterrupt printed a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _overtime(_signum: int, _frame: FrameType | None) -> None:

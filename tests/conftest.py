@@ -29,6 +29,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # bot/services/http_session.py): tests opt in here. The tests of the refusal (and of the
     # demo's own static server) build their settings without it.
     monkeypatch.setenv("HTTP_ALLOWED_PRIVATE_TARGETS", LOOPBACK_OPT_IN)
+    # Likewise the /health server of a polling bot (HEALTH_PORT, 8082 by default).
+    monkeypatch.setenv("HEALTH_PORT", "0")
 
 
 class RedisServer:

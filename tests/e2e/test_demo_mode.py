@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
 import socket
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.runner import DEMO_TOKEN, DEMO_USER, run
@@ -23,19 +22,25 @@ async def test_without_a_token_the_demo_shop_runs_in_the_sandbox_with_its_own_pi
     settings = make_settings(
         tmp_path, bot_token=None, catalog_path=DEMO_CATALOG, sandbox_port=0, admin_ids=frozenset()
     )
-    running = asyncio.create_task(run(settings))
+    stop = asyncio.Event()
+    running = asyncio.create_task(run(settings, stop=stop))
     url = None
+    printed = ""
     for _ in range(3000):
-        found = re.search(
-            r"From Python: sandbox\.client\.SandboxClient\('([^']+)'", capsys.readouterr().out
-        )
-        if found:
+        printed += capsys.readouterr().out
+        found = re.search(r"From Python: sandbox\.client\.SandboxClient\('([^']+)'", printed)
+        chat = re.search(r"Web chat: open (\S+) in a browser", printed)
+        if found and chat:
             url = found.group(1)
             break
         if running.done():
             pytest.fail(f"the bot stopped: {running.result()}")
         await asyncio.sleep(0.01)
     assert url is not None, "the bot never said how to talk to it"
+    assert chat is not None
+    # The address is printed once the page answers.
+    async with aiohttp.ClientSession() as http, http.get(chat.group(1)) as page:
+        assert page.status == 200
     async with SandboxClient(url, DEMO_TOKEN) as client:
         await client.send_text(DEMO_USER, "/start product-fly-agaric-mug")
         messages = await client.wait_for_messages(DEMO_USER, 3, within=60)
@@ -47,7 +52,7 @@ async def test_without_a_token_the_demo_shop_runs_in_the_sandbox_with_its_own_pi
         await client.send_text(DEMO_USER, "/cache_stats")
         stats = await client.wait_for_messages(DEMO_USER, 4, within=60)
         assert "Files: 2" in stats[-1]["text"]
-    os.kill(os.getpid(), signal.SIGINT)
+    stop.set()
     assert await asyncio.wait_for(running, 60) == 0
 
 
@@ -63,3 +68,22 @@ async def test_a_busy_sandbox_port_is_a_clear_error(
         )
         assert await run(settings) == 2
     assert f"SANDBOX_PORT={port}" in capsys.readouterr().err
+
+
+async def test_a_busy_web_chat_port_is_reported_before_the_banner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("WEBCHAT_PORT", str(port))
+        settings = make_settings(
+            tmp_path, bot_token=None, catalog_path=DEMO_CATALOG, sandbox_port=0
+        )
+        assert await run(settings, stop=asyncio.Event()) == 2
+    out, err = capsys.readouterr()
+    assert f"cannot start the web chat on WEBCHAT_PORT={port}" in err
+    # Nothing invites the user to a shop that is not running.
+    assert "No BOT_TOKEN set" not in out
+    assert "Web chat: open" not in out

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
 from pathlib import Path
 
 import pytest
@@ -42,7 +40,8 @@ async def test_a_second_demo_run_pays_no_failed_send_for_the_first_sandboxs_file
         tmp_path, bot_token=None, catalog_path=DEMO_CATALOG, sandbox_port=0, admin_ids=frozenset()
     )
     for _ in range(2):
-        running = asyncio.create_task(run(settings))
+        stop = asyncio.Event()
+        running = asyncio.create_task(run(settings, stop=stop))
         url = await _sandbox_url(running, capsys)
         async with SandboxClient(url, DEMO_TOKEN) as client:
             await client.send_text(DEMO_USER, "/start product-fly-agaric-mug")
@@ -53,5 +52,5 @@ async def test_a_second_demo_run_pays_no_failed_send_for_the_first_sandboxs_file
             # the bot does not try them (each would be a refused send, a second each).
             calls = await client.calls("sendMediaGroup")
             assert [c["ok"] for c in calls] == [True]
-        os.kill(os.getpid(), signal.SIGINT)
+        stop.set()
         assert await asyncio.wait_for(running, 60) == 0

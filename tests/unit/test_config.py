@@ -63,3 +63,35 @@ def test_env_example_lists_every_variable() -> None:
         prefix = str(section.model_config.get("env_prefix", ""))
         for field in section.model_fields:
             assert f"\n{(prefix + field).upper()}=" in example, f"{section.__name__}.{field}"
+
+
+@pytest.mark.parametrize("token", ["12345", "abc:def", "123:", "123: def", ":abc"])
+def test_a_malformed_bot_token_is_one_line_that_names_it_and_hides_it(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.setenv("BOT_TOKEN", token)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env_file=None)
+    message = str(caught.value)
+    assert message.splitlines() == [message]
+    assert message.startswith("invalid setting BOT_TOKEN: not a bot token")
+    assert message.endswith("(got hidden)")
+
+
+def test_several_bad_values_are_listed_one_per_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAGE_CACHE_TTL", "abc")
+    monkeypatch.setenv("HEALTH_PORT", "70000")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env_file=None)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "invalid settings:"
+    assert [line.split(":")[0].strip() for line in lines[1:]] == ["IMAGE_CACHE_TTL", "HEALTH_PORT"]
+
+
+def test_an_empty_health_port_means_no_health_server_in_polling_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HEALTH_PORT", "")
+    assert load_settings(env_file=None).health.port is None
+    monkeypatch.delenv("HEALTH_PORT")
+    assert load_settings(env_file=None).health.port == 8082

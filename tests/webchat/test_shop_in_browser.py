@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 from pathlib import Path
 
 import pytest
@@ -31,26 +30,27 @@ pytestmark = pytest.mark.timeout(600)
 
 async def _start_demo(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> tuple[str, asyncio.Task[int]]:
+) -> tuple[str, asyncio.Task[int], asyncio.Event]:
     settings = make_settings(tmp_path, bot_token=None, catalog_path=DEMO_CATALOG, sandbox_port=0)
     settings = settings.model_copy(
         update={"webchat": settings.webchat.model_copy(update={"webchat_port": 0})}
     )
-    running = asyncio.create_task(run(settings))
+    stop = asyncio.Event()
+    running = asyncio.create_task(run(settings, stop=stop))
     printed = ""
     for _ in range(6000):
         printed += capsys.readouterr().out
         found = re.search(r"Web chat: open (http://127\.0\.0\.1:\d+/)", printed)
         if found:
-            return found.group(1), running
+            return found.group(1), running, stop
         if running.done():
             pytest.fail(f"the bot stopped with {running.result()}: {printed}")
         await asyncio.sleep(0.01)
     pytest.fail(f"the runner never printed the web chat's address: {printed}")
 
 
-async def _stop(running: asyncio.Task[int]) -> None:
-    os.kill(os.getpid(), signal.SIGINT)
+async def _stop(running: asyncio.Task[int], stop: asyncio.Event) -> None:
+    stop.set()
     assert await asyncio.wait_for(running, 60) == 0
 
 
@@ -61,7 +61,7 @@ def last_keyboard(page: Page) -> Locator:
 async def test_a_shopper_browses_the_demo_shop_in_the_web_chat(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], browser: BrowserContext
 ):
-    url, running = await _start_demo(tmp_path, capsys)
+    url, running, stop = await _start_demo(tmp_path, capsys)
     try:
         page = await browser.new_page()
         await page.goto(f"{url}?user=7")
@@ -124,4 +124,4 @@ async def test_a_shopper_browses_the_demo_shop_in_the_web_chat(
         await expect(page.locator("#toast")).to_contain_text("Язык")
         await expect(last_keyboard(page)).to_contain_text("Кружки")
     finally:
-        await _stop(running)
+        await _stop(running, stop)
