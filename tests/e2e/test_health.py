@@ -148,4 +148,7 @@ async def test_a_dead_render_worker_shows_in_health(status_of: Any):
             break
         await asyncio.sleep(0.05)
     assert (status, health["status"]) == (200, "degraded")
-    assert health["checks"]["render_pool"].startswith("the render pool is broken")
+    assert health["checks"]["render_pool"].startswith("render pool broken")
+    # The probe that found it started a new pool: the bot heals without waiting for a job.
+    assert await app.stickers.renderer.pool.run(os.getpid) != worker
+    assert (await get(f"{base}/health"))[1]["checks"]["render_pool"] == "ok"
