@@ -9,7 +9,7 @@ import aiohttp
 from aiohttp import web
 
 from sandbox.faults import FaultRegistry, FloodControl
-from sandbox.state import SandboxState
+from sandbox.state import Retention, SandboxState
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class SandboxConfig:
     url_fetch_timeout: float = 10.0
     # How long a callback query can still be answered.
     callback_query_ttl: float = 60.0
+    # How many calls, updates, messages and file bytes are kept (the oldest go first).
+    retention: Retention = field(default_factory=Retention)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 from sandbox.client import SandboxClient
 from sandbox.core import Sandbox, SandboxConfig
 from sandbox.server import SandboxServer
-from sandbox.state import SandboxState
+from sandbox.state import Retention, SandboxState
 
 TEST_TOKEN = "123456:TEST-sandbox-token"  # noqa: S105 - a made-up token for the sandbox
 
@@ -45,6 +45,7 @@ async def running_sandbox(
     webhook_retry_max: float = 0.2,
     webhook_timeout: float = 5.0,
     callback_query_ttl: float = 60.0,
+    retention: Retention | None = None,
 ) -> AsyncIterator[RunningSandbox]:
     config = SandboxConfig(
         tokens=tokens,
@@ -54,6 +55,7 @@ async def running_sandbox(
         webhook_timeout=webhook_timeout,
         callback_query_ttl=callback_query_ttl,
         url_fetch_timeout=5.0,
+        retention=retention or Retention(),
     )
     async with SandboxServer(config=config) as server:
         client = server.client(token)
