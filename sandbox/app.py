@@ -33,7 +33,7 @@ def _answer(body: dict[str, Any], status: int) -> web.Response:
 
 async def _apply_fault(request: web.Request, fault: Fault) -> None:
     if fault.delay:
-        await asyncio.sleep(fault.delay)
+        await request.app[SANDBOX_KEY].config.sleep(fault.delay)
     if fault.drop:
         # Close the socket without an answer: the client sees a dropped connection.
         if request.transport is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,8 @@ class SandboxConfig:
     callback_query_ttl: float = 60.0
     # How many calls, updates, messages and file bytes are kept (the oldest go first).
     retention: Retention = field(default_factory=Retention)
+    # How a fault's delay is waited out: a test passes a sleep that ends when it says so.
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 @dataclass

@@ -297,6 +297,8 @@ class Bot:
     calls: deque[CallRecord] = field(default_factory=lambda: deque(maxlen=Retention.calls))
     updates_changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     poll_generation: int = 0
+    # getUpdates calls now waiting for an update (long polling), told through updates_changed.
+    waiting_polls: int = 0
     webhook_task: asyncio.Task[None] | None = None
     media_group_counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 

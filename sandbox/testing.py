@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ async def running_sandbox(
     webhook_timeout: float = 5.0,
     callback_query_ttl: float = 60.0,
     retention: Retention | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> AsyncIterator[RunningSandbox]:
     config = SandboxConfig(
         tokens=tokens,
@@ -56,6 +58,7 @@ async def running_sandbox(
         callback_query_ttl=callback_query_ttl,
         url_fetch_timeout=5.0,
         retention=retention or Retention(),
+        sleep=sleep,
     )
     async with SandboxServer(config=config) as server:
         client = server.client(token)

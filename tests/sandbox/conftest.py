@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from aiogram import Bot
@@ -11,6 +12,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from PIL import Image
 
+from sandbox.state import Bot as SandboxBot
 from sandbox.testing import RunningSandbox
 
 USER_ID = 4242
@@ -29,6 +31,15 @@ class PlainHttpSession(AiohttpSession):
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
+
+
+async def until(sandbox: RunningSandbox, condition: Callable[[SandboxBot], bool]) -> None:
+    """Wait until the sandbox's state of this bot meets ``condition``: woken by the sandbox's
+    own notice of each change (a new or delivered update, a poll starting to wait), never by
+    polling a clock. The bound only turns a broken test into a failure instead of a hang."""
+    bot = sandbox.state.bot(sandbox.token)
+    async with bot.updates_changed:
+        await asyncio.wait_for(bot.updates_changed.wait_for(lambda: condition(bot)), 60)
 
 
 def make_bot(url: str, token: str) -> Bot:

@@ -15,7 +15,8 @@ from aiogram.exceptions import (
 from sandbox.client import SandboxError
 from sandbox.faults import FloodControl
 from sandbox.limits import ApiError
-from tests.sandbox.conftest import make_bot
+from sandbox.testing import running_sandbox
+from tests.sandbox.conftest import USER_ID, make_bot
 
 
 async def test_a_429_fault_carries_retry_after_and_then_clears(bot, sandbox, user):
@@ -87,17 +88,34 @@ async def test_a_fault_after_the_call_loses_the_answer_but_not_the_message(bot, 
     assert [m["text"] for m in await sandbox.client.messages(user)] == ["sent twice?"]
 
 
-async def test_a_delayed_method_holds_its_answer_while_other_calls_proceed(bot, sandbox, user):
-    await sandbox.client.add_fault("sendMessage", delay=1.0, count=1)
-    async with sandbox.state.hub.subscribe() as events:
-        send = asyncio.create_task(bot.send_message(user, "slow"))
-        event = await asyncio.wait_for(events.get(), 5)
-    assert event.kind == "fault"
-    assert event.data["delay"] == 1.0
-    # The sandbox is now holding sendMessage; other calls are answered meanwhile.
-    assert (await bot.get_me()).is_bot
-    assert not send.done(), "the delayed answer must still be pending"
-    assert (await send).text == "slow"
+async def test_a_delayed_method_holds_its_answer_while_other_calls_proceed():
+    # The delay ends when the test says so, not when a clock does: a slow box changes nothing.
+    slept: list[float] = []
+    over = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await over.wait()
+
+    async with running_sandbox(sleep=sleep) as running:
+        bot = make_bot(running.url, running.token)
+        try:
+            await running.client.send_text(USER_ID, "hi")
+            await running.client.add_fault("sendMessage", delay=1.0, count=1)
+            async with running.state.hub.subscribe() as events:
+                send = asyncio.create_task(bot.send_message(USER_ID, "slow"))
+                event = await asyncio.wait_for(events.get(), 60)
+            assert event.kind == "fault"
+            assert event.data["delay"] == 1.0
+            # The sandbox is now holding sendMessage; other calls are answered meanwhile.
+            assert (await bot.get_me()).is_bot
+            assert not send.done(), "the delayed answer must still be pending"
+            assert await running.client.messages(USER_ID) == []
+            over.set()
+            assert (await send).text == "slow"
+            assert slept == [1.0]
+        finally:
+            await bot.session.close()
 
 
 async def test_faults_can_be_listed_and_cleared(bot, sandbox, user):
