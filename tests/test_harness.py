@@ -153,6 +153,19 @@ def test_run_sh_stops_before_doing_anything_when_packages_are_missing(
     assert done.stdout == ""
 
 
+def test_the_sticker_benchmark_without_wrk_stops_and_writes_no_figures(tmp_path: Path) -> None:
+    machine = Machine(tmp_path, "wrk")
+    results = ROOT / "bench" / "results" / "stickers.json"
+    before = results.read_bytes() if results.exists() else None
+    done = machine.run(sys.executable, "-m", "bench", "stickers", uid=1000)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "wrk: not installed: wrk. ./run.sh bench installs it when run as root; "
+        "or: sudo apt-get install -y --no-install-recommends wrk"
+    )
+    assert (results.read_bytes() if results.exists() else None) == before
+
+
 def test_a_test_that_lacks_a_tool_fails_with_the_install_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
