@@ -16,7 +16,7 @@ from sandbox import methods as _methods  # noqa: F401 - registers the Bot API me
 from sandbox import webhooks
 from sandbox.core import Sandbox, SandboxConfig
 from sandbox.dispatch import finish_call, run_method
-from sandbox.faults import Fault
+from sandbox.faults import Fault, FloodControl
 from sandbox.limits import NOT_FOUND, ApiError
 from sandbox.media import file_response
 from sandbox.origin import same_origin_only
@@ -122,7 +122,11 @@ def create_app(
         config = SandboxConfig(
             tokens=tokens, static_dir=Path(static_dir) if static_dir is not None else None
         )
-    sb = Sandbox(config, SandboxState(config.tokens, retention=config.retention))
+    sb = Sandbox(
+        config,
+        SandboxState(config.tokens, retention=config.retention),
+        flood=FloodControl(clock=config.clock),
+    )
     # Uploads are read as a stream with their own 50 MB check; this caps the other bodies.
     app = web.Application(middlewares=[same_origin_only, user_errors], client_max_size=1024 * 1024)
     app[SANDBOX_KEY] = sb

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ class SandboxConfig:
     retention: Retention = field(default_factory=Retention)
     # How a fault's delay is waited out: a test passes a sleep that ends when it says so.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # The clock of flood control (sendMessage & co. past Telegram's limits get 429).
+    clock: Callable[[], float] = time.monotonic
 
 
 @dataclass

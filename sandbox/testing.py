@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ async def running_sandbox(
     callback_query_ttl: float = 60.0,
     retention: Retention | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[RunningSandbox]:
     config = SandboxConfig(
         tokens=tokens,
@@ -59,6 +61,7 @@ async def running_sandbox(
         url_fetch_timeout=5.0,
         retention=retention or Retention(),
         sleep=sleep,
+        clock=clock,
     )
     async with SandboxServer(config=config) as server:
         client = server.client(token)

@@ -192,6 +192,23 @@ def test_flood_buckets_refill_at_their_rate():
     flood.check("t", 1, now=101.0)  # one token back after one second
 
 
+async def test_flood_control_runs_on_the_sandboxs_clock():
+    # A test can drive the limits with its own clock (shared with a bot's pacing, say).
+    now = [1000.0]
+    async with running_sandbox(clock=lambda: now[0]) as running:
+        bot = make_bot(running.url, running.token)
+        try:
+            await running.client.send_text(USER_ID, "hi")
+            await running.client.set_flood(True, per_chat_rate=1.0, per_chat_burst=1)
+            await bot.send_message(USER_ID, "1")
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(USER_ID, "2")
+            now[0] += 1.0  # one token back, and not a moment of real time waited
+            assert (await bot.send_message(USER_ID, "2")).text == "2"
+        finally:
+            await bot.session.close()
+
+
 async def test_bad_flood_settings_get_a_clear_error(sandbox):
     with pytest.raises(SandboxError, match="per_chat_rate must be a positive number"):
         await sandbox.client.set_flood(True, per_chat_rate=-1)
