@@ -116,9 +116,9 @@ async def test_a_failing_webhook_is_retried_until_it_accepts(bot, sandbox, recei
     assert info.pending_update_count == 0
 
 
-async def test_an_unreachable_webhook_keeps_updates_pending(bot, sandbox, unused_tcp_port):
+async def test_an_unreachable_webhook_keeps_updates_pending(bot, sandbox, refused_port):
     async with sandbox.state.hub.subscribe() as events:
-        await bot.set_webhook(f"http://127.0.0.1:{unused_tcp_port}/hook")
+        await bot.set_webhook(f"http://127.0.0.1:{refused_port}/hook")
         await sandbox.client.send_text(USER_ID, "are you there")
         event = await asyncio.wait_for(events.get(), 60)
         while event.kind != "webhook_error":
@@ -130,8 +130,8 @@ async def test_an_unreachable_webhook_keeps_updates_pending(bot, sandbox, unused
     assert info.last_error_date is not None
 
 
-async def test_delete_webhook_hands_pending_updates_to_get_updates(bot, sandbox, unused_tcp_port):
-    await bot.set_webhook(f"http://127.0.0.1:{unused_tcp_port}/hook")
+async def test_delete_webhook_hands_pending_updates_to_get_updates(bot, sandbox, refused_port):
+    await bot.set_webhook(f"http://127.0.0.1:{refused_port}/hook")
     await sandbox.client.send_text(USER_ID, "still here")
     assert await bot.delete_webhook() is True
     updates = await bot.get_updates()
@@ -139,8 +139,8 @@ async def test_delete_webhook_hands_pending_updates_to_get_updates(bot, sandbox,
     assert (await bot.get_webhook_info()).url == ""
 
 
-async def test_delete_webhook_can_drop_pending_updates(bot, sandbox, unused_tcp_port):
-    await bot.set_webhook(f"http://127.0.0.1:{unused_tcp_port}/hook")
+async def test_delete_webhook_can_drop_pending_updates(bot, sandbox, refused_port):
+    await bot.set_webhook(f"http://127.0.0.1:{refused_port}/hook")
     await sandbox.client.send_text(USER_ID, "forget me")
     assert await bot.delete_webhook(drop_pending_updates=True) is True
     assert await bot.get_updates() == []
