@@ -7,15 +7,25 @@
 #   ./run.sh sandbox [ARGS] the local Telegram Bot API server alone (see sandbox/README.md)
 #   ./run.sh sticker        the sticker service, one process, for development
 #   ./run.sh prod           the sticker service under gunicorn: WORKERS aiohttp workers
+# test and bench first install the Debian packages they need (scripts/system-packages.sh lists
+# them) when run as root; anyone else is told which ones and how, and the command stops there.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 LOCK=requirements/lock.txt
+# shellcheck source=scripts/system-packages.sh
+source scripts/system-packages.sh
+
+# The system packages a command needs (nothing but python3-venv for most), or exit 1.
+need_packages() {
+    system_packages_ensure "$1" || exit 1
+}
 
 setup() {
     if [ ! -x "$VENV/bin/python" ]; then
+        need_packages setup
         echo ">> creating $VENV" >&2
         "$PYTHON" -m venv "$VENV"
     fi
@@ -65,6 +75,7 @@ case "$cmd" in
         exec "$VENV/bin/python" main.py "$@"
         ;;
     test)
+        need_packages test
         setup
         echo ">> ruff" >&2
         "$VENV/bin/ruff" check .
@@ -75,6 +86,7 @@ case "$cmd" in
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     bench)
+        need_packages bench
         setup
         exec "$VENV/bin/python" -m bench "$@"
         ;;

@@ -63,7 +63,7 @@ from bot.factory import build_app
 from sandbox.core import SandboxConfig
 from sandbox.server import SandboxServer
 from sandbox.state import Bot as SandboxBot
-from sandbox.state import Event
+from sandbox.state import Event, Retention
 
 ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -350,7 +350,8 @@ async def _batch(server: SandboxServer, bot: SandboxBot, replies: Replies, count
 async def _start_instances(
     tmp: Path, env: dict[str, str], ports: list[int], bot: SandboxBot
 ) -> list[asyncio.subprocess.Process]:
-    before = len(bot.calls)
+    # By call id: the sandbox keeps a bounded call log, so positions shift.
+    before = bot.calls[-1].id if bot.calls else 0
     procs = []
     for n, port in enumerate(ports):
         folder = tmp / f"instance-{port}"
@@ -375,7 +376,7 @@ async def _start_instances(
             )
     # Up once each has called setWebhook (it listens before).
     deadline = time.monotonic() + 300
-    while sum(1 for c in bot.calls[before:] if c.method == "setWebhook" and c.ok) < len(ports):
+    while sum(c.id > before and c.method == "setWebhook" and c.ok for c in bot.calls) < len(ports):
         for proc, port in zip(procs, ports, strict=True):
             if proc.returncode is not None:
                 tail = (tmp / f"instance-{port}" / "log").read_text()[-3000:]
@@ -421,7 +422,7 @@ async def _end_to_end(
         procs = await _start_instances(tmp, env, ports, bot)
         stack.push_async_callback(_stop, procs)
         await _batch(server, bot, replies, WARM_UP)
-        calls_before = len(bot.calls)
+        calls_before = bot.calls[-1].id if bot.calls else 0
         cpu_before = [_cpu_s(p.pid) for p in procs]
         own_before = time.process_time()
         rates = [UPDATES / await _batch(server, bot, replies, UPDATES) for _ in range(ROUNDS)]
@@ -429,7 +430,7 @@ async def _end_to_end(
         bots_cpu = sum(_cpu_s(p.pid) for p in procs) - sum(cpu_before)
         own_cpu = time.process_time() - own_before
         via: dict[str, int] = {}
-        for call in bot.calls[calls_before:]:
+        for call in (c for c in bot.calls if c.id > calls_before):
             key = f"{call.method} {call.via}"
             via[key] = via.get(key, 0) + 1
     n = instances
@@ -452,7 +453,9 @@ async def _run() -> dict[str, Any]:
         settings = base.model_copy(update={"bot": bot, "images": images})
         # First, before any other process runs: the ratio wants a quiet core.
         results.update(await _dispatch_ratio(settings))
-        config = SandboxConfig(tokens=[TOKEN], webhook_timeout=60.0)
+        # Every call of the measured rounds stays in the call log the figures are read from.
+        retention = Retention(calls=1_000_000)
+        config = SandboxConfig(tokens=[TOKEN], webhook_timeout=60.0, retention=retention)
         # Starting redis-server blocks this loop for a moment, before anything is timed.
         with _redis(tmp) as redis_url:
             async with SandboxServer(config=config) as server:

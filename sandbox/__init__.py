@@ -9,11 +9,12 @@ from sandbox.app import create_app
 from sandbox.client import SandboxClient, SandboxError
 from sandbox.core import Sandbox, SandboxConfig
 from sandbox.server import SandboxServer
-from sandbox.state import Event, Hub, SandboxState
+from sandbox.state import Event, Hub, Retention, SandboxState
 
 __all__ = [
     "Event",
     "Hub",
+    "Retention",
     "Sandbox",
     "SandboxClient",
     "SandboxConfig",

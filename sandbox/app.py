@@ -16,8 +16,10 @@ from sandbox import methods as _methods  # noqa: F401 - registers the Bot API me
 from sandbox import webhooks
 from sandbox.core import Sandbox, SandboxConfig
 from sandbox.dispatch import finish_call, run_method
-from sandbox.faults import Fault
+from sandbox.faults import Fault, FloodControl
 from sandbox.limits import NOT_FOUND, ApiError
+from sandbox.media import file_response
+from sandbox.origin import same_origin_only
 from sandbox.params import read_params
 from sandbox.state import Event, SandboxState
 from sandbox.user_api import SANDBOX_KEY, routes, user_errors
@@ -31,7 +33,7 @@ def _answer(body: dict[str, Any], status: int) -> web.Response:
 
 async def _apply_fault(request: web.Request, fault: Fault) -> None:
     if fault.delay:
-        await asyncio.sleep(fault.delay)
+        await request.app[SANDBOX_KEY].config.sleep(fault.delay)
     if fault.drop:
         # Close the socket without an answer: the client sees a dropped connection.
         if request.transport is not None:
@@ -88,13 +90,9 @@ async def file_download(request: web.Request) -> web.StreamResponse:
         bot = sb.state.bot(request.match_info["token"])
     except ApiError as exc:
         return _answer(exc.to_json(), exc.code)
-    path = request.match_info["path"]
-    for unique_id in bot.file_ids.values():
-        stored = sb.state.files.get(unique_id)
-        if stored is not None and stored.file_path == path:
-            return web.Response(
-                body=stored.data, content_type=stored.mime_type or "application/octet-stream"
-            )
+    stored = sb.state.file_at(bot, request.match_info["path"])
+    if stored is not None:
+        return file_response(stored)
     return _answer({"ok": False, "error_code": 404, "description": NOT_FOUND}, 404)
 
 
@@ -124,9 +122,13 @@ def create_app(
         config = SandboxConfig(
             tokens=tokens, static_dir=Path(static_dir) if static_dir is not None else None
         )
-    sb = Sandbox(config, SandboxState(config.tokens))
+    sb = Sandbox(
+        config,
+        SandboxState(config.tokens, retention=config.retention),
+        flood=FloodControl(clock=config.clock),
+    )
     # Uploads are read as a stream with their own 50 MB check; this caps the other bodies.
-    app = web.Application(middlewares=[user_errors], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[same_origin_only, user_errors], client_max_size=1024 * 1024)
     app[SANDBOX_KEY] = sb
     app.router.add_get("/", index)
     app.router.add_route("*", "/bot{token}/{method}", bot_api)

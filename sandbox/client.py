@@ -8,7 +8,6 @@ async with SandboxClient(url, token) as client:
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -160,19 +159,31 @@ class SandboxClient:
         return result
 
     async def wait_for_messages(
-        self, chat_id: int, count: int, *, within: float = 5.0, interval: float = 0.02
+        self, chat_id: int, count: int, *, within: float = 60.0
     ) -> list[dict[str, Any]]:
-        """Poll until the bot has sent at least count messages to the chat."""
-        deadline = time.monotonic() + within
-        while True:
-            found = await self.messages(chat_id)
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"chat {chat_id} has {len(found)} bot messages, expected {count}"
-                )
-            await asyncio.sleep(interval)
+        """The bot's messages in the chat once there are at least ``count``.
+
+        Woken by the sandbox's events WebSocket (opened before the first look, so nothing is
+        missed), not by polling; ``within`` only bounds a wait that would never end."""
+        url = self.base_url + self._bot_path("/events")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        async with self._http().ws_connect(url) as socket:
+            while True:
+                found = await self.messages(chat_id)
+                if len(found) >= count:
+                    return found
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"chat {chat_id} has {len(found)} bot messages, expected {count}"
+                    )
+                try:
+                    frame = await socket.receive(timeout=remaining)
+                except TimeoutError:
+                    continue  # one last look, then the error above
+                if frame.type not in {aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY}:
+                    raise SandboxError(0, "the sandbox closed its events socket")
 
     async def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         params = {"method": method} if method else {}

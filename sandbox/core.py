@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from sandbox.faults import FaultRegistry, FloodControl
-from sandbox.state import SandboxState
+from sandbox.state import Retention, SandboxState
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,12 @@ class SandboxConfig:
     url_fetch_timeout: float = 10.0
     # How long a callback query can still be answered.
     callback_query_ttl: float = 60.0
+    # How many calls, updates, messages and file bytes are kept (the oldest go first).
+    retention: Retention = field(default_factory=Retention)
+    # How a fault's delay is waited out: a test passes a sleep that ends when it says so.
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # The clock of flood control (sendMessage & co. past Telegram's limits get 429).
+    clock: Callable[[], float] = time.monotonic
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -141,6 +142,8 @@ class FloodControl:
     per_chat_burst: int = 3
     global_rate: float = 30.0
     global_burst: int = 30
+    # The clock the buckets refill by; a test can share one fake clock with the bot's pacing.
+    clock: Callable[[], float] = time.monotonic
     _chats: dict[tuple[str, int], _Bucket] = field(default_factory=dict)
     _global: dict[str, _Bucket] = field(default_factory=dict)
 
@@ -176,7 +179,7 @@ class FloodControl:
         """Count one message to chat_id, or raise 429 with the seconds to wait."""
         if not self.enabled:
             return
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         chat = self._chats.get((token, chat_id))
         if chat is None:
             chat = _Bucket(self.per_chat_rate, self.per_chat_burst, self.per_chat_burst, now)

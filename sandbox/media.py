@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 from yarl import URL
 
@@ -297,7 +298,8 @@ async def resolve(
         if stored.kind != kind:
             raise ApiError(400, type_mismatch(stored.kind, kind))
         if stored.kind == "Photo" and stored.photo_sizes:
-            return sb.state.files[stored.photo_sizes[-1]]
+            # The largest size, unless the store has dropped it (then this one will do).
+            return sb.state.files.get(stored.photo_sizes[-1]) or stored
         return stored
     if source.kind == "url":
         limit = MAX_PHOTO_URL_BYTES if kind == "Photo" else MAX_FILE_URL_BYTES
@@ -327,11 +329,32 @@ async def resolve(
     )
 
 
+# ---------------------------------------------------------------- serving files
+
+# Picture types a browser only ever draws; anything else (HTML, SVG, a PDF, a .tgs) could run
+# or be shown on the serving origin, so it goes out as a download.
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
+def file_response(stored: StoredFile) -> web.Response:
+    """A stored file's bytes for a browser or a bot: its type as given, never sniffed;
+    a picture inline, anything else as an attachment, and nothing in it may run."""
+    mime = stored.mime_type or mimetypes.guess_type(stored.file_path)[0]
+    mime = mime or "application/octet-stream"
+    response = web.Response(body=stored.data, content_type=mime)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if mime not in INLINE_TYPES:
+        response.headers["Content-Disposition"] = "attachment"
+    return response
+
+
 # ---------------------------------------------------------------- Bot API objects
 
 
 def photo_json(sb: Sandbox, bot: Bot, stored: StoredFile) -> list[dict[str, Any]]:
-    sizes = [sb.state.files[uid] for uid in stored.photo_sizes] or [stored]
+    kept = (sb.state.files.get(uid) for uid in stored.photo_sizes)
+    sizes = [size for size in kept if size is not None] or [stored]
     return [
         {
             "file_id": sb.state.file_id(bot, size),

@@ -290,8 +290,14 @@ async def get_updates(ctx: Ctx) -> list[dict[str, Any]]:
 
     if timeout and not ready():
         async with bot.updates_changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(bot.updates_changed.wait_for(ready), timeout)
+            bot.waiting_polls += 1
+            # Whoever waits for a poll to be in progress (a test) learns it now.
+            bot.updates_changed.notify_all()
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(bot.updates_changed.wait_for(ready), timeout)
+            finally:
+                bot.waiting_polls -= 1
     if mine != bot.poll_generation:
         raise ApiError(409, POLLING_CONFLICT)
     if bot.webhook.url:

@@ -2,6 +2,7 @@
 
 State is plain data owned by one event loop; nothing here blocks. Observers (a web chat,
 a test) subscribe to the Hub and receive every new message, edit, deletion and call.
+What grows with use is bounded (Retention), so a week of `./run.sh dev` stays small.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import itertools
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.limits import UNAUTHORIZED, ApiError
+from cachetools import Cache, FIFOCache, LRUCache
+
+from sandbox.limits import UNAUTHORIZED, ApiError, bad_request
 
 TOKEN_RE = re.compile(r"^(\d{1,20}):([A-Za-z0-9_-]{1,100})$")
 
@@ -47,6 +51,25 @@ UPDATE_TYPES = (
 )
 # What Telegram sends when allowed_updates is empty: all but these three.
 DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much the sandbox keeps: past each bound the oldest goes first (files: the least
+    recently used). Telegram forgets too: unfetched updates after 24 hours, and a file_id it
+    no longer knows is answered "wrong file identifier", which bots must handle anyway.
+    """
+
+    calls: int = 10_000  # per bot: the call log (GET .../calls, the web chat's side panel)
+    pending_updates: int = 10_000  # per bot: updates no getUpdates or webhook has taken
+    messages: int = 10_000  # per chat: what edits, replies and the chat history can reach
+    callback_queries: int = 10_000  # per bot: button presses and their answers
+    file_bytes: int = 512 * 1024 * 1024  # all files together (at least Telegram's 50 MB)
+
+
+# What one stored file costs beyond its bytes (its record, file_ids, path index): many tiny
+# files are bounded too.
+FILE_OVERHEAD_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -115,6 +138,37 @@ class StoredFile:
         return len(self.data)
 
 
+class FileStore(LRUCache[str, StoredFile]):
+    """Files by unique id under a byte budget, least recently used dropped first; the
+    on_evict hook lets the owner forget the file_ids it issued for a dropped file."""
+
+    def __init__(self, max_bytes: int, on_evict: Callable[[StoredFile], None]) -> None:
+        super().__init__(maxsize=max_bytes, getsizeof=lambda f: f.size + FILE_OVERHEAD_BYTES)
+        self._on_evict = on_evict
+        self._by_path: dict[str, str] = {}
+
+    def __setitem__(self, key: str, value: StoredFile) -> None:
+        if self.getsizeof(value) > self.maxsize:
+            raise bad_request("file is too big")
+        super().__setitem__(key, value)
+        self._by_path[value.file_path] = key
+
+    def __delitem__(self, key: str) -> None:
+        path = Cache.__getitem__(self, key).file_path  # a look that is not a use
+        super().__delitem__(key)
+        self._by_path.pop(path, None)
+
+    def popitem(self) -> tuple[str, StoredFile]:
+        key, stored = super().popitem()
+        self._on_evict(stored)
+        return key, stored
+
+    def at_path(self, file_path: str) -> StoredFile | None:
+        """The file getFile named with this path (a download is a use)."""
+        key = self._by_path.get(file_path)
+        return None if key is None else self.get(key)
+
+
 @dataclass
 class User:
     id: int
@@ -152,7 +206,9 @@ class StoredMessage:
 @dataclass
 class Chat:
     user: User
-    messages: dict[int, StoredMessage] = field(default_factory=dict)
+    messages: MutableMapping[int, StoredMessage] = field(
+        default_factory=lambda: FIFOCache(Retention.messages)
+    )
     next_message_id: int = 1
     chat_instance: str = field(default_factory=lambda: str(secrets.randbits(63)))
     last_action: str | None = None
@@ -234,11 +290,15 @@ class Bot:
     file_ids: dict[str, str] = field(default_factory=dict)
     file_id_of: dict[str, str] = field(default_factory=dict)
     commands: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
-    callback_queries: dict[str, CallbackQuery] = field(default_factory=dict)
+    callback_queries: MutableMapping[str, CallbackQuery] = field(
+        default_factory=lambda: FIFOCache(Retention.callback_queries)
+    )
     webhook: Webhook = field(default_factory=Webhook)
-    calls: list[CallRecord] = field(default_factory=list)
+    calls: deque[CallRecord] = field(default_factory=lambda: deque(maxlen=Retention.calls))
     updates_changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     poll_generation: int = 0
+    # getUpdates calls now waiting for an update (long polling), told through updates_changed.
+    waiting_polls: int = 0
     webhook_task: asyncio.Task[None] | None = None
     media_group_counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -271,10 +331,17 @@ def update_type(update: dict[str, Any]) -> str:
 class SandboxState:
     """All bots of one sandbox. tokens=None: any well-formed token is a bot, made on first use."""
 
-    def __init__(self, tokens: list[str] | None = None, *, hub: Hub | None = None) -> None:
+    def __init__(
+        self,
+        tokens: list[str] | None = None,
+        *,
+        hub: Hub | None = None,
+        retention: Retention | None = None,
+    ) -> None:
         self.fixed_tokens = frozenset(tokens) if tokens is not None else None
+        self.retention = retention or Retention()
         self.bots: dict[str, Bot] = {}
-        self.files: dict[str, StoredFile] = {}
+        self.files = FileStore(self.retention.file_bytes, self._forget_file)
         self.hub = hub or Hub()
         self._call_ids = itertools.count(1)
         self._file_counter = itertools.count(1)
@@ -300,6 +367,8 @@ class SandboxState:
             id=bot_id,
             first_name="Sandbox Bot",
             username=f"sandbox_{bot_id}_bot",
+            calls=deque(maxlen=self.retention.calls),
+            callback_queries=FIFOCache(self.retention.callback_queries),
         )
         self.bots[token] = bot
         return bot
@@ -319,7 +388,10 @@ class SandboxState:
         """The private chat of a user who writes to the bot, created on first contact."""
         chat = bot.chats.get(user_id)
         if chat is None:
-            chat = Chat(user=User(id=user_id, first_name=first_name or f"User {user_id}"))
+            chat = Chat(
+                user=User(id=user_id, first_name=first_name or f"User {user_id}"),
+                messages=FIFOCache(self.retention.messages),
+            )
             bot.chats[user_id] = chat
         user = chat.user
         if first_name:
@@ -338,6 +410,9 @@ class SandboxState:
         update = {"update_id": bot.next_update_id, kind: payload}
         bot.next_update_id += 1
         bot.updates.append(update)
+        if len(bot.updates) > self.retention.pending_updates:
+            # Nobody is fetching: the oldest go, as Telegram drops them after 24 hours.
+            del bot.updates[: len(bot.updates) - self.retention.pending_updates]
         async with bot.updates_changed:
             bot.updates_changed.notify_all()
         self.hub.publish(Event("update", bot.token, None, update))
@@ -389,6 +464,18 @@ class SandboxState:
     def lookup_file(self, bot: Bot, file_id: str) -> StoredFile | None:
         unique_id = bot.file_ids.get(file_id)
         return None if unique_id is None else self.files.get(unique_id)
+
+    def file_at(self, bot: Bot, file_path: str) -> StoredFile | None:
+        """The file at a getFile path, if it was issued to this bot."""
+        stored = self.files.at_path(file_path)
+        return stored if stored is not None and stored.unique_id in bot.file_id_of else None
+
+    def _forget_file(self, stored: StoredFile) -> None:
+        """A file left the store: its file_ids stop working, as Telegram's do."""
+        for bot in self.bots.values():
+            file_id = bot.file_id_of.pop(stored.unique_id, None)
+            if file_id is not None:
+                bot.file_ids.pop(file_id, None)
 
     def new_unique_id(self) -> str:
         return "AQAD" + secrets.token_urlsafe(9)

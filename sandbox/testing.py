@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.client import SandboxClient
 from sandbox.core import Sandbox, SandboxConfig
 from sandbox.server import SandboxServer
-from sandbox.state import SandboxState
+from sandbox.state import Retention, SandboxState
 
 TEST_TOKEN = "123456:TEST-sandbox-token"  # noqa: S105 - a made-up token for the sandbox
 
@@ -45,6 +47,9 @@ async def running_sandbox(
     webhook_retry_max: float = 0.2,
     webhook_timeout: float = 5.0,
     callback_query_ttl: float = 60.0,
+    retention: Retention | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[RunningSandbox]:
     config = SandboxConfig(
         tokens=tokens,
@@ -54,6 +59,9 @@ async def running_sandbox(
         webhook_timeout=webhook_timeout,
         callback_query_ttl=callback_query_ttl,
         url_fetch_timeout=5.0,
+        retention=retention or Retention(),
+        sleep=sleep,
+        clock=clock,
     )
     async with SandboxServer(config=config) as server:
         client = server.client(token)

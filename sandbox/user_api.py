@@ -69,6 +69,10 @@ def _positive_int(request: web.Request, name: str) -> int:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
+    # Only JSON: a browser cannot send it cross-origin without a CORS preflight, which the
+    # sandbox never grants (text/plain and urlencoded forms need none).
+    if request.content_type != "application/json":
+        raise UserError(415, f"send the body as application/json, not {request.content_type}")
     try:
         body = orjson.loads(await request.read() or b"{}")
     except orjson.JSONDecodeError as exc:

@@ -2,26 +2,62 @@
 
 from __future__ import annotations
 
-import shutil
+import functools
+import os
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from pydantic_settings import BaseSettings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
+from bot import config as bot_config
 from sandbox.testing import RunningSandbox, running_sandbox
+from sticker_service import config as sticker_config
+from tests.system_tools import require_tool
+
+# The modules whose settings models a test must never inherit from the developer's shell.
+SETTINGS_MODULES = (bot_config, sticker_config)
+
+
+@functools.cache
+def settings_variables() -> frozenset[str]:
+    """Every variable a settings model reads (prefix + field, or its alias), upper-cased.
+
+    Derived from the models, so a variable added to bot/config.py or sticker_service/config.py
+    is cleared for the tests without anyone listing it here."""
+    names: set[str] = set()
+    for module in SETTINGS_MODULES:
+        for model in vars(module).values():
+            if not (isinstance(model, type) and issubclass(model, BaseSettings)):
+                continue
+            if model is BaseSettings or model.__module__ != module.__name__:
+                continue
+            prefix = str(model.model_config.get("env_prefix", ""))
+            for name, field in model.model_fields.items():
+                names.add(f"{prefix}{name}".upper())
+                for alias in (field.alias, field.validation_alias):
+                    if isinstance(alias, str):
+                        names.add(alias.upper())
+    return frozenset(names)
 
 LOOPBACK_OPT_IN = "127.0.0.0/8"
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never read the developer's .env or real token."""
-    for name in ("BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS", "REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
+    """Tests never read the developer's settings or real token from the environment."""
+    wanted = settings_variables()
+    # pydantic-settings matches names case-insensitively: bot_token counts as BOT_TOKEN.
+    for name in list(os.environ):
+        if name.upper() in wanted:
+            monkeypatch.delenv(name)
     # A test that runs the bot without a token starts the web chat: on any free port, so
     # port 8080 (a developer's ./run.sh dev) being taken fails no test.
     monkeypatch.setenv("WEBCHAT_PORT", "0")
@@ -33,39 +69,74 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEALTH_PORT", "0")
 
 
+class PortTakenError(Exception):
+    """redis-server could not bind its port: another process took it first."""
+
+
+def _any_free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class RedisServer:
     """A real redis-server (Debian's package) on a free port in a temp dir; stop()/start()
-    let a test pull Redis away in the middle of a scenario."""
+    let a test pull Redis away in the middle of a scenario.
 
-    def __init__(self, directory: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed (apt-get install -y redis-server)")
-        self.binary = binary
+    redis-server cannot be handed a bound socket or told to pick a port itself, so a free port
+    is found first and may be taken by someone else before Redis binds it (other test runs
+    share this machine). Redis then exits, and another port is tried; an answer is believed
+    only from our own process (its process_id), never from whoever holds the port."""
+
+    def __init__(self, directory: Path, ports: Callable[[], int] = _any_free_port) -> None:
+        self.binary = require_tool("redis-server")
         self.directory = directory
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
+        self.port = 0
+        for attempt in Retrying(
+            retry=retry_if_exception_type(PortTakenError), stop=stop_after_attempt(20), reraise=True
+        ):
+            with attempt:
+                self.port = ports()
+                self.start()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        """Start redis-server on self.port; PortTakenError if someone else holds it."""
+        log = self.directory / f"redis-{self.port}.log"
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         args += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        with log.open("wb") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        self.proc = proc
+        # No retries inside the client: this loop is the retry, and it watches the process.
+        client = redis.Redis(
+            port=self.port,
+            socket_connect_timeout=0.2,
+            socket_timeout=0.5,
+            retry=Retry(NoBackoff(), 0),
+        )
+        deadline = time.monotonic() + 30
         try:
-            for _ in range(100):
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    self.proc = None
+                    output = log.read_text(errors="replace")
+                    if "already in use" in output:
+                        raise PortTakenError(self.port)
+                    pytest.fail(f"redis-server exited with {proc.returncode}:\n{output[-2000:]}")
                 try:
-                    client.ping()
-                except redis.ConnectionError:
-                    time.sleep(0.05)
-                else:
-                    return
-            pytest.fail(f"redis-server did not answer on port {self.port}")
+                    if client.info("server")["process_id"] == proc.pid:
+                        return
+                except redis.RedisError:
+                    pass
+                # Nobody answers yet, or another process's Redis does (ours will exit): a
+                # process starting up has no event to wait on but its port.
+                time.sleep(0.02)
         finally:
             client.close()
+        self.stop()
+        pytest.fail(f"redis-server did not answer on port {self.port} within 30 s")
 
     def stop(self) -> None:
         if self.proc is not None:

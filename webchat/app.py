@@ -11,7 +11,6 @@ and the bot process's cache stats.
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from aiohttp import web
 
 from sandbox.core import Sandbox
 from sandbox.limits import ApiError
+from sandbox.media import file_response
+from sandbox.origin import same_origin_only
 from sandbox.state import StoredFile
 from sandbox.user_api import SANDBOX_KEY, routes, user_errors
 from sticker_core.errors import StickerError
@@ -96,15 +97,10 @@ def _commands_for(
 
 
 async def file_bytes(request: web.Request) -> web.Response:
-    stored = _stored_file(request)
-    mime = stored.mime_type or mimetypes.guess_type(stored.file_path)[0]
-    response = web.Response(body=stored.data, content_type=mime or "application/octet-stream")
+    # Never sniffed, nothing runs, anything but a picture is a download (as the Bot API's).
+    response = file_response(_stored_file(request))
     # A file_id's bytes never change; the browser may keep them.
     response.headers["Cache-Control"] = "private, max-age=86400, immutable"
-    # Never let a document be sniffed into HTML and run on this origin.
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if stored.kind == "Document":
-        response.headers["Content-Disposition"] = "attachment"
     return response
 
 
@@ -149,7 +145,8 @@ def create_webchat_app(
         sandbox.state.bot(token)
     except ApiError:
         raise ValueError("the sandbox has no bot with this token") from None
-    app = web.Application(middlewares=[user_errors, no_cache_for_assets])
+    # The user side refuses other sites' pages; this page is same-origin on its own port.
+    app = web.Application(middlewares=[same_origin_only, user_errors, no_cache_for_assets])
     app[SANDBOX_KEY] = sandbox
     app[TOKEN_KEY] = token
     app[STATS_KEY] = stats_provider

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from aiogram import Bot
@@ -11,6 +13,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from PIL import Image
 
+from sandbox.state import Bot as SandboxBot
 from sandbox.testing import RunningSandbox
 
 USER_ID = 4242
@@ -31,8 +34,26 @@ class PlainHttpSession(AiohttpSession):
             await self._session.close()
 
 
+async def until(sandbox: RunningSandbox, condition: Callable[[SandboxBot], bool]) -> None:
+    """Wait until the sandbox's state of this bot meets ``condition``: woken by the sandbox's
+    own notice of each change (a new or delivered update, a poll starting to wait), never by
+    polling a clock. The bound only turns a broken test into a failure instead of a hang."""
+    bot = sandbox.state.bot(sandbox.token)
+    async with bot.updates_changed:
+        await asyncio.wait_for(bot.updates_changed.wait_for(lambda: condition(bot)), 60)
+
+
 def make_bot(url: str, token: str) -> Bot:
     return Bot(token, session=PlainHttpSession(api=TelegramAPIServer.from_base(url)))
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port that refuses connections for the whole test: bound here and never listening,
+    so no other process can start listening on it meanwhile (a probed "unused" port can)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 @pytest.fixture

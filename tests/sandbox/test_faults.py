@@ -15,7 +15,8 @@ from aiogram.exceptions import (
 from sandbox.client import SandboxError
 from sandbox.faults import FloodControl
 from sandbox.limits import ApiError
-from tests.sandbox.conftest import make_bot
+from sandbox.testing import running_sandbox
+from tests.sandbox.conftest import USER_ID, make_bot
 
 
 async def test_a_429_fault_carries_retry_after_and_then_clears(bot, sandbox, user):
@@ -87,17 +88,34 @@ async def test_a_fault_after_the_call_loses_the_answer_but_not_the_message(bot, 
     assert [m["text"] for m in await sandbox.client.messages(user)] == ["sent twice?"]
 
 
-async def test_a_delayed_method_holds_its_answer_while_other_calls_proceed(bot, sandbox, user):
-    await sandbox.client.add_fault("sendMessage", delay=1.0, count=1)
-    async with sandbox.state.hub.subscribe() as events:
-        send = asyncio.create_task(bot.send_message(user, "slow"))
-        event = await asyncio.wait_for(events.get(), 5)
-    assert event.kind == "fault"
-    assert event.data["delay"] == 1.0
-    # The sandbox is now holding sendMessage; other calls are answered meanwhile.
-    assert (await bot.get_me()).is_bot
-    assert not send.done(), "the delayed answer must still be pending"
-    assert (await send).text == "slow"
+async def test_a_delayed_method_holds_its_answer_while_other_calls_proceed():
+    # The delay ends when the test says so, not when a clock does: a slow box changes nothing.
+    slept: list[float] = []
+    over = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await over.wait()
+
+    async with running_sandbox(sleep=sleep) as running:
+        bot = make_bot(running.url, running.token)
+        try:
+            await running.client.send_text(USER_ID, "hi")
+            await running.client.add_fault("sendMessage", delay=1.0, count=1)
+            async with running.state.hub.subscribe() as events:
+                send = asyncio.create_task(bot.send_message(USER_ID, "slow"))
+                event = await asyncio.wait_for(events.get(), 60)
+            assert event.kind == "fault"
+            assert event.data["delay"] == 1.0
+            # The sandbox is now holding sendMessage; other calls are answered meanwhile.
+            assert (await bot.get_me()).is_bot
+            assert not send.done(), "the delayed answer must still be pending"
+            assert await running.client.messages(USER_ID) == []
+            over.set()
+            assert (await send).text == "slow"
+            assert slept == [1.0]
+        finally:
+            await bot.session.close()
 
 
 async def test_faults_can_be_listed_and_cleared(bot, sandbox, user):
@@ -172,6 +190,23 @@ def test_flood_buckets_refill_at_their_rate():
     assert info.value.code == 429
     assert info.value.retry_after == 1
     flood.check("t", 1, now=101.0)  # one token back after one second
+
+
+async def test_flood_control_runs_on_the_sandboxs_clock():
+    # A test can drive the limits with its own clock (shared with a bot's pacing, say).
+    now = [1000.0]
+    async with running_sandbox(clock=lambda: now[0]) as running:
+        bot = make_bot(running.url, running.token)
+        try:
+            await running.client.send_text(USER_ID, "hi")
+            await running.client.set_flood(True, per_chat_rate=1.0, per_chat_burst=1)
+            await bot.send_message(USER_ID, "1")
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(USER_ID, "2")
+            now[0] += 1.0  # one token back, and not a moment of real time waited
+            assert (await bot.send_message(USER_ID, "2")).text == "2"
+        finally:
+            await bot.session.close()
 
 
 async def test_bad_flood_settings_get_a_clear_error(sandbox):

@@ -140,9 +140,9 @@ async def test_a_bad_photo_url_gets_telegrams_error(bot, user, origin, path, err
     assert info.value.message == error
 
 
-async def test_an_unreachable_photo_url_is_a_fetch_failure(bot, user, unused_tcp_port):
+async def test_an_unreachable_photo_url_is_a_fetch_failure(bot, user, refused_port):
     with pytest.raises(TelegramBadRequest, match="failed to get HTTP URL content"):
-        await bot.send_photo(user, f"http://127.0.0.1:{unused_tcp_port}/x.jpg")
+        await bot.send_photo(user, f"http://127.0.0.1:{refused_port}/x.jpg")
 
 
 async def test_a_photo_over_10_mb_is_refused(bot, user):

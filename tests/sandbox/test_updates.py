@@ -10,7 +10,7 @@ from aiogram.exceptions import TelegramConflictError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from sandbox.client import SandboxError
-from tests.sandbox.conftest import USER_ID, make_bot
+from tests.sandbox.conftest import USER_ID, make_bot, until
 
 
 async def test_a_user_message_arrives_as_an_update_with_the_user_and_language(bot, sandbox):
@@ -46,10 +46,10 @@ async def test_plain_text_has_no_command_entity(bot, sandbox):
 
 async def test_long_polling_answers_as_soon_as_a_user_writes(bot, sandbox):
     poll = asyncio.create_task(bot.get_updates(timeout=30))
-    await asyncio.sleep(0.05)
+    await until(sandbox, lambda b: b.waiting_polls == 1)
     assert not poll.done()
     await sandbox.client.send_text(USER_ID, "wake up")
-    updates = await asyncio.wait_for(poll, 5)
+    updates = await asyncio.wait_for(poll, 60)
     assert [u.message.text for u in updates if u.message] == ["wake up"]
 
 
@@ -105,10 +105,10 @@ async def test_a_second_poller_ends_the_first_with_409_conflict(sandbox):
     second = make_bot(sandbox.url, sandbox.token)
     try:
         waiting = asyncio.create_task(first.get_updates(timeout=30))
-        await asyncio.sleep(0.05)
+        await until(sandbox, lambda b: b.waiting_polls == 1)
         second_poll = asyncio.create_task(second.get_updates(timeout=1))
         with pytest.raises(TelegramConflictError, match="terminated by other getUpdates request"):
-            await asyncio.wait_for(waiting, 5)
+            await asyncio.wait_for(waiting, 60)
         assert await second_poll == []
     finally:
         await first.session.close()

@@ -15,9 +15,14 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from sandbox.testing import running_sandbox
-from tests.sandbox.conftest import USER_ID, make_bot
+from tests.sandbox.conftest import USER_ID, make_bot, until
 
 SECRET = "s3cr3t-token_1"
+
+
+def _is(update: dict[str, Any], text: str) -> bool:
+    message = update.get("message")
+    return isinstance(message, dict) and message.get("text") == text
 
 
 @dataclass
@@ -44,7 +49,7 @@ class Receiver:
         return web.Response()
 
     async def next_update(self) -> dict[str, Any]:
-        return await asyncio.wait_for(self.arrived.get(), 5)
+        return await asyncio.wait_for(self.arrived.get(), 60)
 
 
 @pytest.fixture
@@ -104,18 +109,20 @@ async def test_a_failing_webhook_is_retried_until_it_accepts(bot, sandbox, recei
     assert update["message"]["text"] == "retry me"
     assert receiver.attempts == 3
     assert len(receiver.deliveries) == 1
+    # The hook has the update before its answer reaches the sandbox: wait for that too.
+    await until(sandbox, lambda b: not b.updates)
     info = await bot.get_webhook_info()
     assert info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
     assert info.pending_update_count == 0
 
 
-async def test_an_unreachable_webhook_keeps_updates_pending(bot, sandbox, unused_tcp_port):
+async def test_an_unreachable_webhook_keeps_updates_pending(bot, sandbox, refused_port):
     async with sandbox.state.hub.subscribe() as events:
-        await bot.set_webhook(f"http://127.0.0.1:{unused_tcp_port}/hook")
+        await bot.set_webhook(f"http://127.0.0.1:{refused_port}/hook")
         await sandbox.client.send_text(USER_ID, "are you there")
-        event = await asyncio.wait_for(events.get(), 5)
+        event = await asyncio.wait_for(events.get(), 60)
         while event.kind != "webhook_error":
-            event = await asyncio.wait_for(events.get(), 5)
+            event = await asyncio.wait_for(events.get(), 60)
     assert event.data["error"] == "Connection refused"
     info = await bot.get_webhook_info()
     assert info.pending_update_count == 1
@@ -123,8 +130,8 @@ async def test_an_unreachable_webhook_keeps_updates_pending(bot, sandbox, unused
     assert info.last_error_date is not None
 
 
-async def test_delete_webhook_hands_pending_updates_to_get_updates(bot, sandbox, unused_tcp_port):
-    await bot.set_webhook(f"http://127.0.0.1:{unused_tcp_port}/hook")
+async def test_delete_webhook_hands_pending_updates_to_get_updates(bot, sandbox, refused_port):
+    await bot.set_webhook(f"http://127.0.0.1:{refused_port}/hook")
     await sandbox.client.send_text(USER_ID, "still here")
     assert await bot.delete_webhook() is True
     updates = await bot.get_updates()
@@ -132,8 +139,8 @@ async def test_delete_webhook_hands_pending_updates_to_get_updates(bot, sandbox,
     assert (await bot.get_webhook_info()).url == ""
 
 
-async def test_delete_webhook_can_drop_pending_updates(bot, sandbox, unused_tcp_port):
-    await bot.set_webhook(f"http://127.0.0.1:{unused_tcp_port}/hook")
+async def test_delete_webhook_can_drop_pending_updates(bot, sandbox, refused_port):
+    await bot.set_webhook(f"http://127.0.0.1:{refused_port}/hook")
     await sandbox.client.send_text(USER_ID, "forget me")
     assert await bot.delete_webhook(drop_pending_updates=True) is True
     assert await bot.get_updates() == []
@@ -191,10 +198,10 @@ async def test_a_long_poll_in_progress_ends_with_409_when_a_webhook_is_set(sandb
     setter = make_bot(sandbox.url, sandbox.token)
     try:
         waiting = asyncio.create_task(poller.get_updates(timeout=30))
-        await asyncio.sleep(0.05)
+        await until(sandbox, lambda b: b.waiting_polls == 1)
         await setter.set_webhook(receiver.url)
         with pytest.raises(TelegramConflictError, match="webhook is active"):
-            await asyncio.wait_for(waiting, 5)
+            await asyncio.wait_for(waiting, 60)
     finally:
         await poller.session.close()
         await setter.session.close()
@@ -209,7 +216,7 @@ async def test_a_webhook_slower_than_the_timeout_is_retried():
         calls += 1
         update = await request.json()
         if calls == 1:
-            await asyncio.sleep(30)  # far longer than the sandbox waits for an answer
+            await asyncio.Event().wait()  # never answers: the sandbox gives up after 1 s
             return web.Response()
         arrived.put_nowait(update)
         return web.Response()
@@ -227,7 +234,7 @@ async def test_a_webhook_slower_than_the_timeout_is_retried():
             try:
                 await bot.set_webhook(f"http://127.0.0.1:{port}/hook")
                 await running.client.send_text(USER_ID, "patience")
-                update = await asyncio.wait_for(arrived.get(), 20)
+                update = await asyncio.wait_for(arrived.get(), 60)
                 assert update["message"]["text"] == "patience"
                 info = await bot.get_webhook_info()
                 assert info.last_error_message == "Read timeout expired"
@@ -263,7 +270,7 @@ class HoldingReceiver:
         return web.Response()
 
     async def next_text(self) -> str:
-        return await asyncio.wait_for(self.arrived.get(), 10)
+        return await asyncio.wait_for(self.arrived.get(), 60)
 
 
 @pytest.fixture
@@ -288,10 +295,7 @@ async def test_deliveries_overlap_up_to_max_connections_and_no_further(bot, sand
     rest = {await holding.next_text() for _ in range(3)}
     assert first | rest == {f"from {user}" for user in range(1, 7)}
     assert holding.peak == 3
-    for _ in range(100):
-        if (await bot.get_webhook_info()).pending_update_count == 0:
-            break
-        await asyncio.sleep(0.02)
+    await until(sandbox, lambda b: not b.updates)
     assert (await bot.get_webhook_info()).pending_update_count == 0
 
 
@@ -361,12 +365,9 @@ async def test_a_webhook_answer_naming_an_unknown_method_is_logged_as_failed_not
     await bot.set_webhook(receiver.url)
     await sandbox.client.send_text(USER_ID, "think")
     await receiver.next_update()
-    for _ in range(100):
-        calls = await sandbox.client.calls("sendTelepathy")
-        if calls:
-            break
-        await asyncio.sleep(0.02)
-    [call] = calls
+    # The answer's call is logged, then the update counts as delivered.
+    await until(sandbox, lambda b: not b.updates)
+    [call] = await sandbox.client.calls("sendTelepathy")
     assert (call["ok"], call["status"], call["via"]) == (False, 404, "webhook_reply")
     assert (await bot.get_webhook_info()).pending_update_count == 0
     assert receiver.attempts == 1
@@ -375,11 +376,13 @@ async def test_a_webhook_answer_naming_an_unknown_method_is_logged_as_failed_not
 async def test_a_chat_whose_update_keeps_failing_does_not_hold_up_other_chats():
     arrived: asyncio.Queue[str] = asyncio.Queue()
     attempts: list[str] = []
+    broke = asyncio.Event()
 
     async def hook(request: web.Request) -> web.Response:
         text = (await request.json())["message"]["text"]
         attempts.append(text)
         if text == "broken":
+            broke.set()
             return web.Response(status=500)
         arrived.put_nowait(text)
         return web.Response()
@@ -398,13 +401,12 @@ async def test_a_chat_whose_update_keeps_failing_does_not_hold_up_other_chats():
             try:
                 await bot.set_webhook(url)
                 await running.client.send_text(1, "broken")
-                for _ in range(250):
-                    if attempts:
-                        break
-                    await asyncio.sleep(0.02)
+                await asyncio.wait_for(broke.wait(), 60)
                 await running.client.send_text(1, "after broken")
                 await running.client.send_text(2, "fine")
-                assert await asyncio.wait_for(arrived.get(), 10) == "fine"
+                assert await asyncio.wait_for(arrived.get(), 60) == "fine"
+                # The hook has "fine" before its answer reaches the sandbox.
+                await until(running, lambda b: all(not _is(u, "fine") for u in b.updates))
                 # The failing chat's next update still waits behind the failed one.
                 assert attempts == ["broken", "fine"]
                 assert (await bot.get_webhook_info()).pending_update_count == 2
