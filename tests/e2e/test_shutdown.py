@@ -15,6 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.runner import run
+from tests.conftest import LOOPBACK_OPT_IN
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +53,8 @@ def bot_env(tmp_path: Path, sandbox: Any, **extra: str) -> dict[str, str]:
         "DATA_DIR": str(tmp_path / "data"),
         "IMAGE_CACHE_DIR": str(tmp_path / "cache"),
         "HEALTH_PORT": "0",
+        # The test's origin is on 127.0.0.1, which downloads refuse unless allowed.
+        "HTTP_ALLOWED_PRIVATE_TARGETS": LOOPBACK_OPT_IN,
         "CHAT_SEND_RATE": "1000",
         "CHAT_SEND_BURST": "100",
         "STICKER_WORKERS": "1",
