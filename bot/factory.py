@@ -19,6 +19,7 @@ from bot.api_policy import ApiPolicy
 from bot.catalog import Catalog
 from bot.commands import set_commands
 from bot.config import Settings
+from bot.description import set_description
 from bot.fsm_storage import ResilientRedisStorage
 from bot.handlers import get_routers
 from bot.i18n import build_i18n
@@ -176,6 +177,7 @@ async def build_app(
 
     async def on_startup(bot: Bot) -> None:
         await set_commands(bot, i18n, settings.bot.admin_ids)
+        await set_description(bot, i18n)
 
     dp.startup.register(on_startup)
     # Last, so nothing above can fail with render processes running.
