@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 DEMO_TOKEN = "1000001:amanita-demo-token"  # noqa: S105 - the sandbox accepts any made-up token
 DEMO_USER = 1
+# The demo bot's name, as an operator would set it in @BotFather (the sandbox's is a stand-in).
+DEMO_NAME = "Amanita shop"
 
 
 @contextlib.asynccontextmanager
@@ -105,6 +107,7 @@ async def _start_webchat(
     if not settings.webchat.webchat_enabled:
         return True
     from webchat import WebChatServer  # noqa: PLC0415 - a development tool, like the sandbox
+    from webchat.fonts import emoji_font_hint  # noqa: PLC0415
 
     async def stats() -> dict[str, Any]:
         # The side panel's figures come from this process's services, not from the sandbox.
@@ -128,7 +131,8 @@ async def _start_webchat(
             "set WEBCHAT_PORT=0 for any free port or WEBCHAT_ENABLED=false\n"
         )
         return False
-    sys.stdout.write(f"  Web chat: open {chat.url} in a browser (?user=2 is another user)\n\n")
+    sys.stdout.write(f"  Web chat: open {chat.url} in a browser (?user=2 is another user)\n")
+    sys.stdout.write(f"{await emoji_font_hint()}\n")
     sys.stdout.flush()
     return True
 
@@ -186,6 +190,7 @@ async def run(settings: Settings) -> int:
             return 2
         stack.push_async_callback(app.close)
         if token_secret is None:
+            await app.bot.set_my_name(DEMO_NAME)
             _announce(api_url, token)
             if not await _start_webchat(stack, settings, server, app):
                 return 2
