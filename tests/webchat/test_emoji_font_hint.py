@@ -45,9 +45,7 @@ async def test_a_machine_with_only_plain_fonts_is_told_what_to_install(
     assert EMOJI_FONT_HINT.count("\n") == 1
 
 
-async def test_the_noto_colour_emoji_font_is_found_through_fontconfig(
-    tmp_path: Path, fc_list: str
-):
+async def test_the_noto_colour_emoji_font_is_found_through_fontconfig(tmp_path: Path, fc_list: str):
     if not NOTO_EMOJI.is_file():
         pytest.skip("fonts-noto-color-emoji is not installed on this machine")
     env = fontconfig_env(tmp_path, NOTO_EMOJI.parent)

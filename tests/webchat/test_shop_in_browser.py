@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
-from bot.runner import run
+from bot.runner import DEMO_NAME, run
 from tests.e2e.conftest import make_settings
 
 ROOT = Path(__file__).parents[2]
@@ -66,8 +66,11 @@ async def test_a_shopper_browses_the_demo_shop_in_the_web_chat(
         await page.goto(f"{url}?user=7")
         await expect(page.locator("body[data-live='1']")).to_be_attached()
 
-        await page.locator("#text-input").fill("/start")
-        await page.locator("#text-input").press("Enter")
+        # A new chat as Telegram shows it: the bot's name, what it can do, and START.
+        await expect(page.locator("#bot-name")).to_have_text(DEMO_NAME)
+        await expect(page.locator(".intro")).to_contain_text("What can this bot do?")
+        await expect(page.locator(".intro")).to_contain_text("/language")
+        await page.locator("#start-btn").click()
         # The shopper's own message, then the bot's welcome with the category buttons.
         await expect(page.locator(".row.out .text").last).to_contain_text("/start")
         await expect(last_keyboard(page)).to_contain_text("Mugs")
