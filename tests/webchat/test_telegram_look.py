@@ -162,6 +162,14 @@ async def test_albums_of_2_to_10_photos_fill_their_box_on_a_desktop_and_a_phone(
     await bot.album(21, list(reversed(file_ids)), caption="<b>Album of 10, reversed</b>")
     albums = page.locator(".row.in .album")
     await expect(albums).to_have_count(10)
+    # An album starting with a panorama: its photos arrive one by one, and a reload draws
+    # them from the history one by one too.
+    await bot.album(21, [png(900, 300, 1), png(700, 700, 2)], caption="<b>Panorama</b>")
+    await expect(albums).to_have_count(11)
+    await page.reload()
+    await expect(page.locator("body[data-live='1']")).to_be_attached()
+    await expect(albums).to_have_count(11)
+    assert await albums.nth(10).evaluate(ALBUM_JS) == []
     for viewport in (DESKTOP, PHONE):
         await page.set_viewport_size(viewport)  # type: ignore[arg-type]
         for index in range(10):

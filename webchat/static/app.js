@@ -282,6 +282,11 @@
     const n = ratios.length;
     const W = ALBUM_W;
     const gap = ALBUM_GAP;
+    if (n === 1) {
+      // The first photo of an album that is still arriving, or the one left after deletions.
+      const h = W / clamp(ratios[0], 0.5, 2.5);
+      return { width: W, height: h, rects: [{ x: 0, y: 0, w: W, h }] };
+    }
     if (n >= 5 || ratios.some((r) => r > 2)) return rowsLayout(ratios);
     const shapes = ratios.map(shapeOf).join("");
     const average = total(ratios) / n;
