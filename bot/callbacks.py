@@ -22,7 +22,3 @@ class ProductCb(CallbackData, prefix="prod"):
 
 class LanguageCb(CallbackData, prefix="lang"):
     language: str
-
-
-class NoopCb(CallbackData, prefix="noop"):
-    """The "page n of N" label: pressing it does nothing."""

@@ -20,6 +20,7 @@ def N_(text: str) -> str:  # noqa: N802 - the gettext convention for "extract, t
 # (command, English description); the description is a msgid translated per language.
 PUBLIC = (
     ("start", N_("Catalog")),
+    ("help", N_("What this bot can do")),
     ("language", N_("Change the language")),
 )
 ADMIN = (

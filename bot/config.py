@@ -52,6 +52,11 @@ class BotSettings(BaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     catalog_path: Path = Path("catalog/demo.json")
     redis_url: Annotated[str | None, EmptyIsNone] = None
+    # Redis is optional at every step: a call waits at most this long (no retries), and after
+    # a failure Redis is left alone for REDIS_COOLDOWN seconds (one probe per cool-down).
+    # The sticker service reads the same two variables.
+    redis_timeout: PositiveFloat = 0.5
+    redis_cooldown: PositiveFloat = 5.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Replaces ``{static}`` in catalog image URLs. Unset with a token: the bot serves the
     # catalog folder itself on 127.0.0.1; unset without a token: the sandbox serves it.
@@ -65,7 +70,8 @@ class BotSettings(BaseSettings):
     sandbox_port: Annotated[int, Field(ge=0, le=65535)] = 8081
     # Product images of one card fetched at once (the rest wait their turn).
     card_image_concurrency: Annotated[int, Field(ge=1, le=30)] = 4
-    # Bot API policy: retries of a 5xx or network error, and the longest 429 wait obeyed.
+    # Bot API policy (bot/api_policy.py): retries of a call that provably did not reach
+    # Telegram (or of a read after a 5xx or timeout), and the longest 429 wait obeyed.
     api_max_retries: Annotated[int, Field(ge=0, le=10)] = 4
     api_max_retry_after: PositiveFloat = 60.0
     # Pacing of sends to one chat: a burst of this many requests, then this many per second.

@@ -15,7 +15,7 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 
-from bot.api_policy import ApiPolicy
+from bot.api_policy import ApiPolicy, SendBudget
 from bot.catalog import Catalog
 from bot.commands import set_commands
 from bot.config import Settings
@@ -26,15 +26,17 @@ from bot.i18n import build_i18n
 from bot.metrics import ApiCallMetrics, BotMetrics
 from bot.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.middlewares.locale import LocaleMiddleware
+from bot.services.admin import WarmUpGate
 from bot.services.delivery import CardDelivery
 from bot.services.file_ids import FileIdStore, SqliteFileIdStore
 from bot.services.http_session import SessionManager
 from bot.services.images import ImageService
 from bot.services.preferences import Preferences, SqlitePreferences
-from bot.services.redis_state import RedisFileIdStore, RedisGuard, RedisPreferences, connect
+from bot.services.redis_state import RedisFileIdStore, RedisPreferences
 from bot.services.sqlite_db import SqliteDb
 from bot.services.stickers import StickerService
 from bot.services.update_reads import UpdateReads
+from infra.redis import RedisGuard
 from sticker_core import StickerRenderer
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,9 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 30.0
 
 
-def create_bot(settings: Settings, *, token: str, api_url: str) -> tuple[Bot, ApiPolicy]:
+def create_bot(
+    settings: Settings, *, token: str, api_url: str, redis: RedisGuard | None = None
+) -> tuple[Bot, ApiPolicy]:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
     b = settings.bot
     policy = ApiPolicy(
@@ -51,6 +55,8 @@ def create_bot(settings: Settings, *, token: str, api_url: str) -> tuple[Bot, Ap
         max_retry_after=b.api_max_retry_after,
         chat_rate=b.chat_send_rate,
         chat_burst=b.chat_send_burst,
+        # With Redis, every instance spends from the bot's one ~30 messages/s budget.
+        budget=SendBudget(redis),
     )
     session.middleware(policy)
     bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
@@ -131,20 +137,27 @@ async def build_app(
     images = ImageService(settings.images, sessions)
     await images.start()
     db = SqliteDb(settings.bot.data_dir / "bot.sqlite3")
-    bot, policy = create_bot(settings, token=token, api_url=api_url)
     redis: Redis | None = None
     guard: RedisGuard | None = None
+    if settings.bot.redis_url:
+        # Several instances behind a balancer act as one bot: what they share lives in Redis.
+        guard = RedisGuard.connect(
+            settings.bot.redis_url,
+            timeout=settings.bot.redis_timeout,
+            cooldown=settings.bot.redis_cooldown,
+            decode_responses=True,
+        )
+        redis = guard.client
+    bot, policy = create_bot(settings, token=token, api_url=api_url, redis=guard)
     storage: BaseStorage | None = None
     reads: UpdateReads | None = None
     file_ids: FileIdStore
     preferences: Preferences
-    if settings.bot.redis_url:
-        # Several instances behind a balancer act as one bot: what they share lives in Redis.
-        redis, guard = connect(settings.bot.redis_url), RedisGuard()
-        file_ids = RedisFileIdStore(redis, bot_id=bot.id, guard=guard)
-        preferences = RedisPreferences(redis, guard)
-        storage = ResilientRedisStorage(redis, guard)
-        reads = UpdateReads(redis, guard, state_key=storage.state_key, language_key=preferences.key)
+    if guard is not None:
+        file_ids = RedisFileIdStore(guard, bot_id=bot.id)
+        preferences = RedisPreferences(guard)
+        storage = ResilientRedisStorage(guard)
+        reads = UpdateReads(guard, state_key=storage.state_key, language_key=preferences.key)
     else:
         file_ids = SqliteFileIdStore(db, bot_id=bot.id)
         preferences = SqlitePreferences(db)
@@ -173,6 +186,7 @@ async def build_app(
         file_ids=file_ids,
         delivery=delivery,
         stickers=stickers,
+        warm_gate=WarmUpGate(),  # one /warm at a time (bot/services/admin.py)
     )
 
     async def on_startup(bot: Bot) -> None:

@@ -2,7 +2,8 @@
 
 aiogram's FSM middleware reads the state of every update before any handler runs, so a bare
 RedisStorage turns a Redis outage into a failure of every update. Wrapped here, an outage reads
-as "no state" and a write is skipped (logged once by the guard); the bot keeps answering.
+as "no state" and a write is skipped (infra/redis.py's guard: logged once, and a dead Redis is
+asked once per cool-down, not once per update); the bot keeps answering.
 The state of each update is usually read up front with the user's language, in one round trip
 (bot/services/update_reads.py).
 """
@@ -15,16 +16,17 @@ from typing import Any
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
-from redis.asyncio import Redis
 
-from bot.services.redis_state import KEY_PREFIX, RedisGuard
+from bot.services.redis_state import KEY_PREFIX
 from bot.services.update_reads import loaded, remember
+from infra.redis import RedisGuard
 
 
 class ResilientRedisStorage(BaseStorage):
-    def __init__(self, redis: Redis, guard: RedisGuard) -> None:
+    def __init__(self, guard: RedisGuard) -> None:
         self._inner = RedisStorage(
-            redis, key_builder=DefaultKeyBuilder(prefix=f"{KEY_PREFIX}:fsm", with_bot_id=True)
+            guard.redis,
+            key_builder=DefaultKeyBuilder(prefix=f"{KEY_PREFIX}:fsm", with_bot_id=True),
         )
         self._guard = guard
 

@@ -1,10 +1,13 @@
-"""Presentation shared by handlers: texts of a product card in the update's locale."""
+"""Presentation shared by handlers: a category list's text, a product card, showing a text in
+place of the pressed message; in the update's locale."""
 
 from __future__ import annotations
 
+import html
+from typing import Any
+
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_currency
@@ -13,21 +16,22 @@ from bot.catalog import Product, pick
 from bot.keyboards import product_keyboard
 from bot.services.cards import card_text
 from bot.services.delivery import CardDelivery, CardReport
+from bot.services.paging import Page
 
 
-def reply(message: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> SendMessage:
-    """``message.answer(text, reply_markup=markup)`` for a handler to return, at a third of
-    the cost: answer() passes every optional field of sendMessage explicitly (defaults
-    included) and pydantic validates each one, 25 us a call against 9 us for the fields a
-    reply needs (the chat, its topic, a business connection). On the hot text commands
-    that was a tenth of the dispatch time in bench/webhook.py."""
-    return SendMessage(
-        chat_id=message.chat.id,
-        message_thread_id=message.message_thread_id if message.is_topic_message else None,
-        business_connection_id=message.business_connection_id,
-        text=text,
-        reply_markup=markup,
-    )
+def welcome_text() -> str:
+    return _("Welcome to the Amanita shop! 🍄\nChoose a category:")
+
+
+def category_text(title: str, page: Page[Any]) -> str:
+    """A category's list: its title, what to do, and where in the list the shopper is when
+    there is more than one page (Prev and Next are the only page buttons)."""
+    text = f"<b>{html.escape(title)}</b>\n"
+    text += _("Choose a product:") if page.items else _("No products here yet.")
+    if page.count > 1:
+        where = _("Page {n} of {total}").format(n=page.number + 1, total=page.count)
+        text += f"\n<i>{where}</i>"
+    return text
 
 
 async def show_in_place(

@@ -400,4 +400,58 @@ def format_text(
         plain, found = text, []
     else:
         raise ApiError(400, UNSUPPORTED_PARSE_MODE)
+    commands = find_bot_commands(plain, found)
+    if commands:
+        found = sorted([*found, *commands], key=lambda e: (e["offset"], -e["length"]))
     return _strip(plain, found)
+
+
+# Entities a bot command may sit in; inside code, pre or a link Telegram finds none.
+_COMMAND_HOSTS = {
+    "bold",
+    "italic",
+    "underline",
+    "strikethrough",
+    "spoiler",
+    "blockquote",
+    "expandable_blockquote",
+}
+
+
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _command_chars(text: str, i: int) -> int:
+    while i < len(text) and text[i].isascii() and _word(text[i]):
+        i += 1
+    return i
+
+
+def find_bot_commands(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The bot_command entities Telegram adds by itself to a message's text, as TDLib's
+    match_bot_commands finds them: ``/name`` (1-64 of [A-Za-z0-9_]) with an optional
+    ``@botname`` (3-32), neither preceded nor followed by a letter, digit, ``_``, ``/``,
+    ``<`` or ``>``. This is what makes ``/help`` in a bot's plain text tappable."""
+    found: list[dict[str, Any]] = []
+    at = text.find("/")
+    while at != -1:
+        end = _command_chars(text, at + 1)
+        ok = at == 0 or not (_word(text[at - 1]) or text[at - 1] in "/<>")
+        ok = ok and 1 <= end - at - 1 <= 64
+        if ok and end < len(text) and text[end] == "@":
+            mention_end = _command_chars(text, end + 1)
+            ok = 3 <= mention_end - end - 1 <= 32
+            end = mention_end
+        ok = ok and not (end < len(text) and (_word(text[end]) or text[end] in "/<>"))
+        if ok:
+            offset, length = utf16_len(text[:at]), utf16_len(text[at:end])
+            if not any(
+                e["offset"] < offset + length
+                and offset < e["offset"] + e["length"]
+                and e["type"] not in _COMMAND_HOSTS
+                for e in entities
+            ):
+                found.append({"type": "bot_command", "offset": offset, "length": length})
+        at = text.find("/", max(end, at + 1))
+    return found

@@ -7,7 +7,7 @@ from sticker_core.convert import CONTENT_TYPES, OUTPUT_FORMATS, Converted, conve
 from sticker_core.detect import Format, detect_format
 from sticker_core.errors import StickerError
 from sticker_core.facade import StickerInfo, StickerRenderer, inspect_sticker
-from sticker_core.pool import RenderPool
+from sticker_core.pool import Lane, RenderPool
 from sticker_core.rules import RuleWarning, check_rules
 from sticker_core.tgs import Lottie, LottieHeader, load_animation, lottie_to_tgs, tgs_to_lottie
 
@@ -16,6 +16,7 @@ __all__ = [
     "OUTPUT_FORMATS",
     "Converted",
     "Format",
+    "Lane",
     "Lottie",
     "LottieHeader",
     "RenderPool",

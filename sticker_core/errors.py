@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+# Reasons that say nothing about the sticker: the render pool was full or shutting down. Every
+# other reason is the file's own doing, a render that hung ("timeout") or crashed the
+# renderer ("renderer_crashed") included: the same bytes will do it again, so callers
+# remember those refusals instead of rendering them again.
+TRANSIENT_REASONS = frozenset({"busy"})
+
 
 class StickerError(Exception):
     """A sticker could not be processed; ``reason`` is a short machine-readable code.
@@ -15,6 +21,11 @@ class StickerError(Exception):
         super().__init__(reason, detail)
         self.reason = reason
         self.detail = detail or reason
+
+    @property
+    def transient(self) -> bool:
+        """Whether the same file may succeed later (see TRANSIENT_REASONS)."""
+        return self.reason in TRANSIENT_REASONS
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.detail}"

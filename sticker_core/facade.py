@@ -56,6 +56,14 @@ class StickerRenderer:
     async def close(self) -> None:
         await self.pool.close()
 
+    def health(self) -> str | None:
+        """None when the render pool takes jobs, else why not (for /health; runs no job)."""
+        return self.pool.health()
+
+    @property
+    def alive(self) -> bool:
+        return self.pool.alive
+
     async def __aenter__(self) -> StickerRenderer:
         await self.start()
         return self

@@ -1,6 +1,6 @@
 """The aiohttp.web app: routes, middlewares, and the resources it owns.
 
-Resources (the one ClientSession, the Redis client, the render pool) are opened and closed
+Resources (the one ClientSession, the Redis clients, the render pool) are opened and closed
 in ``app.cleanup_ctx``; typed state lives under ``web.AppKey``s.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
-from redis.asyncio import Redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from cachetools import TTLCache
 
+from infra.flight import SingleFlight
+from infra.redis import RedisGuard
 from sticker_core import OUTPUT_FORMATS, StickerError, StickerRenderer
 from sticker_core.convert import CONTENT_TYPES
 from sticker_core.detect import Format, detect_format
@@ -37,11 +37,15 @@ FILE_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,255}")
 # Reasons that describe the request rather than the sticker.
 _REQUEST_REASONS = {"bad_size", "bad_frame", "bad_format", "bad_fps"}
 _UNLIMITED_PATHS = frozenset({"/health", "/metrics"})
-# Refusals that say nothing about the sticker itself are not remembered.
-_TRANSIENT_REASONS = {"busy", "timeout"}
 REFUSAL_TTL = 3600
+# Bot API answers about a file_id itself (it names no file, the file is too big), remembered
+# for STICKER_UNKNOWN_TTL so the internet cannot spend the bot's Bot API quota by asking again.
+_FILE_ID_STATUSES = frozenset({404, 422})
+# file_ids remembered as unknown in each worker (in front of Redis, which all workers share).
+UNKNOWN_IDS_PER_WORKER = 10_000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Clock = Callable[[], float]
 
 
 def json_error(status: int, error: str, reason: str, **extra: Any) -> web.Response:
@@ -49,8 +53,12 @@ def json_error(status: int, error: str, reason: str, **extra: Any) -> web.Respon
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
 
 
-class StickerService:
-    """The sticker pipeline: LRU -> Redis -> (single-flight) fetch, convert, store."""
+class CachingConverter:
+    """Converted stickers by request: LRU -> Redis -> (single flight) fetch, convert, store.
+
+    Not to be confused with the bot's StickerService (bot/services/stickers.py), which renders
+    product posters inside the bot; this one serves GET /stickers/{file_id}.
+    """
 
     def __init__(
         self,
@@ -59,6 +67,8 @@ class StickerService:
         bot: BotFiles,
         renderer: StickerRenderer,
         metrics: Metrics,
+        *,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -72,7 +82,12 @@ class StickerService:
         self.conversions = 0
         self.refused = 0
         self.refusals_cached = 0
-        self._inflight: dict[str, asyncio.Task[tuple[Entry, str]]] = {}
+        self.unknown_cached = 0  # lookups answered from the memory of bad file_ids
+        self.flight: SingleFlight[str, tuple[Entry, str]] = SingleFlight("sticker")
+        # file_id -> (status, message) of the Bot API's refusal: checked before Redis.
+        self._unknown: TTLCache[str, tuple[int, str]] = TTLCache(
+            UNKNOWN_IDS_PER_WORKER, settings.sticker_unknown_ttl, timer=clock
+        )
         self._pool_restarts_seen = 0
         # How long a worker may hold the "converting" lock: a download plus a conversion.
         self._lock_ttl = settings.bot_api_timeout + settings.sticker_render_timeout
@@ -97,25 +112,44 @@ class StickerService:
         entry = self.cached(key)
         if entry is not None:
             return entry, "HIT"
-        task = self._inflight.get(key)
-        if task is None:
-            # One conversion per key however many ask; shielded, so a client that hangs up
-            # does not cancel the work the others are waiting for.
-            task = asyncio.create_task(self._produce(file_id, fmt, size, frame))
-            self._inflight[key] = task
-            task.add_done_callback(lambda _: self._inflight.pop(key, None))
-        produced, status = await asyncio.shield(task)
+        known_bad = self._unknown.get(file_id)
+        if known_bad is not None:
+            self.unknown_cached += 1
+            raise BotApiError(*known_bad)
+        # One conversion per key however many ask; a client that hangs up does not cancel
+        # the work the others are waiting for.
+        produced, status = await self.flight.run(
+            key, lambda: self._produce(file_id, fmt, size, frame)
+        )
         self.lru.put(key, produced)
         return produced, status
+
+    async def _file_info(self, file_id: str, unknown_key: str) -> FileInfo:
+        """getFile; a refusal about the file_id itself is remembered here and in Redis."""
+        try:
+            return await self.bot.get_file(file_id)
+        except BotApiError as exc:
+            if exc.status in _FILE_ID_STATUSES:
+                self._unknown[file_id] = (exc.status, exc.message)
+                ttl = self.settings.sticker_unknown_ttl
+                await self.store.set(unknown_key, f"{exc.status}\n{exc.message}", ttl)
+            raise
 
     async def _produce(
         self, file_id: str, fmt: str, size: int | None, frame: int
     ) -> tuple[Entry, str]:
         uid_key = f"{KEY_PREFIX}uid:{file_id}"
+        unknown_key = f"{KEY_PREFIX}unknown:{file_id}"
         info = None
-        cached_uid = await self.store.get(uid_key)
+        cached_uid, unknown = await self.store.get_many(uid_key, unknown_key)
+        if unknown is not None:
+            # Another worker (or this one, before a restart) was told this id names nothing.
+            status, _, message = unknown.decode().partition("\n")
+            self._unknown[file_id] = (int(status), message)
+            self.unknown_cached += 1
+            raise BotApiError(int(status), message)
         if cached_uid is None:
-            info = await self.bot.get_file(file_id)
+            info = await self._file_info(file_id, unknown_key)
             unique_id = info.file_unique_id
             await self.store.set(uid_key, unique_id, self.ttl)
         else:
@@ -124,19 +158,18 @@ class StickerService:
         refusal_key = f"{KEY_PREFIX}refused:{unique_id}:{fmt}:{size or ''}:{frame}"
         lock_key = f"{KEY_PREFIX}converting:{unique_id}:{fmt}:{size or ''}:{frame}"
         found = await self._from_redis(redis_key, refusal_key)
-        if found is None:
-            # Single flight across workers too: one worker converts, the others watch Redis
-            # for its result (until the lock's TTL lapses, should that worker die).
-            deadline = time.monotonic() + self._lock_ttl
-            owner = await self.store.claim(lock_key, self._lock_ttl)
-            while not owner and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-                found = await self._from_redis(redis_key, refusal_key)
-                if found is not None:
-                    return found, "HIT"
-                owner = await self.store.claim(lock_key, self._lock_ttl)
-        else:
+        if found is not None:
             return found, "HIT"
+        # Single flight across workers too: one worker converts, the others watch Redis
+        # for its result (until the lock's TTL lapses, should that worker die).
+        deadline = time.monotonic() + self._lock_ttl
+        token = await self.store.claim(lock_key, self._lock_ttl)
+        while token is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            found = await self._from_redis(redis_key, refusal_key)
+            if found is not None:
+                return found, "HIT"
+            token = await self.store.claim(lock_key, self._lock_ttl)
         try:
             return await self._convert(
                 info,
@@ -146,10 +179,12 @@ class StickerService:
                 frame=frame,
                 redis_key=redis_key,
                 refusal_key=refusal_key,
+                unknown_key=unknown_key,
             )
         finally:
-            if owner:
-                await self.store.delete(lock_key)
+            if token is not None:
+                # Only while it is still ours: past its TTL another worker may hold it.
+                await self.store.release(lock_key, token)
 
     async def _from_redis(self, redis_key: str, refusal_key: str) -> Entry | None:
         """A converted entry from Redis; raises the cached refusal of a known-bad sticker."""
@@ -175,11 +210,12 @@ class StickerService:
         frame: int,
         redis_key: str,
         refusal_key: str,
+        unknown_key: str,
     ) -> tuple[Entry, str]:
         self.misses += 1
         self.metrics.miss.inc()
         if info is None:
-            info = await self.bot.get_file(file_id)
+            info = await self._file_info(file_id, unknown_key)
         data = await self.bot.download(info)
         out_fmt = fmt or _default_format(data)
         started = time.perf_counter()
@@ -187,7 +223,10 @@ class StickerService:
             converted = await self.renderer.convert(data, out_fmt, size, frame)
         except StickerError as exc:
             self.refused += 1
-            if exc.reason not in _TRANSIENT_REASONS:
+            # A sticker that timed out or crashed the renderer would do it again: remembered
+            # like any refusal, so a hostile file costs one worker once, not once a request.
+            # Only "busy" (too many waiting) says nothing about the sticker.
+            if not exc.transient:
                 await self.store.set(refusal_key, f"{exc.reason}\n{exc.detail}", REFUSAL_TTL)
             raise
         finally:
@@ -237,9 +276,14 @@ def _default_format(data: bytes) -> str:
 SETTINGS = web.AppKey("settings", StickerServiceSettings)
 METRICS = web.AppKey("metrics", Metrics)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+# The two roles of Redis (docker/README.md): state that must not be evicted (REDIS_URL: the
+# rate-limit counters) and a cache that may be (STICKER_CACHE_REDIS_URL, else REDIS_URL).
+STATE_REDIS = web.AppKey("state_redis", RedisGuard)
+CACHE_REDIS = web.AppKey("cache_redis", RedisGuard)
 STORE = web.AppKey("store", RedisStore)
 RENDERER = web.AppKey("renderer", StickerRenderer)
-SERVICE = web.AppKey("service", StickerService)
+CONVERTER = web.AppKey("converter", CachingConverter)
 LIMITER = web.AppKey("limiter", RateLimiter)
 
 
@@ -290,47 +334,45 @@ def _respond(request: web.Request, entry: Entry, status: str) -> web.Response:
 
 
 async def get_sticker(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
+    converter = request.app[CONVERTER]
     # One entry is stored per canonical path: other spellings of a request (extra or
     # reordered parameters) are parsed first and cannot flood the LRU with duplicates.
     # raw_path is the request line's target as received: no URL object is built for a hit.
-    entry = service.cached(request.raw_path)
+    entry = converter.cached(request.raw_path)
     if entry is not None:
         return _respond(request, entry, "HIT")
     file_id = request.match_info["file_id"]
     if not FILE_ID_RE.fullmatch(file_id):
-        service.metrics.failures.labels("bad_file_id").inc()
+        converter.metrics.failures.labels("bad_file_id").inc()
         return json_error(400, "malformed file_id", "bad_file_id")
     try:
         fmt = _format_param(request)
         size = _int_param(request, "size")
         frame = _int_param(request, "frame") or 0
-        entry, status = await service.lookup(file_id, fmt, size, frame)
+        entry, status = await converter.lookup(file_id, fmt, size, frame)
     except StickerError as exc:
-        service.metrics.failures.labels(exc.reason).inc()
+        converter.metrics.failures.labels(exc.reason).inc()
         code = 400 if exc.reason in _REQUEST_REASONS else 503 if exc.reason == "busy" else 422
         return json_error(code, exc.detail, exc.reason)
     except BotApiError as exc:
         reason = {404: "unknown_file", 422: "too_large"}.get(exc.status, "bot_api_unreachable")
-        service.metrics.failures.labels(reason).inc()
+        converter.metrics.failures.labels(reason).inc()
         return json_error(exc.status, exc.message, reason)
     return _respond(request, entry, status)
 
 
 async def health(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    service = request.app[SERVICE]
-    redis_problem, bot_problem = await asyncio.gather(store.ping(), service.bot.get_me())
-    problems = {}
-    if redis_problem:
-        problems["redis"] = redis_problem
-    if bot_problem:
-        problems["bot_api"] = bot_problem
-    body: dict[str, Any] = {
-        "status": "degraded" if problems else "ok",
-        "redis": "down" if redis_problem else "ok",
-        "bot_api": "down" if bot_problem else "ok",
-    }
+    """200 when Redis and the Bot API answer, else 503 naming what does not. Redis is asked
+    through its breaker: while that is open, the last error is reported without asking."""
+    state, cache = request.app[STATE_REDIS], request.app[CACHE_REDIS]
+    checks: dict[str, Awaitable[str | None]] = {"redis": state.ping()}
+    if cache is not state:
+        checks["redis_cache"] = cache.ping()
+    checks["bot_api"] = request.app[CONVERTER].bot.get_me()
+    answers = await asyncio.gather(*checks.values())
+    problems = {name: why for name, why in zip(checks, answers, strict=True) if why}
+    body: dict[str, Any] = {"status": "degraded" if problems else "ok"}
+    body |= {name: "down" if name in problems else "ok" for name in checks}
     if problems:
         body["reason"] = "; ".join(f"{name}: {why}" for name, why in problems.items())
     return web.Response(
@@ -339,21 +381,22 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def cache_stats(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    lookups = service.hits + service.misses
-    redis_info = await service.store.info()
+    converter = request.app[CONVERTER]
+    lookups = converter.hits + converter.misses
+    redis_info = await converter.store.info()
     body = {
         "scope": "this worker",  # hits and misses are counted per process; Redis is shared
         "pid": os.getpid(),
-        "hits": service.hits,
-        "misses": service.misses,
-        "hit_rate": round(service.hits / lookups, 4) if lookups else 0.0,
-        "conversions": service.conversions,
-        "refused": service.refused,
-        "refusals_from_cache": service.refusals_cached,
-        "lru": {"items": len(service.lru), "bytes": service.lru.bytes},
+        "hits": converter.hits,
+        "misses": converter.misses,
+        "hit_rate": round(converter.hits / lookups, 4) if lookups else 0.0,
+        "conversions": converter.conversions,
+        "refused": converter.refused,
+        "refusals_from_cache": converter.refusals_cached,
+        "unknown_file_ids_from_cache": converter.unknown_cached,
+        "lru": {"items": len(converter.lru), "bytes": converter.lru.bytes},
         "redis": redis_info if redis_info is not None else {"available": False},
-        "render_pool_restarts": service.renderer.pool.restarts,
+        "render_pool_restarts": converter.renderer.pool.restarts,
     }
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
@@ -423,23 +466,27 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    client = None
-    if settings.redis_url:
-        # No retries: a slow or dead Redis must cost one short timeout, then the breaker
-        # in RedisStore skips it; the request goes on without the cache.
-        client = Redis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.redis_timeout,
-            socket_connect_timeout=settings.redis_timeout,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=30,
+    # infra/redis.py: no retries, short timeouts, and a breaker, so a slow or dead Redis costs
+    # one short timeout per cool-down; requests go on without the cache or the shared count.
+    options: dict[str, Any] = {
+        "timeout": settings.redis_timeout,
+        "cooldown": settings.redis_cooldown,
+        "clock": app[CLOCK],
+    }
+    state = RedisGuard.connect(settings.redis_url, name="REDIS_URL", **options)
+    cache = state
+    if settings.sticker_cache_redis_url:
+        cache = RedisGuard.connect(
+            settings.sticker_cache_redis_url, name="STICKER_CACHE_REDIS_URL", **options
         )
-    app[STORE] = RedisStore(client)
+    app[STATE_REDIS], app[CACHE_REDIS] = state, cache
+    app[STORE] = RedisStore(cache)
     try:
         yield
     finally:
-        if client is not None:
-            await client.aclose()
+        await state.aclose()
+        if cache is not state:
+            await cache.aclose()
 
 
 async def _renderer(app: web.Application) -> AsyncIterator[None]:
@@ -457,19 +504,29 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     token = settings.bot_token.get_secret_value() if settings.bot_token else None
     bot = BotFiles(app[SESSION], str(settings.telegram_api_url), token, settings.sticker_max_bytes)
-    app[SERVICE] = StickerService(settings, app[STORE], bot, app[RENDERER], app[METRICS])
+    converter = CachingConverter(
+        settings, app[STORE], bot, app[RENDERER], app[METRICS], clock=app[CLOCK]
+    )
+    app[CONVERTER] = converter
     if settings.rate_limit_enabled:
         app[LIMITER] = RateLimiter(
-            app[STORE], settings.rate_limit_requests, settings.rate_limit_window_sec
+            app[STATE_REDIS], settings.rate_limit_requests, settings.rate_limit_window_sec
         )
     yield
+    # Both run before _redis closes the clients and _renderer the pool.
+    await converter.flight.cancel_all()
     if settings.rate_limit_enabled:
-        await app[LIMITER].close()  # runs before _redis closes the client
+        await app[LIMITER].close()
 
 
-def create_app(settings: StickerServiceSettings) -> web.Application:
+def create_app(
+    settings: StickerServiceSettings, *, clock: Clock = time.monotonic
+) -> web.Application:
+    """The app; ``clock`` (monotonic seconds) times the Redis breakers' cool-downs and the
+    memory of unknown file_ids (a seam for tests)."""
     app = web.Application(middlewares=[errors_as_json, rate_limit])
     app[SETTINGS] = settings
+    app[CLOCK] = clock
     app[METRICS] = Metrics()
     app.cleanup_ctx.extend([_http_session, _redis, _renderer, _service])
     app.router.add_get("/stickers/{file_id}", get_sticker)

@@ -1,27 +1,35 @@
 """Two cache tiers: a small in-process LRU in front of Redis.
 
 A cached GET is served from the LRU without leaving the process: that is what makes a hit
-cost microseconds instead of a Redis round trip. Redis is what workers (and restarts)
-share. Redis is optional at every step: when it is down, reads miss, writes are dropped and
-the service goes on converting (see RedisStore's breaker).
+cost microseconds instead of a Redis round trip. Redis (the cache role: STICKER_CACHE_REDIS_URL,
+or REDIS_URL when that is unset) is what workers (and restarts) share. Redis is optional at
+every step: when it is down, reads miss, writes are dropped and the service goes on converting;
+the guard's breaker (infra/redis.py, the project's one) keeps a dead Redis from costing a
+timeout per request.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import time
-from collections import OrderedDict
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from cachetools import LRUCache
 
-log = logging.getLogger(__name__)
+from infra.redis import RedisGuard
 
 KEY_PREFIX = "sticker:v1:"
+
+# Deletes a lock only while it still holds this worker's token: a worker whose lock expired
+# (a conversion slower than the lock's TTL) must not delete the lock another worker took since.
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,162 +129,89 @@ class Entry:
         )
 
 
-class LRU:
-    """Least-recently-used entries, bounded by count and by bytes."""
+class LRU(LRUCache[str, Entry]):
+    """cachetools' LRU bounded by bytes (``Entry.size``), and by a count of entries as well."""
 
     def __init__(self, max_items: int, max_bytes: int) -> None:
+        super().__init__(maxsize=max_bytes, getsizeof=_entry_size)
         self.max_items = max_items
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._data: OrderedDict[str, Entry] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def get(self, key: str) -> Entry | None:
-        entry = self._data.get(key)
-        if entry is not None:
-            self._data.move_to_end(key)
-        return entry
+    @property
+    def bytes(self) -> int:
+        return int(self.currsize)
 
     def put(self, key: str, entry: Entry) -> None:
-        size = entry.size
-        if size > self.max_bytes or self.max_items == 0:
+        """Keep ``entry``, unless it alone is over the byte budget (it is not kept then)."""
+        if entry.size > self.maxsize or self.max_items == 0:
             return
-        old = self._data.pop(key, None)
-        if old is not None:
-            self.bytes -= old.size
-        self._data[key] = entry
-        self.bytes += size
-        while len(self._data) > self.max_items or self.bytes > self.max_bytes:
-            _, evicted = self._data.popitem(last=False)
-            self.bytes -= evicted.size
+        if key not in self:
+            while len(self) >= self.max_items:
+                self.popitem()
+        self[key] = entry
 
-    def clear(self) -> None:
-        self._data.clear()
-        self.bytes = 0
+
+def _entry_size(entry: Entry) -> int:
+    return entry.size
 
 
 class RedisStore:
-    """Redis calls that fail soft: an error trips a breaker for ``cooldown`` seconds.
+    """The sticker cache's Redis calls, through the guard: a failure reads as a miss (or, for
+    a lock, as "work alone") and a write is dropped."""
 
-    While tripped no call is even tried, so a dead Redis costs one timeout per cooldown
-    rather than one per request.
-    """
-
-    def __init__(self, client: Redis | None, *, cooldown: float = 2.0) -> None:
-        self.client = client
-        self.cooldown = cooldown
-        self.last_error: str | None = None if client is not None else "REDIS_URL is not set"
-        self._down_until = 0.0
-
-    @property
-    def available(self) -> bool:
-        return self.client is not None and time.monotonic() >= self._down_until
-
-    def _trip(self, exc: BaseException) -> None:
-        if self.available:
-            log.warning("redis unavailable for %.0f s: %s", self.cooldown, exc)
-        self.last_error = f"{type(exc).__name__}: {exc}"
-        self._down_until = time.monotonic() + self.cooldown
-
-    def _ok(self) -> None:
-        self.last_error = None
-
-    async def get(self, key: str) -> bytes | None:
-        if not self.available or self.client is None:
-            return None
-        try:
-            value = await self.client.get(key)
-        except (RedisError, OSError) as exc:
-            self._trip(exc)
-            return None
-        self._ok()
-        return value.encode() if isinstance(value, str) else value
+    def __init__(self, guard: RedisGuard) -> None:
+        self.guard = guard
+        self._release = None if guard.client is None else guard.client.register_script(_RELEASE_LUA)
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
         """MGET: several keys in one round trip; all None when Redis is unavailable."""
-        if not self.available or self.client is None:
+        client = self.guard.client
+        none: list[bytes | str | None] = [None] * len(keys)
+        if client is None:
             return [None] * len(keys)
-        try:
-            values = await self.client.mget(keys)
-        except (RedisError, OSError) as exc:
-            self._trip(exc)
-            return [None] * len(keys)
-        self._ok()
+        values = await self.guard.call("cache get", lambda: client.mget(keys), none)
         return [v.encode() if isinstance(v, str) else v for v in values]
 
     async def set(self, key: str, value: bytes | str, ttl: int) -> None:
-        if not self.available or self.client is None:
-            return
-        try:
-            await self.client.set(key, value, ex=ttl)
-        except (RedisError, OSError) as exc:
-            self._trip(exc)
-        else:
-            self._ok()
+        client = self.guard.client
+        if client is not None:
+            await self.guard.call("cache set", lambda: client.set(key, value, ex=ttl), None)
 
-    async def claim(self, key: str, ttl: float) -> bool:
-        """SET NX with a TTL: True when this caller holds ``key`` (or Redis is unavailable,
-        in which case every worker works on its own)."""
-        if not self.available or self.client is None:
-            return True
-        try:
-            won = await self.client.set(key, b"1", nx=True, px=max(1, int(ttl * 1000)))
-        except (RedisError, OSError) as exc:
-            self._trip(exc)
-            return True
-        self._ok()
-        return bool(won)
+    async def claim(self, key: str, ttl: float) -> str | None:
+        """SET NX with a TTL: this caller's token when it holds ``key``, None when another
+        worker does. Redis unavailable: a token too (every worker works on its own)."""
+        token = secrets.token_hex(8)
+        client = self.guard.client
+        if client is None:
+            return token
+        px = max(1, int(ttl * 1000))
+        unavailable: bool | str | bytes | None = True  # nobody can be asked: work alone
+        won = await self.guard.call(
+            "lock", lambda: client.set(key, token, nx=True, px=px), unavailable
+        )
+        return token if won else None
 
-    async def delete(self, key: str) -> None:
-        if not self.available or self.client is None:
-            return
-        try:
-            await self.client.delete(key)
-        except (RedisError, OSError) as exc:
-            self._trip(exc)
-
-    async def incr_window(self, key: str, amount: int, ttl: int) -> int | None:
-        """INCRBY and EXPIRE in one round trip; None when Redis is unavailable."""
-        if not self.available or self.client is None:
-            return None
-        try:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.incrby(key, amount)
-                pipe.expire(key, ttl)
-                count, _ = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            self._trip(exc)
-            return None
-        self._ok()
-        return int(count)
-
-    async def ping(self) -> str | None:
-        """None when Redis answers, else why not. Always tries: health must see recovery."""
-        if self.client is None:
-            return self.last_error
-        try:
-            await self.client.ping()
-        except (RedisError, OSError) as exc:
-            self._trip(exc)
-            return self.last_error
-        self._ok()
-        self._down_until = 0.0
-        return None
+    async def release(self, key: str, token: str) -> bool:
+        """Delete ``key`` if it still holds ``token`` (compare and delete, in one script)."""
+        release = self._release
+        if release is None:
+            return False
+        deleted = await self.guard.call("unlock", lambda: release(keys=[key], args=[token]), 0)
+        return bool(deleted)
 
     async def info(self) -> dict[str, Any] | None:
-        if not self.available or self.client is None:
+        client = self.guard.client
+        if client is None:
             return None
-        try:
-            keys = await self.client.dbsize()
-            memory = await self.client.info("memory")
-        except (RedisError, OSError) as exc:
-            self._trip(exc)
-            return None
-        return {
-            "keys": int(keys),
-            "memory_bytes": int(memory.get("used_memory", 0)),
-            "maxmemory_bytes": int(memory.get("maxmemory", 0)),
-            "eviction_policy": str(memory.get("maxmemory_policy", "")),
-        }
+
+        async def op() -> dict[str, Any]:
+            keys = await client.dbsize()
+            memory = await client.info("memory")
+            return {
+                "keys": int(keys),
+                "memory_bytes": int(memory.get("used_memory", 0)),
+                "maxmemory_bytes": int(memory.get("maxmemory", 0)),
+                "eviction_policy": str(memory.get("maxmemory_policy", "")),
+            }
+
+        result: dict[str, Any] | None = await self.guard.call("cache info", op, None)
+        return result

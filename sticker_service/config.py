@@ -1,7 +1,8 @@
 """Settings of the sticker service, read from the environment and ``.env``.
 
 Its own model so that the service never imports the bot's settings or aiogram. BOT_TOKEN,
-TELEGRAM_API_URL and REDIS_URL are the same variables the bot reads. Every variable is listed
+TELEGRAM_API_URL, REDIS_URL, REDIS_TIMEOUT and REDIS_COOLDOWN are the same variables the bot
+reads. Every variable is listed
 in ``.env.example`` under "Sticker service".
 """
 
@@ -34,7 +35,11 @@ class StickerServiceSettings(BaseSettings):
     # Containers publish the port; bind every interface there. HOST=127.0.0.1 for a laptop.
     host: str = "0.0.0.0"  # noqa: S104
     port: Annotated[int, Field(ge=1, le=65535)] = 8081
+    # State that must not be evicted: the rate-limit counters (a noeviction Redis).
     redis_url: Annotated[str | None, EmptyIsNone] = None
+    # The cache of converted stickers, which may be evicted (an allkeys-lru Redis); unset:
+    # REDIS_URL holds the cache too (fine for one machine, see docker/README.md).
+    sticker_cache_redis_url: Annotated[str | None, EmptyIsNone] = None
     bot_token: Annotated[SecretStr | None, EmptyIsNone] = None
     telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
     workers: PositiveInt = 2
@@ -50,6 +55,10 @@ class StickerServiceSettings(BaseSettings):
     sticker_max_bytes: PositiveInt = 2 * 1024 * 1024
     sticker_render_timeout: PositiveFloat = 10.0
     redis_timeout: PositiveFloat = 0.5
+    # After Redis failed, seconds it is left alone before one call tries it again.
+    redis_cooldown: PositiveFloat = 5.0
+    # Seconds a file_id the Bot API does not know (or will not hand out) is remembered.
+    sticker_unknown_ttl: PositiveInt = 600
     bot_api_timeout: PositiveFloat = 10.0
 
     @field_validator("trusted_proxies", mode="before")

@@ -17,7 +17,9 @@ The price is that a worker may hold up to one and a half unspent batches while a
 one is refused, so a client can be refused at most (workers - 1) * 1.5 * batch requests
 early; never admitted late.
 
-When Redis is down each worker counts alone (fail open per worker, not unlimited).
+When Redis is down each worker counts alone (fail open per worker, not unlimited). The
+counters live in the state role (REDIS_URL), a Redis that does not evict: an evicted counter
+would hand a client a fresh budget in the middle of its window.
 
 X-Forwarded-For is believed only from TRUSTED_PROXIES: anyone else could send any address
 in it and dodge the limit. Behind trusted proxies the client is the right-most address
@@ -33,10 +35,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
-from sticker_service.cache import RedisStore
+from cachetools import LRUCache
+
+from infra.redis import RedisGuard
 
 Network = IPv4Network | IPv6Network
-_PRUNE_AT = 50_000  # per-IP states kept before old windows are dropped
+# Per-IP states kept; the least recently seen address is forgotten beyond that. Forgetting
+# a state only drops its unspent lease (Redis still counts every request, so this admits
+# less, never more) or, with Redis down, its local count.
+MAX_TRACKED_IPS = 50_000
 
 
 @dataclass(slots=True)
@@ -82,12 +89,12 @@ def _is_trusted(address: str | IPv4Address | IPv6Address, trusted: Sequence[Netw
 class RateLimiter:
     def __init__(
         self,
-        store: RedisStore,
+        redis: RedisGuard,
         limit: int,
         window: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store = store
+        self.redis = redis
         # Wall time, not monotonic: every worker must agree on where a window starts.
         self.clock = clock
         self.limit = limit
@@ -96,19 +103,12 @@ class RateLimiter:
         # Ask for the next lease when less than half of one is left (never for batches of 1).
         self._refill_below = self.batch // 2 if self.batch > 1 else 0
         self._in_flight: set[asyncio.Task[int | None]] = set()
-        self._states: dict[str, _State] = {}
+        self._states: LRUCache[str, _State] = LRUCache(MAX_TRACKED_IPS)
         self.limit_text, self.window_text = str(limit), str(window)  # response headers
 
     def _state(self, ip: str, window: int) -> _State:
         state = self._states.get(ip)
         if state is None or state.window != window:
-            if len(self._states) >= _PRUNE_AT:
-                self._states = {k: s for k, s in self._states.items() if s.window == window}
-                if len(self._states) >= _PRUNE_AT // 2:
-                    # A flood of addresses: forget the local leases (Redis still counts
-                    # every request, so this only ever admits less) rather than prune on
-                    # every new address.
-                    self._states.clear()
             state = self._states[ip] = _State(window)
         return state
 
@@ -141,7 +141,7 @@ class RateLimiter:
 
     def _ask_ahead(self, ip: str, state: _State) -> None:
         """Lease the next batch in the background, so no request waits for it."""
-        if not state.exhausted and self.store.available:
+        if not state.exhausted and self.redis.available:
             state.refill = self._lease(ip, state)
 
     def _lease(self, ip: str, state: _State) -> asyncio.Task[int | None]:
@@ -154,7 +154,7 @@ class RateLimiter:
         """Lease a batch for ``state``'s window; the window's count in Redis, None if down."""
         key = f"ratelimit:{ip}:{state.window}"
         try:
-            count = await self.store.incr_window(key, self.batch, self.window + 1)
+            count = await self._incr_window(key, self.batch, self.window + 1)
         finally:
             if state.refill is asyncio.current_task():
                 state.refill = None
@@ -165,6 +165,30 @@ class RateLimiter:
             if granted == 0:
                 state.exhausted = True  # what lease is left gets spent, then refusals
         return count
+
+    async def _incr_window(self, key: str, amount: int, ttl: int) -> int | None:
+        """INCRBY and EXPIRE in one round trip; None when Redis is unavailable."""
+        client = self.redis.client
+        if client is None:
+            return None
+
+        async def op() -> int:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.incrby(key, amount)
+                pipe.expire(key, ttl)
+                count, _ = await pipe.execute()
+            return int(count)
+
+        result: int | None = await self.redis.call("rate limit", op, None)
+        return result
+
+    @property
+    def leases_in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def drain(self) -> None:
+        """Wait for the lease requests in flight to land (what a test observes)."""
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def close(self) -> None:
         """Cancel lease requests still in flight (at shutdown, before Redis closes)."""

@@ -13,7 +13,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, catalog, errors, fallback, language, product, start, stickers
+from bot.handlers import (
+    admin,
+    catalog,
+    errors,
+    fallback,
+    guide,
+    language,
+    product,
+    start,
+    stickers,
+)
 
 
 def get_routers() -> list[Router]:
@@ -24,6 +34,8 @@ def get_routers() -> list[Router]:
         catalog.create_router(),
         product.create_router(),
         stickers.create_router(),
+        # Rare, so late: each router an update passes costs it (see above).
+        guide.create_router(),
         fallback.create_router(),
         errors.create_router(),
     ]

@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.services.admin import (
     ImageCache,
     StickerCache,
+    WarmUpGate,
     clear_caches,
     collect_stats,
     human_bytes,
@@ -27,7 +28,7 @@ ADMIN_COMMANDS = ("cache_clear", "cache_stats", "warm")
 PROGRESS_EVERY_S = 1.0
 
 
-def _is_admin(message: Message, settings: Settings) -> bool:
+def is_admin(message: Message, settings: Settings) -> bool:
     return message.from_user is not None and message.from_user.id in settings.bot.admin_ids
 
 
@@ -40,9 +41,10 @@ async def admin_command(
     images: ImageCache,
     file_ids: FileIdStore,
     delivery: CardDelivery,
+    warm_gate: WarmUpGate,
     stickers: StickerCache | None = None,
 ) -> None:
-    if not _is_admin(message, settings):
+    if not is_admin(message, settings):
         await message.answer(_("Sorry, this command is for shop admins only."))
         return
     command = (message.text or "").split()[0].lstrip("/").split("@")[0]
@@ -51,15 +53,21 @@ async def admin_command(
     elif command == "cache_stats":
         await message.answer(await _cache_stats(images, file_ids, stickers))
     else:
-        await _warm(
-            message,
-            bot=bot,
-            settings=settings,
-            catalog=catalog,
-            images=images,
-            delivery=delivery,
-            stickers=stickers,
-        )
+        async with warm_gate.enter() as entered:
+            if not entered:
+                await message.answer(
+                    _("A warm-up is already running; its progress is in the message above.")
+                )
+                return
+            await _warm(
+                message,
+                bot=bot,
+                settings=settings,
+                catalog=catalog,
+                images=images,
+                delivery=delivery,
+                stickers=stickers,
+            )
 
 
 async def _cache_clear(
@@ -77,39 +85,37 @@ async def _cache_clear(
 async def _cache_stats(
     images: ImageCache, file_ids: FileIdStore, stickers: StickerCache | None
 ) -> str:
+    """Two blocks, so a figure is never read against the wrong moment: what the caches hold
+    now (a /cache_clear empties it) and the counters since this bot process started (a
+    /cache_clear does not reset them)."""
     stats = await collect_stats(images, file_ids, stickers)
-    text = _(
-        "<b>Image cache</b>\n"
-        "Hit rate: {rate:.0%} ({hits} hits, {misses} misses)\n"
-        "Files: {files}, {size}\n"
+    now = _("<b>Now</b>\nFiles: {files}, {size} in the image cache\nKnown file_ids: {ids}").format(
+        files=stats.files, size=human_bytes(stats.bytes), ids=stats.file_ids
+    )
+    if stickers is not None:
+        now += "\n" + _(
+            "Stickers refused (retried after 10 min or /cache_clear): {refused}"
+        ).format(refused=stats.stickers_refused)
+    since = _(
+        "<b>Since the bot started</b>\n"
+        "Image cache hit rate: {rate:.0%} ({hits} hits, {misses} misses)\n"
         "Downloads: {downloads}, errors: {errors}\n"
-        "<b>file_id reuse</b>\n"
-        "Known file_ids: {ids}\n"
-        "Reuse rate: {reuse:.0%} ({id_hits} of {id_asked})"
+        "file_id reuse: {reuse:.0%} ({id_hits} of {id_asked})"
     ).format(
         rate=stats.hit_rate,
         hits=stats.hits,
         misses=stats.misses,
-        files=stats.files,
-        size=human_bytes(stats.bytes),
         downloads=stats.downloads,
         errors=stats.errors,
-        ids=stats.file_ids,
         reuse=stats.file_id_reuse,
         id_hits=stats.file_id_hits,
         id_asked=stats.file_id_hits + stats.file_id_misses,
     )
     if stickers is not None:
-        text += "\n" + _(
-            "<b>Sticker posters</b>\n"
-            "Rendered: {rendered}, from disk: {cached}\n"
-            "Stickers refused (retried after 10 min or /cache_clear): {refused}"
-        ).format(
-            rendered=stats.posters_rendered,
-            cached=stats.poster_hits,
-            refused=stats.stickers_refused,
+        since += "\n" + _("Sticker posters — Rendered: {rendered}, from disk: {cached}").format(
+            rendered=stats.posters_rendered, cached=stats.poster_hits
         )
-    return text
+    return f"{now}\n\n{since}"
 
 
 async def _warm(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import html
-
 from aiogram import Bot, Router
 from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import CategoryCb, NoopCb
+from bot.callbacks import CategoryCb
 from bot.catalog import Catalog, pick
 from bot.keyboards import products_keyboard
 from bot.services.paging import paginate
-from bot.views import show_in_place
+from bot.views import category_text, show_in_place
 
 
 async def category_page(
@@ -25,18 +23,11 @@ async def category_page(
     await query.answer()
     products = catalog.products_in(category.id)
     page = paginate(products, callback_data.page)
-    text = f"<b>{html.escape(pick(category.title, locale))}</b>\n" + (
-        _("Choose a product:") if products else _("No products here yet.")
-    )
+    text = category_text(pick(category.title, locale), page)
     await show_in_place(bot, query, text, products_keyboard(category.id, page, locale))
-
-
-async def page_label(query: CallbackQuery) -> None:
-    await query.answer()
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
     router.callback_query.register(category_page, CategoryCb.filter())
-    router.callback_query.register(page_label, NoopCb.filter())
     return router

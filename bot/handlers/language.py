@@ -13,6 +13,7 @@ from bot.callbacks import LanguageCb
 from bot.catalog import Catalog
 from bot.keyboards import categories_keyboard, languages_keyboard
 from bot.services.preferences import Preferences
+from bot.views import welcome_text
 
 
 async def choose_language(message: Message, i18n: I18n) -> SendMessage:
@@ -42,7 +43,7 @@ async def set_language(
         if query.message is not None:
             await bot.send_message(
                 query.message.chat.id,
-                _("Welcome to the Amanita shop! 🍄\nChoose a category:"),
+                welcome_text(),
                 reply_markup=categories_keyboard(catalog, language),
             )
 

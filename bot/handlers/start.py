@@ -12,13 +12,9 @@ from bot.callbacks import HomeCb
 from bot.catalog import Catalog
 from bot.keyboards import categories_keyboard
 from bot.services.delivery import CardDelivery
-from bot.views import reply, send_product_card, show_in_place
+from bot.views import send_product_card, show_in_place, welcome_text
 
 DEEP_LINK = r"^product-([a-z0-9][a-z0-9_-]{0,39})$"
-
-
-def welcome_text() -> str:
-    return _("Welcome to the Amanita shop! 🍄\nChoose a category:")
 
 
 async def start_product(
@@ -41,7 +37,7 @@ async def start_product(
 
 async def start(message: Message, catalog: Catalog, locale: str) -> SendMessage:
     # Returned, not awaited: in webhook mode it goes back in the HTTP answer (bot/webhook.py).
-    return reply(message, welcome_text(), categories_keyboard(catalog, locale))
+    return message.answer(welcome_text(), reply_markup=categories_keyboard(catalog, locale))
 
 
 async def home(query: CallbackQuery, bot: Bot, catalog: Catalog, locale: str) -> None:

@@ -2,7 +2,8 @@
 
 Static (WebP) and video (WebM) stickers get a short explanation; a sticker that is not one or
 is unsafe to process (a gzip bomb, a hostile header, a render that crashes or hangs) gets a
-clear message. The work happens in StickerService's render pool, never here.
+clear message. The work happens in StickerService's render pool, never here; the service
+also decides that a user has one conversion at a time and which refusals it remembers.
 """
 
 from __future__ import annotations
@@ -16,13 +17,10 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, Message, Sticker
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.stickers import StickerService
+from bot.services.stickers import StickerInProgressError, StickerService
 from sticker_core import StickerError
 
 log = logging.getLogger(__name__)
-
-# Reasons that mean "this file is not a sticker we can process" rather than "try again".
-_RETRYABLE = frozenset({"timeout", "busy", "renderer_crashed"})
 
 
 class _TooBigError(Exception):
@@ -58,6 +56,34 @@ async def _download(bot: Bot, file_id: str, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+_DOWNLOAD_ERRORS = (TelegramAPIError, aiohttp.ClientError, TimeoutError, _NoFileError)
+
+
+def _failure_text(exc: Exception, too_big: str) -> str:
+    """What the shopper is told when their sticker was not converted."""
+    if isinstance(exc, StickerInProgressError):
+        return _(
+            "I am still converting your previous sticker. Send this one again once that "
+            "one has arrived."
+        )
+    if isinstance(exc, _TooBigError):
+        return too_big
+    if not isinstance(exc, StickerError):  # _DOWNLOAD_ERRORS
+        return _("Could not download this sticker. Please try again.")
+    if exc.transient:  # the pool was full: nothing is wrong with the file
+        return _("Too many stickers are being converted right now. Please try again in a minute.")
+    if exc.reason == "timeout":
+        # Not "try again": the same file hangs again, and the service remembers it.
+        return _(
+            "Converting this sticker took too long, so I gave up on it: it is too complex "
+            "to convert here."
+        )
+    # The file itself: damaged, hostile, or it crashed the renderer (renderer_crashed).
+    return _(
+        "This sticker cannot be converted: the file is damaged or unsafe to process ({reason})."
+    ).format(reason=exc.reason)
+
+
 async def user_sticker(message: Message, bot: Bot, stickers: StickerService) -> None:
     sticker = message.sticker
     assert sticker is not None  # noqa: S101 - the router's F.sticker filter
@@ -84,28 +110,14 @@ async def user_sticker(message: Message, bot: Bot, stickers: StickerService) -> 
     if sticker.file_size is not None and sticker.file_size > limit:
         await message.answer(too_big)
         return
+    user_id = message.from_user.id if message.from_user is not None else message.chat.id
     try:
-        data = await _download(bot, sticker.file_id, limit)
-    except _TooBigError:
-        await message.answer(too_big)
-        return
-    except (TelegramAPIError, aiohttp.ClientError, TimeoutError, _NoFileError) as exc:
-        log.warning("could not download sticker %s: %s", sticker.file_unique_id, exc)
-        await message.answer(_("Could not download this sticker. Please try again."))
-        return
-    try:
-        files = await stickers.convert_user_sticker(data)
-    except StickerError as exc:
-        log.warning("user sticker %s refused: %s", sticker.file_unique_id, exc)
-        if exc.reason in _RETRYABLE:
-            await message.answer(_("Converting this sticker took too long. Please try again."))
-        else:
-            await message.answer(
-                _(
-                    "This sticker cannot be converted: the file is damaged or unsafe to "
-                    "process ({reason})."
-                ).format(reason=exc.reason)
-            )
+        files = await stickers.convert_user_sticker(
+            user_id, lambda: _download(bot, sticker.file_id, limit)
+        )
+    except (StickerInProgressError, _TooBigError, StickerError, *_DOWNLOAD_ERRORS) as exc:
+        log.warning("user sticker %s not converted: %r", sticker.file_unique_id, exc)
+        await message.answer(_failure_text(exc, too_big))
         return
     stem = _file_stem(sticker)
     await message.answer_document(

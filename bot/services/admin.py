@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -131,6 +132,33 @@ class WarmReport:
 Progress = Callable[[int, int], Awaitable[None]]
 
 
+class WarmUpGate:
+    """One warm-up at a time in this process. A second /warm while one runs would fetch and
+    upload everything again beside it; it is told that one is running instead::
+
+        async with gate.enter() as entered:
+            if not entered:
+                ...  # refuse
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked()
+
+    @contextlib.asynccontextmanager
+    async def enter(self) -> AsyncIterator[bool]:
+        if self._lock.locked():
+            yield False
+            return
+        # A free lock is taken without yielding to the loop: no second caller gets between
+        # the check above and this.
+        async with self._lock:
+            yield True
+
+
 async def warm_downloads(
     urls: Sequence[str],
     images: ImageCache,
@@ -141,7 +169,8 @@ async def warm_downloads(
     stickers: StickerCache | None = None,
 ) -> WarmReport:
     """Download every image URL into the disk cache and, with ``stickers``, fetch every
-    product sticker and render its poster, ``concurrency`` at a time, reporting progress."""
+    product sticker and render its poster, ``concurrency`` at a time, reporting progress.
+    A file that fails, or a progress report that fails, is logged and the rest goes on."""
     if stickers is None:
         sticker_urls = ()
     report = WarmReport(total=len(urls), stickers=len(sticker_urls))
@@ -156,7 +185,10 @@ async def warm_downloads(
                 log.warning("warm: %s failed: %s: %s", url, type(exc).__name__, exc)
                 failed.append(url)
         report.done += 1
-        await progress(report.done, everything)
+        try:
+            await progress(report.done, everything)
+        except Exception as exc:  # noqa: BLE001 - progress is a courtesy, the warm-up goes on
+            log.warning("warm: progress report failed: %s: %s", type(exc).__name__, exc)
 
     jobs = [one(url, functools.partial(images.get, url), report.failed) for url in urls]
     if stickers is not None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Protocol
 
+from cachetools import LRUCache
+
 from bot.services.sqlite_db import SqliteDb
+
+# Users whose choice is kept in memory: the ones writing now. A user beyond it costs one
+# indexed SQLite read on their next update, instead of the process keeping every user it
+# has ever seen (a couple of hundred bytes each, forever).
+CACHED_USERS = 10_000
 
 
 class Preferences(Protocol):
@@ -15,14 +22,19 @@ class Preferences(Protocol):
 
 
 class SqlitePreferences:
-    def __init__(self, db: SqliteDb) -> None:
+    def __init__(self, db: SqliteDb, *, cached_users: int = CACHED_USERS) -> None:
         self._db = db
         # A small in-process copy: the locale is read on every update, written rarely.
-        self._cache: dict[int, str | None] = {}
+        self._cache: LRUCache[int, str | None] = LRUCache(maxsize=cached_users)
         db.add_schema(
             "CREATE TABLE IF NOT EXISTS user_languages ("
             " user_id INTEGER PRIMARY KEY, language TEXT NOT NULL)"
         )
+
+    @property
+    def cached_users(self) -> int:
+        """How many users' choices are held in memory now."""
+        return len(self._cache)
 
     async def language(self, user_id: int) -> str | None:
         if user_id in self._cache:

@@ -4,76 +4,34 @@ Behind the same protocols as the SQLite defaults (FileIdStore, Preferences), so 
 CardDelivery do not know which one runs. Redis is a cache of convenience here, never a reason
 to fail an update: when it is unreachable a file_id lookup answers "unknown" (the card is
 uploaded again), a language lookup answers "no choice" (the Telegram language is used), writes
-are skipped, and the outage is logged once when it starts and once when it ends.
+are skipped. The guard (infra/redis.py) logs an outage once when it starts and once when it
+ends, and while it lasts asks Redis once per cool-down, not once per call.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TypeVar
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from collections.abc import Iterable, Mapping
 
 from bot.services.file_ids import FileIdStats
 from bot.services.update_reads import loaded, remember
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
+from infra.redis import RedisGuard
 
 KEY_PREFIX = "amanita"
 
 
-def connect(url: str) -> Redis:
-    """One client (a connection pool) per process. Short timeouts: a shopper is waiting, and
-    a Redis that hangs must cost a moment, not the update."""
-    client: Redis = Redis.from_url(
-        url,
-        socket_connect_timeout=1.0,
-        socket_timeout=1.0,
-        health_check_interval=30,
-        decode_responses=True,
-    )
-    return client
-
-
 def _text(value: bytes | str | None) -> str | None:
-    # decode_responses=True gives str; bytes only if someone hands in a raw client.
+    # The bot's client decodes responses (str); bytes only if someone hands in a raw client.
     return value.decode() if isinstance(value, bytes) else value
-
-
-class RedisGuard:
-    """Runs Redis calls with a fallback value, logging a change of reachability once."""
-
-    def __init__(self) -> None:
-        self.down = False
-        self.failures = 0  # calls answered by the fallback (exposed in /metrics)
-
-    async def call(self, what: str, op: Callable[[], Awaitable[T]], fallback: T) -> T:
-        try:
-            result = await op()
-        except (RedisError, OSError) as exc:
-            self.failures += 1
-            if not self.down:
-                self.down = True
-                log.warning("Redis unreachable (%s: %s); serving without shared state", what, exc)
-            return fallback
-        if self.down:
-            self.down = False
-            log.warning("Redis reachable again")
-        return result
 
 
 class RedisFileIdStore:
     """file_ids in one Redis hash per bot (a file_id is valid for one bot only), so /cache_clear
     is one DEL and every instance sees a file_id as soon as one instance learned it."""
 
-    def __init__(self, redis: Redis, *, bot_id: int, guard: RedisGuard | None = None) -> None:
-        self._redis = redis
+    def __init__(self, guard: RedisGuard, *, bot_id: int) -> None:
+        self._redis = guard.redis
         self._key = f"{KEY_PREFIX}:file_ids:{bot_id}"
-        self._guard = guard or RedisGuard()
+        self._guard = guard
         self._hits = 0
         self._misses = 0
         self._forgotten = 0
@@ -142,9 +100,9 @@ class RedisPreferences:
     instance must hold on the next update, whichever instance the balancer picks. Usually
     read at the start of the update with its FSM state (bot/services/update_reads.py)."""
 
-    def __init__(self, redis: Redis, guard: RedisGuard | None = None) -> None:
-        self._redis = redis
-        self._guard = guard or RedisGuard()
+    def __init__(self, guard: RedisGuard) -> None:
+        self._redis = guard.redis
+        self._guard = guard
 
     def key(self, user_id: int) -> str:
         return f"{KEY_PREFIX}:lang:{user_id}"

@@ -16,6 +16,7 @@ import io
 from PIL import Image
 
 from sticker_core import render
+from sticker_core.tgs import tgs_to_lottie
 
 WHITE = (255, 255, 255)
 # Telegram turns a GIF animation into a video anyway; 30 fps is how most stickers are drawn
@@ -63,3 +64,11 @@ def preview_gif(tgs: bytes, size: int, background: tuple[int, int, int]) -> byte
         optimize=False,
     )
     return out.getvalue()
+
+
+def user_sticker_files(
+    tgs: bytes, size: int, background: tuple[int, int, int]
+) -> tuple[bytes, bytes]:
+    """The Lottie JSON and the GIF preview of a user's sticker, in one job: one trip through
+    the pool, one time limit, and one job in flight per user (StickerService says why)."""
+    return tgs_to_lottie(tgs), preview_gif(tgs, size, background)

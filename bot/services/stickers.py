@@ -29,7 +29,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import multiprocessing
 import os
 import secrets
 import time
@@ -40,13 +39,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+from cachetools import TTLCache
 
 from bot.config import ImageSettings, StickerSettings
 from bot.services import sticker_jobs
 from bot.services.http_session import SessionManager
 from bot.services.image_cache import TEMP_PREFIX
-from sticker_core import StickerError, StickerRenderer
+from sticker_core import Lane, StickerError, StickerRenderer
 from sticker_core.detect import GZIP_MAGIC
+from sticker_core.errors import TRANSIENT_REASONS
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,12 @@ _RETRY_PAUSE_S = 0.2
 # hangs) is not fetched and rendered again on every view of its card for this long, or until
 # an admin's /cache_clear (whose /cache_stats text says "10 min").
 REFUSAL_MEMORY_S = 600.0
+# Users' stickers refused recently, by content hash (a hostile user resends the same file).
+USER_REFUSALS_MAX = 4096
+
+
+class StickerInProgressError(Exception):
+    """The user's previous sticker is still being converted; this one was not started."""
 
 
 class StickerUnavailableError(Exception):
@@ -140,9 +147,15 @@ def poster_name(
 
 
 def _transient(exc: StickerUnavailableError) -> bool:
-    """Failures a second try or a stale copy may cover (the origin's own 4xx answer not)."""
-    return exc.reason in ("connection", "origin_timeout", "http_429", "busy") or (
-        exc.reason.startswith("http_5")
+    """Failures a second try or a stale copy may cover (the origin's own 4xx answer not).
+
+    A render that timed out or crashed is the sticker's doing, not a passing fault: it is
+    remembered like any other refusal (StickerError.transient says which render failures
+    are passing)."""
+    return (
+        exc.reason in ("connection", "origin_timeout", "http_429")
+        or exc.reason in TRANSIENT_REASONS
+        or exc.reason.startswith("http_5")
     )
 
 
@@ -186,13 +199,6 @@ def _fresh_poster(path: Path, ttl: float, now: float) -> str:
         log.warning("corrupted sticker poster %s removed; rendering it again", path.name)
         return "missing"
     return "fresh" if st.st_mtime + ttl > now else "stale"
-
-
-def _boot_forkserver() -> None:
-    """Start the forkserver (a no-op once it runs) and wait until it can fork."""
-    process = multiprocessing.get_context("forkserver").Process(target=os.getpid)
-    process.start()
-    process.join()
 
 
 def write_atomic(root: Path, name: str, data: bytes) -> Path:
@@ -241,13 +247,21 @@ class StickerService:
         self.counters: Counter[str] = Counter()
         # Seam for tests of freshness: the clock the cache compares mtimes with.
         self._now: Callable[[], float] = time.time
+        # Users' stickers: who has one converting, and sha256 -> reason of recent refusals.
+        self._user_jobs: set[int] = set()
+        self._user_refused: TTLCache[str, str] = TTLCache(
+            USER_REFUSALS_MAX,
+            REFUSAL_MEMORY_S,
+            timer=lambda: self._now(),  # noqa: PLW0108 - late: tests swap _now
+        )
+        # The render job for a user's sticker; a seam for tests' hostile jobs.
+        self.user_job: Callable[[bytes, int, tuple[int, int, int]], tuple[bytes, bytes]] = (
+            sticker_jobs.user_sticker_files
+        )
 
     async def start(self) -> None:
-        """Start the render workers now, so the first poster does not wait for them."""
-        # The first pool of a process boots multiprocessing's forkserver, which imports
-        # Pillow and rlottie (about a second) while the thread asking for a worker waits:
-        # pay that wait in a thread, then the workers fork from it in milliseconds.
-        await asyncio.to_thread(_boot_forkserver)
+        """Start the render workers now (in a thread: the first pool of a process boots the
+        forkserver, which imports Pillow and rlottie), so the first poster does not wait."""
         await self.renderer.start()
 
     async def aclose(self) -> None:
@@ -410,22 +424,49 @@ class StickerService:
 
     # ---- a user's sticker --------------------------------------------------------------------
 
-    async def convert_user_sticker(self, data: bytes) -> UserStickerFiles:
-        """Lottie JSON and a GIF preview of a user's .tgs, both made in the render pool.
+    async def convert_user_sticker(
+        self, user_id: int, fetch: Callable[[], Awaitable[bytes]]
+    ) -> UserStickerFiles:
+        """Lottie JSON and a GIF preview of the .tgs that ``fetch()`` downloads, made in one
+        render job on the pool's LOW lane, so product posters never wait behind users.
 
-        Raises StickerError (reason ``too_large``, ``bad_gzip``, ``timeout``...) for a file
-        that is not a sticker or is unsafe to process.
+        One conversion per user at a time: while one runs (download included), the user's
+        next sticker raises StickerInProgressError and starts nothing, so one user cannot
+        fill the queue. A sticker refused for what it is (not a sticker, a bomb, a render
+        that hung or crashed) is refused again from memory for REFUSAL_MEMORY_S, by content
+        hash, without a render: a hanging sticker sent again and again costs one worker once.
+        Raises StickerError (reason ``too_large``, ``bad_gzip``, ``timeout``...) otherwise;
+        what ``fetch`` raises passes through.
         """
+        if user_id in self._user_jobs:
+            raise StickerInProgressError
+        self._user_jobs.add(user_id)
+        try:
+            data = await fetch()
+            digest = hashlib.sha256(data).hexdigest()
+            refused = self._user_refused.get(digest)
+            if refused is not None:
+                raise StickerError(refused, "refused recently, not tried again")
+            try:
+                files = await self._user_files(data)
+            except StickerError as exc:
+                if not exc.transient:
+                    self._user_refused[digest] = exc.reason
+                raise
+        finally:
+            self._user_jobs.discard(user_id)
+        self.counters["user_stickers"] += 1
+        return files
+
+    async def _user_files(self, data: bytes) -> UserStickerFiles:
         if not data.startswith(GZIP_MAGIC):
             raise StickerError("not_tgs", "an animated sticker is a gzip (.tgs) file")
-        lottie = await self.renderer.tgs_to_lottie(data)
-        gif = await self.renderer.pool.run(
-            sticker_jobs.preview_gif, data, self.settings.gif_size, BACKGROUND
+        lottie, gif = await self.renderer.pool.run(
+            self.user_job, data, self.settings.gif_size, BACKGROUND, lane=Lane.LOW
         )
         for name, body in (("Lottie JSON", lottie), ("GIF", gif)):
             if len(body) > UPLOAD_MAX_BYTES:
                 raise StickerError("too_large", f"the {name} would be over Telegram's 50 MB")
-        self.counters["user_stickers"] += 1
         return UserStickerFiles(lottie=lottie, gif=gif)
 
     def forget_refusals(self) -> int:

@@ -31,9 +31,7 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import DisabledEventIsolation
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
-    from bot.services.redis_state import RedisGuard
+    from infra.redis import RedisGuard
 
 # key -> value (None: absent) for the update this task handles; None outside one.
 _loaded: contextvars.ContextVar[dict[str, str | None] | None] = contextvars.ContextVar(
@@ -61,13 +59,12 @@ def remember(key: str, value: str | None) -> None:
 class UpdateReads:
     def __init__(
         self,
-        redis: Redis,
         guard: RedisGuard,
         *,
         state_key: Callable[[StorageKey], str],
         language_key: Callable[[int], str],
     ) -> None:
-        self._redis = redis
+        self._redis = guard.redis
         self._guard = guard
         self._state_key = state_key
         self._language_key = language_key
@@ -100,7 +97,8 @@ class UpdateReads:
             return [v.decode() if isinstance(v, bytes) else v for v in values]
 
         # Redis down: every key reads as absent for this update, which is what each reader's
-        # own fallback answers, without each of them waiting for Redis once more.
+        # own fallback answers, without each of them waiting for Redis once more (and with
+        # the guard's breaker open, without this update waiting for it at all).
         absent: list[str | None] = [None] * len(keys)
         values = await self._guard.call("update reads", op, absent)
         return _loaded.set(dict(zip(keys, values, strict=True)))

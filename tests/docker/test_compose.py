@@ -120,8 +120,8 @@ def redis_flags(service: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def test_webhook_stack_has_bot_stickers_redis_and_nginx(webhook: dict[str, Any]) -> None:
-    assert set(webhook["services"]) == {"bot", "stickers", "redis", "nginx"}
+def test_webhook_stack_has_bot_stickers_two_redis_and_nginx(webhook: dict[str, Any]) -> None:
+    assert set(webhook["services"]) == {"bot", "stickers", "redis", "redis-cache", "nginx"}
 
 
 @pytest.mark.parametrize("name", ["bot", "stickers"])
@@ -139,18 +139,54 @@ def test_only_nginx_publishes_ports(webhook: dict[str, Any]) -> None:
     assert targets == {80, 443}
 
 
+def redis_service(services: dict[str, Any], url: str) -> dict[str, Any]:
+    """The compose service a redis:// URL names (by its host)."""
+    host = re.fullmatch(r"redis://([\w-]+):6379/\d+", url)
+    assert host is not None, url
+    return dict(services[host.group(1)])
+
+
 @pytest.mark.parametrize("variant", ["webhook", "polling"])
-def test_redis_is_a_512mb_lru_cache_with_aof(resolved: dict[str, Resolved], variant: str) -> None:
+def test_state_redis_never_evicts_and_keeps_an_aof(
+    resolved: dict[str, Resolved], variant: str
+) -> None:
     redis = resolved[variant].config()["services"]["redis"]
     assert redis["image"].startswith("redis:7")
     flags = redis_flags(redis)
-    assert flags["maxmemory"] == "512mb"
-    assert flags["maxmemory-policy"] == "allkeys-lru"
+    assert flags["maxmemory"] == "256mb"
+    assert flags["maxmemory-policy"] == "noeviction"
     assert flags["appendonly"] == "yes"
     assert any(
         v["target"] == "/data" if isinstance(v, dict) else v.startswith("redis-data:/data")
         for v in redis["volumes"]
     ), "the AOF must live on a volume"
+
+
+def test_sticker_cache_redis_evicts_lru_and_persists_nothing(webhook: dict[str, Any]) -> None:
+    cache = webhook["services"]["redis-cache"]
+    assert cache["image"].startswith("redis:7")
+    flags = redis_flags(cache)
+    assert flags["maxmemory"] == "512mb"
+    assert flags["maxmemory-policy"] == "allkeys-lru"
+    assert (flags["appendonly"], flags["save"]) == ("no", "")
+    assert not cache.get("volumes")
+
+
+@pytest.mark.parametrize("variant", ["webhook", "polling"])
+def test_state_never_shares_a_redis_with_the_sticker_cache(
+    resolved: dict[str, Resolved], variant: str
+) -> None:
+    """Multi-MB stickers filling an LRU Redis would evict file_ids, languages, FSM state and
+    rate-limit counters: everything but the cache goes to the Redis that does not evict."""
+    services = resolved[variant].config()["services"]
+    state_urls = [services["bot"]["environment"]["REDIS_URL"]]
+    if "stickers" in services:
+        stickers = services["stickers"]["environment"]
+        state_urls.append(stickers["REDIS_URL"])  # its rate-limit counters
+        cache = redis_service(services, stickers["STICKER_CACHE_REDIS_URL"])
+        assert redis_flags(cache)["maxmemory-policy"] == "allkeys-lru"
+    for url in state_urls:
+        assert redis_flags(redis_service(services, url))["maxmemory-policy"] == "noeviction"
 
 
 def test_missing_webhook_secret_stops_config_with_a_clear_message(
@@ -189,6 +225,7 @@ def test_container_settings_beat_a_copied_env_example(webhook: dict[str, Any]) -
     stickers = webhook["services"]["stickers"]["environment"]
     assert stickers["HOST"] == EVERY_INTERFACE
     assert stickers["REDIS_URL"].startswith("redis://redis:")
+    assert stickers["STICKER_CACHE_REDIS_URL"].startswith("redis://redis-cache:")
 
 
 def test_sticker_service_runs_under_gunicorn_as_run_sh_prod(webhook: dict[str, Any]) -> None:
@@ -218,6 +255,7 @@ def test_apps_start_after_redis_is_healthy_and_nginx_after_the_bot(
     services = webhook["services"]
     for name in ("bot", "stickers"):
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["stickers"]["depends_on"]["redis-cache"]["condition"] == "service_healthy"
     assert services["nginx"]["depends_on"]["bot"]["condition"] == "service_healthy"
 
 
@@ -250,6 +288,7 @@ def test_sticker_service_trusts_only_the_proxy_network(webhook: dict[str, Any]) 
     # Redis has no route out and only the app services reach it.
     assert networks["backend"]["internal"] is True
     assert set(services["redis"]["networks"]) == {"backend"}
+    assert set(services["redis-cache"]["networks"]) == {"backend"}
 
 
 def test_nginx_gets_every_variable_its_template_uses(webhook: dict[str, Any]) -> None:

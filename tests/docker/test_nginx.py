@@ -222,9 +222,10 @@ async def stack(nginx: str, tmp_path: Path) -> AsyncIterator[Stack]:
     loop = asyncio.get_running_loop()
     async with contextlib.AsyncExitStack() as exits:
         bot_port = await start_replicas(seen, exits)
-        sticker_port = free_port()
-        runner = await start_site(recorder("stickers", seen), STICKERS_ADDRESS, sticker_port)
+        # Port 0, read back: nothing else can take it in between.
+        runner = await start_site(recorder("stickers", seen), STICKERS_ADDRESS, 0)
         exits.push_async_callback(runner.cleanup)
+        sticker_port = runner.addresses[0][1]
 
         dns = DnsStandIn({"bot": [*BOT_REPLICAS, DEAD_REPLICA], "stickers": [STICKERS_ADDRESS]})
         transport, _ = await loop.create_datagram_endpoint(lambda: dns, local_addr=("127.0.0.1", 0))
@@ -233,7 +234,6 @@ async def stack(nginx: str, tmp_path: Path) -> AsyncIterator[Stack]:
 
         ca = trustme.CA()
         write_certs(tmp_path / "certs", ca)
-        http_port, https_port = free_port(), free_port()
         conf = render(
             {
                 "WEBHOOK_PATH": WEBHOOK_PATH,
@@ -243,31 +243,31 @@ async def stack(nginx: str, tmp_path: Path) -> AsyncIterator[Stack]:
                 "STICKER_UPSTREAM": f"stickers:{sticker_port}",
             }
         )
-        main = write_config(
-            tmp_path, for_this_machine(conf, http_port, https_port, tmp_path / "certs")
-        )
-        code, output = await nginx_test(nginx, tmp_path, main)
-        assert code == 0, f"nginx -t refused the config:\n{output}"
+        # nginx must be told its ports: a port found free may be taken before nginx binds it,
+        # in which case nginx exits saying so and another pair is tried.
+        for attempt in range(5):
+            workdir = tmp_path / f"nginx-{attempt}"
+            workdir.mkdir()
+            http_port, https_port = free_port(), free_port()
+            main = write_config(
+                workdir, for_this_machine(conf, http_port, https_port, tmp_path / "certs")
+            )
+            code, output = await nginx_test(nginx, workdir, main)
+            assert code == 0, f"nginx -t refused the config:\n{output}"
 
-        # A file, not a pipe: nobody reads nginx's log while it runs, and a full pipe would
-        # block it.
-        log = exits.enter_context((tmp_path / "error.log").open("wb"))
-        proc = await asyncio.create_subprocess_exec(
-            nginx, "-p", str(tmp_path), "-c", str(main), "-e", "stderr", "-g", "daemon off;",
-            stderr=log,
-        )  # fmt: skip
-
-        async def stop() -> None:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGQUIT)  # graceful: finish requests, then exit
-                try:
-                    await asyncio.wait_for(proc.wait(), timeout=10)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
-
-        exits.push_async_callback(stop)
-        await wait_listening(proc, https_port, tmp_path / "error.log")
+            # A file, not a pipe: nobody reads nginx's log while it runs, and a full pipe would
+            # block it.
+            log_path = workdir / "error.log"
+            log = exits.enter_context(log_path.open("wb"))
+            proc = await asyncio.create_subprocess_exec(
+                nginx, "-p", str(workdir), "-c", str(main), "-e", "stderr", "-g", "daemon off;",
+                stderr=log,
+            )  # fmt: skip
+            exits.push_async_callback(stop_nginx, proc)
+            if await wait_listening(proc, https_port, log_path):
+                break
+        else:
+            pytest.fail("nginx found no free pair of ports in 5 tries")
 
         client_ssl = ssl.create_default_context()
         ca.configure_trust(client_ssl)
@@ -280,19 +280,34 @@ async def stack(nginx: str, tmp_path: Path) -> AsyncIterator[Stack]:
         )
 
 
-async def wait_listening(proc: asyncio.subprocess.Process, port: int, log: Path) -> None:
+async def stop_nginx(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGQUIT)  # graceful: finish requests, then exit
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=10)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def wait_listening(proc: asyncio.subprocess.Process, port: int, log: Path) -> bool:
+    """True once nginx accepts connections on ``port``; False if it exited because a port
+    was taken (the caller tries others); any other exit fails the test."""
     for _ in range(200):
         if proc.returncode is not None:
             err = await asyncio.to_thread(log.read_text, errors="replace")
+            if "Address already in use" in err:
+                return False
             pytest.fail(f"nginx exited with {proc.returncode}:\n{err}")
         try:
             _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
+            # nginx is a process of its own: polling its port is the only news of it.
             await asyncio.sleep(0.05)
             continue
         writer.close()
         await writer.wait_closed()
-        return
+        return True
     pytest.fail("nginx did not listen within 10 s")
 
 

@@ -49,6 +49,8 @@ class Origin:
     delay: float = 0.0  # seconds before each answer
     bodies: dict[str, bytes] = field(default_factory=dict)  # a name's own bytes
     requested: asyncio.Event = field(default_factory=asyncio.Event)  # set on the first request
+    # When set to an Event, every request waits for it (a test holds the origin until then).
+    release: asyncio.Event | None = None
 
     def image_url(self, name: str) -> str:
         return f"{self.url}/img/{name}.png"
@@ -66,6 +68,8 @@ async def origin(aiohttp_server: Any) -> Origin:
         name = request.match_info["name"]
         state.hits[name] += 1
         state.requested.set()
+        if state.release is not None:
+            await state.release.wait()
         if state.delay:
             await asyncio.sleep(state.delay)
         status = state.status.get(name.removesuffix(".png"))

@@ -16,22 +16,33 @@ async def test_429_storm_is_waited_out_and_the_card_arrives_whole(start_shop: St
     assert shop.app.policy.rate_limited == 3
 
 
-async def test_5xx_and_dropped_connections_are_retried(start_shop: StartShop):
+async def test_an_album_whose_answer_was_lost_is_not_posted_twice(start_shop: StartShop):
     shop = await start_shop()
-    await shop.client.add_fault("sendPhoto", error_code=502, count=2)
-    await shop.client.add_fault("sendMessage", drop=True, count=1)
-    [photo] = await shop.say(SHOPPER, "/start product-p1")
-    assert "Product p1" in photo["caption"]
-    [hint] = await shop.say(SHOPPER, "hello")
-    assert "/start" in hint["text"]
-    assert shop.app.policy.retried == 3
+    # Telegram posts the album, then the connection drops before its answer arrives.
+    await shop.client.add_fault("sendMediaGroup", drop=True, after=True, count=1)
+    messages = await shop.say(SHOPPER, "/start product-p3")
+    assert len([m for m in messages if "photo" in m]) == 3  # one album, not two
+    assert messages[-1]["text"] == "Sorry, something went wrong. Please try again."
+    assert len(await shop.client.calls("sendMediaGroup")) == 1
+    assert (shop.app.policy.not_resent, shop.app.policy.retried) == (1, 0)
 
 
-async def test_25_image_card_under_flood_limits_arrives_whole_paced_below_the_limit(
-    start_shop: StartShop,
-):
+async def test_5xx_on_a_send_is_not_repeated_but_on_a_read_it_is(start_shop: StartShop):
+    shop = await start_shop()
+    await shop.client.add_fault("sendPhoto", error_code=502, count=1)
+    messages = await shop.say(SHOPPER, "/start product-p1")
+    assert len(await shop.client.calls("sendPhoto")) == 1
+    assert messages[-1]["text"] == "Sorry, something went wrong. Please try again."
+    await shop.client.add_fault("getMe", error_code=502, count=2)
+    me = await shop.app.bot.get_me()
+    assert me.is_bot
+    assert shop.app.policy.retried == 2
+
+
+async def test_25_image_card_under_flood_limits_arrives_whole(start_shop: StartShop):
     # The sandbox enforces Telegram-like limits (a burst of 3, then 1 per second per chat);
-    # the bot paces a little below them (a burst of 2, then 0.8 per second).
+    # the bot paces a little below them (a burst of 2, then 0.8 per second: the waits are
+    # checked in tests/unit/test_api_policy.py).
     shop = await start_shop(chat_send_rate=0.8, chat_send_burst=2)
     await shop.client.set_flood(True, per_chat_rate=1.0, per_chat_burst=3)
     await shop.client.reset_calls()
@@ -40,10 +51,10 @@ async def test_25_image_card_under_flood_limits_arrives_whole_paced_below_the_li
     assert len([m for m in messages if "photo" in m]) == 25
     assert buttons(messages[-1])
     statuses = [c["status"] for c in await shop.client.calls() if c["method"].startswith("send")]
+    # Each of the 5 sends went through once; a 429 (a scheduler stall can bunch two
+    # arrivals together on a loaded box) is waited out, never a lost or doubled album.
     assert statuses.count(200) == 5
-    # Unpaced, these 5 sends would meet at least two 429s. Paced, none, unless a scheduler
-    # stall in the sandbox process bunches two arrivals together (seen on a loaded VM).
-    assert statuses.count(429) <= 1
+    assert set(statuses) <= {200, 429}
     await shop.client.set_flood(False)
 
 

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from tests.e2e.conftest import (
+    ADMIN,
     RU_SHOPPER,
     SHOPPER,
+    Origin,
     StartShop,
     button_data,
     buttons,
+    catalog_json,
     text_of,
 )
 
@@ -28,17 +35,17 @@ async def test_category_pages_through_products_and_back_returns_to_the_same_page
     [welcome] = await shop.say(SHOPPER, "/start")
     await shop.press(SHOPPER, welcome, "Mugs")
     page1 = await shop.message(SHOPPER, welcome["message_id"])  # edited in place
-    labels = [b["text"] for b in buttons(page1)]
-    assert labels[:5] == [f"Mug {i}" for i in range(1, 6)]
-    assert "Page 1 of 2" in labels
-    assert not any("Prev" in label for label in labels)
+    assert page1["text"] == "Mugs\nChoose a product:\nPage 1 of 2"
+    assert [b["text"] for b in buttons(page1)] == [
+        *(f"Mug {i}" for i in range(1, 6)),
+        "Next ▶️",
+        "⬅️ Categories",
+    ]
 
     await shop.press(SHOPPER, page1, "Next")
     page2 = await shop.message(SHOPPER, welcome["message_id"])
-    labels = [b["text"] for b in buttons(page2)]
-    assert labels[:2] == ["Mug 6", "Mug 7"]
-    assert "Page 2 of 2" in labels
-    assert not any("Next" in label for label in labels)
+    assert page2["text"].endswith("\nPage 2 of 2")
+    assert [b["text"] for b in buttons(page2)] == ["Mug 6", "Mug 7", "◀️ Prev", "⬅️ Categories"]
 
     card = await shop.press(SHOPPER, page2, "Mug 7")
     [photo] = card
@@ -46,8 +53,26 @@ async def test_category_pages_through_products_and_back_returns_to_the_same_page
     back = await shop.press(SHOPPER, photo, "Back")
     # The card's buttons sat under a photo: the list comes back as a new message, on page 2.
     [listing] = back
-    assert "Mugs" in listing["text"]
-    assert "Page 2 of 2" in [b["text"] for b in buttons(listing)]
+    assert listing["text"] == "Mugs\nChoose a product:\nPage 2 of 2"
+    assert "Mug 7" in [b["text"] for b in buttons(listing)]
+
+
+async def test_every_button_of_a_one_page_category_goes_somewhere(
+    start_shop: StartShop, origin: Origin, tmp_path: Path
+):
+    data = catalog_json(origin)
+    gone = {f"mug-{i}" for i in range(3, 8)}  # Mugs keeps two products: one page
+    data["products"] = [p for p in data["products"] if p["id"] not in gone]
+    (tmp_path / "catalog.json").write_text(json.dumps(data))  # read by the next start
+    shop = await start_shop()
+    [welcome] = await shop.say(SHOPPER, "/start")
+    await shop.press(SHOPPER, welcome, "Mugs")
+    listing = await shop.message(SHOPPER, welcome["message_id"])
+    # No "Page 1 of 1" anywhere: no page button, no page line.
+    assert listing["text"] == "Mugs\nChoose a product:"
+    assert [b["text"] for b in buttons(listing)] == ["Mug 1", "Mug 2", "⬅️ Categories"]
+    for button in buttons(listing):
+        assert button["callback_data"].split(":")[0] in {"prod", "home"}
 
 
 async def test_deep_link_opens_the_product_card_directly(start_shop: StartShop):
@@ -77,10 +102,60 @@ async def test_stale_button_gets_a_polite_not_found(start_shop: StartShop):
     assert await shop.client.messages(SHOPPER) == before
 
 
-async def test_stray_text_gets_a_hint(start_shop: StartShop):
+def commands_in(message: dict[str, Any]) -> list[str]:
+    """The commands a shopper can tap in the message: its bot_command entities."""
+    text = message["text"]
+    return [
+        text[e["offset"] : e["offset"] + e["length"]]
+        for e in message.get("entities", [])
+        if e["type"] == "bot_command"
+    ]
+
+
+async def test_stray_text_points_to_the_catalog_and_help_with_tappable_commands(
+    start_shop: StartShop,
+):
     shop = await start_shop()
-    [hint] = await shop.say(SHOPPER, "hello?")
-    assert "/start" in hint["text"]
+    [hint] = await shop.say(SHOPPER, "hello? do you have red mugs")
+    assert hint["text"] == "Send /start to browse the catalog, or /help to see what I can do."
+    assert commands_in(hint) == ["/start", "/help"]
+    [hint_ru] = await shop.say(RU_SHOPPER, "привет", language="ru")
+    assert hint_ru["text"].startswith("Отправьте /start")
+    assert commands_in(hint_ru) == ["/start", "/help"]
+
+
+async def test_an_unknown_command_points_to_help(start_shop: StartShop):
+    shop = await start_shop()
+    [hint] = await shop.say(SHOPPER, "/catalogue")
+    assert hint["text"] == "I don't know this command. Send /help to see what I can do."
+    assert commands_in(hint) == ["/help"]  # the unknown command is not repeated back
+    [hint_ru] = await shop.say(RU_SHOPPER, "/catalogue", language="ru")
+    assert commands_in(hint_ru) == ["/help"]
+    assert "не знаю" in hint_ru["text"]
+
+
+async def test_help_says_what_the_bot_does_and_each_command_is_tappable(start_shop: StartShop):
+    shop = await start_shop()
+    [help_en] = await shop.say(SHOPPER, "/help")
+    assert help_en["text"].startswith("I am the Amanita shop")
+    assert "/start — Catalog" in help_en["text"]
+    assert commands_in(help_en) == ["/start", "/help", "/language"]
+    [help_ru] = await shop.say(RU_SHOPPER, "/help", language="ru")
+    assert "/start — Каталог" in help_ru["text"]
+    assert commands_in(help_ru) == ["/start", "/help", "/language"]
+    # Admins also get theirs, as in their command menu.
+    [help_admin] = await shop.say(ADMIN, "/help")
+    assert commands_in(help_admin) == [
+        "/start",
+        "/help",
+        "/language",
+        "/cache_stats",
+        "/cache_clear",
+        "/warm",
+    ]
+    # A tap on a command sends it: /start from the help answers with the catalog.
+    [welcome] = await shop.say(SHOPPER, commands_in(help_en)[0])
+    assert "Welcome to the Amanita shop" in welcome["text"]
 
 
 async def test_double_tap_on_a_category_is_harmless(start_shop: StartShop):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,9 @@ async def test_commands_are_registered_per_language_and_admin_ones_only_for_admi
         menus[key] = [c["command"] for c in commands]
         if params.get("language_code") == "ru" and scope["type"] == "default":
             assert commands[0]["description"] == "Каталог"
-    assert menus[("en", "default:")] == ["start", "language"]
-    assert menus[("ru", "default:")] == ["start", "language"]
-    assert menus[(None, "default:")] == ["start", "language"]
+    assert menus[("en", "default:")] == ["start", "help", "language"]
+    assert menus[("ru", "default:")] == ["start", "help", "language"]
+    assert menus[(None, "default:")] == ["start", "help", "language"]
     admin_menus = [v for k, v in menus.items() if k[1] == f"chat:{ADMIN}"]
     assert admin_menus
     assert all({"cache_clear", "cache_stats", "warm"} <= set(v) for v in admin_menus)
@@ -74,9 +75,10 @@ async def test_admin_cache_stats_and_clear_report_what_they_saw_and_freed(start_
     await shop.say(SHOPPER, "/start product-p2")
     await shop.say(SHOPPER, "/start product-p2")
     [stats] = await shop.say(ADMIN, "/cache_stats")
-    assert "Files: 2" in stats["text"]
-    assert "Known file_ids: 2" in stats["text"]
-    assert "Reuse rate: 50% (2 of 4)" in stats["text"]
+    now, since = _blocks(stats["text"])
+    assert "Files: 2, " in now
+    assert "Known file_ids: 2" in now
+    assert "file_id reuse: 50% (2 of 4)" in since
 
     [cleared] = await shop.say(ADMIN, "/cache_clear")
     assert cleared["text"].startswith("Cache cleared: 2 files (")
@@ -88,6 +90,32 @@ async def test_admin_cache_stats_and_clear_report_what_they_saw_and_freed(start_
     assert shop.origin.total == 4  # downloaded again
     media = [m for c in await shop.client.calls("sendMediaGroup") for m in c["media"]]
     assert [m["source"] for m in media] == ["upload", "upload"]
+
+
+def _blocks(text: str) -> tuple[str, str]:
+    """The "Now" and "Since the bot started" blocks of /cache_stats, in this order."""
+    now, since = text.split("\n\n")
+    assert now.startswith("Now\n")
+    assert since.startswith("Since the bot started\n")
+    return now, since
+
+
+async def test_cache_stats_after_a_clear_show_an_empty_cache_beside_counts_since_start(
+    start_shop: StartShop,
+):
+    shop = await start_shop()
+    await shop.say(SHOPPER, "/start product-p2")  # 2 misses, 2 downloads
+    await shop.say(ADMIN, "/cache_clear")
+    [stats] = await shop.say(ADMIN, "/cache_stats")
+    now, since = _blocks(stats["text"])
+    # What the caches hold is read as of now; the counters keep counting since the start.
+    assert "Files: 0, 0 B in the image cache" in now
+    assert "Known file_ids: 0" in now
+    assert "Image cache hit rate: 0% (0 hits, 2 misses)" in since
+    assert "Downloads: 2, errors: 0" in since
+    [stats_ru] = await shop.say(ADMIN, "/cache_stats", language="ru")
+    assert stats_ru["text"].startswith("Сейчас\nФайлов: 0")
+    assert "\n\nС запуска бота\n" in stats_ru["text"]
 
 
 async def test_warm_downloads_every_image_with_progress_in_one_message(start_shop: StartShop):
@@ -103,6 +131,45 @@ async def test_warm_downloads_every_image_with_progress_in_one_message(start_sho
     before = shop.origin.total
     await shop.say(SHOPPER, "/start product-p10")
     assert shop.origin.total == before
+
+
+async def test_warm_goes_on_when_its_progress_edits_fail(start_shop: StartShop):
+    shop = await start_shop()
+    total = len(list(shop.catalog.image_urls()))
+    # Every editMessageText fails (a 400 is not retried), the last one included.
+    await shop.client.add_fault(
+        "editMessageText", error_code=400, description="Bad Request: message can't be edited"
+    )
+    progress, done = await shop.say(ADMIN, "/warm", within=60)
+    assert progress["text"] == f"Warming the cache: 0 of {total}"  # never edited
+    assert done["text"].startswith(f"Warm-up done: {total} of {total} images cached, 0 failed")
+    assert len(shop.origin.hits) == total
+    edits = await shop.client.calls("editMessageText")
+    assert edits
+    assert not any(call["ok"] for call in edits)
+
+
+async def test_a_second_warm_while_one_runs_is_refused_and_does_nothing(start_shop: StartShop):
+    shop = await start_shop()
+    total = len(list(shop.catalog.image_urls()))
+    shop.origin.release = asyncio.Event()  # the origin holds every download until set
+    first = asyncio.create_task(shop.say(ADMIN, "/warm", within=60))
+    await asyncio.wait_for(shop.origin.requested.wait(), 30)  # the first one is downloading
+    await shop.client.send_text(ADMIN, "/warm")
+    messages = await shop.client.wait_for_messages(ADMIN, 2, within=30)
+    assert [m["text"] for m in messages] == [
+        f"Warming the cache: 0 of {total}",
+        "A warm-up is already running; its progress is in the message above.",
+    ]
+    shop.origin.release.set()
+    await first
+    texts = [m["text"] for m in await shop.client.messages(ADMIN)]
+    assert len(texts) == 3  # one progress message, the refusal, one report
+    assert texts[2].startswith("Warm-up done: ")
+    # Each image was asked of the cache once: the refused /warm fetched nothing.
+    stats = shop.app.images.stats()
+    assert stats["hits"] + stats["misses"] == total
+    assert len(shop.origin.hits) == total
 
 
 async def test_warm_with_a_warm_chat_learns_file_ids_so_first_views_upload_nothing(

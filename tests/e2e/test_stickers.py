@@ -36,6 +36,7 @@ from tests.e2e.conftest import (
     make_settings,
     text_of,
 )
+from tests.stickers import jobs
 
 CATALOG_DIR = Path(__file__).parents[2] / "catalog"
 MOVING = square_doc(moving=True)
@@ -446,6 +447,109 @@ async def test_a_user_sticker_over_the_size_limit_is_refused_without_download(
     [answer] = answers
     assert "too big to convert (more than 64 KB)" in answer["text"]
     assert await shop.client.calls("getFile") == []
+
+
+# ---- a user's sticker that hangs or crashes the renderer ---------------------------------------
+# The bot's job for a user's sticker is swapped for one that misbehaves as the sticker's name
+# says (tests/stickers/jobs.py): "hang" spins, "crash" dies of SIGSEGV, "wait:<gate>" holds.
+
+
+def _named(name: str) -> bytes:
+    return gzip_json(MOVING | {"nm": name})
+
+
+async def _hostile_shop(sticker_shop: StartShop, **settings: Any) -> Shop:
+    shop = await sticker_shop(**settings)
+    assert shop.app.stickers is not None
+    shop.app.stickers.user_job = jobs.hostile_user_files
+    return shop
+
+
+async def test_a_hanging_user_sticker_sent_again_and_again_costs_one_worker_once(
+    sticker_shop: StartShop,
+):
+    shop = await _hostile_shop(sticker_shop, workers=2, job_timeout=1.0)
+    assert shop.app.stickers is not None
+    pool = shop.app.stickers.renderer.pool
+    await shop.say(SHOPPER, "/start")
+    for _ in range(3):
+        _mine, answers = await _send_sticker(shop, _named("hang"), "hang.tgs")
+        [answer] = answers
+        assert "took too long, so I gave up on it" in answer["text"]
+    # The first one cost its worker; the next ones were refused from memory, with no job.
+    assert pool.restarts == 1
+    assert pool.health() is None
+    _mine, answers = await _send_sticker(shop, STICKER, "good.tgs")
+    assert ["document" in m for m in answers] == [True, True]
+
+
+async def test_a_crashing_user_sticker_cannot_be_converted_rather_than_took_too_long(
+    sticker_shop: StartShop,
+):
+    shop = await _hostile_shop(sticker_shop, workers=2)
+    assert shop.app.stickers is not None
+    pool = shop.app.stickers.renderer.pool
+    await shop.say(SHOPPER, "/start")
+    for _ in range(2):
+        _mine, answers = await _send_sticker(shop, _named("crash"), "crash.tgs")
+        [answer] = answers
+        assert "cannot be converted" in answer["text"]
+        assert "(renderer_crashed)" in answer["text"]
+        assert "too long" not in answer["text"]
+    assert pool.restarts == 1  # the second one was refused from memory
+    _mine, answers = await _send_sticker(shop, STICKER, "good.tgs")
+    assert ["document" in m for m in answers] == [True, True]
+
+
+async def test_a_users_second_sticker_while_the_first_converts_gets_an_answer_not_a_job(
+    sticker_shop: StartShop, tmp_path: Path
+):
+    shop = await _hostile_shop(sticker_shop, workers=2, job_timeout=60.0)
+    await shop.say(SHOPPER, "/start")
+    gate = tmp_path / "gate"
+    held = _named(f"wait:{gate}")
+    seen = len(await shop.client.messages(SHOPPER))
+    await shop.client.send_file(SHOPPER, held, kind="sticker")
+    await jobs.started(gate)  # the first sticker is converting in a worker
+    await shop.client.send_file(SHOPPER, held, kind="sticker")
+    answer = (await shop.client.wait_for_messages(SHOPPER, seen + 1, within=60))[seen]
+    assert "still converting your previous sticker" in answer["text"]
+    gate.touch()
+    assert await shop.app.inflight.wait_idle(60)
+    # The first sticker's Lottie JSON and GIF; the second one never reached a worker.
+    answers = (await shop.client.messages(SHOPPER))[seen:]
+    assert ["document" in m for m in answers] == [False, True, True]
+    assert len(await jobs.started(gate)) == 1
+    # The first one done, the user may send the next.
+    _mine, answers = await _send_sticker(shop, STICKER, "third.tgs")
+    assert ["document" in m for m in answers] == [True, True]
+
+
+async def test_a_product_poster_renders_while_users_stickers_hold_and_fill_the_queue(
+    sticker_shop: StartShop, tmp_path: Path
+):
+    shop = await _hostile_shop(sticker_shop, workers=2, job_timeout=60.0)
+    gate = tmp_path / "gate"
+    browser = 503  # a third shopper, who only looks at a product
+    for user in (SHOPPER, RU_SHOPPER, browser):
+        await shop.say(user, "/start")
+    await shop.client.reset_calls()
+    await shop.client.send_file(SHOPPER, _named(f"wait:{gate}"), kind="sticker")
+    await jobs.started(gate)
+    await shop.client.send_file(RU_SHOPPER, _named(f"wait:{gate}"), kind="sticker")
+    seen = len(await shop.client.messages(browser))
+    await shop.client.send_text(browser, "/start product-st2")
+    # Photos and the freshly rendered poster, the sticker, the buttons: while users' jobs
+    # hold one worker and queue for more, the card's poster takes the other worker.
+    card = (await shop.client.wait_for_messages(browser, seen + 5, within=60))[seen:]
+    assert _kinds(card) == ["photo", "photo", "photo", "sticker", "text"]
+    assert len(await jobs.started(gate)) == 1  # the second user's job is still queued
+    gate.touch()
+    assert await shop.app.inflight.wait_idle(60)
+    for user in (SHOPPER, RU_SHOPPER):
+        lottie, gif = (await shop.client.messages(user))[-2:]
+        assert lottie["document"]["file_name"].endswith(".json")
+        assert "animation" in gif
 
 
 # ---- the renderer's processes ------------------------------------------------------------------

@@ -243,6 +243,8 @@ async def cluster(
                 "TELEGRAM_API_URL": sandbox.url,
                 "CATALOG_PATH": str(catalog),
                 "REDIS_URL": redis_server,
+                # A stall of this loaded box must not open the Redis breaker (infra/redis.py).
+                "REDIS_TIMEOUT": "5",
                 "WEBHOOK_URL": f"{balancer.url}/webhook",
                 "WEBHOOK_SECRET": SECRET,
                 "WEB_SERVER_HOST": "127.0.0.1",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import signal
+from pathlib import Path
 
 import orjson
 import pytest
 from PIL import Image
 
-from sticker_core import RenderPool, StickerError, StickerRenderer
+from sticker_core import Lane, RenderPool, StickerError, StickerRenderer
 from sticker_core.samples import ORANGE, gzip_json, square_doc
 from tests.stickers import jobs
 
@@ -55,7 +57,7 @@ async def test_a_crashing_worker_does_not_take_the_caller_down_and_the_pool_reco
         assert await pool.run(os.getpid) != os.getpid()  # a fresh worker answers
 
 
-async def test_jobs_sharing_a_pool_with_a_crash_are_retried_and_succeed() -> None:
+async def test_jobs_sharing_a_pool_with_a_crash_all_succeed() -> None:
     async with RenderPool(workers=2, timeout=10) as pool:
         innocent = asyncio.gather(*(pool.run(jobs.slow_pid, 0.3) for _ in range(3)))
         with pytest.raises(StickerError, match="renderer_crashed"):
@@ -71,6 +73,17 @@ async def test_a_job_over_its_time_limit_is_killed_and_the_pool_replaced() -> No
         assert err.value.reason == "timeout"
         assert await _dead(worker)  # not left spinning in the background
         assert await pool.run(os.getpid) != worker
+
+
+async def test_a_job_over_its_limit_in_python_code_ends_and_its_worker_lives_on() -> None:
+    # A long grace: the job must end itself by its alarm, not be killed by pebble.
+    async with RenderPool(workers=1, timeout=10, kill_grace=30) as pool:
+        worker = await pool.run(os.getpid)
+        with pytest.raises(StickerError) as err:
+            await pool.run(jobs.dawdle, 60, time_limit=0.2)
+        assert err.value.reason == "timeout"
+        assert await pool.run(os.getpid) == worker  # no kill, no new worker
+        assert pool.restarts == 0
 
 
 async def test_the_time_limit_counts_work_not_waiting_for_a_worker() -> None:
@@ -109,3 +122,99 @@ async def test_workers_are_recycled_after_their_job_budget() -> None:
         pids = [await pool.run(os.getpid) for _ in range(4)]
     assert len(set(pids)) >= 2  # a leak in rlottie dies with its worker
     assert pool.restarts == 0  # recycling is not a crash
+
+
+async def test_a_timeout_kills_only_its_worker_and_the_other_workers_job_finishes(
+    tmp_path: Path,
+) -> None:
+    gate = tmp_path / "gate"
+    async with RenderPool(workers=2, timeout=30) as pool:
+        other = asyncio.create_task(pool.run(jobs.wait_for, str(gate)))
+        [other_pid] = await jobs.started(gate)  # in its worker before the hang begins
+        # The same hanging sticker, again and again: each time only its own worker dies.
+        for _ in range(2):
+            with pytest.raises(StickerError) as err:
+                await pool.run(jobs.hang, 60, time_limit=0.5)
+            assert err.value.reason == "timeout"
+        gate.touch()
+        assert await other == other_pid  # finished where it started, in its first worker
+        assert await jobs.started(gate) == [other_pid]  # and was never run a second time
+        assert pool.restarts == 2
+        assert pool.health() is None
+
+
+async def test_a_normal_job_does_not_wait_behind_low_lane_jobs_that_fill_the_queue(
+    tmp_path: Path,
+) -> None:
+    gate = tmp_path / "gate"
+    async with RenderPool(workers=2, timeout=30) as pool:
+        users = [
+            asyncio.create_task(pool.run(jobs.wait_for, str(gate), lane=Lane.LOW)) for _ in range(4)
+        ]
+        await jobs.started(gate)
+        # Users' jobs fill the queue and hold a worker; a poster still gets the other one.
+        poster = await pool.run(jobs.note, str(tmp_path / "order"), "poster")
+        assert poster == "poster"
+        # Users' jobs never took the last worker: only one of them ever started.
+        assert len(await jobs.started(gate)) == 1
+        assert not any(task.done() for task in users)
+        gate.touch()
+        await asyncio.gather(*users)
+        assert len(await jobs.started(gate, 4)) == 4
+
+
+async def test_a_freed_worker_goes_to_the_waiting_normal_job_before_queued_low_ones(
+    tmp_path: Path,
+) -> None:
+    gate, order = tmp_path / "gate", tmp_path / "order"
+    async with RenderPool(workers=1, timeout=30) as pool:
+        holder = asyncio.create_task(pool.run(jobs.wait_for, str(gate), lane=Lane.LOW))
+        await jobs.started(gate)
+        waiting = [
+            asyncio.create_task(pool.run(jobs.note, str(order), f"user{i}", lane=Lane.LOW))
+            for i in range(3)
+        ]
+        for _ in range(3):  # let the users' jobs queue first
+            await asyncio.sleep(0)
+        poster = asyncio.create_task(pool.run(jobs.note, str(order), "poster"))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        gate.touch()
+        await asyncio.gather(holder, poster, *waiting)
+    assert order.read_text().split() == ["poster", "user0", "user1", "user2"]
+
+
+async def test_an_idle_worker_killed_from_outside_does_not_break_the_pool() -> None:
+    async with RenderPool(workers=1, timeout=10) as pool:
+        worker = await pool.run(os.getpid)
+        os.kill(worker, signal.SIGKILL)  # the OOM killer, say, while the worker is idle
+        assert await _dead(worker)
+        # pebble gives up on a pool whose worker died with no job; a new pool takes over.
+        assert await pool.run(os.getpid) not in (worker, os.getpid())
+        assert pool.health() is None
+        assert pool.restarts == 1
+
+
+async def test_health_says_why_a_pool_takes_no_jobs() -> None:
+    pool = RenderPool(workers=1)
+    assert pool.health() == "render pool not started"
+    async with StickerRenderer(pool=pool) as renderer:
+        assert renderer.health() is None
+        assert renderer.alive
+    assert pool.health() == "render pool closed"
+    assert not pool.alive
+
+
+async def test_closing_the_pool_answers_a_job_in_flight_instead_of_leaving_it_hanging(
+    tmp_path: Path,
+) -> None:
+    gate = tmp_path / "gate"
+    pool = RenderPool(workers=1, timeout=60)
+    await pool.start()
+    job = asyncio.create_task(pool.run(jobs.wait_for, str(gate)))
+    [worker] = await jobs.started(gate)
+    await pool.close()
+    with pytest.raises(StickerError) as err:
+        await job
+    assert err.value.reason == "busy"
+    assert await _dead(worker)

@@ -6,7 +6,7 @@ import asyncio
 import io
 import socket
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -14,12 +14,16 @@ import pytest
 from aiohttp.test_utils import TestClient
 from aiohttp.web import Application
 from PIL import Image
+from redis.asyncio import Redis
 
+from infra.redis import RedisGuard
 from sandbox.testing import RunningSandbox
 from sticker_core.samples import ORANGE, gzip_json, square_doc
 from sticker_service.app import create_app
+from sticker_service.cache import RedisStore
 from sticker_service.config import load_settings
 from tests.conftest import RedisServer
+from tests.redis_faults import PATIENT, Blackhole, FakeClock
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Application]]]
 USER = 42
@@ -43,6 +47,7 @@ def service(
     """Start a service app (a 'worker') against the sandbox and Redis; overrides go to settings."""
 
     async def start(**overrides: Any) -> TestClient[Any, Application]:
+        clock: FakeClock = overrides.pop("clock", None) or FakeClock()
         settings = {
             "telegram_api_url": sandbox.url,
             "bot_token": sandbox.token,
@@ -51,9 +56,9 @@ def service(
             "max_process_workers": 1,
             # The shared test box can stall a process for a second; a 0.5 s Redis timeout
             # would trip the breaker and turn cache tests into no-cache tests.
-            "redis_timeout": 5.0,
+            "redis_timeout": PATIENT,
         } | overrides
-        return await aiohttp_client(create_app(load_settings(None, **settings)))
+        return await aiohttp_client(create_app(load_settings(None, **settings), clock=clock))
 
     return start
 
@@ -287,21 +292,40 @@ async def test_a_refused_sticker_is_remembered_and_not_converted_again(
     assert stats_b["refusals_from_cache"] == 2
 
 
-async def test_bot_api_unreachable_is_502(service: ClientFactory) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
+async def test_a_sticker_whose_render_timed_out_is_refused_from_memory_not_rendered_again(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    # A limit no render can meet: the first request times out in the worker.
+    sticker_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service(sticker_render_timeout=0.001)
+    for _ in range(3):
+        resp = await client.get(f"/stickers/{sticker_id}", params={"format": "png"})
+        assert resp.status == 422
+        assert (await resp.json())["reason"] == "timeout"
+    stats = await (await client.get("/cache/stats")).json()
+    assert stats["refused"] == 1
+    assert stats["refusals_from_cache"] == 2
+
+
+@pytest.fixture
+def refusing_url() -> Iterator[str]:
+    """A port bound and never listening, held for the whole test: connections are refused."""
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    client = await service(telegram_api_url=f"http://127.0.0.1:{port}")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def test_bot_api_unreachable_is_502(service: ClientFactory, refusing_url: str) -> None:
+    client = await service(telegram_api_url=refusing_url)
     resp = await client.get("/stickers/CAACAgIAAxkBAAEBnoSomeFile")
     assert resp.status == 502
     assert (await resp.json())["reason"] == "bot_api_unreachable"
 
 
-async def test_health_is_degraded_when_the_bot_api_is_unreachable(service: ClientFactory) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    client = await service(telegram_api_url=f"http://127.0.0.1:{port}")
+async def test_health_is_degraded_when_the_bot_api_is_unreachable(
+    service: ClientFactory, refusing_url: str
+) -> None:
+    client = await service(telegram_api_url=refusing_url)
     resp = await client.get("/health")
     assert resp.status == 503
     body = await resp.json()
@@ -345,7 +369,8 @@ async def test_redis_stopped_mid_test_degrades_health_but_conversions_go_on(
         max_process_workers=1,
         redis_timeout=5.0,  # a stopped Redis refuses at once; this only guards against stalls
     )
-    client = await aiohttp_client(create_app(settings))
+    clock = FakeClock()
+    client = await aiohttp_client(create_app(settings, clock=clock))
     cached = await upload(sandbox, gzip_json(square_doc()))
     assert (await client.get(f"/stickers/{cached}")).status == 200
 
@@ -365,6 +390,10 @@ async def test_redis_stopped_mid_test_degrades_health_but_conversions_go_on(
     assert stats["redis"] == {"available": False}
 
     own_redis.start()
+    # Within the cool-down Redis is not asked, so health still says what it last knew...
+    assert (await client.get("/health")).status == 503
+    clock.advance(settings.redis_cooldown)
+    # ...and after it, the health probe is the one call that finds Redis back.
     assert (await client.get("/health")).status == 200
 
 
@@ -455,3 +484,103 @@ async def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(
     assert await status("203.0.113.2") == 200  # another client behind the proxy
     assert await status("203.0.113.1") == 429  # the first one's budget is spent
     assert await status("198.51.100.7, 203.0.113.1") == 429  # spoofed left part is ignored
+
+
+# ---- Redis in two roles, and a Redis that never answers --------------------------------------
+
+
+async def test_a_redis_that_never_answers_is_asked_once_per_cooldown(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    file_ids = [await upload(sandbox, gzip_json(square_doc(fps=fps))) for fps in (30, 60)]
+    clock = FakeClock()
+    async with Blackhole() as hole:
+        client = await service(
+            redis_url=hole.url,
+            redis_timeout=0.2,
+            rate_limit_enabled=True,
+            rate_limit_requests=1000,
+            clock=clock,
+        )
+        for file_id in file_ids:
+            resp = await client.get(f"/stickers/{file_id}", params={"format": "png"})
+            assert resp.status == 200  # converted without the cache, counted locally
+        assert hole.connections == 1
+        health = await client.get("/health")
+        assert (health.status, (await health.json())["redis"]) == (503, "down")
+        assert hole.connections == 1  # health read the breaker, it did not ask again
+        clock.advance(5.0)
+        resp = await client.get(f"/stickers/{file_ids[0]}", params={"format": "png", "size": "64"})
+        assert resp.status == 200
+        assert hole.connections == 2  # one probe after the cool-down
+
+
+async def test_the_cache_can_live_in_a_redis_of_its_own(
+    service: ClientFactory, sandbox: RunningSandbox, redis_url: str, own_redis: RedisServer
+) -> None:
+    """Rate-limit counters in REDIS_URL (must not be evicted), stickers in the cache role."""
+    file_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service(
+        sticker_cache_redis_url=own_redis.url, rate_limit_enabled=True, rate_limit_requests=1000
+    )
+    assert (await client.get(f"/stickers/{file_id}")).status == 200
+    state = Redis.from_url(redis_url)
+    cache = Redis.from_url(own_redis.url)
+    try:
+        state_keys = {_text(key) for key in await state.keys("*")}
+        cache_keys = {_text(key) for key in await cache.keys("*")}
+    finally:
+        await state.aclose()
+        await cache.aclose()
+    [counter] = state_keys
+    assert counter.startswith("ratelimit:127.0.0.1:")
+    assert len(cache_keys) == 2  # the converted sticker and file_id -> file_unique_id
+    assert all(k.startswith("sticker:v1:") for k in cache_keys)
+    health = await (await client.get("/health")).json()
+    assert health == {"status": "ok", "redis": "ok", "redis_cache": "ok", "bot_api": "ok"}
+
+
+def _text(key: bytes | str) -> str:
+    return key.decode() if isinstance(key, bytes) else key
+
+
+# ---- the bot's Bot API quota -----------------------------------------------------------------
+
+
+async def test_an_unknown_file_id_is_remembered_not_asked_again(
+    service: ClientFactory, sandbox: RunningSandbox
+) -> None:
+    clock = FakeClock()
+    bogus = "CAACAgIAAxkBAAEBnoNobodyUploadedThis"
+    worker_a, worker_b = await service(clock=clock), await service(clock=clock)
+    for worker in (worker_a, worker_a, worker_b):
+        for fmt in ("png", "lottie"):
+            resp = await worker.get(f"/stickers/{bogus}", params={"format": fmt})
+            assert resp.status == 404
+            assert (await resp.json())["reason"] == "unknown_file"
+    # One getFile for six requests over two workers: the rest came from memory or Redis.
+    assert await get_file_calls(sandbox) == 1
+    stats = await (await worker_b.get("/cache/stats")).json()
+    assert stats["unknown_file_ids_from_cache"] == 2
+
+
+async def test_a_lock_is_released_only_by_the_worker_that_holds_it(redis_url: str) -> None:
+    guard = RedisGuard.connect(redis_url, timeout=PATIENT)
+    store = RedisStore(guard)
+    key = "sticker:v1:converting:test"
+    try:
+        slow = await store.claim(key, ttl=30)
+        assert slow is not None
+        assert await store.claim(key, ttl=30) is None  # held
+        # The slow worker's lock lapses (its TTL ran out) and another worker takes it.
+        assert guard.client is not None
+        await guard.client.delete(key)
+        fast = await store.claim(key, ttl=30)
+        assert fast is not None
+        # The slow worker finishes and releases: the fast worker's lock must stay.
+        assert await store.release(key, slow) is False
+        assert await store.claim(key, ttl=30) is None
+        assert await store.release(key, fast) is True
+        assert await store.claim(key, ttl=30) is not None
+    finally:
+        await guard.aclose()

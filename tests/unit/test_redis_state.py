@@ -9,16 +9,32 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Chat, Message, Update, User
 from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.fsm_storage import ResilientRedisStorage
 from bot.middlewares.inflight import InFlight, TrackingDispatcher
-from bot.services.redis_state import RedisFileIdStore, RedisGuard, RedisPreferences, connect
+from bot.services.redis_state import RedisFileIdStore, RedisPreferences
 from bot.services.update_reads import UpdateReads
+from infra.redis import RedisGuard
 from tests.conftest import RedisServer
+from tests.redis_faults import PATIENT, Blackhole, FakeClock
+
+COOLDOWN = 5.0
+
+
+def guard_for(url: str, clock: FakeClock | None = None, timeout: float = PATIENT) -> RedisGuard:
+    """The bot's client, as bot/factory.py builds it."""
+    return RedisGuard.connect(
+        url,
+        timeout=timeout,
+        cooldown=COOLDOWN,
+        decode_responses=True,
+        clock=clock or FakeClock(),
+    )
 
 
 async def test_file_ids_are_shared_between_stores_of_one_bot_and_not_across_bots(redis_url: str):
-    one, other = connect(redis_url), connect(redis_url)
+    one, other = guard_for(redis_url), guard_for(redis_url)
     try:
         await RedisFileIdStore(one, bot_id=1).set_many({"u1": "F1", "u2": "F2"})
         # A second instance (its own client) sees them at once.
@@ -40,36 +56,38 @@ async def test_file_ids_are_shared_between_stores_of_one_bot_and_not_across_bots
 async def test_redis_going_away_means_unknown_not_failure_and_is_logged_once(
     own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ):
-    client = connect(own_redis.url)
-    guard = RedisGuard()
-    store = RedisFileIdStore(client, bot_id=1, guard=guard)
-    prefs = RedisPreferences(client, guard)
+    clock = FakeClock()
+    guard = guard_for(own_redis.url, clock)
+    store = RedisFileIdStore(guard, bot_id=1)
+    prefs = RedisPreferences(guard)
     try:
         await store.set_many({"u": "F"})
         await prefs.set_language(7, "ru")
         own_redis.stop()
-        with caplog.at_level(logging.WARNING, logger="bot.services.redis_state"):
+        with caplog.at_level(logging.WARNING, logger="infra.redis"):
             assert await store.get_many(["u"]) == {}
             assert await prefs.language(7) is None
             await store.set_many({"v": "G"})  # skipped, not raised
             await prefs.set_language(7, "en")
-        was_down = guard.down
-        assert [r.message for r in caplog.records].count(
-            next(r.message for r in caplog.records if "unreachable" in r.message)
-        ) == 1
+        # The first call found Redis gone; the breaker answered the other three at once.
+        assert (guard.down, guard.failures, guard.skipped) == (True, 4, 3)
+        [warning] = [r.message for r in caplog.records]
+        assert warning.startswith("Redis (REDIS_URL) unreachable (file_ids get: ConnectionError")
+        assert warning.endswith("going on without it, asking again every 5 s")
         own_redis.start()  # an empty Redis (no persistence in tests)
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="bot.services.redis_state"):
-            # A pooled connection to the old server may fail once before a new one is made.
-            for _ in range(20):
-                await store.set_many({"u": "F2"})
-                if await store.get_many(["u"]) == {"u": "F2"}:
-                    break
+        with caplog.at_level(logging.WARNING, logger="infra.redis"):
+            assert await store.get_many(["u"]) == {}  # still within the cool-down: not asked
+            assert guard.skipped == 4
+            clock.advance(COOLDOWN)
+            # The first call after the cool-down is the probe; the old server's pooled
+            # connection is replaced by the pool, so it succeeds at once.
+            await store.set_many({"u": "F2"})
             assert await store.get_many(["u"]) == {"u": "F2"}
-        assert (was_down, guard.down) == (True, False)
-        assert any("reachable again" in r.message for r in caplog.records)
+        assert (guard.down, guard.state) == (False, "up")
+        assert [r.message for r in caplog.records] == ["Redis (REDIS_URL) reachable again"]
     finally:
-        await client.aclose()
+        await guard.aclose()
 
 
 def _message_update(user_id: int) -> Update:
@@ -81,10 +99,10 @@ def _message_update(user_id: int) -> Update:
     return Update(update_id=1, message=message)
 
 
-def _update_dispatcher(client: Redis, guard: RedisGuard) -> tuple[Dispatcher, RedisPreferences]:
-    prefs = RedisPreferences(client, guard)
-    storage = ResilientRedisStorage(client, guard)
-    reads = UpdateReads(client, guard, state_key=storage.state_key, language_key=prefs.key)
+def _update_dispatcher(guard: RedisGuard) -> tuple[Dispatcher, RedisPreferences]:
+    prefs = RedisPreferences(guard)
+    storage = ResilientRedisStorage(guard)
+    reads = UpdateReads(guard, state_key=storage.state_key, language_key=prefs.key)
     return TrackingDispatcher(inflight=InFlight(), storage=storage, reads=reads), prefs
 
 
@@ -94,9 +112,10 @@ async def _calls(client: Redis) -> dict[str, int]:
 
 
 async def test_an_update_reads_its_state_and_language_in_one_round_trip(redis_url: str):
-    client = connect(redis_url)
+    guard = guard_for(redis_url)
+    client = guard.redis
     bot = Bot("42:TEST")
-    dp, prefs = _update_dispatcher(client, RedisGuard())
+    dp, prefs = _update_dispatcher(guard)
     seen: list[tuple[str | None, str | None]] = []
 
     @dp.message()
@@ -119,20 +138,19 @@ async def test_an_update_reads_its_state_and_language_in_one_round_trip(redis_ur
         used = {k: after[k] - before.get(k, 0) for k in after if k != "info"}
         assert {k: v for k, v in used.items() if v} == {"mget": 1, "set": 2}
         # The writes landed in Redis (not only in this update's reads).
-        assert await RedisPreferences(client).language(7) == "ru"
+        assert await RedisPreferences(guard).language(7) == "ru"
         assert await dp.storage.get_state(StorageKey(bot_id=42, chat_id=7, user_id=7)) == (
             "cart:address"
         )
     finally:
         await bot.session.close()
-        await client.aclose()
+        await guard.aclose()
 
 
 async def test_with_redis_down_an_update_waits_for_it_once(own_redis: RedisServer):
-    client = connect(own_redis.url)
-    guard = RedisGuard()
+    guard = guard_for(own_redis.url)
     bot = Bot("42:TEST")
-    dp, prefs = _update_dispatcher(client, guard)
+    dp, prefs = _update_dispatcher(guard)
     seen: list[tuple[str | None, str | None]] = []
 
     @dp.message()
@@ -147,4 +165,47 @@ async def test_with_redis_down_an_update_waits_for_it_once(own_redis: RedisServe
         assert (guard.down, guard.failures) == (True, 1)
     finally:
         await bot.session.close()
-        await client.aclose()
+        await guard.aclose()
+
+
+async def test_a_blackholed_redis_is_asked_once_per_call_without_retries():
+    """Pinned: ``Redis(host=...)`` would retry a timed-out command ten times with backoff
+    (redis-py 8.1's default); infra.redis.connect says no retries itself."""
+    async with Blackhole() as hole:
+        guard = guard_for(hole.url, timeout=0.1)
+        try:
+            with pytest.raises(RedisTimeoutError):
+                await guard.redis.get("anything")
+            assert hole.connections == 1
+        finally:
+            await guard.aclose()
+
+
+async def test_with_redis_blackholed_updates_are_answered_and_it_is_asked_once_per_cooldown():
+    clock = FakeClock()
+    bot = Bot("42:TEST")
+    answered: list[int] = []
+    async with Blackhole() as hole:
+        guard = guard_for(hole.url, clock, timeout=0.1)
+        dp, prefs = _update_dispatcher(guard)
+
+        @dp.message()
+        async def handler(message: Message, state: FSMContext) -> None:
+            await state.set_state("menu")
+            await prefs.set_language(message.chat.id, "ru")
+            answered.append(message.chat.id)
+
+        try:
+            for user in range(1, 6):
+                await dp.feed_update(bot, _message_update(user))
+            # The first update waited one timeout; the breaker answered everything after.
+            assert (answered, hole.connections) == ([1, 2, 3, 4, 5], 1)
+            assert guard.down
+            clock.advance(COOLDOWN)
+            for user in range(6, 11):
+                await dp.feed_update(bot, _message_update(user))
+            # One probe after the cool-down (it timed out too), nothing more.
+            assert (answered[5:], hole.connections) == ([6, 7, 8, 9, 10], 2)
+        finally:
+            await bot.session.close()
+            await guard.aclose()

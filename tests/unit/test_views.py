@@ -1,47 +1,112 @@
-"""bot.views.reply: the same sendMessage as aiogram's Message.answer, built cheaper."""
+"""What shoppers read and press: the category list's text and buttons, and /help."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
 
-from bot.views import reply
+from bot.catalog import Catalog, Product
+from bot.handlers.guide import help_text
+from bot.i18n import build_i18n
+from bot.keyboards import categories_keyboard, products_keyboard
+from bot.services.paging import Page, paginate
+from bot.views import category_text
 
-KEYBOARD = InlineKeyboardMarkup(
-    inline_keyboard=[[InlineKeyboardButton(text="Mushrooms", callback_data="cat:m")]]
-)
+
+@pytest.fixture(scope="module")
+def i18n(tmp_path_factory: pytest.TempPathFactory) -> I18n:
+    return build_i18n(tmp_path_factory.mktemp("i18n"), "en")
 
 
-def _message(**extra: Any) -> Message:
-    return Message.model_validate(
+@pytest.fixture
+def english(i18n: I18n) -> Iterator[None]:
+    with i18n.context(), i18n.use_locale("en"):
+        yield
+
+
+def _rows(markup: InlineKeyboardMarkup) -> list[list[str]]:
+    return [[button.text for button in row] for row in markup.inline_keyboard]
+
+
+def _catalog(products: int, title: str = "Mugs") -> Catalog:
+    return Catalog.model_validate(
         {
-            "message_id": 1,
-            "date": 1_700_000_000,
-            "chat": {"id": 42, "type": "private"},
-            "text": "/start",
-            **extra,
+            "categories": [{"id": "mugs", "title": {"en": title, "ru": "Кружки"}}],
+            "products": [
+                {
+                    "id": f"mug-{i}",
+                    "category": "mugs",
+                    "title": {"en": f"Mug {i}"},
+                    "description": {"en": "A mug."},
+                    "price": "9.90",
+                    "currency": "EUR",
+                }
+                for i in range(1, products + 1)
+            ],
         }
     )
 
 
+def _page(products: int, number: int) -> Page[Product]:
+    return paginate(_catalog(products).products_in("mugs"), number)
+
+
+@pytest.mark.usefixtures("english")
+def test_a_one_page_category_has_no_page_buttons_and_no_page_line():
+    page = _page(3, 0)
+    assert _rows(products_keyboard("mugs", page, "en")) == [
+        ["Mug 1"],
+        ["Mug 2"],
+        ["Mug 3"],
+        ["⬅️ Categories"],
+    ]
+    assert category_text("Mugs", page) == "<b>Mugs</b>\nChoose a product:"
+
+
+@pytest.mark.usefixtures("english")
 @pytest.mark.parametrize(
-    "extra",
+    ("number", "nav", "where"),
     [
-        {},
-        {"message_thread_id": 7, "is_topic_message": True},  # a topic: the reply stays in it
-        {"message_thread_id": 7},  # a reply thread, not a topic: answer() drops the thread
-        {"business_connection_id": "bc-1"},  # a business chat: sent on the owner's behalf
+        (0, ["Next ▶️"], "Page 1 of 3"),
+        (1, ["◀️ Prev", "Next ▶️"], "Page 2 of 3"),
+        (2, ["◀️ Prev"], "Page 3 of 3"),
     ],
 )
-@pytest.mark.parametrize("markup", [None, KEYBOARD])
-def test_reply_sends_what_message_answer_sends(
-    extra: dict[str, Any], markup: InlineKeyboardMarkup | None
-) -> None:
-    message = _message(**extra)
-    ours = reply(message, "Welcome", markup)
-    theirs = message.answer("Welcome", reply_markup=markup)
-    assert ours.model_dump(exclude_none=True) == theirs.model_dump(exclude_none=True)
-    assert ours.message_thread_id == (7 if extra.get("is_topic_message") else None)
-    assert ours.business_connection_id == extra.get("business_connection_id")
+def test_pages_have_only_buttons_that_go_somewhere_and_say_where_in_the_text(number, nav, where):
+    page = _page(12, number)
+    rows = _rows(products_keyboard("mugs", page, "en"))
+    assert rows[-2:] == [nav, ["⬅️ Categories"]]
+    assert all(len(row) == 1 for row in rows[:-2])  # one product a row
+    assert category_text("Mugs", page).endswith(f"\n<i>{where}</i>")
+
+
+@pytest.mark.usefixtures("english")
+def test_an_empty_category_says_so():
+    assert (
+        category_text("Mugs & Cups", _page(0, 0)) == "<b>Mugs &amp; Cups</b>\nNo products here yet."
+    )
+
+
+def test_the_welcome_keyboard_follows_an_edited_catalog_at_once():
+    before = categories_keyboard(_catalog(1, "Mugs"), "en")
+    assert categories_keyboard(_catalog(1, "Mugs"), "en") == before  # same texts, same keyboard
+    assert _rows(categories_keyboard(_catalog(1, "Cups"), "en")) == [["Cups"]]
+    assert _rows(categories_keyboard(_catalog(1, "Cups"), "ru")) == [["Кружки"]]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_help_lists_the_menus_commands_and_admin_ones_only_for_admins(i18n, language):
+    with i18n.context(), i18n.use_locale(language):
+        shopper, admin = help_text(admin=False), help_text(admin=True)
+    for command in ("/start", "/help", "/language"):
+        assert f"\n{command} — " in shopper
+    assert "/cache_stats" not in shopper
+    assert "/warm" not in shopper
+    for command in ("/cache_stats", "/cache_clear", "/warm"):
+        assert f"\n{command} — " in admin
+    if language == "ru":
+        assert "Каталог" in shopper
+        assert "Для администраторов" in admin
