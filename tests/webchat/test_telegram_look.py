@@ -250,6 +250,8 @@ async def test_a_new_chat_shows_the_bots_name_description_and_start(
         intro = page.locator(".intro")
         await expect(intro).to_contain_text("What can this bot do?")
         await expect(intro).to_contain_text("A shop in this chat.")
+        # Telegram's apps find the /commands in a description themselves.
+        await expect(intro.locator(".cmd")).to_have_text(["/language"])
         await expect(page.locator("#start-btn")).to_be_visible()
         await expect(page.locator("#text-input")).to_be_hidden()
         await no_overflow(page)

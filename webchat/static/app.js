@@ -85,10 +85,10 @@
     return span;
   }
 
-  // Telegram makes every "/command" in a text tappable: its server marks them as bot_command
-  // entities. The sandbox adds only the entities a bot asked for, so plain text is searched
-  // here the same way: a slash after a space or the start, 1-64 letters, digits or _, an
-  // optional @botname, and no word character or slash right after.
+  // In a message, Telegram's server marks each "/command" as a bot_command entity (the
+  // sandbox does too). A bot's description comes as plain text, which Telegram's apps search
+  // themselves, the same way: a slash after a space or the start, 1-64 letters, digits or _,
+  // an optional @botname, and no word character or slash right after.
   const COMMAND_RE = /(^|[^\w/<>])(\/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?)(?![\w/<>])/g;
 
   function appendText(into, text, findCommands) {
@@ -142,7 +142,7 @@
   }
 
   // Offsets are UTF-16 code units, which is what JavaScript strings index: no conversion.
-  function renderEntities(parent, text, entities) {
+  function renderEntities(parent, text, entities, findCommands = false) {
     const sorted = [...(entities || [])]
       .filter((e) => e.length > 0 && e.offset >= 0 && e.offset + e.length <= text.length)
       .sort((a, b) => a.offset - b.offset || b.length - a.length);
@@ -168,7 +168,7 @@
       }
       if (pos < end) appendText(into, text.slice(pos, end), findCommands);
     }
-    build(parent, 0, text.length, sorted, true);
+    build(parent, 0, text.length, sorted, findCommands);
   }
 
   // ------------------------------------------------------------------ album layout
@@ -737,7 +737,7 @@
       const card = el("div", "intro-card");
       card.append(el("div", "intro-title", UI.whatCan));
       const text = el("div", "intro-text");
-      renderEntities(text, profile.description, []);
+      renderEntities(text, profile.description, [], true);
       card.append(text);
       intro.append(card);
     } else {
