@@ -468,6 +468,8 @@
   function metaNode(message, onMedia) {
     const meta = el("span", onMedia ? "meta media-meta" : "meta");
     meta.textContent = (message.edit_date ? "edited " : "") + timeOf(message);
+    // The user's own messages carry Telegram's two ticks: the bot has received them.
+    if (message.from && message.from.is_bot === false) meta.append(icon("checks"));
     return meta;
   }
 
