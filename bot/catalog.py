@@ -6,6 +6,10 @@ A broken file stops the bot before it takes any update, with an error naming the
 Image and sticker URLs may contain ``{static}``: it is replaced, at load, by a base URL
 (``CATALOG_BASE_URL``, or the sandbox's ``/static/`` when the bot runs without a token), so
 the demo catalog's pictures ship as files next to it and work wherever the bot runs.
+
+Prices are exact decimals, never floats. Currency ``XTR`` is Telegram Stars
+(https://core.telegram.org/bots/payments-stars): an invoice in Stars carries a whole number of
+them, so a Stars price with a fraction is refused here, naming the row, rather than at checkout.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -33,6 +39,8 @@ MAX_IMAGES = 30
 # A card without images is one text message (4096 chars) holding title, price and description.
 MAX_DESCRIPTION = 3000
 MAX_TITLE = 128
+# Telegram Stars: whole amounts only (Bot API `currency` "XTR", no minor units).
+STARS = "XTR"
 
 
 def _check_texts(value: dict[str, str]) -> dict[str, str]:
@@ -79,10 +87,25 @@ class Product(_Model):
     category: Id
     title: Texts
     description: Texts
-    price: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+    # Currency before price: pydantic validates fields in this order, so the price's check
+    # sees the currency (the order of keys in the file does not matter).
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    price: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
     images: Annotated[list[Url], Field(max_length=MAX_IMAGES)] = []
     sticker: Url | None = None
+
+    @field_validator("price")
+    @classmethod
+    def _whole_stars(cls, price: Decimal, info: ValidationInfo) -> Decimal:
+        if info.data.get("currency") != STARS:
+            return price
+        if price != price.to_integral_value():
+            raise ValueError(
+                f"Telegram Stars ({STARS}) are whole: {price} has a fraction; "
+                'write a whole number such as "25"'
+            )
+        # "25.00" is 25 Stars: kept as Decimal("25"), so it reads "25", not "25.00".
+        return price.quantize(Decimal(1))
 
     @model_validator(mode="after")
     def _lengths(self) -> Self:

@@ -21,7 +21,8 @@ from bot.runner import DEMO_NAME, run
 from tests.e2e.conftest import make_settings
 
 ROOT = Path(__file__).parents[2]
-DEMO_CATALOG = ROOT / "catalog" / "demo.json"
+# The old demo shop, kept as a test catalog: its ids, texts and two-picture mug are known.
+DEMO_CATALOG = ROOT / "tests" / "catalogs" / "card_shapes.json"
 SCREENSHOT = ROOT / "docs" / "screenshot-product-card.png"
 
 # Starting the bot and Chromium on a loaded 2-core box can take minutes.
