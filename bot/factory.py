@@ -20,6 +20,7 @@ from bot.api_policy import ApiPolicy, SendBudget
 from bot.catalog import Catalog
 from bot.commands import set_commands
 from bot.config import Settings
+from bot.description import set_description
 from bot.fsm_storage import ResilientRedisStorage
 from bot.handlers import get_routers
 from bot.health import (
@@ -256,6 +257,7 @@ async def build_app(
 
         async def on_startup(bot: Bot) -> None:
             await set_commands(bot, i18n, settings.bot.admin_ids)
+            await set_description(bot, i18n)
 
         dp.startup.register(on_startup)
         # Closed (workers joined) even if starting them fails half-way.

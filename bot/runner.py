@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 DEMO_TOKEN = "1000001:amanita-demo-token"  # noqa: S105 - the sandbox accepts any made-up token
 DEMO_USER = 1
+# The demo bot's name, as an operator would set it in @BotFather (the sandbox's is a stand-in).
+DEMO_NAME = "Amanita shop"
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -353,12 +355,17 @@ async def _run(settings: Settings, stop: asyncio.Event) -> None:
                     exit_code=1,
                 ) from exc
         if server is not None:
+            await app.bot.set_my_name(DEMO_NAME)
             _announce(source.api_url, source.token)
             if chat_url is not None:
+                # A development tool, like the sandbox: imported only when it runs.
+                from webchat.fonts import emoji_font_hint  # noqa: PLC0415
+
                 await _page_answers(chat_url)
                 sys.stdout.write(
-                    f"  Web chat: open {chat_url} in a browser (?user=2 is another user)\n\n"
+                    f"  Web chat: open {chat_url} in a browser (?user=2 is another user)\n"
                 )
+                sys.stdout.write(f"{await emoji_font_hint()}\n")
                 sys.stdout.flush()
         if settings.webhook.enabled:
             await run_webhook(app, stop=stop)

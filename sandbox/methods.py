@@ -635,3 +635,77 @@ async def get_my_commands(ctx: Ctx) -> list[dict[str, str]]:
 async def delete_my_commands(ctx: Ctx) -> bool:
     ctx.bot.commands.pop(_command_scope(ctx), None)
     return True
+
+
+# ---------------------------------------------------------------- name and descriptions
+
+# Telegram's limits (https://core.telegram.org/bots/api#setmydescription and neighbours).
+_PROFILE_LIMITS = {"name": 64, "description": 512, "short_description": 120}
+# TDLib's validate_bot_language_code: empty (all languages) or two lowercase letters.
+_PROFILE_LANGUAGE_RE = re.compile(r"^(?:[a-z]{2})?$")
+PROFILE_LANGUAGE_INVALID = "Bad Request: Invalid language code specified"
+
+
+def _profile_language(ctx: Ctx) -> str:
+    language = ctx.params.get_str("language_code") or ""
+    if not _PROFILE_LANGUAGE_RE.match(language):
+        raise ApiError(400, PROFILE_LANGUAGE_INVALID)
+    return language
+
+
+def _set_profile_text(ctx: Ctx, kind: str) -> bool:
+    language = _profile_language(ctx)
+    text = ctx.params.get_str(kind) or ""
+    limit = _PROFILE_LIMITS[kind]
+    if len(text) > limit:
+        # Telegram does not publish its wording for this one; the sandbox names the limit.
+        raise bad_request(f"{kind} must be 0-{limit} characters, got {len(text)}")
+    if kind == "name" and not language:
+        if not text:
+            raise bad_request("the name for all languages can't be empty")
+        ctx.bot.first_name = text
+    elif text:
+        ctx.bot.profile[kind, language] = text
+    else:
+        # An empty text removes the dedicated one: that language sees the general text.
+        ctx.bot.profile.pop((kind, language), None)
+    return True
+
+
+def _get_profile_text(ctx: Ctx, kind: str) -> dict[str, str]:
+    # Exactly the requested language's text ("" when it has none), as the official server
+    # answers; the fallback to the general text is what users see (Bot.profile_text).
+    language = _profile_language(ctx)
+    if kind == "name" and not language:
+        return {kind: ctx.bot.first_name}
+    return {kind: ctx.bot.profile.get((kind, language), "")}
+
+
+@method("setMyName")
+async def set_my_name(ctx: Ctx) -> bool:
+    return _set_profile_text(ctx, "name")
+
+
+@method("getMyName")
+async def get_my_name(ctx: Ctx) -> dict[str, str]:
+    return _get_profile_text(ctx, "name")
+
+
+@method("setMyDescription")
+async def set_my_description(ctx: Ctx) -> bool:
+    return _set_profile_text(ctx, "description")
+
+
+@method("getMyDescription")
+async def get_my_description(ctx: Ctx) -> dict[str, str]:
+    return _get_profile_text(ctx, "description")
+
+
+@method("setMyShortDescription")
+async def set_my_short_description(ctx: Ctx) -> bool:
+    return _set_profile_text(ctx, "short_description")
+
+
+@method("getMyShortDescription")
+async def get_my_short_description(ctx: Ctx) -> dict[str, str]:
+    return _get_profile_text(ctx, "short_description")

@@ -301,6 +301,20 @@ class Bot:
     waiting_polls: int = 0
     webhook_task: asyncio.Task[None] | None = None
     media_group_counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # setMyName / setMyDescription / setMyShortDescription per language code:
+    # ("name" | "description" | "short_description", language_code) -> text. The name for
+    # all languages ("") is first_name, which getMe answers.
+    profile: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def profile_text(self, kind: str, language: str) -> str:
+        """The bot's name or (short) description as a user whose app speaks ``language``
+        sees it: the text for that language, else the one for all languages."""
+        dedicated = self.profile.get((kind, language), "") if language else ""
+        if dedicated:
+            return dedicated
+        if kind == "name":
+            return self.first_name
+        return self.profile.get((kind, ""), "")
 
     def me(self) -> dict[str, Any]:
         return {

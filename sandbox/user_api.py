@@ -245,6 +245,24 @@ async def chat_messages(request: web.Request) -> web.Response:
     return _json(messages)
 
 
+@routes.get("/sandbox/bot{token}/profile")
+async def bot_profile(request: web.Request) -> web.Response:
+    """The bot as a user whose app speaks ``?language_code=`` sees it before writing: its
+    name, and the description an empty chat shows ("What can this bot do?")."""
+    bot = _bot(request)
+    # An app's language may carry a region ("en-GB"); bots set texts per two-letter code.
+    language = request.query.get("language_code", "").split("-")[0].lower()
+    return _json(
+        {
+            "id": bot.id,
+            "username": bot.username,
+            "name": bot.profile_text("name", language),
+            "description": bot.profile_text("description", language),
+            "short_description": bot.profile_text("short_description", language),
+        }
+    )
+
+
 @routes.get("/sandbox/bot{token}/events")
 async def events(request: web.Request) -> web.StreamResponse:
     """A WebSocket of this bot's events as JSON: message, edit, delete, action, call, ..."""

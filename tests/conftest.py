@@ -47,6 +47,7 @@ def settings_variables() -> frozenset[str]:
                         names.add(alias.upper())
     return frozenset(names)
 
+
 LOOPBACK_OPT_IN = "127.0.0.0/8"
 
 

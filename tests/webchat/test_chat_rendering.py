@@ -8,68 +8,29 @@ real Bot API over HTTP, so each Bot API method is exercised exactly as a bot wou
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from typing import Any
 
-import aiohttp
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from sandbox.testing import RunningSandbox
 from sticker_core.samples import gzip_json, square_doc
-from webchat import WebChatServer
+from tests.webchat.conftest import BotCalls
 
 # Each test starts Chromium; on a loaded 2-core box that alone can take a minute.
 pytestmark = pytest.mark.timeout(600)
 
 
-@pytest.fixture
-async def chat(sandbox: RunningSandbox) -> AsyncIterator[str]:
-    async with WebChatServer(sandbox.sandbox, sandbox.token, port=0) as server:
-        yield server.url
-
-
-class BotCalls:
-    """The bot's side: Bot API calls over HTTP to the sandbox."""
-
-    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
-        self.session = session
-        self.base = base
-
-    async def __call__(self, method: str, **params: Any) -> Any:
-        async with self.session.post(f"{self.base}/{method}", json=params) as response:
-            body = await response.json()
-        assert body["ok"], body
-        return body["result"]
-
-    async def upload(self, method: str, field: str, data: bytes, name: str, **params: Any) -> Any:
-        form = aiohttp.FormData({k: str(v) for k, v in params.items()})
-        form.add_field(field, data, filename=name)
-        async with self.session.post(f"{self.base}/{method}", data=form) as response:
-            body = await response.json()
-        assert body["ok"], body
-        return body["result"]
-
-
-@pytest.fixture
-async def bot(sandbox: RunningSandbox) -> AsyncIterator[BotCalls]:
-    async with aiohttp.ClientSession() as session:
-        yield BotCalls(session, f"{sandbox.url}/bot{sandbox.token}")
-
-
 async def open_chat(
     browser: BrowserContext, url: str, user: int, dialogs: list[str] | None = None
 ) -> Page:
-    """A tab as ``user`` that has said hello (the sandbox lets a bot write only to users who
-    wrote first). ``dialogs`` collects any alert() a page script would raise."""
+    """A tab as ``user`` that has pressed START (the sandbox lets a bot write only to users
+    who wrote first). ``dialogs`` collects any alert() a page script would raise."""
     page = await browser.new_page()
     if dialogs is not None:
         page.on("dialog", lambda dialog: dialogs.append(dialog.message))
     await page.goto(f"{url}?user={user}")
     await expect(page.locator("body[data-live='1']")).to_be_attached()
-    await page.locator("#text-input").fill("hello")
-    await page.locator("#text-input").press("Enter")
-    await expect(page.locator(".row.out .text")).to_contain_text("hello")
+    await page.locator("#start-btn").click()
+    await expect(page.locator(".row.out .text")).to_contain_text("/start")
     return page
 
 
@@ -184,7 +145,7 @@ async def test_each_tab_is_its_own_user_and_a_reload_shows_the_same_chat(
     # A reload shows the same chat from the sandbox's history.
     await alice.reload()
     await expect(alice.locator(".row.in .text")).to_have_text([re.compile(r"^for Alice\d")])
-    await expect(alice.locator(".row.out .text")).to_have_text([re.compile(r"^hello\d")])
+    await expect(alice.locator(".row.out .text")).to_have_text([re.compile(r"^/start\d")])
 
 
 def _png() -> bytes:

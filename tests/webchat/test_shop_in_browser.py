@@ -1,14 +1,15 @@
 """The demo shop in a real browser: `./run.sh dev` with no token, driven through the web chat.
 
 Runs bot.runner.run exactly as main.py does (sandbox, demo catalog, bot, web chat), with free
-ports, and clicks through it in headless Chromium. The screenshot of the product card goes to
-a temporary folder, or to docs/screenshot-product-card.png with UPDATE_SCREENSHOT=1 (so CI
-does not dirty the work tree).
+ports, and clicks through it in headless Chromium. The screenshot of a product card of the
+demo shop (catalog/demo.json) goes to a temporary folder, or to README's
+docs/screenshot-product-card.png with UPDATE_SCREENSHOT=1 (so CI does not dirty the work tree).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from pathlib import Path
@@ -16,22 +17,24 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
-from bot.runner import run
+from bot.runner import DEMO_NAME, run
 from tests.e2e.conftest import make_settings
 
 ROOT = Path(__file__).parents[2]
 # The old demo shop, kept as a test catalog: its ids, texts and two-picture mug are known.
 DEMO_CATALOG = ROOT / "tests" / "catalogs" / "card_shapes.json"
 SCREENSHOT = ROOT / "docs" / "screenshot-product-card.png"
+# The shop as `./run.sh dev` shows it, for README's screenshot.
+SHOP_CATALOG = ROOT / "catalog" / "demo.json"
 
 # Starting the bot and Chromium on a loaded 2-core box can take minutes.
 pytestmark = pytest.mark.timeout(600)
 
 
 async def _start_demo(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], catalog: Path = DEMO_CATALOG
 ) -> tuple[str, asyncio.Task[int], asyncio.Event]:
-    settings = make_settings(tmp_path, bot_token=None, catalog_path=DEMO_CATALOG, sandbox_port=0)
+    settings = make_settings(tmp_path, bot_token=None, catalog_path=catalog, sandbox_port=0)
     settings = settings.model_copy(
         update={"webchat": settings.webchat.model_copy(update={"webchat_port": 0})}
     )
@@ -67,8 +70,11 @@ async def test_a_shopper_browses_the_demo_shop_in_the_web_chat(
         await page.goto(f"{url}?user=7")
         await expect(page.locator("body[data-live='1']")).to_be_attached()
 
-        await page.locator("#text-input").fill("/start")
-        await page.locator("#text-input").press("Enter")
+        # A new chat as Telegram shows it: the bot's name, what it can do, and START.
+        await expect(page.locator("#bot-name")).to_have_text(DEMO_NAME)
+        await expect(page.locator(".intro")).to_contain_text("What can this bot do?")
+        await expect(page.locator(".intro")).to_contain_text("/language")
+        await page.locator("#start-btn").click()
         # The shopper's own message, then the bot's welcome with the category buttons.
         await expect(page.locator(".row.out .text").last).to_contain_text("/start")
         await expect(last_keyboard(page)).to_contain_text("Mugs")
@@ -111,17 +117,44 @@ async def test_a_shopper_browses_the_demo_shop_in_the_web_chat(
         )
         await expect(last_keyboard(page)).to_contain_text("Back")
 
-        shot = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOT") == "1" else tmp_path / "card.png"
-        shot.parent.mkdir(parents=True, exist_ok=True)
-        await page.locator(".row.in .kb-btn").last.scroll_into_view_if_needed()
-        await page.screenshot(path=str(shot))
-        assert shot.stat().st_size > 10_000
-
         await page.locator("#text-input").fill("/language")
         await page.locator("#text-input").press("Enter")
         await last_keyboard(page).get_by_role("button", name=re.compile("Русский")).click()
         # Telegram's toast with the callback answer, then the welcome in Russian.
         await expect(page.locator("#toast")).to_contain_text("Язык")
         await expect(last_keyboard(page)).to_contain_text("Кружки")
+    finally:
+        await _stop(running, stop)
+
+
+async def test_the_readme_screenshot_shows_a_product_card_of_the_demo_shop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], browser: BrowserContext
+):
+    # The first product with an album, in the first category that has one, in English.
+    catalog = json.loads(SHOP_CATALOG.read_text())
+    product = next(p for p in catalog["products"] if len(p["images"]) >= 2)
+    category = next(c for c in catalog["categories"] if c["id"] == product["category"])
+    url, running, stop = await _start_demo(tmp_path, capsys, SHOP_CATALOG)
+    try:
+        page = await browser.new_page()
+        await page.goto(f"{url}?user=7")
+        await expect(page.locator("body[data-live='1']")).to_be_attached()
+        await page.locator("#start-btn").click()
+        await last_keyboard(page).get_by_role("button", name=category["title"]["en"]).click()
+        await last_keyboard(page).get_by_role("button", name=product["title"]["en"]).click()
+        count = len(product["images"])
+        await expect(page.locator(f".row.in .album.n-{count} img")).to_have_count(count)
+        await expect(page.locator(".row.in .caption b").last).to_have_text(product["title"]["en"])
+        await expect(last_keyboard(page)).to_contain_text("Back")
+        await page.wait_for_function(
+            """() => [...document.querySelectorAll('.row.in .album img')]
+                .every((i) => i.complete && i.naturalWidth > 0)"""
+        )
+        await expect(page.locator(".row.in .caption b").last).to_be_in_viewport()
+
+        shot = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOT") == "1" else tmp_path / "card.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000
     finally:
         await _stop(running, stop)

@@ -10,6 +10,22 @@
   const LANG = params.get("lang") === "ru" ? "ru" : "en";
   const $ = (id) => document.getElementById(id);
 
+  // The app's own words, in the app's language (Telegram's wording).
+  const UI = {
+    en: {
+      message: "Message", bot: "bot", start: "START", menu: "Menu",
+      whatCan: "What can this bot do?", empty: "No messages here yet…",
+      typing: "typing", upload_photo: "sending a photo", upload_document: "sending a file",
+      choose_sticker: "choosing a sticker", record_video: "recording a video",
+    },
+    ru: {
+      message: "Сообщение", bot: "бот", start: "ЗАПУСТИТЬ", menu: "Меню",
+      whatCan: "Что умеет этот бот?", empty: "Здесь пока ничего нет…",
+      typing: "печатает", upload_photo: "отправляет фото", upload_document: "отправляет файл",
+      choose_sticker: "выбирает стикер", record_video: "записывает видео",
+    },
+  }[LANG];
+
   let TOKEN = "";
   const stored = new Map(); // message_id -> {message, fromBot, deleted}
   const keyMembers = new Map(); // render key -> Set of message_ids
@@ -17,12 +33,23 @@
   const pendingButtons = new Map(); // callback_query_id -> button element
   const answeredQueries = new Set(); // callback_query_ids the bot has answered
   const calls = { total: 0, polls: 0, uploads: 0, reused: 0, urls: 0, bytes: 0 };
+  let profile = { name: "", description: "" };
+  let started = false; // the chat has messages: the composer replaces START
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
     if (cls) node.className = cls;
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
+  }
+
+  function icon(name) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+    use.setAttribute("href", `#i-${name}`);
+    svg.append(use);
+    svg.setAttribute("aria-hidden", "true");
+    return svg;
   }
 
   function api(path) {
@@ -51,6 +78,35 @@
     }
   }
 
+  function commandNode(command) {
+    const span = el("span", "cmd", command);
+    span.setAttribute("role", "link");
+    span.addEventListener("click", () => sendText(command));
+    return span;
+  }
+
+  // In a message, Telegram's server marks each "/command" as a bot_command entity (the
+  // sandbox does too). A bot's description comes as plain text, which Telegram's apps search
+  // themselves, the same way: a slash after a space or the start, 1-64 letters, digits or _,
+  // an optional @botname, and no word character or slash right after.
+  const COMMAND_RE = /(^|[^\w/<>])(\/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?)(?![\w/<>])/g;
+
+  function appendText(into, text, findCommands) {
+    if (!findCommands) { into.append(text); return; }
+    let pos = 0;
+    for (const match of text.matchAll(COMMAND_RE)) {
+      const start = match.index + match[1].length;
+      if (start > pos) into.append(text.slice(pos, start));
+      into.append(commandNode(match[2]));
+      pos = start + match[2].length;
+    }
+    if (pos < text.length) into.append(text.slice(pos));
+  }
+
+  // Inside these, text stays as it is: code is code, a link is already a link.
+  const NO_COMMANDS_INSIDE = new Set(["code", "pre", "text_link", "url", "bot_command", "mention",
+    "text_mention", "email", "phone_number", "hashtag", "cashtag", "custom_emoji"]);
+
   function entityElement(entity, text) {
     const inner = text.slice(entity.offset, entity.offset + entity.length);
     switch (entity.type) {
@@ -77,6 +133,7 @@
       }
       case "bot_command": {
         const span = el("span", "cmd");
+        span.setAttribute("role", "link");
         span.addEventListener("click", () => sendText(inner));
         return span;
       }
@@ -85,11 +142,11 @@
   }
 
   // Offsets are UTF-16 code units, which is what JavaScript strings index: no conversion.
-  function renderEntities(parent, text, entities) {
+  function renderEntities(parent, text, entities, findCommands = false) {
     const sorted = [...(entities || [])]
       .filter((e) => e.length > 0 && e.offset >= 0 && e.offset + e.length <= text.length)
       .sort((a, b) => a.offset - b.offset || b.length - a.length);
-    function build(into, start, end, list) {
+    function build(into, start, end, list, findCommands) {
       let pos = start;
       let i = 0;
       while (i < list.length) {
@@ -102,16 +159,197 @@
           j += 1;
         }
         if (entity.offset < pos) { i = j; continue; } // overlaps what is drawn: skip it
-        if (entity.offset > pos) into.append(text.slice(pos, entity.offset));
+        if (entity.offset > pos) appendText(into, text.slice(pos, entity.offset), findCommands);
         const node = entityElement(entity, text);
-        build(node, entity.offset, stop, kids);
+        build(node, entity.offset, stop, kids, findCommands && !NO_COMMANDS_INSIDE.has(entity.type));
         into.append(node);
         pos = stop;
         i = j;
       }
-      if (pos < end) into.append(text.slice(pos, end));
+      if (pos < end) appendText(into, text.slice(pos, end), findCommands);
     }
-    build(parent, 0, text.length, sorted);
+    build(parent, 0, text.length, sorted, findCommands);
+  }
+
+  // ------------------------------------------------------------------ album layout
+
+  // Telegram lays an album out by its photos' shapes, so that every photo shows most of itself
+  // and the album is a rectangle with no empty cell. Two to four photos get an arrangement
+  // chosen by whether each is wide, narrow or square (side by side, one above the other, one
+  // large beside or above the rest). Five or more, or any very wide one, go in two to four
+  // rows: in a row the photos stand at one height and fill the width together, so a row of
+  // wide photos is low and a row of narrow ones is high; of all the ways to cut the album
+  // into rows, the one whose height comes nearest to 4:3 portrait wins, with a penalty for
+  // rows too low to read and for rows with fewer photos than the row above.
+  // This is our own code after the idea of Telegram Desktop's Ui::LayoutMediaGroup
+  // (ui/grouped_layout.cpp) and Web K's groupedLayout.ts; their code is GPL and none of it
+  // is copied here.
+  const ALBUM_W = 420; // the box the layout is computed in; drawn at any width in percent
+  const ALBUM_GAP = 2;
+  const TILE_MIN = 84; // a tile lower or thinner than this reads as a sliver
+
+  const total = (list) => list.reduce((a, b) => a + b, 0);
+  const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
+  const shapeOf = (ratio) => (ratio > 1.2 ? "w" : ratio < 0.8 ? "n" : "q");
+
+  // `length` cut into parts in proportion to `weights`, none under `least` (when they fit).
+  function cut(length, weights, least) {
+    const pinned = weights.map(() => false);
+    for (;;) {
+      const freeWeight = total(weights.filter((_, i) => !pinned[i]));
+      const room = length - least * pinned.filter(Boolean).length;
+      if (freeWeight <= 0 || room <= 0) return weights.map(() => length / weights.length);
+      const parts = weights.map((w, i) => (pinned[i] ? least : (room * w) / freeWeight));
+      const thin = parts.map((part, i) => !pinned[i] && part < least);
+      if (!thin.some(Boolean)) return parts;
+      thin.forEach((isThin, i) => { if (isThin) pinned[i] = true; });
+    }
+  }
+
+  // Tiles side by side at `y`, `height` high, across the whole width.
+  function rowOf(rects, first, weights, y, height) {
+    const widths = cut(ALBUM_W - ALBUM_GAP * (weights.length - 1), weights, TILE_MIN);
+    let x = 0;
+    widths.forEach((w, i) => {
+      rects[first + i] = { x, y, w, h: height };
+      x += w + ALBUM_GAP;
+    });
+  }
+
+  // Tiles one above the other at `x`, `width` wide, `height` high in all.
+  function columnOf(rects, first, weights, x, width, height) {
+    const heights = cut(height - ALBUM_GAP * (weights.length - 1), weights, TILE_MIN * 0.6);
+    let y = 0;
+    heights.forEach((h, i) => {
+      rects[first + i] = { x, y, w: width, h };
+      y += h + ALBUM_GAP;
+    });
+  }
+
+  // Every way to put n photos in 2-4 rows of 1-3 (a middle row of 4 when the photos are
+  // narrow, as a row of narrow photos is low enough for four).
+  function rowPlans(n, narrow) {
+    const plans = [];
+    function extend(plan, left) {
+      if (left === 0) {
+        const fits = plan.every((count, i) => count <= 3 || (narrow && plan.length === 3 && i === 1));
+        if (plan.length >= 2 && fits) plans.push(plan);
+        return;
+      }
+      if (plan.length === 4) return;
+      for (let count = 1; count <= Math.min(4, left); count += 1) extend([...plan, count], left - count);
+    }
+    extend([], n);
+    return plans;
+  }
+
+  function rowsLayout(ratios) {
+    const n = ratios.length;
+    const average = total(ratios) / n;
+    // Within rows, odd shapes are cropped toward the album's own: wide albums keep photos
+    // between square and 2.75:1, the others between 2:3 and square.
+    const shapes = ratios.map((r) => (average > 1.1 ? clamp(r, 1, 2.75) : clamp(r, 0.6667, 1)));
+    const wanted = (ALBUM_W * 4) / 3;
+    let best = null;
+    for (const plan of rowPlans(n, average < 0.85)) {
+      const heights = [];
+      let first = 0;
+      for (const count of plan) {
+        const row = shapes.slice(first, first + count);
+        heights.push((ALBUM_W - ALBUM_GAP * (count - 1)) / total(row));
+        first += count;
+      }
+      const height = total(heights) + ALBUM_GAP * (plan.length - 1);
+      let miss = Math.abs(height - wanted);
+      if (Math.min(...heights) < TILE_MIN) miss *= 1.5;
+      if (plan.some((count, i) => i > 0 && plan[i - 1] > count)) miss *= 1.5;
+      if (best === null || miss < best.miss) best = { plan, heights, height, miss };
+    }
+    const rects = [];
+    let first = 0;
+    let y = 0;
+    best.plan.forEach((count, row) => {
+      rowOf(rects, first, shapes.slice(first, first + count), y, best.heights[row]);
+      first += count;
+      y += best.heights[row] + ALBUM_GAP;
+    });
+    return { width: ALBUM_W, height: best.height, rects };
+  }
+
+  // Rectangles {x, y, w, h} in a box ALBUM_W wide, and the box's height, for photos of these
+  // width/height ratios, in order.
+  function albumLayout(ratios) {
+    const n = ratios.length;
+    const W = ALBUM_W;
+    const gap = ALBUM_GAP;
+    if (n === 1) {
+      // The first photo of an album that is still arriving, or the one left after deletions.
+      const h = W / clamp(ratios[0], 0.5, 2.5);
+      return { width: W, height: h, rects: [{ x: 0, y: 0, w: W, h }] };
+    }
+    if (n >= 5 || ratios.some((r) => r > 2)) return rowsLayout(ratios);
+    const shapes = ratios.map(shapeOf).join("");
+    const average = total(ratios) / n;
+    const rects = [];
+    if (n === 2) {
+      const [a, b] = ratios;
+      if (shapes === "ww" && average > 1.4 && Math.abs(a - b) < 0.2) {
+        // Two wide photos of one shape: one above the other, each across the width.
+        const h = Math.min(W / a, W / b, (W - gap) / 2);
+        return { width: W, height: 2 * h + gap, rects: [
+          { x: 0, y: 0, w: W, h }, { x: 0, y: h + gap, w: W, h }] };
+      }
+      if (shapes === "ww" || shapes === "qq") {
+        // Two alike: two equal halves.
+        const half = (W - gap) / 2;
+        const h = Math.min(half / a, half / b, W);
+        return { width: W, height: h, rects: [
+          { x: 0, y: 0, w: half, h }, { x: half + gap, y: 0, w: W - half - gap, h }] };
+      }
+      // Two different shapes side by side at one height, each as wide as its shape asks,
+      // neither under 40 % of the width.
+      const [wa, wb] = cut(W - gap, ratios, (W - gap) * 0.4);
+      const h = Math.min(W, wa / a, wb / b);
+      return { width: W, height: h, rects: [
+        { x: 0, y: 0, w: wa, h }, { x: wa + gap, y: 0, w: wb, h }] };
+    }
+    if (n === 3) {
+      const [a, b, c] = ratios;
+      if (shapes[0] === "n") {
+        // A tall first photo on the left, the other two one above the other on its right.
+        const H = W;
+        const right = clamp((H - gap) / (1 / b + 1 / c), TILE_MIN, (W - gap) / 2);
+        const left = W - gap - right;
+        rects[0] = { x: 0, y: 0, w: left, h: H };
+        columnOf(rects, 1, [1 / b, 1 / c], left + gap, right, H);
+        return { width: W, height: H, rects };
+      }
+      // The first across the top, the other two side by side under it.
+      const top = Math.min(W / a, (W - gap) * 0.66);
+      const half = (W - gap) / 2;
+      const bottom = Math.max(TILE_MIN, Math.min(W - top - gap, half / b, half / c));
+      return { width: W, height: top + gap + bottom, rects: [
+        { x: 0, y: 0, w: W, h: top },
+        { x: 0, y: top + gap, w: half, h: bottom },
+        { x: half + gap, y: top + gap, w: W - half - gap, h: bottom }] };
+    }
+    // Four.
+    const [a, ...rest] = ratios;
+    if (shapes[0] === "w") {
+      // A wide first photo across the top, the other three in a row under it.
+      const top = Math.min(W / a, (W - gap) * 0.66);
+      const low = (W - 2 * gap) / total(rest);
+      const bottom = Math.max(TILE_MIN, Math.min(W - top - gap, low));
+      rects[0] = { x: 0, y: 0, w: W, h: top };
+      rowOf(rects, 1, rest, top + gap, bottom);
+      return { width: W, height: top + gap + bottom, rects };
+    }
+    // The first large on the left, the other three one above the other on its right.
+    const H = W;
+    const left = Math.min(H * a, (W - gap) * 0.6);
+    rects[0] = { x: 0, y: 0, w: left, h: H };
+    columnOf(rects, 1, rest.map((r) => 1 / r), left + gap, W - gap - left, H);
+    return { width: W, height: H, rects };
   }
 
   // ------------------------------------------------------------------ media
@@ -126,13 +364,22 @@
     return sizes[sizes.length - 1];
   }
 
+  // Width / height of a message's picture, from the sizes Telegram sends with it.
+  function ratioOf(message) {
+    let size = null;
+    if (message.photo) size = message.photo[message.photo.length - 1];
+    else size = message.animation || message.video || message.sticker || null;
+    if (!size || !(size.width > 0) || !(size.height > 0)) return 1;
+    return size.width / size.height;
+  }
+
   function image(fileId, alt) {
     const img = el("img", "media");
     img.src = fileUrl(fileId);
     img.alt = alt || "";
     img.loading = "eager";
     img.decoding = "async";
-    img.addEventListener("load", keepBottom);
+    img.addEventListener("load", () => { if (following) autoScroll(); });
     return img;
   }
 
@@ -167,12 +414,14 @@
 
   function documentRow(doc) {
     const row = el("div", "document");
-    const icon = el("a", "doc-icon", "⬇");
-    icon.href = fileUrl(doc.file_id);
-    icon.download = doc.file_name || "file";
-    const info = el("div");
+    const link = el("a", "doc-icon");
+    link.href = fileUrl(doc.file_id);
+    link.download = doc.file_name || "file";
+    link.title = "Download";
+    link.append(icon("file"));
+    const info = el("div", "doc-info");
     info.append(el("div", "doc-name", doc.file_name || "file"), el("div", "doc-size", humanSize(doc.file_size)));
-    row.append(icon, info);
+    row.append(link, info);
     return row;
   }
 
@@ -219,6 +468,8 @@
   function metaNode(message, onMedia) {
     const meta = el("span", onMedia ? "meta media-meta" : "meta");
     meta.textContent = (message.edit_date ? "edited " : "") + timeOf(message);
+    // The user's own messages carry Telegram's two ticks: the bot has received them.
+    if (message.from && message.from.is_bot === false) meta.append(icon("checks"));
     return meta;
   }
 
@@ -239,6 +490,7 @@
           const a = el("a", "kb-btn url", button.text);
           const href = safeHref(button.url);
           if (href) { a.href = href; a.target = "_blank"; a.rel = "noopener noreferrer"; }
+          a.append(icon("link"));
           line.append(a);
           continue;
         }
@@ -263,52 +515,83 @@
     return block;
   }
 
-  function drawSingle(message) {
+  // A lone photo or video: the bubble takes the picture's shape, between 1:2 and 5:2.
+  function singleMedia(stack, bubble, message) {
+    const ratio = ratioOf(message);
+    const shape = clamp(ratio, 0.5, 2.5);
+    stack.classList.add("media", "single");
+    stack.style.setProperty("--ratio", String(shape));
+    const album = el("div", "album n-1");
+    album.style.aspectRatio = String(shape);
+    const tile = mediaTile(message);
+    album.append(tile);
+    bubble.append(album);
+    return album;
+  }
+
+  function drawSingle(stack, message) {
     const bubble = el("div", "bubble");
+    stack.append(bubble);
     if (message.reply_to_message) bubble.append(quoteNode(message.reply_to_message));
     if (message.sticker) {
       bubble.classList.add("bare");
       bubble.append(stickerNode(message.sticker));
-      return bubble;
+      return;
     }
     if (message.text !== undefined) {
       bubble.append(textBlock("text", message.text, message.entities, metaNode(message, false)));
-      return bubble;
+      return;
     }
     // An animation message carries a "document" too (for old clients): show the animation.
+    let media;
     if (message.document && !message.photo && !message.animation) {
-      bubble.append(documentRow(message.document));
+      bubble.classList.add("file");
+      media = documentRow(message.document);
+      bubble.append(media);
     } else {
       bubble.classList.add("has-media");
-      const album = el("div", "album n-1");
-      album.append(mediaTile(message));
-      bubble.append(album);
+      media = singleMedia(stack, bubble, message);
     }
     if (message.caption) {
       bubble.append(textBlock("caption", message.caption, message.caption_entities, metaNode(message, false)));
     } else {
-      bubble.lastChild.style.position = "relative";
-      bubble.lastChild.append(metaNode(message, true));
+      media.append(metaNode(message, !bubble.classList.contains("file")));
     }
-    return bubble;
   }
 
-  function drawAlbum(items) {
+  function drawAlbum(stack, items) {
     const bubble = el("div", "bubble has-media");
-    const docs = items.every((m) => m.document);
-    const album = el("div", docs ? "docs" : `album n-${items.length}${items.length > 4 ? " many" : ""}`);
+    stack.append(bubble);
+    const docs = items.every((m) => m.document && !m.photo && !m.animation);
+    let album;
+    if (docs) {
+      bubble.classList.replace("has-media", "file");
+      album = el("div", "docs");
+      for (const item of items) album.append(documentRow(item.document));
+    } else {
+      stack.classList.add("media");
+      album = el("div", `album n-${items.length}`);
+      const layout = albumLayout(items.map(ratioOf));
+      album.style.aspectRatio = `${layout.width} / ${layout.height}`;
+      items.forEach((item, i) => {
+        const tile = mediaTile(item);
+        const rect = layout.rects[i];
+        tile.style.left = `${(100 * rect.x) / layout.width}%`;
+        tile.style.top = `${(100 * rect.y) / layout.height}%`;
+        tile.style.width = `${(100 * rect.w) / layout.width}%`;
+        tile.style.height = `${(100 * rect.h) / layout.height}%`;
+        album.append(tile);
+      });
+    }
     album.dataset.count = String(items.length);
-    for (const item of items) album.append(docs ? documentRow(item.document) : mediaTile(item));
     bubble.append(album);
     const captioned = items.find((m) => m.caption);
     const last = items[items.length - 1];
     if (captioned) {
       bubble.append(textBlock("caption", captioned.caption, captioned.caption_entities, metaNode(last, false)));
     } else {
-      album.style.position = "relative";
-      album.append(metaNode(last, true));
+      album.append(metaNode(last, !docs));
     }
-    return bubble;
   }
 
   function draw(key) {
@@ -328,10 +611,14 @@
     const row = el("div", items[0].fromBot ? "row in" : "row out");
     row.dataset.key = key;
     row.dataset.messageIds = ids.join(",");
+    // The bubble and its keyboard share one width, as in Telegram: the wider of the two.
+    const stack = el("div", "stack");
+    row.append(stack);
     const messages = items.map((s) => s.message);
-    row.append(key.startsWith("g:") ? drawAlbum(messages) : drawSingle(messages[0]));
+    if (key.startsWith("g:")) drawAlbum(stack, messages);
+    else drawSingle(stack, messages[0]);
     const keyboard = keyboardNode(messages[messages.length - 1]);
-    if (keyboard) row.append(keyboard);
+    if (keyboard) stack.append(keyboard);
     if (old) {
       old.replaceWith(row);
     } else {
@@ -342,23 +629,29 @@
 
   function insertInOrder(row, firstId) {
     const list = $("messages");
-    for (const child of list.children) {
+    for (const child of list.querySelectorAll(":scope > .row")) {
       const childFirst = Number(child.dataset.messageIds.split(",")[0]);
       if (childFirst > firstId) { list.insertBefore(row, child); return; }
     }
     list.append(row);
   }
 
-  function upsert(message, fromBot) {
+  function upsert(message, fromBot, live = true) {
     if (!message.chat || message.chat.id !== USER) return;
-    const nearBottom = isNearBottom();
     const previous = stored.get(message.message_id);
     stored.set(message.message_id, { message, fromBot, deleted: previous ? previous.deleted : false });
     const key = keyOf(message);
     if (!keyMembers.has(key)) keyMembers.set(key, new Set());
     keyMembers.get(key).add(message.message_id);
+    if (!started) setStarted(true);
+    if (live && !fromBot && !previous) answerStarts(message.message_id + 1);
     draw(key);
-    if (nearBottom || !fromBot) scrollBottom();
+    if (live && fromBot && !anchorKey && message.message_id >= answerFrom && message.caption
+        && (message.photo || message.animation || message.video)) {
+      anchorKey = key;
+    }
+    if (following) autoScroll();
+    else showToBottom();
   }
 
   function removeMessage(messageId) {
@@ -368,19 +661,109 @@
     draw(keyOf(entry.message));
   }
 
+  // ------------------------------------------------------------------ scrolling
+
+  // The view follows new messages while the user has not scrolled away. A product card can be
+  // taller than the screen (three albums, then its buttons): following it to the very bottom
+  // would leave only the last photos in view, so the view stops where the card's caption (its
+  // title and price) is still on screen, as Telegram keeps the first new message in view.
+  let following = true;
+  let anchorKey = null; // render key of the answer's captioned media, if any
+  let answerFrom = Infinity; // message ids from here on answer the user's last action
+  let autoTop = -1; // where the page itself last scrolled to
+
+  function answerStarts(firstId) {
+    answerFrom = firstId;
+    anchorKey = null;
+    following = true;
+  }
+
   function isNearBottom() {
     const list = $("messages");
     return list.scrollHeight - list.scrollTop - list.clientHeight < 120;
   }
 
-  function scrollBottom() {
+  function autoScroll() {
     const list = $("messages");
-    list.scrollTop = list.scrollHeight;
+    let target = list.scrollHeight - list.clientHeight;
+    const anchor = anchorKey && nodes.get(anchorKey);
+    const caption = anchor && anchor.querySelector(".caption");
+    if (caption) {
+      const top = caption.getBoundingClientRect().top - list.getBoundingClientRect().top + list.scrollTop;
+      target = Math.min(target, Math.max(0, top - 12));
+    }
+    list.scrollTop = target;
+    autoTop = list.scrollTop;
+    showToBottom();
   }
 
-  let stickToBottom = true;
-  function keepBottom() {
-    if (stickToBottom) scrollBottom();
+  function scrollToNewest() {
+    anchorKey = null;
+    following = true;
+    autoScroll();
+  }
+
+  function showToBottom() {
+    $("to-bottom").hidden = isNearBottom();
+  }
+
+  function onScroll() {
+    const list = $("messages");
+    if (Math.abs(list.scrollTop - autoTop) > 2) {
+      // The user scrolled: follow again only once they are back at the bottom.
+      anchorKey = null;
+      following = isNearBottom();
+      autoTop = -1;
+    }
+    showToBottom();
+  }
+
+  // ------------------------------------------------------------------ a new chat
+
+  // Until the user has written, Telegram shows the bot's description and a START button in
+  // place of the message field.
+  function setStarted(value) {
+    started = value;
+    $("start-bar").hidden = started;
+    $("composer").hidden = !started;
+    drawIntro();
+  }
+
+  function drawIntro() {
+    const list = $("messages");
+    const old = list.querySelector(".intro");
+    if (old) old.remove();
+    if (started) return;
+    const intro = el("div", "intro");
+    if (profile.description) {
+      const card = el("div", "intro-card");
+      card.append(el("div", "intro-title", UI.whatCan));
+      const text = el("div", "intro-text");
+      renderEntities(text, profile.description, [], true);
+      card.append(text);
+      intro.append(card);
+    } else {
+      intro.append(el("div", "intro-empty", UI.empty));
+    }
+    list.append(intro);
+  }
+
+  function initials(name) {
+    const words = name.trim().split(/\s+/).filter(Boolean);
+    if (!words.length) return "";
+    const first = Array.from(words[0])[0];
+    const last = words.length > 1 ? Array.from(words[words.length - 1])[0] : "";
+    return (first + last).toUpperCase();
+  }
+
+  async function loadProfile() {
+    const response = await fetch(api(`/profile?language_code=${LANG}`));
+    if (!response.ok) return;
+    profile = await response.json();
+    $("bot-name").textContent = profile.name;
+    $("avatar").textContent = initials(profile.name);
+    document.title = `${profile.name} · User ${USER}`;
+    drawIntro();
   }
 
   // ------------------------------------------------------------------ actions
@@ -399,6 +782,8 @@
 
   async function press(messageId, data, button) {
     button.classList.add("pending");
+    // What the bot sends now answers this press; an edit stays where it is.
+    answerStarts(Math.max(0, ...stored.keys()) + 1);
     try {
       const { callback_query_id: id } = await postJSON(`/users/${USER}/callbacks`, { message_id: messageId, data });
       // A quick bot answers before this request returns: its event has been seen already.
@@ -437,14 +822,10 @@
     toastTimer = setTimeout(() => { box.hidden = true; }, alert ? 5000 : 2500);
   }
 
-  const ACTIONS = {
-    typing: "typing…", upload_photo: "sending a photo…", upload_document: "sending a file…",
-    choose_sticker: "choosing a sticker…", record_video: "recording a video…",
-  };
   let statusTimer = 0;
   function showAction(action) {
     const status = $("bot-status");
-    status.textContent = ACTIONS[action] || `${action}…`;
+    status.textContent = `${UI[action] || action}…`;
     status.classList.add("busy");
     clearTimeout(statusTimer);
     // Telegram shows a chat action for 5 seconds or until the next message.
@@ -452,11 +833,26 @@
   }
   function clearAction() {
     const status = $("bot-status");
-    status.textContent = "bot";
+    status.textContent = UI.bot;
     status.classList.remove("busy");
   }
 
   // ------------------------------------------------------------------ side panel
+
+  const narrowScreen = window.matchMedia("(max-width: 900px)");
+
+  function panelShown() {
+    const layout = $("layout");
+    return narrowScreen.matches ? layout.classList.contains("panel-open") : !layout.classList.contains("panel-closed");
+  }
+
+  function showPanel(show) {
+    const layout = $("layout");
+    // On a phone the panel lies over the chat when opened; on a desktop it sits beside it.
+    if (narrowScreen.matches) layout.classList.toggle("panel-open", show);
+    else layout.classList.toggle("panel-closed", !show);
+    $("panel-btn").setAttribute("aria-expanded", String(show));
+  }
 
   function callNode(call) {
     const item = el("li", "call");
@@ -487,14 +883,18 @@
     return item;
   }
 
-  function addCall(call) {
+  const PROFILE_METHODS = new Set(["setmyname", "setmydescription", "setmyshortdescription"]);
+
+  function addCall(call, live) {
     calls.total += 1;
-    if (call.method.toLowerCase() === "getupdates") {
+    const method = call.method.toLowerCase();
+    if (method === "getupdates") {
       // Long polls are most of the log and say little: counted, not listed.
       calls.polls += 1;
       showCallSummary();
       return;
     }
+    if (live && PROFILE_METHODS.has(method) && call.ok) loadProfile();
     for (const media of call.media || []) {
       if (media.source === "upload") calls.uploads += 1;
       else if (media.source === "file_id") calls.reused += 1;
@@ -593,7 +993,7 @@
         break;
       }
       case "call":
-        addCall(data);
+        addCall(data, true);
         break;
       case "fault":
         addFault(data);
@@ -623,18 +1023,21 @@
 
   async function loadHistory() {
     const response = await fetch(api(`/chats/${USER}/messages?all=1`));
-    if (!response.ok) return; // no chat yet: the user has not written
+    if (!response.ok) return;
     const messages = await response.json();
+    const fresh = stored.size === 0;
     for (const message of messages) {
-      upsert(message, message.from && message.from.is_bot === true);
+      upsert(message, message.from && message.from.is_bot === true, false);
     }
-    scrollBottom();
+    if (!started) setStarted(false);
+    // A chat opens at its newest message.
+    if (fresh) scrollToNewest();
   }
 
   async function loadCalls() {
     const response = await fetch(api("/calls"));
     if (!response.ok) return;
-    for (const call of await response.json()) addCall(call);
+    for (const call of await response.json()) addCall(call, false);
   }
 
   // ------------------------------------------------------------------ start
@@ -643,8 +1046,14 @@
     const response = await fetch(`/webchat/config?user=${USER}&lang=${LANG}`);
     const config = await response.json();
     TOKEN = config.token;
+    document.documentElement.lang = LANG;
+    $("text-input").placeholder = UI.message;
+    $("start-btn").textContent = UI.start;
+    $("menu-label").textContent = UI.menu;
+    $("bot-status").textContent = UI.bot;
+    // getMe's name until the profile (the name in this user's language) arrives.
     $("bot-name").textContent = config.bot.first_name;
-    document.title = `${config.bot.first_name} · User ${USER}`;
+    $("avatar").textContent = initials(config.bot.first_name);
 
     const picker = $("user-picker");
     const ids = new Set([USER, 1, 2, 3, ...config.users.map((u) => u.id)]);
@@ -673,12 +1082,13 @@
     for (const command of config.commands) {
       const item = el("button");
       item.type = "button";
-      item.append(el("b", "", `/${command.command}`), document.createTextNode(command.description));
+      item.append(el("b", "", `/${command.command}`), el("span", "", command.description));
       item.addEventListener("click", () => { menu.hidden = true; sendText(`/${command.command}`); });
       menu.append(item);
     }
     if (!config.commands.length) $("menu-btn").hidden = true;
 
+    $("start-btn").addEventListener("click", () => sendText("/start"));
     $("composer").addEventListener("submit", (event) => {
       event.preventDefault();
       const input = $("text-input");
@@ -691,9 +1101,14 @@
       event.target.value = "";
       if (file) sendFile(file);
     });
-    $("messages").addEventListener("scroll", () => { stickToBottom = isNearBottom(); });
+    $("messages").addEventListener("scroll", onScroll, { passive: true });
+    $("to-bottom").addEventListener("click", scrollToNewest);
+    $("panel-btn").addEventListener("click", () => showPanel(!panelShown()));
+    $("panel-close").addEventListener("click", () => showPanel(false));
+    narrowScreen.addEventListener("change", () => $("panel-btn").setAttribute("aria-expanded", String(panelShown())));
+    $("panel-btn").setAttribute("aria-expanded", String(panelShown()));
 
-    await loadCalls();
+    await Promise.all([loadProfile(), loadHistory(), loadCalls()]);
     loadStats();
     setInterval(loadStats, 5000);
     connect();
