@@ -49,6 +49,18 @@ def settings_variables() -> frozenset[str]:
 
 
 LOOPBACK_OPT_IN = "127.0.0.0/8"
+# The only settings a test sees from its environment, each for a reason:
+TEST_SETTINGS = {
+    # A test that runs the bot without a token starts the web chat: on any free port, so
+    # port 8080 (a developer's ./run.sh dev) being taken fails no test.
+    "WEBCHAT_PORT": "0",
+    # Likewise the /health server of a polling bot (HEALTH_PORT, 8082 by default).
+    "HEALTH_PORT": "0",
+    # Every test origin is on 127.0.0.1, which downloads refuse by default (see
+    # bot/services/http_session.py): tests opt in here. The tests of the refusal (and of the
+    # demo's own static server) build their settings without it.
+    "HTTP_ALLOWED_PRIVATE_TARGETS": LOOPBACK_OPT_IN,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -59,15 +71,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.upper() in wanted:
             monkeypatch.delenv(name)
-    # A test that runs the bot without a token starts the web chat: on any free port, so
-    # port 8080 (a developer's ./run.sh dev) being taken fails no test.
-    monkeypatch.setenv("WEBCHAT_PORT", "0")
-    # Every test origin is on 127.0.0.1, which downloads refuse by default (see
-    # bot/services/http_session.py): tests opt in here. The tests of the refusal (and of the
-    # demo's own static server) build their settings without it.
-    monkeypatch.setenv("HTTP_ALLOWED_PRIVATE_TARGETS", LOOPBACK_OPT_IN)
-    # Likewise the /health server of a polling bot (HEALTH_PORT, 8082 by default).
-    monkeypatch.setenv("HEALTH_PORT", "0")
+    for name, value in TEST_SETTINGS.items():
+        monkeypatch.setenv(name, value)
 
 
 class PortTakenError(Exception):
