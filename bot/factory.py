@@ -256,7 +256,8 @@ async def build_app(
             file_ids=file_ids,
             delivery=delivery,
             stickers=stickers,
-            warm_gate=WarmUpGate(),  # one /warm at a time (bot/services/admin.py)
+            # One /warm at a time, across instances with Redis (bot/services/admin.py).
+            warm_gate=WarmUpGate(guard, bot_id=bot.id),
         )
 
         async def on_startup(bot: Bot) -> None:
