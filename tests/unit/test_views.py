@@ -97,26 +97,23 @@ def test_pages_have_only_buttons_that_go_somewhere_and_say_where_in_the_text(num
 def test_each_product_button_shows_its_price_as_the_shoppers_language_writes_it(
     i18n, language, buttons
 ):
+    shop_window = [  # (title en, title ru, price, currency)
+        ("Fly agaric mug", "Кружка «Мухомор»", "16.00", "EUR"),
+        ("Mascot sticker", "Наклейка", "50", "XTR"),
+    ]
     catalog = Catalog.model_validate(
         {
             "categories": [{"id": "shop", "title": {"en": "Shop"}}],
             "products": [
                 {
-                    "id": "fly-agaric-mug",
+                    "id": f"p{n}",
                     "category": "shop",
-                    "title": {"en": "Fly agaric mug", "ru": "Кружка «Мухомор»"},
-                    "description": {"en": "A mug."},
-                    "price": "16.00",
-                    "currency": "EUR",
-                },
-                {
-                    "id": "mascot",
-                    "category": "shop",
-                    "title": {"en": "Mascot sticker", "ru": "Наклейка"},
-                    "description": {"en": "Digital."},
-                    "price": "50",
-                    "currency": "XTR",
-                },
+                    "title": {"en": en, "ru": ru},
+                    "description": {"en": "For sale."},
+                    "price": price,
+                    "currency": currency,
+                }
+                for n, (en, ru, price, currency) in enumerate(shop_window)
             ],
         }
     )
