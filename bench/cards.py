@@ -35,6 +35,7 @@ from bot.config import Settings, load_settings
 from bot.factory import BotApp, build_app
 from bot.services.http_session import SessionManager
 from bot.views import send_product_card
+from infra.web import serve
 from sandbox.client import SandboxClient
 
 ROOT = Path(__file__).parents[1]
@@ -60,7 +61,7 @@ def _png(seed: int) -> bytes:
     return out.getvalue()
 
 
-async def _origin(hits: Counter[str]) -> tuple[web.AppRunner, str]:
+def _origin(hits: Counter[str]) -> web.Application:
     # Encoded before timing starts: JPEG encoding in the origin's handler would share the
     # bot's event loop and be timed as the bot's cost.
     names = [f"{n}-{i}.jpg" for n in range(COLD_RUNS + 1) for i in range(IMAGES)]
@@ -74,11 +75,7 @@ async def _origin(hits: Counter[str]) -> tuple[web.AppRunner, str]:
 
     app = web.Application()
     app.router.add_get("/img/{name}", image)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    return app
 
 
 def _catalog(origin: str) -> Catalog:
@@ -166,7 +163,11 @@ async def _sandbox() -> tuple[asyncio.subprocess.Process, str]:
 
 async def _run() -> dict[str, Any]:
     hits: Counter[str] = Counter()
-    origin_runner, origin = await _origin(hits)
+    async with serve(_origin(hits)) as port:
+        return await _measure(hits, f"http://127.0.0.1:{port}")
+
+
+async def _measure(hits: Counter[str], origin: str) -> dict[str, Any]:
     catalog = _catalog(origin)
     proc, url = await _sandbox()
     try:
@@ -200,7 +201,6 @@ async def _run() -> dict[str, Any]:
     finally:
         proc.terminate()
         await proc.wait()
-        await origin_runner.cleanup()
     return {
         "images_per_card": IMAGES,
         "origin_delay_ms": ORIGIN_DELAY_S * 1000,

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from infra.settings import EmptyIsNone
+from sticker_core.pool import WORKER_MAX_MB
 
 TELEGRAM_API_URL = "https://api.telegram.org"
 MB = 1024 * 1024
@@ -264,6 +265,9 @@ class StickerSettings(BaseSettings):
     workers: Annotated[int, Field(ge=1, le=16)] = 2
     # Seconds one render may take before its worker is killed and the sticker skipped.
     job_timeout: PositiveFloat = 10.0
+    # Address space of each render worker in MB: a hostile sticker that grows past it is
+    # refused (and remembered) instead of taking the machine's memory. Real ones peak near 270.
+    worker_max_mb: Annotated[int, Field(ge=256)] = WORKER_MAX_MB
     # Largest .tgs file the bot downloads (a catalog sticker or one a user sends). Telegram's
     # rule is 64 KB; real stickers break it, so there is room, but not for a hostile upload.
     download_max_bytes: Annotated[int, Field(ge=1024, le=20 * MB)] = 1 * MB

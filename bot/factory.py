@@ -216,7 +216,11 @@ async def build_app(
         state = _shared_state(guard, db, bot.id)
         file_ids, preferences = state.file_ids, state.preferences
         # One StickerRenderer (process pool) per process; its workers start below.
-        renderer = StickerRenderer(settings.stickers.workers, settings.stickers.job_timeout)
+        renderer = StickerRenderer(
+            settings.stickers.workers,
+            settings.stickers.job_timeout,
+            worker_max_mb=settings.stickers.worker_max_mb,
+        )
         # The sticker's .tgs and poster live in the image cache: one folder, one index.
         stickers = StickerService(settings.stickers, images.cache, sessions, renderer)
         delivery = CardDelivery(
@@ -252,7 +256,8 @@ async def build_app(
             file_ids=file_ids,
             delivery=delivery,
             stickers=stickers,
-            warm_gate=WarmUpGate(),  # one /warm at a time (bot/services/admin.py)
+            # One /warm at a time, across instances with Redis (bot/services/admin.py).
+            warm_gate=WarmUpGate(guard, bot_id=bot.id),
         )
 
         async def on_startup(bot: Bot) -> None:

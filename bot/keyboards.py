@@ -19,6 +19,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import CategoryCb, HomeCb, LanguageCb, ProductCb
 from bot.catalog import Catalog, Product, pick
+from bot.prices import price_text
 from bot.services.paging import Page
 
 LANGUAGE_NAMES = {"en": "🇬🇧 English", "ru": "🇷🇺 Русский"}
@@ -58,10 +59,14 @@ def _categories_markup(categories: tuple[tuple[str, str], ...]) -> InlineKeyboar
 
 
 def products_keyboard(category_id: str, page: Page[Product], locale: str) -> InlineKeyboardMarkup:
-    """A button per product; Prev and Next only where there is a page to go to (the page
-    number is in the message text: a button that does nothing is no button)."""
+    """A button per product, its title and price as a shop window shows them ("Fly agaric
+    mug · €16.00"); Prev and Next only where there is a page to go to (the page number is in
+    the message text: a button that does nothing is no button)."""
     buttons = [
-        _button(pick(product.title, locale), ProductCb(product=product.id, page=page.number))
+        _button(
+            f"{pick(product.title, locale)} · {price_text(product, locale)}",
+            ProductCb(product=product.id, page=page.number),
+        )
         for product in page.items
     ]
     nav = []

@@ -41,6 +41,7 @@ from bot.i18n import TranslationError
 from bot.logs import RedactSecrets
 from bot.status import serve_status
 from bot.webhook import WebhookConfigError, check_settings, drop_pending, run_webhook
+from infra.web import serve
 
 if TYPE_CHECKING:
     from sandbox.server import SandboxServer
@@ -62,15 +63,8 @@ async def serve_static(folder: Path) -> AsyncIterator[str]:
     """
     app = web.Application()
     app.router.add_static("/static/", folder)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
+    async with serve(app) as port:
         yield f"http://127.0.0.1:{port}/static/"
-    finally:
-        await runner.cleanup()
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.factory import BotApp
+from infra.web import serve
 
 BOT_APP = web.AppKey("bot_app", BotApp)
 
@@ -60,12 +61,5 @@ async def serve_status(app: BotApp, host: str, port: int) -> AsyncIterator[str]:
     """
     web_app = web.Application()
     add_status_routes(web_app, app)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = runner.addresses[0][1] if runner.addresses else port
+    async with serve(web_app, host, port) as bound:
         yield f"http://{host}:{bound}"
-    finally:
-        await runner.cleanup()

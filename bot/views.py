@@ -10,10 +10,10 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from babel.numbers import format_currency, format_decimal
 
-from bot.catalog import STARS, Product, pick
+from bot.catalog import Product, pick
 from bot.keyboards import product_keyboard
+from bot.prices import price_text
 from bot.services.cards import card_text
 from bot.services.delivery import CardDelivery, CardReport
 from bot.services.paging import Page
@@ -49,20 +49,6 @@ async def show_in_place(
                 raise
     elif message is not None:
         await bot.send_message(message.chat.id, text, reply_markup=markup)
-
-
-def price_text(product: Product, locale: str) -> str:
-    """The price as the shopper's locale writes it: "€12.50", "12,50 €".
-
-    Telegram Stars (XTR) are not an ISO currency, so Babel prints the bare code ("XTR25.00").
-    They are shown as Telegram's apps show them, the star before a whole amount, in every
-    language: "⭐ 25", grouped by the locale ("⭐ 1,500", "⭐ 1 500"); a no-break space keeps
-    star and amount on one line. The same text works on a pay button, where the Bot API turns
-    "⭐" into its Star icon (https://core.telegram.org/bots/api#inlinekeyboardbutton).
-    """
-    if product.currency == STARS:
-        return f"⭐\N{NO-BREAK SPACE}{format_decimal(product.price, locale=locale)}"
-    return format_currency(product.price, product.currency, locale=locale)
 
 
 async def send_product_card(

@@ -141,6 +141,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# Extends a lock's TTL only while it still holds the caller's token (the same reason).
+_RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
 
 
 class RedisGuard:
@@ -166,6 +173,7 @@ class RedisGuard:
         self.last_error: str | None = None if client is not None else f"{name} is not set"
         self._last_refusal: str | None = None
         self._release = None if client is None else client.register_script(_RELEASE_LUA)
+        self._renew = None if client is None else client.register_script(_RENEW_LUA)
 
     @classmethod
     def connect(
@@ -250,6 +258,17 @@ class RedisGuard:
             return False
         deleted = await self.call("unlock", lambda: release(keys=[key], args=[token]), 0)
         return bool(deleted)
+
+    async def renew(self, key: str, token: str, ttl: float) -> bool:
+        """Give ``key`` another ``ttl`` seconds if it still holds ``token``: a holder whose
+        work outlives a short TTL keeps the lock, and a holder that died loses it soon.
+        False when it no longer holds it, or Redis cannot be asked."""
+        renew = self._renew
+        if renew is None:
+            return False
+        px = max(1, int(ttl * 1000))
+        renewed = await self.call("renew", lambda: renew(keys=[key], args=[token, px]), 0)
+        return bool(renewed)
 
     async def ping(self) -> str | None:
         """None when Redis answers a PING, else why not (without asking while the breaker

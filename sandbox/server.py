@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
-from aiohttp import web
-
+from infra.web import serve
 from sandbox.app import create_app
 from sandbox.client import SandboxClient
 from sandbox.core import Sandbox, SandboxConfig
@@ -33,7 +32,7 @@ class SandboxServer:
         self.host = host
         self.port = port
         self.app = create_app(tokens, static_dir=static_dir, config=config)
-        self._runner: web.AppRunner | None = None
+        self._served: contextlib.AsyncExitStack | None = None
         self.url = ""
 
     @property
@@ -41,21 +40,19 @@ class SandboxServer:
         return self.app[SANDBOX_KEY]
 
     async def start(self) -> str:
+        """Listen (OSError for a busy port, with nothing left open); the base URL."""
+        served = contextlib.AsyncExitStack()
         # A short shutdown_timeout: pending long polls are woken on shutdown anyway.
-        self._runner = web.AppRunner(self.app, shutdown_timeout=2.0, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        sockets = self._runner.addresses
-        port = sockets[0][1] if sockets else self.port
-        self.port = int(port)
+        listening = serve(self.app, self.host, self.port, shutdown_timeout=2.0)
+        self.port = await served.enter_async_context(listening)
+        self._served = served
         self.url = f"http://{self.host}:{self.port}"
         return self.url
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        served, self._served = self._served, None
+        if served is not None:
+            await served.aclose()
 
     def client(self, token: str) -> SandboxClient:
         return SandboxClient(self.url, token)
@@ -64,10 +61,5 @@ class SandboxServer:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.stop()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sticker_core import render
 from sticker_core.convert import Converted, convert
 from sticker_core.detect import Format, detect_format
-from sticker_core.pool import RenderPool
+from sticker_core.pool import WORKER_MAX_MB, RenderPool
 from sticker_core.rules import RuleWarning, check_rules
 from sticker_core.tgs import load_animation, lottie_to_tgs, tgs_to_lottie
 
@@ -47,8 +47,17 @@ def inspect_sticker(data: bytes) -> StickerInfo:
 class StickerRenderer:
     """Owns a RenderPool; ``async with StickerRenderer() as r: png = await r.png_poster(tgs)``."""
 
-    def __init__(self, workers: int = 2, timeout: float = 10.0, *, pool: RenderPool | None = None):
-        self.pool = pool if pool is not None else RenderPool(workers, timeout)
+    def __init__(
+        self,
+        workers: int = 2,
+        timeout: float = 10.0,
+        *,
+        worker_max_mb: int | None = WORKER_MAX_MB,
+        pool: RenderPool | None = None,
+    ) -> None:
+        self.pool = (
+            pool if pool is not None else RenderPool(workers, timeout, worker_max_mb=worker_max_mb)
+        )
 
     async def start(self) -> None:
         await self.pool.start()

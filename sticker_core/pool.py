@@ -34,6 +34,14 @@ What pebble does not do, and is kept or added here:
   pool then fails with BrokenProcessPool and nothing tells which job did it, so the pool is
   replaced and each of those jobs is run once more *alone* in a throwaway one-worker pool:
   the innocent ones succeed there, the culprit gets StickerError("renderer_crashed");
+- a memory cap: each worker's address space is limited (RLIMIT_AS, ``worker_max_mb``), set
+  by the worker itself as it starts, so neither the forkserver nor the caller's process is
+  limited. A hostile Lottie (a repeater of 10**7 copies) grew an uncapped rlottie worker to
+  5.4 GB in 8 s; capped, its allocations fail: a MemoryError in Python becomes
+  StickerError("too_large") and the worker lives on, a failed allocation in C++ aborts the
+  worker and the caller gets StickerError("renderer_crashed"). Either is a refusal callers
+  remember, and the box and the other workers go on. Real stickers peak at about 270 MB of
+  address space (a 512 px GIF of a busy 3 s sticker), so the default of 1024 MB leaves room;
 - forkserver with Pillow and rlottie preloaded, so a new worker is a cheap fork and not a
   fresh interpreter importing them (that matters every time a worker is replaced);
 - :meth:`RenderPool.health` for /health: None, or why the pool cannot take jobs.
@@ -46,6 +54,7 @@ import contextlib
 import enum
 import logging
 import multiprocessing
+import resource
 import signal
 from collections import deque
 from collections.abc import Callable
@@ -66,6 +75,8 @@ log = logging.getLogger(__name__)
 _PRELOAD = ["sticker_core.convert"]
 # How long after its limit a job that did not end itself (stuck in C) is killed by pebble.
 KILL_GRACE_S = 0.5
+# Address space of one render worker, in MB (see the module docstring).
+WORKER_MAX_MB = 1024
 
 # In a worker: the limit of the job running now, or None between jobs, when a late SIGALRM
 # must not hit pebble's own code.
@@ -79,7 +90,21 @@ class Lane(enum.Enum):
     LOW = "low"
 
 
-def _init_worker() -> None:
+def _cap_memory(max_mb: int | None) -> None:
+    """Limit this process's address space to ``max_mb`` (None: leave it as it is)."""
+    if max_mb is None:
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = max_mb * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)  # a container's own limit may already be lower
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def _init_worker(max_mb: int | None) -> None:
+    # In the worker, not in the forkserver: every worker forked from it starts uncapped and
+    # caps itself here, before its first job.
+    _cap_memory(max_mb)
     import sticker_core.convert  # noqa: F401, PLC0415  (warm the imports in each worker)
 
     signal.signal(signal.SIGALRM, _overtime)
@@ -185,6 +210,7 @@ class RenderPool:
         max_tasks_per_worker: int | None = 1000,
         low_lane_workers: int | None = None,
         kill_grace: float = KILL_GRACE_S,
+        worker_max_mb: int | None = WORKER_MAX_MB,
     ) -> None:
         if workers < 1:
             raise ValueError("a render pool needs at least one worker")
@@ -192,6 +218,8 @@ class RenderPool:
         self.timeout = timeout
         self.max_queue = max_queue
         self.kill_grace = kill_grace
+        # Address space of each worker in MB (None: uncapped).
+        self.worker_max_mb = worker_max_mb
         # Workers replaced after a timeout or a crash, plus pools pebble gave up on.
         self.restarts = 0
         # A worker is replaced after this many jobs (None: never).
@@ -215,6 +243,7 @@ class RenderPool:
             max_workers=workers or self.workers,
             max_tasks=self.max_tasks_per_worker or 0,
             initializer=_init_worker,
+            initargs=(self.worker_max_mb,),
             context=self._ctx,
         )
 

@@ -491,7 +491,11 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 async def _renderer(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    renderer = StickerRenderer(settings.max_process_workers, settings.sticker_render_timeout)
+    renderer = StickerRenderer(
+        settings.max_process_workers,
+        settings.sticker_render_timeout,
+        worker_max_mb=settings.sticker_render_max_mb,
+    )
     await renderer.start()
     app[RENDERER] = renderer
     try:

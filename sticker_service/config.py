@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from infra.settings import EmptyIsNone
+from sticker_core.pool import WORKER_MAX_MB
 
 Network = IPv4Network | IPv6Network
 
@@ -54,6 +55,8 @@ class StickerServiceSettings(BaseSettings):
     sticker_lru_bytes: Annotated[int, Field(ge=0)] = 64 * 1024 * 1024
     sticker_max_bytes: PositiveInt = 2 * 1024 * 1024
     sticker_render_timeout: PositiveFloat = 10.0
+    # Address space of each render process in MB (a hostile sticker past it is refused).
+    sticker_render_max_mb: Annotated[int, Field(ge=256)] = WORKER_MAX_MB
     redis_timeout: PositiveFloat = 0.5
     # After Redis failed, seconds it is left alone before one call tries it again.
     redis_cooldown: PositiveFloat = 5.0

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from types import TracebackType
+import contextlib
 from typing import Self
 
-from aiohttp import web
-
+from infra.web import serve
 from sandbox.core import Sandbox
 from webchat.app import StatsProvider, create_webchat_app
 
@@ -26,38 +25,27 @@ class WebChatServer:
         self.host = host
         self.port = port
         self.app = create_webchat_app(sandbox, token, stats_provider=stats_provider)
-        self._runner: web.AppRunner | None = None
+        self._served: contextlib.AsyncExitStack | None = None
         self.url = ""
 
     async def start(self) -> str:
+        """Listen (OSError for a busy port, with nothing left open); the page's URL."""
+        served = contextlib.AsyncExitStack()
         # Open event sockets do not end by themselves: after this grace they are cancelled.
-        self._runner = web.AppRunner(self.app, shutdown_timeout=1.0, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError:
-            await self._runner.cleanup()
-            self._runner = None
-            raise
-        addresses = self._runner.addresses
-        self.port = int(addresses[0][1]) if addresses else self.port
+        listening = serve(self.app, self.host, self.port, shutdown_timeout=1.0)
+        self.port = await served.enter_async_context(listening)
+        self._served = served
         self.url = f"http://{self.host}:{self.port}/"
         return self.url
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        served, self._served = self._served, None
+        if served is not None:
+            await served.aclose()
 
     async def __aenter__(self) -> Self:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.stop()

@@ -11,8 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.services.file_ids import FileIdStore
+from bot.services.redis_state import KEY_PREFIX
+from infra.redis import RedisGuard
 
 log = logging.getLogger(__name__)
+
+# Seconds the cross-instance warm-up lock lives without a renewal (see WarmUpGate).
+WARM_LOCK_TTL_S = 60.0
 
 
 class ClearResult(Protocol):
@@ -133,19 +138,38 @@ Progress = Callable[[int, int], Awaitable[None]]
 
 
 class WarmUpGate:
-    """One warm-up at a time in this process. A second /warm while one runs would fetch and
-    upload everything again beside it; it is told that one is running instead::
+    """One warm-up at a time. A second /warm while one runs would fetch and upload everything
+    again beside it; it is told that one is running instead::
 
         async with gate.enter() as entered:
             if not entered:
                 ...  # refuse
+
+    In this process an asyncio.Lock decides. With a ``guard`` (REDIS_URL) every instance of
+    the bot asks one Redis lock too (``RedisGuard.lock``), so a /warm on another webhook
+    instance is refused as well. A warm-up may take minutes, longer than any TTL one would
+    pick for it, so the lock is held for ``ttl`` (a minute) and renewed every third of that
+    while the warm-up runs: an instance that dies mid-warm-up frees /warm within a minute.
+    Redis unreachable: the lock is granted (nobody can be asked), the local gate still holds.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        guard: RedisGuard | None = None,
+        *,
+        bot_id: int = 0,
+        ttl: float = WARM_LOCK_TTL_S,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._lock = asyncio.Lock()
+        self._guard = guard
+        self.key = f"{KEY_PREFIX}:warm:{bot_id}"
+        self._ttl = ttl
+        self._sleep = sleep  # a seam for tests: what waits between renewals
 
     @property
     def running(self) -> bool:
+        """A warm-up runs in this process (another instance's is not seen here)."""
         return self._lock.locked()
 
     @contextlib.asynccontextmanager
@@ -156,7 +180,38 @@ class WarmUpGate:
         # A free lock is taken without yielding to the loop: no second caller gets between
         # the check above and this.
         async with self._lock:
-            yield True
+            guard = self._guard
+            if guard is None:
+                yield True
+                return
+            token = await guard.lock(self.key, self._ttl)
+            if token is None:
+                yield False  # another instance is warming up
+                return
+            renewal = asyncio.create_task(self._keep(guard, token), name="warm-lock-renewal")
+            try:
+                yield True
+            finally:
+                renewal.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewal
+                await guard.unlock(self.key, token)
+
+    async def _keep(self, guard: RedisGuard, token: str) -> None:
+        """Renew the Redis lock until cancelled; say so once when it is lost (and found)."""
+        held = True
+        while True:
+            await self._sleep(self._ttl / 3)
+            renewed = await guard.renew(self.key, token, self._ttl)
+            if held and not renewed:
+                log.warning(
+                    "warm-up lock %s not renewed (Redis unreachable, or it expired): "
+                    "another instance may start a warm-up too",
+                    self.key,
+                )
+            elif renewed and not held:
+                log.warning("warm-up lock %s held again", self.key)
+            held = renewed
 
 
 async def warm_downloads(

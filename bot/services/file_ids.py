@@ -40,6 +40,30 @@ class FileIdStats:
         return self.hits / asked if asked else 0.0
 
 
+@dataclass
+class FileIdCounts:
+    """What a store was asked since the process started, counted by one rule for every
+    store: a hit is a URL (or key) whose content has a file_id, a miss any other."""
+
+    hits: int = 0
+    misses: int = 0
+    forgotten: int = 0
+
+    def looked_up(self, asked: int, found: Mapping[str, UrlRecord]) -> None:
+        hits = sum(1 for record in found.values() if record.file_id is not None)
+        self.hits += hits
+        self.misses += asked - hits
+
+    def got(self, asked: int, found: int) -> None:
+        self.hits += found
+        self.misses += asked - found
+
+    def stats(self, entries: int) -> FileIdStats:
+        return FileIdStats(
+            entries=entries, hits=self.hits, misses=self.misses, forgotten=self.forgotten
+        )
+
+
 @dataclass(frozen=True)
 class UrlRecord:
     """What a URL served when its origin was last asked. ``file_id`` (from :meth:`lookup`
@@ -99,9 +123,7 @@ class SqliteFileIdStore:
     def __init__(self, db: SqliteDb, *, bot_id: int) -> None:
         self._db = db
         self._bot_id = bot_id
-        self._hits = 0
-        self._misses = 0
-        self._forgotten = 0
+        self._counts = FileIdCounts()
         # Earlier versions keyed file_ids by URL, which cannot be told from content: those
         # rows are dropped (each image costs one upload again, once).
         db.add_schema("DROP TABLE IF EXISTS file_ids")
@@ -131,9 +153,7 @@ class SqliteFileIdStore:
             }
 
         found = await self._db.run(_lookup)
-        hits = sum(1 for record in found.values() if record.file_id is not None)
-        self._hits += hits
-        self._misses += len(wanted) - hits
+        self._counts.looked_up(len(wanted), found)
         return found
 
     async def remember(self, records: Mapping[str, UrlRecord]) -> None:
@@ -159,8 +179,7 @@ class SqliteFileIdStore:
 
         found = await self._db.run(_get)
         if count:
-            self._hits += len(found)
-            self._misses += len(wanted) - len(found)
+            self._counts.got(len(wanted), len(found))
         return found
 
     async def set_many(self, file_ids: Mapping[str, str]) -> None:
@@ -181,7 +200,7 @@ class SqliteFileIdStore:
             conn.executemany("DELETE FROM media_file_ids WHERE bot_id = ? AND key = ?", rows)
             return conn.total_changes - before
 
-        self._forgotten += await self._db.run(_forget)
+        self._counts.forgotten += await self._db.run(_forget)
 
     async def clear(self) -> int:
         def _clear(conn: sqlite3.Connection) -> int:
@@ -198,7 +217,4 @@ class SqliteFileIdStore:
             ).fetchone()
             return int(row[0])
 
-        entries = await self._db.run(_count)
-        return FileIdStats(
-            entries=entries, hits=self._hits, misses=self._misses, forgotten=self._forgotten
-        )
+        return self._counts.stats(await self._db.run(_count))

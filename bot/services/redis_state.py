@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Mapping
 
-from bot.services.file_ids import FileIdStats, UrlRecord
+from bot.services.file_ids import FileIdCounts, FileIdStats, UrlRecord
 from bot.services.update_reads import loaded, remember
 from infra.redis import RedisGuard
 
@@ -36,9 +36,7 @@ class RedisFileIdStore:
         self._key = f"{KEY_PREFIX}:file_ids:{bot_id}"
         self._urls_key = f"{KEY_PREFIX}:media_urls:{bot_id}"
         self._guard = guard
-        self._hits = 0
-        self._misses = 0
-        self._forgotten = 0
+        self._counts = FileIdCounts()
 
     async def lookup(self, urls: Iterable[str]) -> dict[str, UrlRecord]:
         wanted = list(dict.fromkeys(urls))
@@ -61,9 +59,7 @@ class RedisFileIdStore:
 
         nothing: dict[str, UrlRecord] = {}
         found = await self._guard.call("file_ids lookup", op, nothing)
-        hits = sum(1 for record in found.values() if record.file_id is not None)
-        self._hits += hits
-        self._misses += len(wanted) - hits
+        self._counts.looked_up(len(wanted), found)
         return found
 
     async def remember(self, records: Mapping[str, UrlRecord]) -> None:
@@ -90,8 +86,7 @@ class RedisFileIdStore:
         values = await self._guard.call("file_ids get", op, none)
         found = {key: value for key, value in zip(wanted, values, strict=True) if value}
         if count:
-            self._hits += len(found)
-            self._misses += len(wanted) - len(found)
+            self._counts.got(len(wanted), len(found))
         return found
 
     async def set_many(self, file_ids: Mapping[str, str]) -> None:
@@ -115,7 +110,7 @@ class RedisFileIdStore:
             removed: int = await self._redis.hdel(self._key, *names)
             return removed
 
-        self._forgotten += await self._guard.call("file_ids forget", op, 0)
+        self._counts.forgotten += await self._guard.call("file_ids forget", op, 0)
 
     async def clear(self) -> int:
         async def op() -> int:
@@ -132,10 +127,7 @@ class RedisFileIdStore:
             count: int = await self._redis.hlen(self._key)
             return count
 
-        entries = await self._guard.call("file_ids stats", op, 0)
-        return FileIdStats(
-            entries=entries, hits=self._hits, misses=self._misses, forgotten=self._forgotten
-        )
+        return self._counts.stats(await self._guard.call("file_ids stats", op, 0))
 
 
 class RedisPreferences:

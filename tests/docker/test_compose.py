@@ -249,6 +249,18 @@ def test_healthchecks_ask_the_port_each_service_listens_on(webhook: dict[str, An
     assert services["nginx"]["healthcheck"]["test"]
 
 
+def test_polling_bot_is_health_checked_on_its_status_port(polling: dict[str, Any]) -> None:
+    env = polling["services"]["bot"]["environment"]
+    # bot/status.py serves /health on HEALTH_HOST:HEALTH_PORT in polling mode; the image's
+    # HEALTHCHECK runs inside the container, so loopback reaches it and nothing is published.
+    assert env["HEALTHCHECK_URL"] == f"http://{env['HEALTH_HOST']}:{env['HEALTH_PORT']}/health"
+    assert env["HEALTH_HOST"] == "127.0.0.1"
+    assert env["HEALTH_PORT"] == "8082"
+    # The image's HEALTHCHECK command, not switched off (docker-compose 1.29 prints a
+    # `disable: true` as test: [NONE]) and not replaced.
+    assert "healthcheck" not in polling["services"]["bot"]
+
+
 def test_apps_start_after_redis_is_healthy_and_nginx_after_the_bot(
     webhook: dict[str, Any],
 ) -> None:
@@ -313,10 +325,6 @@ def test_polling_variant_is_one_bot_and_redis_without_a_proxy(polling: dict[str,
     assert bot["environment"]["MODE"] == "polling"
     assert bot["environment"]["REDIS_URL"].startswith("redis://redis:")
     assert not any(s.get("ports") for s in services.values())
-    # No HTTP server in polling mode: the image's /health check is switched off, not failing.
-    # (`disable: true`, which docker-compose 1.29 prints in its engine form, test: [NONE]).
-    check = bot["healthcheck"]
-    assert check.get("disable") is True or check.get("test") == ["NONE"], check
     image_env = parse()[-1].env()
     targets = {v.split(":")[1] for v in bot["volumes"]}
     assert targets == {image_env["DATA_DIR"], image_env["IMAGE_CACHE_DIR"]}

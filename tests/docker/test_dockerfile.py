@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 from aiohttp import web
 
+from infra.web import serve
 from tests.docker.dockerfile import REPO, Copy, DockerIgnore, Stage, context_files, copies, parse
 
 
@@ -233,15 +234,8 @@ async def health_server() -> AsyncIterator[tuple[Health, str]]:
 
     app = web.Application()
     app.router.add_get("/health", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
+    async with serve(app) as port:
         yield state, f"http://127.0.0.1:{port}/health"
-    finally:
-        await runner.cleanup()
 
 
 async def run_check(argv: list[str], url: str) -> int:

@@ -37,7 +37,7 @@ async def test_category_pages_through_products_and_back_returns_to_the_same_page
     page1 = await shop.message(SHOPPER, welcome["message_id"])  # edited in place
     assert page1["text"] == "Mugs\nChoose a product:\nPage 1 of 2"
     assert [b["text"] for b in buttons(page1)] == [
-        *(f"Mug {i}" for i in range(1, 6)),
+        *(f"Mug {i} · €9.90" for i in range(1, 6)),
         "Next ▶️",
         "⬅️ Categories",
     ]
@@ -45,7 +45,12 @@ async def test_category_pages_through_products_and_back_returns_to_the_same_page
     await shop.press(SHOPPER, page1, "Next")
     page2 = await shop.message(SHOPPER, welcome["message_id"])
     assert page2["text"].endswith("\nPage 2 of 2")
-    assert [b["text"] for b in buttons(page2)] == ["Mug 6", "Mug 7", "◀️ Prev", "⬅️ Categories"]
+    assert [b["text"] for b in buttons(page2)] == [
+        "Mug 6 · €9.90",
+        "Mug 7 · €9.90",
+        "◀️ Prev",
+        "⬅️ Categories",
+    ]
 
     card = await shop.press(SHOPPER, page2, "Mug 7")
     [photo] = card
@@ -54,7 +59,7 @@ async def test_category_pages_through_products_and_back_returns_to_the_same_page
     # The card's buttons sat under a photo: the list comes back as a new message, on page 2.
     [listing] = back
     assert listing["text"] == "Mugs\nChoose a product:\nPage 2 of 2"
-    assert "Mug 7" in [b["text"] for b in buttons(listing)]
+    assert "Mug 7 · €9.90" in [b["text"] for b in buttons(listing)]
 
 
 async def test_every_button_of_a_one_page_category_goes_somewhere(
@@ -70,7 +75,11 @@ async def test_every_button_of_a_one_page_category_goes_somewhere(
     listing = await shop.message(SHOPPER, welcome["message_id"])
     # No "Page 1 of 1" anywhere: no page button, no page line.
     assert listing["text"] == "Mugs\nChoose a product:"
-    assert [b["text"] for b in buttons(listing)] == ["Mug 1", "Mug 2", "⬅️ Categories"]
+    assert [b["text"] for b in buttons(listing)] == [
+        "Mug 1 · €9.90",
+        "Mug 2 · €9.90",
+        "⬅️ Categories",
+    ]
     for button in buttons(listing):
         assert button["callback_data"].split(":")[0] in {"prod", "home"}
 

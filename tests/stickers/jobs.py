@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
+import resource
 import signal
 import time
 from pathlib import Path
@@ -39,6 +40,19 @@ def dawdle(seconds: float) -> int:
 def slow_pid(seconds: float) -> int:
     time.sleep(seconds)
     return os.getpid()
+
+
+def hog(megabytes: int) -> int:
+    """Grow as rlottie does on a hostile repeater: 16 MB at a time, ``megabytes`` in all,
+    held until the job ends; returns the pid."""
+    held = [bytearray(16 * 1024 * 1024) for _ in range(megabytes // 16)]
+    del held
+    return os.getpid()
+
+
+def memory_cap() -> int:
+    """This process's address-space limit in bytes (RLIM_INFINITY: none)."""
+    return resource.getrlimit(resource.RLIMIT_AS)[0]
 
 
 def raise_value_error() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import resource
 import signal
 from pathlib import Path
 
@@ -55,6 +56,25 @@ async def test_a_crashing_worker_does_not_take_the_caller_down_and_the_pool_reco
         assert err.value.reason == "renderer_crashed"
         assert pool.restarts == 1
         assert await pool.run(os.getpid) != os.getpid()  # a fresh worker answers
+
+
+async def test_a_sticker_past_the_memory_cap_is_refused_and_the_workers_go_on() -> None:
+    # A small cap for the test (a real worker has a few hundred MB to spare); the job asks
+    # for twice it, 16 MB at a time, as rlottie grows on a hostile repeater.
+    cap_mb = 320
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    async with RenderPool(workers=2, timeout=30, worker_max_mb=cap_mb) as pool:
+        # The cap is the worker's own (set in the worker as it starts): the process that
+        # owns the pool, and so the forkserver it started, stay as they were.
+        assert await pool.run(jobs.memory_cap) == cap_mb * 1024 * 1024
+        assert resource.getrlimit(resource.RLIMIT_AS) == before
+        with pytest.raises(StickerError) as err:
+            await pool.run(jobs.hog, 2 * cap_mb)
+        assert err.value.reason == "too_large"
+        assert not err.value.transient  # a refusal callers remember
+        # The worker lived through its MemoryError, and a job within the cap still runs.
+        assert await pool.run(jobs.hog, 32) != os.getpid()
+        assert pool.restarts == 0
 
 
 async def test_jobs_sharing_a_pool_with_a_crash_all_succeed() -> None:

@@ -116,6 +116,38 @@ async def test_sends_to_one_chat_are_paced_below_telegrams_limit() -> None:
     await bot.session.close()
 
 
+async def test_a_send_telegram_refused_gives_the_chat_its_slot_back() -> None:
+    # A card retrying without a stale file_id: the refused send posted nothing, so the retry
+    # goes at once instead of a second later.
+    sleeps = Sleeps()
+    policy = policy_with(sleeps, chat_rate=1.0, chat_burst=1)
+    bot = Bot("42:TEST")
+    with pytest.raises(TelegramBadRequest):
+        await policy(Script(TelegramBadRequest(METHOD, "wrong file identifier")), bot, METHOD)
+    assert await policy(Script(), bot, METHOD) == SENT
+    assert sleeps.waits == []
+    # Only then: a message that went out, or one that may have (a 5xx), spends its slot.
+    with pytest.raises(TelegramServerError):
+        await policy(Script(TelegramServerError(METHOD, "Bad Gateway")), bot, METHOD)
+    assert await policy(Script(), bot, METHOD) == SENT
+    assert sleeps.waits == [1.0, 2.0]
+    await bot.session.close()
+
+
+def test_pacer_keeps_a_refused_slot_that_a_later_send_already_queued_behind() -> None:
+    pacer = Pacer(rate=1.0, burst=1)
+    assert pacer.delay("chat", now=0.0) == 0.0
+    refused = pacer.reserved("chat")
+    assert pacer.delay("chat", now=0.0) == 1.0  # already waits behind the refused send
+    pacer.refund("chat", refused)
+    assert pacer.delay("chat", now=0.0) == 2.0
+    # Nor does a refund shorten Telegram's retry_after.
+    mark = pacer.reserved("chat")
+    pacer.block("chat", until=10.0)
+    pacer.refund("chat", mark)
+    assert pacer.delay("chat", now=0.0) == 10.0
+
+
 @pytest.fixture
 def frozen_wall() -> FakeClock:
     return FakeClock(1_700_000_000.0)

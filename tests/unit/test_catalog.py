@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from bot.catalog import CatalogError, Product, load_catalog, parse_catalog
-from bot.views import price_text
+from bot.prices import price_text
 
 ROOT = Path(__file__).parents[2]
 DEMO = ROOT / "catalog" / "demo.json"

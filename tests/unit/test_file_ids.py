@@ -97,16 +97,16 @@ async def test_file_ids_of_another_bot_are_never_used(tmp_path):
     await db.close()
 
 
-async def test_forgotten_and_cleared_file_ids_are_gone(tmp_path):
-    db = SqliteDb(tmp_path / "bot.sqlite3")
-    store = SqliteFileIdStore(db, bot_id=1)
+async def test_forgotten_and_cleared_file_ids_are_gone(stores: StoreFactory):
+    store = stores(1)
     await store.set_many({"a": "1", "b": "2", "c": "3"})
-    await store.forget(["a"])
+    await store.forget(["a", "never-known"])
     assert await store.get_many(["a", "b"]) == {"b": "2"}
-    assert (await store.stats()).forgotten == 1
+    assert await store.get_many(["c", "d"], count=False) == {"c": "3"}  # a lookup's follow-up
+    stats = await store.stats()
+    assert (stats.entries, stats.hits, stats.misses, stats.forgotten) == (2, 1, 1, 1)
     assert await store.clear() == 2
     assert await store.get_many(["b", "c"]) == {}
-    await db.close()
 
 
 async def test_language_choice_survives_a_restart(tmp_path):

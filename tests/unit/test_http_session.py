@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.config import HttpSettings, ImageSettings
 from bot.services.http_session import AddressPolicy, SessionManager
 from bot.services.images import ImageDownloadError, ImageService
+from infra.web import serve
 from tests.unit.conftest import Origin, OriginFactory, wait_until
 
 
@@ -63,17 +64,10 @@ async def _serve_once_and_fetch(manager: SessionManager) -> tuple[aiohttp.Client
     """Inside one event loop: start an origin, fetch from it through the manager."""
     app = web.Application()
     app.router.add_get("/ok", _ok)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
+    async with serve(app) as port:
         async with manager.request("GET", f"http://127.0.0.1:{port}/ok") as resp:
             body = await resp.read()
         return await manager.get_session(), body
-    finally:
-        await runner.cleanup()
 
 
 def test_a_new_event_loop_gets_a_new_working_session() -> None:

@@ -1,4 +1,4 @@
-"""The shared mechanisms of infra/: atomic writes, single flight, empty settings."""
+"""The shared mechanisms of infra/: atomic writes, single flight, empty settings, serving."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import asyncio
 from pathlib import Path
 from typing import Annotated
 
+import aiohttp
 import pytest
+from aiohttp import web
 from pydantic import BaseModel
 
 from infra.files import TEMP_PREFIX, AtomicFile, atomic_write
 from infra.flight import SingleFlight
 from infra.settings import EmptyIsNone
+from infra.web import serve
 
 
 def test_atomic_write_replaces_the_file_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -146,3 +149,23 @@ def test_a_set_variable_is_kept() -> None:
     assert _Model.model_validate({"url": "redis://x", "port": "5"}) == _Model(
         url="redis://x", port=5
     )
+
+
+async def test_serve_answers_on_the_port_it_yields_and_frees_it_on_leaving() -> None:
+    app = web.Application()
+    app.router.add_get("/", _hello)
+    async with aiohttp.ClientSession() as client:
+        async with serve(app) as port:
+            assert port > 0  # the port the OS picked, read back
+            async with client.get(f"http://127.0.0.1:{port}/") as resp:
+                assert await resp.text() == "hello"
+            # The same port again while it listens: refused on entering.
+            with pytest.raises(OSError, match="in use"):
+                async with serve(web.Application(), port=port):
+                    pass
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await client.get(f"http://127.0.0.1:{port}/")
+
+
+async def _hello(_request: web.Request) -> web.Response:
+    return web.Response(text="hello")

@@ -1,4 +1,5 @@
-"""What shoppers read and press: the category list's text and buttons, and /help."""
+"""What shoppers read and press: the category list's text and buttons (with prices), and
+/help."""
 
 from __future__ import annotations
 
@@ -58,9 +59,9 @@ def _page(products: int, number: int) -> Page[Product]:
 def test_a_one_page_category_has_no_page_buttons_and_no_page_line():
     page = _page(3, 0)
     assert _rows(products_keyboard("mugs", page, "en")) == [
-        ["Mug 1"],
-        ["Mug 2"],
-        ["Mug 3"],
+        ["Mug 1 · €9.90"],
+        ["Mug 2 · €9.90"],
+        ["Mug 3 · €9.90"],
         ["⬅️ Categories"],
     ]
     assert category_text("Mugs", page) == "<b>Mugs</b>\nChoose a product:"
@@ -81,6 +82,45 @@ def test_pages_have_only_buttons_that_go_somewhere_and_say_where_in_the_text(num
     assert rows[-2:] == [nav, ["⬅️ Categories"]]
     assert all(len(row) == 1 for row in rows[:-2])  # one product a row
     assert category_text("Mugs", page).endswith(f"\n<i>{where}</i>")
+
+
+@pytest.mark.parametrize(
+    ("language", "buttons"),
+    [
+        ("en", ["Fly agaric mug · €16.00", "Mascot sticker · ⭐\N{NO-BREAK SPACE}50"]),
+        (
+            "ru",
+            ["Кружка «Мухомор» · 16,00\N{NO-BREAK SPACE}€", "Наклейка · ⭐\N{NO-BREAK SPACE}50"],
+        ),
+    ],
+)
+def test_each_product_button_shows_its_price_as_the_shoppers_language_writes_it(
+    i18n, language, buttons
+):
+    shop_window = [  # (title en, title ru, price, currency)
+        ("Fly agaric mug", "Кружка «Мухомор»", "16.00", "EUR"),
+        ("Mascot sticker", "Наклейка", "50", "XTR"),
+    ]
+    catalog = Catalog.model_validate(
+        {
+            "categories": [{"id": "shop", "title": {"en": "Shop"}}],
+            "products": [
+                {
+                    "id": f"p{n}",
+                    "category": "shop",
+                    "title": {"en": en, "ru": ru},
+                    "description": {"en": "For sale."},
+                    "price": price,
+                    "currency": currency,
+                }
+                for n, (en, ru, price, currency) in enumerate(shop_window)
+            ],
+        }
+    )
+    page = paginate(catalog.products_in("shop"), 0)
+    with i18n.context(), i18n.use_locale(language):
+        rows = _rows(products_keyboard("shop", page, language))
+    assert rows[:-1] == [[text] for text in buttons]
 
 
 @pytest.mark.usefixtures("english")

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import BrowserContext
 
+from infra.web import serve
 from sandbox.testing import RunningSandbox
 from webchat import WebChatServer
 
@@ -49,20 +50,14 @@ async def evil_url(sandbox: RunningSandbox, chat_url: str) -> AsyncIterator[str]
         chat=chat_url, ws=chat_url.replace("http://", "ws://"), token=sandbox.token
     )
 
-    async def serve(_request: web.Request) -> web.Response:
+    async def evil_page(_request: web.Request) -> web.Response:
         return web.Response(text=page, content_type="text/html")
 
     app = web.Application()
-    app.router.add_get("/", serve)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
+    app.router.add_get("/", evil_page)
+    # Named localhost: another origin than the chat page on 127.0.0.1.
+    async with serve(app) as port:
         yield f"http://localhost:{port}/"
-    finally:
-        await runner.cleanup()
 
 
 async def test_another_sites_page_cannot_post_as_a_user_or_listen(

@@ -1,0 +1,40 @@
+"""Serving a small aiohttp app on a TCP port, one way for every part that needs it.
+
+The bot's static origin and status port, the sandbox, the web chat, the benchmarks' origins
+and the tests' stand-in servers all do the same: an AppRunner without an access log, one
+TCPSite, and the port the OS picked read back (bind port 0, never guess a free one), then
+the runner cleaned up however the block ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+# aiohttp's own default: how long stopping waits for the requests in flight.
+SHUTDOWN_TIMEOUT_S = 60.0
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    app: web.Application,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    shutdown_timeout: float = SHUTDOWN_TIMEOUT_S,
+) -> AsyncIterator[int]:
+    """Serve ``app`` on host:port (0: a free port) while inside; yields the bound port.
+
+    OSError (a busy port, an address not on this machine) comes out of entering, with
+    nothing left open. Leaving stops listening, then waits up to ``shutdown_timeout`` for
+    the requests in flight (open event streams and long polls are cancelled after it).
+    """
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        yield int(runner.addresses[0][1])
+    finally:
+        await runner.cleanup()
