@@ -362,13 +362,20 @@ async def get_sticker(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    """200 when Redis and the Bot API answer, else 503 naming what does not. Redis is asked
-    through its breaker: while that is open, the last error is reported without asking."""
+    """200 when Redis, the Bot API and the render pool answer, else 503 naming what does not.
+    Redis is asked through its breaker: while that is open, the last error is reported without
+    asking. The pool's check runs no job (and starts a new pool when it finds one broken)."""
     state, cache = request.app[STATE_REDIS], request.app[CACHE_REDIS]
+    converter = request.app[CONVERTER]
     checks: dict[str, Awaitable[str | None]] = {"redis": state.ping()}
     if cache is not state:
         checks["redis_cache"] = cache.ping()
-    checks["bot_api"] = request.app[CONVERTER].bot.get_me()
+    checks["bot_api"] = converter.bot.get_me()
+
+    async def render_pool() -> str | None:
+        return converter.renderer.health()
+
+    checks["render_pool"] = render_pool()
     answers = await asyncio.gather(*checks.values())
     problems = {name: why for name, why in zip(checks, answers, strict=True) if why}
     body: dict[str, Any] = {"status": "degraded" if problems else "ok"}

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from infra.redis import RedisGuard
 from sandbox.testing import RunningSandbox
 from sticker_core.samples import ORANGE, gzip_json, square_doc
-from sticker_service.app import create_app
+from sticker_service.app import CONVERTER, create_app
 from sticker_service.cache import RedisStore
 from sticker_service.config import load_settings
 from tests.conftest import RedisServer
@@ -351,7 +351,22 @@ async def test_health_is_ok_with_redis_and_the_bot_api_up(service: ClientFactory
     client = await service()
     resp = await client.get("/health")
     assert resp.status == 200
-    assert await resp.json() == {"status": "ok", "redis": "ok", "bot_api": "ok"}
+    assert await resp.json() == {
+        "status": "ok",
+        "redis": "ok",
+        "bot_api": "ok",
+        "render_pool": "ok",
+    }
+
+
+async def test_health_names_a_render_pool_that_takes_no_jobs(service: ClientFactory) -> None:
+    client = await service()
+    await client.app[CONVERTER].renderer.close()
+    resp = await client.get("/health")
+    assert resp.status == 503
+    body = await resp.json()
+    assert (body["status"], body["render_pool"]) == ("degraded", "down")
+    assert "render_pool: render pool closed" in body["reason"]
 
 
 async def test_redis_stopped_mid_test_degrades_health_but_conversions_go_on(
@@ -537,7 +552,13 @@ async def test_the_cache_can_live_in_a_redis_of_its_own(
     assert len(cache_keys) == 2  # the converted sticker and file_id -> file_unique_id
     assert all(k.startswith("sticker:v1:") for k in cache_keys)
     health = await (await client.get("/health")).json()
-    assert health == {"status": "ok", "redis": "ok", "redis_cache": "ok", "bot_api": "ok"}
+    assert health == {
+        "status": "ok",
+        "redis": "ok",
+        "redis_cache": "ok",
+        "bot_api": "ok",
+        "render_pool": "ok",
+    }
 
 
 def _text(key: bytes | str) -> str:
