@@ -23,6 +23,7 @@ from bot.factory import BotApp, build_app
 from bot.services.http_session import SessionManager
 from sandbox.client import SandboxClient
 from sandbox.testing import RunningSandbox
+from tests.waiting import VirtualTime
 
 ADMIN = 900
 SHOPPER = 501
@@ -261,17 +262,23 @@ async def start_shop(
     catalog_path = tmp_path / "catalog.json"
     catalog_path.write_text(json.dumps(catalog_json(origin)))
 
-    async def start(**bot: Any) -> Shop:
+    async def start(*, api_time: VirtualTime | None = None, **bot: Any) -> Shop:
+        """``api_time``: the clock the bot's Bot API policy paces and waits by (give the
+        sandbox's flood control the same one)."""
         if shops and shops[-1]._task is not None:
             await shops[-1].stop()
         settings = make_settings(tmp_path, catalog_path=catalog_path, **bot)
         catalog = load_catalog(catalog_path)
+        time: dict[str, Any] = {}
+        if api_time is not None:
+            time = {"api_clock": api_time, "api_sleep": api_time.sleep}
         app = await build_app(
             settings,
             catalog,
             token=sandbox.token,
             api_url=sandbox.url,
             sessions=SessionManager(settings.http),
+            **time,
         )
         shop = Shop(app, sandbox, origin)
         shops.append(shop)
