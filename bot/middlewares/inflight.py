@@ -27,9 +27,11 @@ from bot.services.update_reads import UpdateReads
 class InFlight:
     def __init__(self) -> None:
         self._count = 0
-        self.finished = 0  # updates handled since start (tests wait on it)
+        self.finished = 0  # updates handled since start
         self._idle = asyncio.Event()
         self._idle.set()
+        # Set (and replaced) whenever an update finishes: wakes wait_finished.
+        self._finishing = asyncio.Event()
 
     @property
     def count(self) -> int:
@@ -44,6 +46,14 @@ class InFlight:
         self._count -= 1
         if self._count == 0:
             self._idle.set()
+        finishing, self._finishing = self._finishing, asyncio.Event()
+        finishing.set()
+
+    async def wait_finished(self, count: int) -> None:
+        """Until ``count`` updates have finished since start and none is running (tests wait
+        for the bot to have handled what they sent)."""
+        while self.finished < count or self._count:
+            await self._finishing.wait()
 
     async def wait_idle(self, grace: float) -> bool:
         """True when every update finished within ``grace`` seconds."""

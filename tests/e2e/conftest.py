@@ -180,12 +180,10 @@ class Shop:
 
     async def _handled(self, before: int, action: Awaitable[Any], within: float) -> None:
         await action
-        inflight = self.app.inflight
-        deadline = asyncio.get_running_loop().time() + within
-        while inflight.finished <= before or inflight.count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError("the bot did not finish handling the update")
-            await asyncio.sleep(0.01)
+        try:
+            await asyncio.wait_for(self.app.inflight.wait_finished(before + 1), within)
+        except TimeoutError:
+            raise TimeoutError("the bot did not finish handling the update") from None
 
     async def say(
         self, user: int, text: str, *, language: str = "en", within: float = 90.0
