@@ -15,11 +15,11 @@ import redis
 from pydantic_settings import BaseSettings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from bot import config as bot_config
 from sandbox.testing import RunningSandbox, running_sandbox
 from sticker_service import config as sticker_config
+from tests.ports import PortTakenError, any_free_port, on_a_free_port
 from tests.system_tools import require_tool
 
 # The modules whose settings models a test must never inherit from the developer's shell.
@@ -64,8 +64,12 @@ TEST_SETTINGS = {
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never read the developer's settings or real token from the environment."""
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never read the developer's settings or real token from the environment, nor
+    from a ``.env``: every settings model reads ``./.env`` of the working directory, so each
+    test runs in its own empty folder (and so does any process it starts without a ``cwd``).
+    Relative defaults (image_cache/, data/) land there too, not in the work tree."""
+    monkeypatch.chdir(tmp_path)
     wanted = settings_variables()
     # pydantic-settings matches names case-insensitively: bot_token counts as BOT_TOKEN.
     for name in list(os.environ):
@@ -75,36 +79,26 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-class PortTakenError(Exception):
-    """redis-server could not bind its port: another process took it first."""
-
-
-def _any_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class RedisServer:
     """A real redis-server (Debian's package) on a free port in a temp dir; stop()/start()
     let a test pull Redis away in the middle of a scenario.
 
-    redis-server cannot be handed a bound socket or told to pick a port itself, so a free port
-    is found first and may be taken by someone else before Redis binds it (other test runs
-    share this machine). Redis then exits, and another port is tried; an answer is believed
-    only from our own process (its process_id), never from whoever holds the port."""
+    redis-server cannot be handed a bound socket or told to pick a port itself, so it is
+    started on a port found free (tests/ports.py, way 3): when someone else took the port
+    first, Redis exits saying so and another port is tried; an answer is believed only from
+    our own process (its process_id), never from whoever holds the port."""
 
-    def __init__(self, directory: Path, ports: Callable[[], int] = _any_free_port) -> None:
+    def __init__(self, directory: Path, ports: Callable[[], int] = any_free_port) -> None:
         self.binary = require_tool("redis-server")
         self.directory = directory
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
-        for attempt in Retrying(
-            retry=retry_if_exception_type(PortTakenError), stop=stop_after_attempt(20), reraise=True
-        ):
-            with attempt:
-                self.port = ports()
-                self.start()
+
+        def start_at(port: int) -> None:
+            self.port = port
+            self.start()
+
+        on_a_free_port(start_at, ports)
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
@@ -149,6 +143,15 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port that refuses connections for the whole test: bound here and never listening,
+    so no other process can start listening on it meanwhile (a probed "unused" port can)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

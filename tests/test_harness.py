@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from bot.config import HttpSettings, SettingsError, load_settings
+from sticker_service.config import load_settings as load_service_settings
 from tests.conftest import TEST_SETTINGS, RedisServer, settings_variables
 from tests.system_tools import ROOT, SCRIPT, install_hint, require_file, require_tool
 
@@ -225,6 +227,54 @@ def test_a_developers_shell_settings_are_cleared_for_every_test(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_no_dotenv_file_reaches_a_test() -> None:
+    """Settings read as tests and their processes read them, with the default ``./.env``,
+    are the defaults: no .env reaches them. The test below runs this one from a folder whose
+    .env sets every variable badly; run with the suite, it meets a developer's .env, if any."""
+    assert load_settings() == load_settings(env_file=None)
+    assert load_service_settings() == load_service_settings(None)
+    assert HttpSettings() == HttpSettings(_env_file=None)  # a model on its own reads it too
+    # A process the test starts without a folder of its own.
+    child = "from bot.config import load_settings; print(load_settings().bot.bot_token)"
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", child],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "None\n"), done.stderr
+
+
+def test_a_dotenv_where_pytest_starts_reaches_no_test(tmp_path: Path) -> None:
+    """The test above, run by a pytest started in a folder whose .env (a developer's, say)
+    sets every settings variable to a value no model accepts."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("".join(f"{name}=from-a-dotenv\n" for name in sorted(settings_variables())))
+    with pytest.raises(SettingsError):  # read, it would fail any test that loads settings
+        load_settings(env_file=dotenv)
+    env = {k: v for k, v in os.environ.items() if k.upper() not in settings_variables()}
+    done = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"{Path(__file__)}::test_no_dotenv_file_reaches_a_test",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
 
 
 # ------------------------------------------------------------------ Redis

@@ -36,15 +36,6 @@ DEMO_CATALOG = ROOT / "catalog" / "demo.json"
 
 
 @pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port bound by this test but not listening: a connection to it is refused, and no
-    other process can take it meanwhile."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
-
-
-@pytest.fixture
 def busy_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -73,13 +64,13 @@ async def test_polling_after_a_webhook_deployment_deletes_the_webhook_and_keeps_
     tmp_path: Path,
     sandbox: Any,
     origin: Origin,
-    closed_port: int,
+    refused_port: int,
     caplog: pytest.LogCaptureFixture,
 ):
     # A webhook deployment left its address behind; an update waits for it, undeliverable.
     session = AiohttpSession(api=TelegramAPIServer.from_base(sandbox.url))
     async with Bot(sandbox.token, session=session) as deployed:
-        await deployed.set_webhook(f"http://127.0.0.1:{closed_port}/webhook")
+        await deployed.set_webhook(f"http://127.0.0.1:{refused_port}/webhook")
     await sandbox.client.send_text(SHOPPER, "/start")
 
     stop = asyncio.Event()
@@ -94,7 +85,7 @@ async def test_polling_after_a_webhook_deployment_deletes_the_webhook_and_keeps_
     assert sandbox.state.bot(sandbox.token).webhook.url == ""
     [deleted] = await sandbox.client.calls("deleteWebhook")
     assert deleted["params"].get("drop_pending_updates") in (None, False, "false")
-    assert f"a webhook is set (http://127.0.0.1:{closed_port}/webhook)" in caplog.text
+    assert f"a webhook is set (http://127.0.0.1:{refused_port}/webhook)" in caplog.text
 
 
 async def test_a_refused_command_menu_does_not_stop_the_bot(
@@ -316,9 +307,9 @@ async def test_a_malformed_bot_token_is_one_line_naming_it(tmp_path: Path):
 
 @pytest.mark.timeout(300)
 async def test_an_unreachable_bot_api_is_one_line_naming_telegram_api_url(
-    tmp_path: Path, closed_port: int
+    tmp_path: Path, refused_port: int
 ):
-    url = f"http://127.0.0.1:{closed_port}"
+    url = f"http://127.0.0.1:{refused_port}"
     code, lines = await _main_py(
         tmp_path,
         BOT_TOKEN="123456:TEST-unreachable",
@@ -331,6 +322,6 @@ async def test_an_unreachable_bot_api_is_one_line_naming_telegram_api_url(
     [line] = [line for line in lines if "TELEGRAM_API_URL" in line]
     assert line == lines[-1]
     assert line.startswith(f"cannot reach the Bot API at TELEGRAM_API_URL={url}/: ")
-    assert f"127.0.0.1:{closed_port}" in line  # what was tried: the address
+    assert f"127.0.0.1:{refused_port}" in line  # what was tried: the address
     assert line.endswith("(getMe, tried 2 times)")
     assert "TEST-unreachable" not in "\n".join(lines)

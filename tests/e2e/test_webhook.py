@@ -39,11 +39,9 @@ def listener() -> Iterator[socket.socket]:
 
 
 @pytest.fixture
-def elsewhere() -> Iterator[str]:
-    """A webhook address where nothing listens (bound, never listening: refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/old-hook"
+def elsewhere(refused_port: int) -> str:
+    """A webhook address where nothing listens."""
+    return f"http://127.0.0.1:{refused_port}/old-hook"
 
 
 def hook_url(sock: socket.socket) -> str:

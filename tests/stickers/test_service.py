@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -308,11 +307,8 @@ async def test_a_sticker_whose_render_timed_out_is_refused_from_memory_not_rende
 
 
 @pytest.fixture
-def refusing_url() -> Iterator[str]:
-    """A port bound and never listening, held for the whole test: connections are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+def refusing_url(refused_port: int) -> str:
+    return f"http://127.0.0.1:{refused_port}"
 
 
 async def test_bot_api_unreachable_is_502(service: ClientFactory, refusing_url: str) -> None:
