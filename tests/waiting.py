@@ -9,8 +9,11 @@ never a measurement: it only turns a hang into a failure that says what never ha
 from __future__ import annotations
 
 import asyncio
+import io
 import os
+import re
 from collections.abc import Callable
+from typing import Any
 
 # Long enough for a loaded 2-core box that is starting Python processes beside us.
 PATIENCE = 60.0
@@ -77,3 +80,41 @@ class VirtualTime:
         wake = self.now + max(seconds, 0.0)
         await asyncio.sleep(0)
         self.now = max(self.now, wake)
+
+
+class Printed(io.StringIO):
+    """``sys.stdout`` for code a test runs in this process (the ``printed`` fixture): what it
+    printed, and :meth:`wait_for` a line, woken by each write instead of polling capsys."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wrote = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        self._wrote.set()
+        return written
+
+    async def wait_for(
+        self, pattern: str, *, unless: asyncio.Future[Any] | None = None, within: float = PATIENCE
+    ) -> re.Match[str]:
+        """The first match of ``pattern`` in what was printed, once it is there. Fails when
+        ``unless`` (the task that should print it) ends first, or after ``within`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            found = re.search(pattern, self.getvalue())
+            if found:
+                return found
+            if unless is not None and unless.done():
+                raise AssertionError(
+                    f"it ended ({unless!r}) without printing {pattern!r}:\n{self.getvalue()}"
+                )
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"{pattern!r} not printed in {within:g} s:\n{self.getvalue()}")
+            self._wrote.clear()
+            wrote = asyncio.ensure_future(self._wrote.wait())
+            waits: set[asyncio.Future[Any]] = {wrote} if unless is None else {wrote, unless}
+            await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            wrote.cancel()

@@ -4,9 +4,11 @@ images served by a real local aiohttp origin that counts requests per path."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,10 +22,11 @@ from PIL import Image
 from bot.catalog import Catalog, load_catalog
 from bot.config import Settings, load_settings
 from bot.factory import BotApp, build_app
+from bot.runner import run
 from bot.services.http_session import SessionManager
 from sandbox.client import SandboxClient
 from sandbox.testing import RunningSandbox
-from tests.waiting import VirtualTime
+from tests.waiting import PATIENCE, Printed, VirtualTime
 
 ADMIN = 900
 SHOPPER = 501
@@ -229,6 +232,39 @@ class Shop:
             if message["message_id"] == message_id:
                 return message
         raise KeyError(message_id)
+
+
+@dataclass
+class DemoRun:
+    """bot.runner.run as ``./run.sh dev`` runs it, in this process (see :func:`demo_run`)."""
+
+    running: asyncio.Task[int]
+    stop: asyncio.Event
+    printed: Printed
+
+    async def line(self, pattern: str, within: float = PATIENCE) -> re.Match[str]:
+        """The first match of ``pattern`` in what the run printed, once it is there."""
+        return await self.printed.wait_for(pattern, unless=self.running, within=within)
+
+
+@contextlib.asynccontextmanager
+async def demo_run(settings: Settings) -> AsyncIterator[DemoRun]:
+    """Run the bot until the block ends, its stdout caught to wait for what it prints (the
+    sandbox's and the web chat's addresses) without polling; then stopped, and its exit code
+    checked when the block went well."""
+    printed = Printed()
+    stop = asyncio.Event()
+    with contextlib.redirect_stdout(printed):
+        running = asyncio.create_task(run(settings, stop=stop))
+        try:
+            yield DemoRun(running, stop, printed)
+        except BaseException:
+            stop.set()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(running, 60)
+            raise
+        stop.set()
+        assert await asyncio.wait_for(running, 60) == 0, printed.getvalue()
 
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
