@@ -9,10 +9,12 @@ never a measurement: it only turns a hang into a failure that says what never ha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # Long enough for a loaded 2-core box that is starting Python processes beside us.
@@ -118,3 +120,26 @@ class Printed(io.StringIO):
             waits: set[asyncio.Future[Any]] = {wrote} if unless is None else {wrote, unless}
             await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
             wrote.cancel()
+
+
+@contextlib.contextmanager
+def logged(logger: str, text: str) -> Iterator[asyncio.Event]:
+    """An event set once ``logger`` logs a record whose message contains ``text`` (INFO and
+    up, whatever the logger's level was; restored after)."""
+    seen = asyncio.Event()
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if text in record.getMessage():
+                seen.set()
+
+    target = logging.getLogger(logger)
+    handler, level = Catch(logging.INFO), target.level
+    target.addHandler(handler)
+    if target.getEffectiveLevel() > logging.INFO:
+        target.setLevel(logging.INFO)
+    try:
+        yield seen
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(level)

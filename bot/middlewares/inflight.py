@@ -12,6 +12,7 @@ middleware chain for every event (see bot/middlewares/handler.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -22,6 +23,8 @@ from bot.logs import chat_id_var, update_id_var
 from bot.metrics import BotMetrics
 from bot.middlewares.handler import HandlerCall
 from bot.services.update_reads import UpdateReads
+
+log = logging.getLogger(__name__)
 
 
 class InFlight:
@@ -57,6 +60,9 @@ class InFlight:
 
     async def wait_idle(self, grace: float) -> bool:
         """True when every update finished within ``grace`` seconds."""
+        if self._count:
+            # At shutdown: says why stopping takes a while (and tests wait for this moment).
+            log.info("waiting up to %gs for %d update(s) in flight", grace, self._count)
         try:
             await asyncio.wait_for(self._idle.wait(), grace)
         except TimeoutError:
