@@ -41,9 +41,7 @@ SECRET = "cluster-secret_1"
 
 @dataclass
 class SlowOrigin(Origin):
-    """The e2e origin, plus a delay for the images whose name starts with a given prefix."""
-
-    slow: dict[str, float] = field(default_factory=dict)
+    """The e2e origin (``gate`` holds every answer while set to an Event)."""
 
     def hits_of(self, product: str) -> int:
         return sum(n for name, n in self.hits.items() if name.startswith(f"{product}-"))
@@ -108,9 +106,8 @@ def _origin_app(state: SlowOrigin) -> web.Application:
         name = request.match_info["name"]
         state.hits[name] += 1
         state.requested.set()
-        delay = next((s for prefix, s in state.slow.items() if name.startswith(prefix)), 0.0)
-        if delay:
-            await asyncio.sleep(delay)
+        if state.gate is not None:
+            await state.gate.wait()
         return web.Response(body=_png(name), content_type="image/png")
 
     app = web.Application()
@@ -363,14 +360,22 @@ async def test_sigterm_during_a_card_lets_it_finish_and_keeps_the_webhook(cluste
     client = cluster.sandbox.client
     shopper = 605
     origin = cluster.origin
-    origin.slow["p2-"] = 1.5
     origin.requested.clear()
-    await client.send_text(shopper, "/start product-p2")
-    # The card's images are being fetched: the update is in the middle of being handled.
-    await asyncio.wait_for(origin.requested.wait(), 60)
-    update_id, busy = cluster.balancer.started[-1]
-    instance = cluster.instances[busy]
-    instance.proc.send_signal(signal.SIGTERM)
+    origin.gate = gate = asyncio.Event()  # the card's images wait until the stop does
+    try:
+        await client.send_text(shopper, "/start product-p2")
+        # The card's images are being fetched: the update is in the middle of being handled.
+        await asyncio.wait_for(origin.requested.wait(), 60)
+        update_id, busy = cluster.balancer.started[-1]
+        instance = cluster.instances[busy]
+        instance.proc.send_signal(signal.SIGTERM)
+        # A process of its own: its log is the only news that it waits for the card.
+        await eventually(
+            lambda: "update(s) in flight" in instance.log.read_text(), "the stop waits"
+        )
+    finally:
+        gate.set()
+        origin.gate = None
     assert await asyncio.wait_for(instance.proc.wait(), 60) == 0, _tail(instance.log)
 
     # The whole card arrived: an album of both photos, then the buttons.
