@@ -53,7 +53,6 @@ class Origin:
     url: str = ""
     hits: Counter[str] = field(default_factory=Counter)
     status: dict[str, int] = field(default_factory=dict)
-    delay: float = 0.0  # seconds before each answer
     bodies: dict[str, bytes] = field(default_factory=dict)  # a name's own bytes
     requested: asyncio.Event = field(default_factory=asyncio.Event)  # set on the first request
     gate: asyncio.Event | None = None  # when set to an Event, every answer waits for it
@@ -76,8 +75,6 @@ async def origin(aiohttp_server: Any) -> Origin:
         state.requested.set()
         if state.gate is not None:
             await state.gate.wait()
-        if state.delay:
-            await asyncio.sleep(state.delay)
         status = state.status.get(name.removesuffix(".png"))
         if status is not None:
             return web.Response(status=status, text="broken on purpose")

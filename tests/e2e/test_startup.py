@@ -30,6 +30,7 @@ from bot.factory import build_app
 from bot.runner import run
 from bot.services.http_session import SessionManager
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
+from tests.waiting import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CATALOG = ROOT / "catalog" / "demo.json"
@@ -155,12 +156,13 @@ class Resources:
 
 
 async def assert_back_to(before: Resources) -> None:
-    """Sockets close when the peer (the sandbox, in this process) has read the EOF: give the
-    loop a moment for that, then everything must be as before."""
+    """Everything as before, once the closing is done: sockets close when the peer (the
+    sandbox, in this process) has read the EOF, render workers exit on their own schedule,
+    and nothing announces either, so this looks again until PATIENCE runs out."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
     now = Resources.now()
-    for _ in range(200):
-        if now == before:
-            return
+    while now != before and loop.time() < deadline:
         await asyncio.sleep(0.05)
         now = Resources.now()
     assert now.sessions == before.sessions, "an aiohttp ClientSession was left open"

@@ -416,7 +416,7 @@ async def test_full_disk_evicts_and_still_delivers_the_image(
         assert await image.read_bytes() == big
         stats = svc.stats()
         assert stats["errors"]["disk_full"] == 1
-        assert stats["evicted"] >= 1
+        assert stats["evicted"] == 1  # a tenth of the 180 KiB held: one 60 KiB file
         assert stats["not_cached"] == 1
         assert not [p for p in cache_dir.iterdir() if p.name.startswith(".tmp-")]
         # Eviction made room: the next request for it is cached on disk.
