@@ -5,22 +5,17 @@ from __future__ import annotations
 import functools
 import os
 import socket
-import subprocess
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from pydantic_settings import BaseSettings
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from bot import config as bot_config
 from sandbox.testing import RunningSandbox, running_sandbox
 from sticker_service import config as sticker_config
-from tests.ports import PortTakenError, any_free_port, on_a_free_port
-from tests.system_tools import require_tool
+from tests.redis_server import RedisServer
 
 # The modules whose settings models a test must never inherit from the developer's shell.
 SETTINGS_MODULES = (bot_config, sticker_config)
@@ -77,72 +72,6 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name)
     for name, value in TEST_SETTINGS.items():
         monkeypatch.setenv(name, value)
-
-
-class RedisServer:
-    """A real redis-server (Debian's package) on a free port in a temp dir; stop()/start()
-    let a test pull Redis away in the middle of a scenario.
-
-    redis-server cannot be handed a bound socket or told to pick a port itself, so it is
-    started on a port found free (tests/ports.py, way 3): when someone else took the port
-    first, Redis exits saying so and another port is tried; an answer is believed only from
-    our own process (its process_id), never from whoever holds the port."""
-
-    def __init__(self, directory: Path, ports: Callable[[], int] = any_free_port) -> None:
-        self.binary = require_tool("redis-server")
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-        def start_at(port: int) -> None:
-            self.port = port
-            self.start()
-
-        on_a_free_port(start_at, ports)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        """Start redis-server on self.port; PortTakenError if someone else holds it."""
-        log = self.directory / f"redis-{self.port}.log"
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        args += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
-        with log.open("wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
-        self.proc = proc
-        # No retries inside the client: this loop is the retry, and it watches the process.
-        client = redis.Redis(
-            port=self.port,
-            socket_connect_timeout=0.2,
-            socket_timeout=0.5,
-            retry=Retry(NoBackoff(), 0),
-        )
-        deadline = time.monotonic() + 30
-        try:
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    self.proc = None
-                    output = log.read_text(errors="replace")
-                    if "already in use" in output:
-                        raise PortTakenError(self.port)
-                    pytest.fail(f"redis-server exited with {proc.returncode}:\n{output[-2000:]}")
-                try:
-                    if client.info("server")["process_id"] == proc.pid:
-                        return
-                except redis.RedisError:
-                    pass
-                # Nobody answers yet, or another process's Redis does (ours will exit): a
-                # process starting up has no event to wait on but its port.
-                time.sleep(0.02)
-        finally:
-            client.close()
-        self.stop()
-        pytest.fail(f"redis-server did not answer on port {self.port} within 30 s")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
 
 
 @pytest.fixture
