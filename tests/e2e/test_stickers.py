@@ -39,7 +39,7 @@ from tests.e2e.conftest import (
     text_of,
 )
 from tests.stickers import jobs
-from tests.waiting import process_exit
+from tests.waiting import eventually, process_exit
 
 CATALOG_DIR = Path(__file__).parents[2] / "catalog"
 MOVING = square_doc(moving=True)
@@ -564,13 +564,17 @@ async def test_a_product_poster_renders_while_users_stickers_hold_and_fill_the_q
     await shop.client.send_file(SHOPPER, _named(f"wait:{gate}"), kind="sticker")
     await jobs.started(gate)
     await shop.client.send_file(RU_SHOPPER, _named(f"wait:{gate}"), kind="sticker")
+    assert shop.app.stickers is not None
+    pool = shop.app.stickers.renderer.pool
+    await eventually(lambda: pool.waiting == 1, "the second user's job queued for a worker")
     seen = len(await shop.client.messages(browser))
     await shop.client.send_text(browser, "/start product-st2")
     # Photos and the freshly rendered poster, the sticker, the buttons: while users' jobs
     # hold one worker and queue for more, the card's poster takes the other worker.
     card = (await shop.client.wait_for_messages(browser, seen + 5, within=60))[seen:]
     assert _kinds(card) == ["photo", "photo", "photo", "sticker", "text"]
-    assert len(await jobs.started(gate)) == 1  # the second user's job is still queued
+    assert pool.waiting == 1  # the second user's job is still queued
+    assert len(await jobs.started(gate)) == 1
     gate.touch()
     assert await shop.app.inflight.wait_idle(60)
     for user in (SHOPPER, RU_SHOPPER):
