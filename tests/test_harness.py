@@ -15,7 +15,8 @@ import redis
 
 from bot.config import HttpSettings, SettingsError, load_settings
 from sticker_service.config import load_settings as load_service_settings
-from tests.conftest import TEST_SETTINGS, RedisServer, settings_variables
+from tests.conftest import TEST_SETTINGS, settings_variables
+from tests.redis_server import RedisServer
 from tests.system_tools import ROOT, SCRIPT, install_hint, require_file, require_tool
 
 # ------------------------------------------------------------------ system packages

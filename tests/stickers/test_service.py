@@ -21,8 +21,8 @@ from sticker_core.samples import ORANGE, gzip_json, square_doc
 from sticker_service.app import create_app
 from sticker_service.cache import RedisStore
 from sticker_service.config import load_settings
-from tests.conftest import RedisServer
 from tests.redis_faults import PATIENT, Blackhole, FakeClock
+from tests.redis_server import RedisServer
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Application]]]
 USER = 42

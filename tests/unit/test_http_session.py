@@ -6,6 +6,7 @@ import asyncio
 import gc
 import ssl
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,13 +183,20 @@ async def test_fifty_queued_requests_are_served_in_arrival_order(
     # Each request arrives before the next is made: the first two take the two connections
     # (the origin sees them), the rest queue at the gate one by one.
     url = srv.url("/")
+
+    def seen(count: int) -> Callable[[], bool]:
+        return lambda: len(srv.seen) == count
+
+    def queued(count: int) -> Callable[[], bool]:
+        return lambda: manager.queued(url) == count
+
     tasks: list[asyncio.Task[Any]] = []
     for n in range(50):
         tasks.append(asyncio.create_task(fetch(n)))
         if n < 2:
-            await eventually(lambda n=n: len(srv.seen) == n + 1, f"/{n} reached the origin")
+            await eventually(seen(n + 1), f"/{n} reached the origin")
         else:
-            await eventually(lambda n=n: manager.queued(url) == n - 1, f"/{n} queued")
+            await eventually(queued(n - 1), f"/{n} queued")
     gate.set()
     await asyncio.gather(*tasks)
     # Served strictly in arrival order once a connection is free.
