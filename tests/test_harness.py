@@ -1,8 +1,10 @@
 """The test harness itself: system packages (installed or named, never skipped), the settings
-every test starts without, and a Redis that is never someone else's."""
+every test starts without (from the shell or a .env), a Redis that is never someone else's,
+and the ways tests wait (tests/waiting.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -16,8 +18,10 @@ import redis
 from bot.config import HttpSettings, SettingsError, load_settings
 from sticker_service.config import load_settings as load_service_settings
 from tests.conftest import TEST_SETTINGS, settings_variables
+from tests.ports import any_free_port
 from tests.redis_server import RedisServer
 from tests.system_tools import ROOT, SCRIPT, install_hint, require_file, require_tool
+from tests.waiting import VirtualTime, process_exit
 
 # ------------------------------------------------------------------ system packages
 
@@ -288,9 +292,7 @@ def _ports(first: int) -> Callable[[], int]:
     def next_port() -> int:
         for port in ports:
             return port
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
+        return any_free_port()
 
     return next_port
 
@@ -327,3 +329,28 @@ def test_another_redis_on_the_port_is_never_taken_for_ours(
         assert _answers_itself(own_redis)
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------ waiting
+
+
+async def test_process_exit_waits_for_the_end_of_a_process_and_fails_while_it_runs() -> None:
+    proc = await asyncio.create_subprocess_exec("sleep", "60")
+    try:
+        with pytest.raises(AssertionError, match=f"process {proc.pid} still runs"):
+            await process_exit(proc.pid, within=0.2)
+        proc.kill()
+        await process_exit(proc.pid)  # ended (not yet reaped: a zombie counts as ended)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+    await process_exit(proc.pid)  # reaped: gone already
+
+
+async def test_virtual_time_moves_only_by_the_waits_asked_for() -> None:
+    time = VirtualTime(start=10.0)
+    await time.sleep(1.25)
+    await time.sleep(0)
+    await time.sleep(2.5)
+    assert (time(), time.waits) == (13.75, [1.25, 0, 2.5])
