@@ -33,8 +33,8 @@ class InFlight:
         self.finished = 0  # updates handled since start
         self._idle = asyncio.Event()
         self._idle.set()
-        # Set (and replaced) whenever an update finishes: wakes wait_finished.
-        self._finishing = asyncio.Event()
+        # Made by wait_finished, set (and dropped) when the next update finishes.
+        self._finishing: asyncio.Event | None = None
 
     @property
     def count(self) -> int:
@@ -49,13 +49,16 @@ class InFlight:
         self._count -= 1
         if self._count == 0:
             self._idle.set()
-        finishing, self._finishing = self._finishing, asyncio.Event()
-        finishing.set()
+        if self._finishing is not None:
+            self._finishing.set()
+            self._finishing = None
 
     async def wait_finished(self, count: int) -> None:
         """Until ``count`` updates have finished since start and none is running (tests wait
         for the bot to have handled what they sent)."""
         while self.finished < count or self._count:
+            if self._finishing is None:
+                self._finishing = asyncio.Event()
             await self._finishing.wait()
 
     async def wait_idle(self, grace: float) -> bool:
