@@ -43,7 +43,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,13 +53,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import redis
 
 from bench import _machine
 from sandbox.testing import running_sandbox
 from sticker_core import StickerRenderer, tgs_to_lottie
 from sticker_core.render import render_png
 from sticker_core.samples import busy_doc, gzip_json
+from tests.ports import listening_socket
+from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -73,27 +73,11 @@ WRK_THREADS = 1
 LATENCY_RUNS = 100
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_redis(directory: str) -> tuple[subprocess.Popen[bytes], str]:
-    binary = _machine.require_tool("redis-server")
-    port = _free_port()
-    conf = ROOT / "sticker_service" / "redis.conf"
-    args = [binary, str(conf), "--port", str(port), "--dir", directory, "--bind", "127.0.0.1"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    client.close()
-    return proc, f"redis://127.0.0.1:{port}/0"
+def _start_redis(directory: str) -> RedisServer:
+    """The production redis.conf on a free port (the tests' RedisServer: a port taken
+    meanwhile is left for another, and only our own Redis's answer counts)."""
+    _machine.require_tool("redis-server")  # the benchmark's own install line if missing
+    return RedisServer(Path(directory), config=ROOT / "sticker_service" / "redis.conf")
 
 
 def _quantiles(samples: list[float]) -> tuple[float, float]:
@@ -141,16 +125,22 @@ class Service:
     def __init__(
         self, workers: int, env: dict[str, str], app: str = "sticker_service.app:app_factory"
     ) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        self.proc = subprocess.Popen(  # noqa: S603
-            [gunicorn, "-c", "sticker_service/gunicorn_conf.py", app],
-            cwd=ROOT,
-            env={**os.environ, **env, "WORKERS": str(workers), "PORT": str(self.port)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        # gunicorn is handed a socket bound here (fd://): no other process can take the port
+        # before it listens. Closed on this side once handed over, so a gunicorn that dies
+        # refuses connections instead of leaving them queued.
+        with listening_socket() as sock:
+            self.port = int(sock.getsockname()[1])
+            fd = sock.fileno()
+            self.proc = subprocess.Popen(  # noqa: S603
+                [gunicorn, "-c", "sticker_service/gunicorn_conf.py", "--bind", f"fd://{fd}", app],
+                cwd=ROOT,
+                env={**os.environ, **env, "WORKERS": str(workers)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=[fd],
+            )
+        self.base = f"http://127.0.0.1:{self.port}"
 
     async def ready(self, session: aiohttp.ClientSession, path: str = "/health") -> None:
         for _ in range(300):
@@ -230,7 +220,8 @@ async def _run() -> dict[str, Any]:
     }
     results |= await _core_latencies(tgs)
     with tempfile.TemporaryDirectory() as tmp:
-        redis_proc, redis_url = _start_redis(tmp)
+        redis_server = _start_redis(tmp)
+        redis_url = redis_server.url
         try:
             async with running_sandbox() as sandbox:
                 message = await sandbox.client.send_file(1, tgs, kind="sticker")
@@ -274,8 +265,7 @@ async def _run() -> dict[str, Any]:
                         results[f"bare_aiohttp_rps_all_runs_{workers}w"] = bare["all_rps"]
                         results[f"bare_aiohttp_p99_ms_{workers}w"] = round(bare["p99_ms"], 3)
         finally:
-            redis_proc.terminate()
-            redis_proc.wait(10)
+            redis_server.stop()
     results["machine"]["after"] = _machine.snapshot()
     for workers in (1, 2):
         # What the service's own code costs, measured against the ceiling in the same run:

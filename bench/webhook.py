@@ -42,11 +42,10 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +63,8 @@ from sandbox.core import SandboxConfig
 from sandbox.server import SandboxServer
 from sandbox.state import Bot as SandboxBot
 from sandbox.state import Event, Retention
+from tests.ports import PortTakenError, listening_socket, on_a_free_port_async
+from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -202,13 +203,6 @@ async def _dispatch_ratio(settings: Settings) -> dict[str, Any]:
 # ---------------------------------------------------------------- end to end
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -217,35 +211,24 @@ def _cpu_s(pid: int) -> float:
 
 @contextlib.contextmanager
 def _redis(tmp: Path) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
-    port = _free_port()
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    """The tests' RedisServer: a port taken meanwhile is left for another, and only our own
+    Redis's answer counts."""
+    server = RedisServer(tmp)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 @contextlib.asynccontextmanager
-async def _nginx(tmp: Path, backends: list[int]) -> AsyncIterator[str]:
-    """nginx on a free port, round robin over the instances with keep-alive connections."""
+async def _nginx(tmp: Path, sock: socket.socket, backends: list[int]) -> AsyncIterator[None]:
+    """nginx on ``sock`` (bound and listening here, handed over through nginx's NGINX
+    variable: no other process can take the port), round robin over the instances with
+    keep-alive connections."""
     binary = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
     if binary is None:
         raise RuntimeError("nginx is not installed: needed to balance two instances")
-    port = _free_port()
+    port = sock.getsockname()[1]
     prefix = tmp / "nginx"
     prefix.mkdir(parents=True)
     servers = "\n".join(f"    server 127.0.0.1:{p};" for p in backends)
@@ -276,23 +259,17 @@ http {{
 }}
 """
     )
+    fd = sock.fileno()
     proc = await asyncio.create_subprocess_exec(
         binary, "-e", "stderr", "-p", str(prefix), "-c", str(conf),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        pass_fds=[fd], env={**os.environ, "NGINX": f"{fd};"},
     )  # fmt: skip
+    # nginx alone holds it now: should it die, connections are refused, not queued.
+    sock.close()
     try:
-        for _ in range(200):
-            try:
-                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                if proc.returncode is not None:
-                    raise RuntimeError(f"nginx exited with {proc.returncode}") from None
-                await asyncio.sleep(0.05)
-            else:
-                writer.close()
-                await writer.wait_closed()
-                break
-        yield f"http://127.0.0.1:{port}"
+        # Connections queue in the socket until nginx accepts them: nothing to wait for.
+        yield
     finally:
         proc.terminate()
         await proc.wait()
@@ -347,44 +324,53 @@ async def _batch(server: SandboxServer, bot: SandboxBot, replies: Replies, count
     return elapsed
 
 
-async def _start_instances(
-    tmp: Path, env: dict[str, str], ports: list[int], bot: SandboxBot
-) -> list[asyncio.subprocess.Process]:
-    # By call id: the sandbox keeps a bounded call log, so positions shift.
-    before = bot.calls[-1].id if bot.calls else 0
-    procs = []
-    for n, port in enumerate(ports):
-        folder = tmp / f"instance-{port}"
+async def _start_instance(
+    tmp: Path, env: Callable[[int], dict[str, str]], n: int, bot: SandboxBot
+) -> tuple[asyncio.subprocess.Process, int]:
+    """Instance ``n`` (python main.py) up, and its port: ``env(port)`` is its environment.
+    main.py can only be told a port, so it starts on one found free and, should another
+    process take it first, exits saying so and starts on another (tests/ports.py)."""
+    started: list[asyncio.subprocess.Process] = []
+
+    async def start_at(port: int) -> tuple[asyncio.subprocess.Process, int]:
+        folder = tmp / f"instance-{n}-{port}"
         folder.mkdir()
-        log = (folder / "log").open("wb")
-        with log:
-            procs.append(
-                await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    str(ROOT / "main.py"),
-                    cwd=ROOT,
-                    stdout=log,
-                    stderr=log,
-                    env={
-                        **env,
-                        "WEB_SERVER_PORT": str(port),
-                        "DATA_DIR": str(folder / "data"),
-                        "IMAGE_CACHE_DIR": str(folder / "cache"),
-                        "INSTANCE": str(n),
-                    },
-                )
+        # By call id: the sandbox keeps a bounded call log, so positions shift.
+        before = bot.calls[-1].id if bot.calls else 0
+        with (folder / "log").open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(ROOT / "main.py"),
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+                env={
+                    **env(port),
+                    "WEB_SERVER_PORT": str(port),
+                    "DATA_DIR": str(folder / "data"),
+                    "IMAGE_CACHE_DIR": str(folder / "cache"),
+                    "INSTANCE": str(n),
+                },
             )
-    # Up once each has called setWebhook (it listens before).
-    deadline = time.monotonic() + 300
-    while sum(c.id > before and c.method == "setWebhook" and c.ok for c in bot.calls) < len(ports):
-        for proc, port in zip(procs, ports, strict=True):
+        started.append(proc)
+        # Up once it has called setWebhook (it listens before).
+        deadline = time.monotonic() + 300
+        while not any(c.id > before and c.method == "setWebhook" and c.ok for c in bot.calls):
             if proc.returncode is not None:
-                tail = (tmp / f"instance-{port}" / "log").read_text()[-3000:]
+                tail = (folder / "log").read_text()[-3000:]
+                if proc.returncode == 2 and "in use" in tail:
+                    raise PortTakenError(port)
                 raise RuntimeError(f"instance exited with {proc.returncode}: {tail}")
-        if time.monotonic() > deadline:
-            raise RuntimeError("instances did not set the webhook within 300 s")
-        await asyncio.sleep(0.1)
-    return procs
+            if time.monotonic() > deadline:
+                raise RuntimeError("an instance did not set the webhook within 300 s")
+            await asyncio.sleep(0.1)
+        return proc, port
+
+    try:
+        return await on_a_free_port_async(start_at)
+    except BaseException:
+        await _stop(started)
+        raise
 
 
 async def _stop(procs: list[asyncio.subprocess.Process]) -> None:
@@ -401,26 +387,36 @@ async def _end_to_end(
     bot = server.sandbox.state.bot(TOKEN)
     replies = Replies()
     server.sandbox.state.hub.add_listener(replies)
-    ports = [_free_port() for _ in range(instances)]
     async with contextlib.AsyncExitStack() as stack:
-        if instances == 1:
-            url = f"http://127.0.0.1:{ports[0]}"
-        else:
-            url = await stack.enter_async_context(_nginx(tmp / f"lb{instances}", ports))
-        env = {
+        balancer = None
+        if instances > 1:
+            # nginx's socket first: the instances' WEBHOOK_URL names its port.
+            balancer = stack.enter_context(listening_socket())
+        base = {
             "PATH": os.environ.get("PATH", ""),
             "BOT_TOKEN": TOKEN,
             "TELEGRAM_API_URL": server.url,
             "REDIS_URL": redis_url,
-            "WEBHOOK_URL": f"{url}/webhook",
             "WEBHOOK_SECRET": SECRET,
             "LOG_LEVEL": "WARNING",
             # One update per user, so per-chat pacing never waits; high anyway, as in tests.
             "CHAT_SEND_RATE": "1000",
             "CHAT_SEND_BURST": "100",
         }
-        procs = await _start_instances(tmp, env, ports, bot)
+
+        def env(port: int) -> dict[str, str]:
+            own = balancer.getsockname()[1] if balancer is not None else port
+            return {**base, "WEBHOOK_URL": f"http://127.0.0.1:{own}/webhook"}
+
+        procs: list[asyncio.subprocess.Process] = []
         stack.push_async_callback(_stop, procs)
+        ports = []
+        for n in range(instances):
+            proc, port = await _start_instance(tmp, env, n, bot)
+            procs.append(proc)
+            ports.append(port)
+        if balancer is not None:
+            await stack.enter_async_context(_nginx(tmp / f"lb{instances}", balancer, ports))
         await _batch(server, bot, replies, WARM_UP)
         calls_before = bot.calls[-1].id if bot.calls else 0
         cpu_before = [_cpu_s(p.pid) for p in procs]

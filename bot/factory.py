@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +18,7 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 
-from bot.api_policy import ApiPolicy, SendBudget
+from bot.api_policy import ApiPolicy, SendBudget, Sleep
 from bot.catalog import Catalog
 from bot.commands import set_commands
 from bot.config import Settings
@@ -68,8 +70,16 @@ class StartupError(Exception):
 
 
 def create_bot(
-    settings: Settings, *, token: str, api_url: str, redis: RedisGuard | None = None
+    settings: Settings,
+    *,
+    token: str,
+    api_url: str,
+    redis: RedisGuard | None = None,
+    api_clock: Callable[[], float] | None = None,
+    api_sleep: Sleep = asyncio.sleep,
 ) -> tuple[Bot, ApiPolicy]:
+    """``api_clock`` and ``api_sleep``: the time the Bot API policy paces sends and waits out
+    429s by (the event loop's by default; a test shares one fake clock with the sandbox)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
     b = settings.bot
     policy = ApiPolicy(
@@ -79,6 +89,8 @@ def create_bot(
         chat_burst=b.chat_send_burst,
         # With Redis, every instance spends from the bot's one ~30 messages/s budget.
         budget=SendBudget(redis),
+        clock=api_clock,
+        sleep=api_sleep,
     )
     session.middleware(policy)
     bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
@@ -180,6 +192,8 @@ async def build_app(
     token: str,
     api_url: str,
     sessions: SessionManager | None = None,
+    api_clock: Callable[[], float] | None = None,
+    api_sleep: Sleep = asyncio.sleep,
 ) -> BotApp:
     """Build and start every part; on any failure, close what was already opened and raise.
 
@@ -187,7 +201,7 @@ async def build_app(
     that fails half-way is closed too). The stack is handed to the BotApp, whose close() runs
     it backwards: render processes, Redis, the Bot API session, SQLite, the image cache's
     tasks, then the shared HTTP session. ``sessions`` is closed with the rest even when the
-    caller passed it in.
+    caller passed it in. ``api_clock``/``api_sleep``: see :func:`create_bot`.
     """
     async with contextlib.AsyncExitStack() as stack:
         # Compiling a few KB of translations blocks for a moment, once, before any update.
@@ -211,7 +225,14 @@ async def build_app(
             )
             stack.push_async_callback(guard.aclose)
             redis = guard.client
-        bot, policy = create_bot(settings, token=token, api_url=api_url, redis=guard)
+        bot, policy = create_bot(
+            settings,
+            token=token,
+            api_url=api_url,
+            redis=guard,
+            api_clock=api_clock,
+            api_sleep=api_sleep,
+        )
         stack.push_async_callback(bot.session.close)
         state = _shared_state(guard, db, bot.id)
         file_ids, preferences = state.file_ids, state.preferences

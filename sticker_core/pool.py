@@ -295,6 +295,11 @@ class RenderPool:
     def alive(self) -> bool:
         return self.health() is None
 
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a worker (their jobs not yet handed to pebble)."""
+        return self._gate.waiting
+
     def _retire(self, pool: ProcessPool, why: str) -> None:
         """Replace ``pool`` (unless another job already did) and stop it in the background."""
         if pool is not self._pool or self._closed:

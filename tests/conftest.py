@@ -5,22 +5,17 @@ from __future__ import annotations
 import functools
 import os
 import socket
-import subprocess
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from pydantic_settings import BaseSettings
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from bot import config as bot_config
 from sandbox.testing import RunningSandbox, running_sandbox
 from sticker_service import config as sticker_config
-from tests.system_tools import require_tool
+from tests.redis_server import RedisServer
 
 # The modules whose settings models a test must never inherit from the developer's shell.
 SETTINGS_MODULES = (bot_config, sticker_config)
@@ -64,8 +59,12 @@ TEST_SETTINGS = {
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never read the developer's settings or real token from the environment."""
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never read the developer's settings or real token from the environment, nor
+    from a ``.env``: every settings model reads ``./.env`` of the working directory, so each
+    test runs in its own empty folder (and so does any process it starts without a ``cwd``).
+    Relative defaults (image_cache/, data/) land there too, not in the work tree."""
+    monkeypatch.chdir(tmp_path)
     wanted = settings_variables()
     # pydantic-settings matches names case-insensitively: bot_token counts as BOT_TOKEN.
     for name in list(os.environ):
@@ -75,80 +74,13 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-class PortTakenError(Exception):
-    """redis-server could not bind its port: another process took it first."""
-
-
-def _any_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class RedisServer:
-    """A real redis-server (Debian's package) on a free port in a temp dir; stop()/start()
-    let a test pull Redis away in the middle of a scenario.
-
-    redis-server cannot be handed a bound socket or told to pick a port itself, so a free port
-    is found first and may be taken by someone else before Redis binds it (other test runs
-    share this machine). Redis then exits, and another port is tried; an answer is believed
-    only from our own process (its process_id), never from whoever holds the port."""
-
-    def __init__(self, directory: Path, ports: Callable[[], int] = _any_free_port) -> None:
-        self.binary = require_tool("redis-server")
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-        for attempt in Retrying(
-            retry=retry_if_exception_type(PortTakenError), stop=stop_after_attempt(20), reraise=True
-        ):
-            with attempt:
-                self.port = ports()
-                self.start()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        """Start redis-server on self.port; PortTakenError if someone else holds it."""
-        log = self.directory / f"redis-{self.port}.log"
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        args += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
-        with log.open("wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
-        self.proc = proc
-        # No retries inside the client: this loop is the retry, and it watches the process.
-        client = redis.Redis(
-            port=self.port,
-            socket_connect_timeout=0.2,
-            socket_timeout=0.5,
-            retry=Retry(NoBackoff(), 0),
-        )
-        deadline = time.monotonic() + 30
-        try:
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    self.proc = None
-                    output = log.read_text(errors="replace")
-                    if "already in use" in output:
-                        raise PortTakenError(self.port)
-                    pytest.fail(f"redis-server exited with {proc.returncode}:\n{output[-2000:]}")
-                try:
-                    if client.info("server")["process_id"] == proc.pid:
-                        return
-                except redis.RedisError:
-                    pass
-                # Nobody answers yet, or another process's Redis does (ours will exit): a
-                # process starting up has no event to wait on but its port.
-                time.sleep(0.02)
-        finally:
-            client.close()
-        self.stop()
-        pytest.fail(f"redis-server did not answer on port {self.port} within 30 s")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port that refuses connections for the whole test: bound here and never listening,
+    so no other process can start listening on it meanwhile (a probed "unused" port can)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """The test harness itself: system packages (installed or named, never skipped), the settings
-every test starts without, and a Redis that is never someone else's."""
+every test starts without (from the shell or a .env), a Redis that is never someone else's,
+and the ways tests wait (tests/waiting.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -13,8 +15,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import TEST_SETTINGS, RedisServer, settings_variables
+from bot.config import HttpSettings, SettingsError, load_settings
+from sticker_service.config import load_settings as load_service_settings
+from tests.conftest import TEST_SETTINGS, settings_variables
+from tests.ports import any_free_port
+from tests.redis_server import RedisServer
 from tests.system_tools import ROOT, SCRIPT, install_hint, require_file, require_tool
+from tests.waiting import VirtualTime, process_exit
 
 # ------------------------------------------------------------------ system packages
 
@@ -227,6 +234,54 @@ def test_a_developers_shell_settings_are_cleared_for_every_test(tmp_path: Path) 
     assert "1 passed" in done.stdout
 
 
+def test_no_dotenv_file_reaches_a_test() -> None:
+    """Settings read as tests and their processes read them, with the default ``./.env``,
+    are the defaults: no .env reaches them. The test below runs this one from a folder whose
+    .env sets every variable badly; run with the suite, it meets a developer's .env, if any."""
+    assert load_settings() == load_settings(env_file=None)
+    assert load_service_settings() == load_service_settings(None)
+    assert HttpSettings() == HttpSettings(_env_file=None)  # a model on its own reads it too
+    # A process the test starts without a folder of its own.
+    child = "from bot.config import load_settings; print(load_settings().bot.bot_token)"
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", child],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "None\n"), done.stderr
+
+
+def test_a_dotenv_where_pytest_starts_reaches_no_test(tmp_path: Path) -> None:
+    """The test above, run by a pytest started in a folder whose .env (a developer's, say)
+    sets every settings variable to a value no model accepts."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("".join(f"{name}=from-a-dotenv\n" for name in sorted(settings_variables())))
+    with pytest.raises(SettingsError):  # read, it would fail any test that loads settings
+        load_settings(env_file=dotenv)
+    env = {k: v for k, v in os.environ.items() if k.upper() not in settings_variables()}
+    done = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"{Path(__file__)}::test_no_dotenv_file_reaches_a_test",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
+
+
 # ------------------------------------------------------------------ Redis
 
 
@@ -237,9 +292,7 @@ def _ports(first: int) -> Callable[[], int]:
     def next_port() -> int:
         for port in ports:
             return port
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
+        return any_free_port()
 
     return next_port
 
@@ -276,3 +329,28 @@ def test_another_redis_on_the_port_is_never_taken_for_ours(
         assert _answers_itself(own_redis)
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------ waiting
+
+
+async def test_process_exit_waits_for_the_end_of_a_process_and_fails_while_it_runs() -> None:
+    proc = await asyncio.create_subprocess_exec("sleep", "60")
+    try:
+        with pytest.raises(AssertionError, match=f"process {proc.pid} still runs"):
+            await process_exit(proc.pid, within=0.2)
+        proc.kill()
+        await process_exit(proc.pid)  # ended (not yet reaped: a zombie counts as ended)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+    await process_exit(proc.pid)  # reaped: gone already
+
+
+async def test_virtual_time_moves_only_by_the_waits_asked_for() -> None:
+    time = VirtualTime(start=10.0)
+    await time.sleep(1.25)
+    await time.sleep(0)
+    await time.sleep(2.5)
+    assert (time(), time.waits) == (13.75, [1.25, 0, 2.5])

@@ -12,6 +12,7 @@ middleware chain for every event (see bot/middlewares/handler.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -23,13 +24,17 @@ from bot.metrics import BotMetrics
 from bot.middlewares.handler import HandlerCall
 from bot.services.update_reads import UpdateReads
 
+log = logging.getLogger(__name__)
+
 
 class InFlight:
     def __init__(self) -> None:
         self._count = 0
-        self.finished = 0  # updates handled since start (tests wait on it)
+        self.finished = 0  # updates handled since start
         self._idle = asyncio.Event()
         self._idle.set()
+        # Made by wait_finished, set (and dropped) when the next update finishes.
+        self._finishing: asyncio.Event | None = None
 
     @property
     def count(self) -> int:
@@ -44,9 +49,23 @@ class InFlight:
         self._count -= 1
         if self._count == 0:
             self._idle.set()
+        if self._finishing is not None:
+            self._finishing.set()
+            self._finishing = None
+
+    async def wait_finished(self, count: int) -> None:
+        """Until ``count`` updates have finished since start and none is running (tests wait
+        for the bot to have handled what they sent)."""
+        while self.finished < count or self._count:
+            if self._finishing is None:
+                self._finishing = asyncio.Event()
+            await self._finishing.wait()
 
     async def wait_idle(self, grace: float) -> bool:
         """True when every update finished within ``grace`` seconds."""
+        if self._count:
+            # At shutdown: says why stopping takes a while (and tests wait for this moment).
+            log.info("waiting up to %gs for %d update(s) in flight", grace, self._count)
         try:
             await asyncio.wait_for(self._idle.wait(), grace)
         except TimeoutError:

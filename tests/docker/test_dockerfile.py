@@ -7,7 +7,6 @@ import ast
 import asyncio
 import os
 import re
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
@@ -260,9 +259,7 @@ async def test_healthcheck_fails_on_503(final: Stage, health_server: tuple[Healt
     assert state.calls == 1
 
 
-async def test_healthcheck_fails_when_nothing_listens(final: Stage) -> None:
-    with socket.socket() as sock:
-        # Bound, never listening: a refused connection, as from a process that has died.
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        assert await run_check(healthcheck_argv(final), f"http://127.0.0.1:{port}/health") != 0
+async def test_healthcheck_fails_when_nothing_listens(final: Stage, refused_port: int) -> None:
+    # A refused connection, as from a process that has died.
+    url = f"http://127.0.0.1:{refused_port}/health"
+    assert await run_check(healthcheck_argv(final), url) != 0

@@ -4,13 +4,15 @@ small DNS server playing Docker's embedded resolver (127.0.0.11 in a compose net
 
 The template is rendered as the nginx image's entrypoint does (only the named ${VARS} are
 put in). Two things differ from a container, each replaced exactly once below: the listen
-ports (free loopback ports here, not 80/443) and the certificate folder.
+ports (loopback ports this test bound and hands to nginx, not 80/443) and the certificate
+folder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import shlex
 import signal
@@ -29,6 +31,7 @@ import trustme
 from aiohttp import web
 
 from tests.docker.dockerfile import REPO
+from tests.ports import listening_socket
 
 TEMPLATE = REPO / "docker" / "nginx" / "templates" / "default.conf.template"
 WEBHOOK_PATH = "/webhook"
@@ -38,13 +41,6 @@ BOT_REPLICAS = ("127.0.0.2", "127.0.0.3")
 # A replica that has died but is still in DNS (Docker drops it only once it is removed).
 DEAD_REPLICA = "127.0.0.5"
 STICKERS_ADDRESS = "127.0.0.4"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # ---- a DNS server answering A queries, as Docker's does for a service's replicas ----------
@@ -130,14 +126,17 @@ async def start_site(app: web.Application, host: str, port: int) -> web.AppRunne
 
 
 async def start_replicas(seen: list[Seen], stack: contextlib.AsyncExitStack) -> int:
-    """One port, every replica address: as `bot:8080` is on each container of --scale."""
+    """One port, every replica address: as `bot:8080` is on each container of --scale. The
+    first replica binds port 0; the others bind the port it got on their own addresses (each
+    bind is the check: a port taken there means another try, nothing is probed)."""
+    first, *others = BOT_REPLICAS
     for _attempt in range(20):
-        port = free_port()
-        runners: list[web.AppRunner] = []
+        runners = [await start_site(recorder(first, seen), first, 0)]
+        port: int = runners[0].addresses[0][1]
         try:
-            for address in BOT_REPLICAS:
+            for address in others:
                 runner = await start_site(recorder(address, seen), address, port)
-                runners.append(runner)
+                runners.append(runner)  # one by one: a failed start cleans up the others
         except OSError:
             for runner in runners:
                 await runner.cleanup()
@@ -243,31 +242,34 @@ async def stack(nginx: str, tmp_path: Path) -> AsyncIterator[Stack]:
                 "STICKER_UPSTREAM": f"stickers:{sticker_port}",
             }
         )
-        # nginx must be told its ports: a port found free may be taken before nginx binds it,
-        # in which case nginx exits saying so and another pair is tried.
-        for attempt in range(5):
-            workdir = tmp_path / f"nginx-{attempt}"
-            workdir.mkdir()
-            http_port, https_port = free_port(), free_port()
-            main = write_config(
-                workdir, for_this_machine(conf, http_port, https_port, tmp_path / "certs")
-            )
-            code, output = await nginx_test(nginx, workdir, main)
-            assert code == 0, f"nginx -t refused the config:\n{output}"
+        # nginx is handed its two listening sockets, bound here (tests/ports.py, way 2):
+        # through its NGINX variable, as an nginx binary upgrade hands them to the new binary.
+        # It takes each for the listen directive of the same address.
+        http_sock = exits.enter_context(listening_socket())
+        https_sock = exits.enter_context(listening_socket())
+        http_port, https_port = http_sock.getsockname()[1], https_sock.getsockname()[1]
+        workdir = tmp_path / "nginx"
+        workdir.mkdir()
+        main = write_config(
+            workdir, for_this_machine(conf, http_port, https_port, tmp_path / "certs")
+        )
+        code, output = await nginx_test(nginx, workdir, main)
+        assert code == 0, f"nginx -t refused the config:\n{output}"
 
-            # A file, not a pipe: nobody reads nginx's log while it runs, and a full pipe would
-            # block it.
-            log_path = workdir / "error.log"
-            log = exits.enter_context(log_path.open("wb"))
-            proc = await asyncio.create_subprocess_exec(
-                nginx, "-p", str(workdir), "-c", str(main), "-e", "stderr", "-g", "daemon off;",
-                stderr=log,
-            )  # fmt: skip
-            exits.push_async_callback(stop_nginx, proc)
-            if await wait_listening(proc, https_port, log_path):
-                break
-        else:
-            pytest.fail("nginx found no free pair of ports in 5 tries")
+        # A file, not a pipe: nobody reads nginx's log while it runs, and a full pipe would
+        # block it.
+        log_path = workdir / "error.log"
+        log = exits.enter_context(log_path.open("wb"))
+        fds = [http_sock.fileno(), https_sock.fileno()]
+        proc = await asyncio.create_subprocess_exec(
+            nginx, "-p", str(workdir), "-c", str(main), "-e", "stderr", "-g", "daemon off;",
+            stderr=log, pass_fds=fds, env={**os.environ, "NGINX": "".join(f"{fd};" for fd in fds)},
+        )  # fmt: skip
+        exits.push_async_callback(stop_nginx, proc)
+        # nginx alone holds them now: should it die, connections are refused, not queued.
+        http_sock.close()
+        https_sock.close()
+        await nginx_answers(proc, http_port, log_path)
 
         client_ssl = ssl.create_default_context()
         ca.configure_trust(client_ssl)
@@ -290,25 +292,30 @@ async def stop_nginx(proc: asyncio.subprocess.Process) -> None:
             await proc.wait()
 
 
-async def wait_listening(proc: asyncio.subprocess.Process, port: int, log: Path) -> bool:
-    """True once nginx accepts connections on ``port``; False if it exited because a port
-    was taken (the caller tries others); any other exit fails the test."""
-    for _ in range(200):
-        if proc.returncode is not None:
-            err = await asyncio.to_thread(log.read_text, errors="replace")
-            if "Address already in use" in err:
-                return False
-            pytest.fail(f"nginx exited with {proc.returncode}:\n{err}")
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            # nginx is a process of its own: polling its port is the only news of it.
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return True
-    pytest.fail("nginx did not listen within 10 s")
+async def nginx_answers(proc: asyncio.subprocess.Process, http_port: int, log: Path) -> None:
+    """Once nginx answers its health check: the request waits in the socket's queue until
+    nginx accepts it, so there is nothing to poll; failing if nginx exits instead."""
+
+    async def health() -> int:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{http_port}/nginx-health") as resp,
+        ):
+            return resp.status
+
+    asked = asyncio.ensure_future(health())
+    exited = asyncio.ensure_future(proc.wait())
+    await asyncio.wait({asked, exited}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
+    exited.cancel()
+    if not asked.done():
+        asked.cancel()
+        err = await asyncio.to_thread(log.read_text, errors="replace")
+        pytest.fail(f"nginx gave no answer (exit code {proc.returncode}):\n{err}")
+    try:
+        assert await asked == 200
+    except aiohttp.ClientError as exc:
+        err = await asyncio.to_thread(log.read_text, errors="replace")
+        pytest.fail(f"nginx does not answer ({exc}):\n{err}")
 
 
 @pytest.fixture
@@ -427,6 +434,7 @@ async def test_the_readme_openssl_line_makes_a_pair_nginx_accepts(
     )
     workdir = tmp_path / "nginx"
     workdir.mkdir()
-    main = write_config(workdir, for_this_machine(conf, free_port(), free_port(), certs))
+    # nginx -t binds nothing: any two port numbers do.
+    main = write_config(workdir, for_this_machine(conf, 8080, 8443, certs))
     code, output = await nginx_test(nginx, workdir, main)
     assert code == 0, output

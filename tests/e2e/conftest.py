@@ -4,9 +4,11 @@ images served by a real local aiohttp origin that counts requests per path."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,9 +22,11 @@ from PIL import Image
 from bot.catalog import Catalog, load_catalog
 from bot.config import Settings, load_settings
 from bot.factory import BotApp, build_app
+from bot.runner import run
 from bot.services.http_session import SessionManager
 from sandbox.client import SandboxClient
 from sandbox.testing import RunningSandbox
+from tests.waiting import PATIENCE, Printed, VirtualTime
 
 ADMIN = 900
 SHOPPER = 501
@@ -49,7 +53,6 @@ class Origin:
     url: str = ""
     hits: Counter[str] = field(default_factory=Counter)
     status: dict[str, int] = field(default_factory=dict)
-    delay: float = 0.0  # seconds before each answer
     bodies: dict[str, bytes] = field(default_factory=dict)  # a name's own bytes
     requested: asyncio.Event = field(default_factory=asyncio.Event)  # set on the first request
     gate: asyncio.Event | None = None  # when set to an Event, every answer waits for it
@@ -72,8 +75,6 @@ async def origin(aiohttp_server: Any) -> Origin:
         state.requested.set()
         if state.gate is not None:
             await state.gate.wait()
-        if state.delay:
-            await asyncio.sleep(state.delay)
         status = state.status.get(name.removesuffix(".png"))
         if status is not None:
             return web.Response(status=status, text="broken on purpose")
@@ -179,12 +180,10 @@ class Shop:
 
     async def _handled(self, before: int, action: Awaitable[Any], within: float) -> None:
         await action
-        inflight = self.app.inflight
-        deadline = asyncio.get_running_loop().time() + within
-        while inflight.finished <= before or inflight.count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError("the bot did not finish handling the update")
-            await asyncio.sleep(0.01)
+        try:
+            await asyncio.wait_for(self.app.inflight.wait_finished(before + 1), within)
+        except TimeoutError:
+            raise TimeoutError("the bot did not finish handling the update") from None
 
     async def say(
         self, user: int, text: str, *, language: str = "en", within: float = 90.0
@@ -232,6 +231,39 @@ class Shop:
         raise KeyError(message_id)
 
 
+@dataclass
+class DemoRun:
+    """bot.runner.run as ``./run.sh dev`` runs it, in this process (see :func:`demo_run`)."""
+
+    running: asyncio.Task[int]
+    stop: asyncio.Event
+    printed: Printed
+
+    async def line(self, pattern: str, within: float = PATIENCE) -> re.Match[str]:
+        """The first match of ``pattern`` in what the run printed, once it is there."""
+        return await self.printed.wait_for(pattern, unless=self.running, within=within)
+
+
+@contextlib.asynccontextmanager
+async def demo_run(settings: Settings) -> AsyncIterator[DemoRun]:
+    """Run the bot until the block ends, its stdout caught to wait for what it prints (the
+    sandbox's and the web chat's addresses) without polling; then stopped, and its exit code
+    checked when the block went well."""
+    printed = Printed()
+    stop = asyncio.Event()
+    with contextlib.redirect_stdout(printed):
+        running = asyncio.create_task(run(settings, stop=stop))
+        try:
+            yield DemoRun(running, stop, printed)
+        except BaseException:
+            stop.set()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(running, 60)
+            raise
+        stop.set()
+        assert await asyncio.wait_for(running, 60) == 0, printed.getvalue()
+
+
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     markup = message.get("reply_markup") or {}
     return [button for row in markup.get("inline_keyboard", []) for button in row]
@@ -261,17 +293,23 @@ async def start_shop(
     catalog_path = tmp_path / "catalog.json"
     catalog_path.write_text(json.dumps(catalog_json(origin)))
 
-    async def start(**bot: Any) -> Shop:
+    async def start(*, api_time: VirtualTime | None = None, **bot: Any) -> Shop:
+        """``api_time``: the clock the bot's Bot API policy paces and waits by (give the
+        sandbox's flood control the same one)."""
         if shops and shops[-1]._task is not None:
             await shops[-1].stop()
         settings = make_settings(tmp_path, catalog_path=catalog_path, **bot)
         catalog = load_catalog(catalog_path)
+        time: dict[str, Any] = {}
+        if api_time is not None:
+            time = {"api_clock": api_time, "api_sleep": api_time.sleep}
         app = await build_app(
             settings,
             catalog,
             token=sandbox.token,
             api_url=sandbox.url,
             sessions=SessionManager(settings.http),
+            **time,
         )
         shop = Shop(app, sandbox, origin)
         shops.append(shop)

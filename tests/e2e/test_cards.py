@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     make_settings,
     text_of,
 )
+from tests.waiting import PATIENCE
 
 
 def _albums(calls: list[dict[str, Any]]) -> list[int]:
@@ -209,13 +210,18 @@ async def test_two_urls_with_one_picture_share_one_upload(start_shop: StartShop)
 
 
 async def _answer(shop: Shop, query_id: str) -> dict[str, Any]:
-    """The bot's answer to a callback query, once it has given one (bounded wait)."""
-    for _ in range(3000):
-        state = await shop.client.callback_answer(SHOPPER, query_id)
-        if state["answered"]:
-            return dict(state["answer"] or {})
-        await asyncio.sleep(0.01)
-    raise AssertionError("the bot never answered the tap")
+    """The bot's answer to a callback query, once it has given one: looked up again after
+    each thing the sandbox reports (its events are subscribed to before the first look, so
+    the answer's own event cannot be missed)."""
+    async with shop.sandbox.state.hub.subscribe() as events:
+        while True:
+            state = await shop.client.callback_answer(SHOPPER, query_id)
+            if state["answered"]:
+                return dict(state["answer"] or {})
+            try:
+                await asyncio.wait_for(events.get(), PATIENCE)
+            except TimeoutError:
+                raise AssertionError("the bot never answered the tap") from None
 
 
 async def test_a_double_tap_sends_the_card_once_and_answers_the_second_tap(
@@ -233,10 +239,7 @@ async def test_a_double_tap_sends_the_card_once_and_answers_the_second_tap(
     assert (await _answer(shop, second)).get("text") == "The card is on its way."
     gate.set()
     assert (await _answer(shop, first)).get("text") is None  # the card is what it gets
-    for _ in range(3000):
-        if shop.app.inflight.finished >= before + 2 and not shop.app.inflight.count:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(shop.app.inflight.wait_finished(before + 2), PATIENCE)
     messages = (await shop.client.messages(SHOPPER))[1:]
     # One card: three photos and the buttons, each image fetched once.
     assert [("photo" in m) for m in messages] == [True, True, True, False]

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 from pathlib import Path
 
@@ -10,50 +9,36 @@ import pytest
 
 from bot.runner import DEMO_TOKEN, DEMO_USER, run
 from sandbox.client import SandboxClient
-from tests.e2e.conftest import make_settings
+from tests.e2e.conftest import demo_run, make_settings
 
 # The old demo shop, kept as a test catalog: its ids, texts and two-picture mug are known.
 DEMO_CATALOG = Path(__file__).parents[2] / "tests" / "catalogs" / "card_shapes.json"
 
 
 async def test_without_a_token_the_demo_shop_runs_in_the_sandbox_with_its_own_pictures(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
 ):
     settings = make_settings(
         tmp_path, bot_token=None, catalog_path=DEMO_CATALOG, sandbox_port=0, admin_ids=frozenset()
     )
-    stop = asyncio.Event()
-    running = asyncio.create_task(run(settings, stop=stop))
-    url = None
-    printed = ""
-    for _ in range(3000):
-        printed += capsys.readouterr().out
-        found = re.search(r"From Python: sandbox\.client\.SandboxClient\('([^']+)'", printed)
-        chat = re.search(r"Web chat: open (\S+) in a browser", printed)
-        if found and chat:
-            url = found.group(1)
-            break
-        if running.done():
-            pytest.fail(f"the bot stopped: {running.result()}")
-        await asyncio.sleep(0.01)
-    assert url is not None, "the bot never said how to talk to it"
-    assert chat is not None
-    # The address is printed once the page answers.
-    async with aiohttp.ClientSession() as http, http.get(chat.group(1)) as page:
-        assert page.status == 200
-    async with SandboxClient(url, DEMO_TOKEN) as client:
-        await client.send_text(DEMO_USER, "/start product-fly-agaric-mug")
-        messages = await client.wait_for_messages(DEMO_USER, 3, within=60)
-        photos = [m for m in messages if "photo" in m]
-        assert len(photos) == 2  # both demo pictures came from the sandbox's /static/
-        assert photos[0]["caption"].startswith("Fly agaric mug")
-        assert "reply_markup" in messages[-1]
-        # In demo mode user 1 is an admin, so /cache_stats can be tried.
-        await client.send_text(DEMO_USER, "/cache_stats")
-        stats = await client.wait_for_messages(DEMO_USER, 4, within=60)
-        assert "Files: 2" in stats[-1]["text"]
-    stop.set()
-    assert await asyncio.wait_for(running, 60) == 0
+    async with demo_run(settings) as demo:
+        found = await demo.line(r"From Python: sandbox\.client\.SandboxClient\('([^']+)'")
+        url = found.group(1)
+        chat = await demo.line(r"Web chat: open (\S+) in a browser")
+        # The address is printed once the page answers.
+        async with aiohttp.ClientSession() as http, http.get(chat.group(1)) as page:
+            assert page.status == 200
+        async with SandboxClient(url, DEMO_TOKEN) as client:
+            await client.send_text(DEMO_USER, "/start product-fly-agaric-mug")
+            messages = await client.wait_for_messages(DEMO_USER, 3, within=60)
+            photos = [m for m in messages if "photo" in m]
+            assert len(photos) == 2  # both demo pictures came from the sandbox's /static/
+            assert photos[0]["caption"].startswith("Fly agaric mug")
+            assert "reply_markup" in messages[-1]
+            # In demo mode user 1 is an admin, so /cache_stats can be tried.
+            await client.send_text(DEMO_USER, "/cache_stats")
+            stats = await client.wait_for_messages(DEMO_USER, 4, within=60)
+            assert "Files: 2" in stats[-1]["text"]
 
 
 async def test_a_busy_sandbox_port_is_a_clear_error(

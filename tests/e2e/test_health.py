@@ -21,9 +21,9 @@ from bot.factory import BotApp, build_app
 from bot.runner import run
 from bot.services.http_session import SessionManager
 from bot.status import serve_status
-from tests.conftest import RedisServer
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
 from tests.e2e.test_startup import against, shop_settings
+from tests.redis_server import RedisServer
 
 
 async def get(url: str) -> tuple[int, dict[str, Any]]:

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import redis
 
-from tests.conftest import RedisServer
 from tests.e2e.conftest import SHOPPER, Shop, StartShop, buttons, text_of
 from tests.redis_faults import PATIENT, Blackhole, FakeClock
+from tests.redis_server import RedisServer
 
 
 async def choose_russian(shop: Shop) -> dict[str, Any]:

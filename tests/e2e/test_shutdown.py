@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from bot.runner import run
 from tests.conftest import LOOPBACK_OPT_IN
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
+from tests.waiting import PATIENCE, eventually, logged
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,14 +31,19 @@ async def test_stopping_polling_lets_the_card_in_flight_be_delivered(
     bot = settings.bot.model_copy(
         update={"bot_token": SecretStr(sandbox.token), "telegram_api_url": sandbox.url}
     )
-    origin.delay = 0.2  # the card is still being fetched when the stop comes
+    # The card's pictures are held at the origin until the stop has come and is waiting for
+    # the update in flight.
+    origin.gate = gate = asyncio.Event()
     stop = asyncio.Event()
-    running = asyncio.create_task(run(settings.model_copy(update={"bot": bot}), stop=stop))
-    # Queued in the sandbox until the bot polls for it.
-    await sandbox.client.send_text(SHOPPER, "/start product-p10")
-    await asyncio.wait_for(origin.requested.wait(), 60)
-    stop.set()
-    assert await asyncio.wait_for(running, 60) == 0
+    with logged("bot.middlewares.inflight", "update(s) in flight") as waiting:
+        running = asyncio.create_task(run(settings.model_copy(update={"bot": bot}), stop=stop))
+        # Queued in the sandbox until the bot polls for it.
+        await sandbox.client.send_text(SHOPPER, "/start product-p10")
+        await asyncio.wait_for(origin.requested.wait(), PATIENCE)
+        stop.set()
+        await asyncio.wait_for(waiting.wait(), PATIENCE)
+        gate.set()
+        assert await asyncio.wait_for(running, 60) == 0
     messages = await sandbox.client.messages(SHOPPER)
     assert len([m for m in messages if "photo" in m]) == 10
     assert "reply_markup" in messages[-1]
@@ -74,7 +80,8 @@ async def test_a_real_signal_stops_the_bot_process_after_the_card_in_flight(
 ):
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps(catalog_json(origin)))
-    origin.delay = 0.2
+    # The card's pictures are held at the origin until the stop is waiting for it.
+    origin.gate = gate = asyncio.Event()
     await sandbox.client.send_text(SHOPPER, "/start product-p10")
     log = tmp_path / "bot.log"
     with log.open("wb") as out:
@@ -99,6 +106,11 @@ async def test_a_real_signal_stops_the_bot_process_after_the_card_in_flight(
             os.killpg(proc.pid, sig)
         else:
             proc.send_signal(sig)
+        # A process of its own: its log is the only news of it.
+        await eventually(
+            lambda: "update(s) in flight" in log.read_text(), "the bot waits for the card"
+        )
+        gate.set()
         assert await asyncio.wait_for(exited, 60) == 0, log.read_text()[-3000:]
     finally:
         requested.cancel()

@@ -30,18 +30,10 @@ from bot.factory import build_app
 from bot.runner import run
 from bot.services.http_session import SessionManager
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
+from tests.waiting import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CATALOG = ROOT / "catalog" / "demo.json"
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port bound by this test but not listening: a connection to it is refused, and no
-    other process can take it meanwhile."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -73,13 +65,13 @@ async def test_polling_after_a_webhook_deployment_deletes_the_webhook_and_keeps_
     tmp_path: Path,
     sandbox: Any,
     origin: Origin,
-    closed_port: int,
+    refused_port: int,
     caplog: pytest.LogCaptureFixture,
 ):
     # A webhook deployment left its address behind; an update waits for it, undeliverable.
     session = AiohttpSession(api=TelegramAPIServer.from_base(sandbox.url))
     async with Bot(sandbox.token, session=session) as deployed:
-        await deployed.set_webhook(f"http://127.0.0.1:{closed_port}/webhook")
+        await deployed.set_webhook(f"http://127.0.0.1:{refused_port}/webhook")
     await sandbox.client.send_text(SHOPPER, "/start")
 
     stop = asyncio.Event()
@@ -94,7 +86,7 @@ async def test_polling_after_a_webhook_deployment_deletes_the_webhook_and_keeps_
     assert sandbox.state.bot(sandbox.token).webhook.url == ""
     [deleted] = await sandbox.client.calls("deleteWebhook")
     assert deleted["params"].get("drop_pending_updates") in (None, False, "false")
-    assert f"a webhook is set (http://127.0.0.1:{closed_port}/webhook)" in caplog.text
+    assert f"a webhook is set (http://127.0.0.1:{refused_port}/webhook)" in caplog.text
 
 
 async def test_a_refused_command_menu_does_not_stop_the_bot(
@@ -164,12 +156,13 @@ class Resources:
 
 
 async def assert_back_to(before: Resources) -> None:
-    """Sockets close when the peer (the sandbox, in this process) has read the EOF: give the
-    loop a moment for that, then everything must be as before."""
+    """Everything as before, once the closing is done: sockets close when the peer (the
+    sandbox, in this process) has read the EOF, render workers exit on their own schedule,
+    and nothing announces either, so this looks again until PATIENCE runs out."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
     now = Resources.now()
-    for _ in range(200):
-        if now == before:
-            return
+    while now != before and loop.time() < deadline:
         await asyncio.sleep(0.05)
         now = Resources.now()
     assert now.sessions == before.sessions, "an aiohttp ClientSession was left open"
@@ -316,9 +309,9 @@ async def test_a_malformed_bot_token_is_one_line_naming_it(tmp_path: Path):
 
 @pytest.mark.timeout(300)
 async def test_an_unreachable_bot_api_is_one_line_naming_telegram_api_url(
-    tmp_path: Path, closed_port: int
+    tmp_path: Path, refused_port: int
 ):
-    url = f"http://127.0.0.1:{closed_port}"
+    url = f"http://127.0.0.1:{refused_port}"
     code, lines = await _main_py(
         tmp_path,
         BOT_TOKEN="123456:TEST-unreachable",
@@ -331,6 +324,6 @@ async def test_an_unreachable_bot_api_is_one_line_naming_telegram_api_url(
     [line] = [line for line in lines if "TELEGRAM_API_URL" in line]
     assert line == lines[-1]
     assert line.startswith(f"cannot reach the Bot API at TELEGRAM_API_URL={url}/: ")
-    assert f"127.0.0.1:{closed_port}" in line  # what was tried: the address
+    assert f"127.0.0.1:{refused_port}" in line  # what was tried: the address
     assert line.endswith("(getMe, tried 2 times)")
     assert "TEST-unreachable" not in "\n".join(lines)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import socket
+from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,10 @@ from bot.factory import BotApp, build_app
 from bot.runner import drop_pending_updates, run
 from bot.services.http_session import SessionManager
 from bot.webhook import run_webhook
+from sandbox.state import Event
+from sandbox.testing import running_sandbox
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
+from tests.waiting import PATIENCE, logged
 
 SECRET = "s3cret"
 
@@ -39,11 +43,9 @@ def listener() -> Iterator[socket.socket]:
 
 
 @pytest.fixture
-def elsewhere() -> Iterator[str]:
-    """A webhook address where nothing listens (bound, never listening: refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/old-hook"
+def elsewhere(refused_port: int) -> str:
+    """A webhook address where nothing listens."""
+    return f"http://127.0.0.1:{refused_port}/old-hook"
 
 
 def hook_url(sock: socket.socket) -> str:
@@ -92,20 +94,27 @@ async def serving(settings: Settings, sandbox: Any, sock: socket.socket) -> Asyn
     """The bot in webhook mode on ``sock`` until the block ends (then stopped and closed)."""
     app = await build(settings, sandbox)
     stop = asyncio.Event()
-    calls = len(calls_of(sandbox, "setWebhook"))
-    task = asyncio.create_task(run_webhook(app, stop=stop, sock=sock))
+    # Up once the sandbox reports its setWebhook call (it listens before that call).
+    async with sandbox.state.hub.subscribe() as events:
+        task = asyncio.create_task(run_webhook(app, stop=stop, sock=sock))
+        set_webhook = asyncio.ensure_future(_call_reported(events, "setWebhook"))
+        await asyncio.wait({task, set_webhook}, timeout=PATIENCE, return_when=FIRST_COMPLETED)
+        reported = set_webhook.done()
+        set_webhook.cancel()
     try:
-        for _ in range(3000):
-            if len(calls_of(sandbox, "setWebhook")) > calls or task.done():
-                break
-            await asyncio.sleep(0.01)
         if task.done():
             await task  # raises what stopped it
+        assert reported, f"no setWebhook within {PATIENCE:g} s"
         yield Serving(app, stop, f"http://127.0.0.1:{sock.getsockname()[1]}")
     finally:
         stop.set()
         await task
         await app.close()
+
+
+async def _call_reported(events: asyncio.Queue[Event], method: str) -> None:
+    while not ((event := await events.get()).kind == "call" and event.data["method"] == method):
+        pass
 
 
 async def set_webhook_elsewhere(sandbox: Any, url: str, secret: str) -> None:
@@ -248,20 +257,28 @@ async def test_the_drop_pending_updates_command_drops_them_and_keeps_the_webhook
 
 
 async def test_stopping_during_an_upload_lets_it_finish_on_the_open_session(
-    tmp_path: Path, sandbox: Any, origin: Origin, listener: socket.socket
+    tmp_path: Path, origin: Origin, listener: socket.socket
 ):
+    # The album's request is held by the sandbox (a fault's delay, which waits on the
+    # sandbox's sleep) until the stop has come and is waiting for the update in flight.
+    upload_held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(_seconds: float) -> None:
+        upload_held.set()
+        await release.wait()
+
     settings = webhook_settings(tmp_path, origin, listener)
-    # The album's request is held by the sandbox for a while: the stop comes meanwhile.
-    await sandbox.client.add_fault("sendMediaGroup", delay=1.5, count=1)
-    async with serving(settings, sandbox, listener) as bot:
-        await sandbox.client.send_text(SHOPPER, "/start product-p2")
-        for _ in range(3000):
-            if not sandbox.sandbox.faults.to_json():  # taken: the upload is in flight
-                break
-            await asyncio.sleep(0.01)
-        assert not sandbox.sandbox.faults.to_json()
-        bot.stop.set()
-    card = await sandbox.client.wait_for_messages(SHOPPER, 3, within=60)
+    async with running_sandbox(sleep=hold) as sandbox:
+        await sandbox.client.add_fault("sendMediaGroup", delay=1, count=1)
+        with logged("bot.middlewares.inflight", "update(s) in flight") as waiting:
+            async with serving(settings, sandbox, listener) as bot:
+                await sandbox.client.send_text(SHOPPER, "/start product-p2")
+                await asyncio.wait_for(upload_held.wait(), PATIENCE)
+                bot.stop.set()
+                # Stopping has closed nothing yet: it waits for the update, which goes on.
+                await asyncio.wait_for(waiting.wait(), PATIENCE)
+                release.set()
+        card = await sandbox.client.wait_for_messages(SHOPPER, 3, within=60)
     assert [("photo" in m) for m in card] == [True, True, False]
     # One album, sent once: the session was not closed under the request.
     albums = calls_of(sandbox, "sendMediaGroup")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
-import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from aiohttp import web
 from sandbox.testing import RunningSandbox, running_sandbox
 from tests.conftest import LOOPBACK_OPT_IN
 from tests.e2e.conftest import Origin, _png, button_data, buttons, catalog_json, text_of
+from tests.waiting import eventually
 
 # Two Python processes start for the module (importing aiogram alone costs 15 s of CPU on a
 # loaded 2-core box; the first test's time includes it). One event loop for the module, so
@@ -38,18 +39,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "cluster-secret_1"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class SlowOrigin(Origin):
-    """The e2e origin, plus a delay for the images whose name starts with a given prefix."""
-
-    slow: dict[str, float] = field(default_factory=dict)
+    """The e2e origin (``gate`` holds every answer while set to an Event)."""
 
     def hits_of(self, product: str) -> int:
         return sum(n for name, n in self.hits.items() if name.startswith(f"{product}-"))
@@ -58,9 +50,10 @@ class SlowOrigin(Origin):
 @dataclass
 class Balancer:
     """Round robin over the instances. ``started``: (update_id, instance) when a request went
-    to an instance; ``routes``: the same once that instance answered it."""
+    to an instance; ``routes``: the same once that instance answered it. ``instances`` is the
+    cluster's list, filled as they listen (each on a port it chose itself)."""
 
-    backends: list[str]
+    instances: list[Instance] = field(default_factory=list)
     url: str = ""
     started: list[tuple[int, int]] = field(default_factory=list)
     routes: list[tuple[int, int]] = field(default_factory=list)
@@ -92,15 +85,11 @@ class Cluster:
         return await self.sandbox.client.wait_for_messages(user, count, within=60)
 
     async def ensure_running(self) -> None:
-        """Start again any instance an earlier test stopped (same port and data folder)."""
+        """Start again any instance an earlier test stopped (same data folder)."""
         for n, instance in enumerate(self.instances):
             if instance.proc.returncode is not None:
                 self.instances[n] = await _start_instance(
-                    self.env,
-                    instance.port,
-                    self.data / f"i{n}",
-                    self.data / f"i{n}-again.log",
-                    self.started,
+                    self.env, self.data / f"i{n}", self.data / f"i{n}-again.log", self.started
                 )
 
 
@@ -117,9 +106,8 @@ def _origin_app(state: SlowOrigin) -> web.Application:
         name = request.match_info["name"]
         state.hits[name] += 1
         state.requested.set()
-        delay = next((s for prefix, s in state.slow.items() if name.startswith(prefix)), 0.0)
-        if delay:
-            await asyncio.sleep(delay)
+        if state.gate is not None:
+            await state.gate.wait()
         return web.Response(body=_png(name), content_type="image/png")
 
     app = web.Application()
@@ -128,16 +116,19 @@ def _origin_app(state: SlowOrigin) -> web.Application:
 
 
 def _balancer_app(balancer: Balancer, session: aiohttp.ClientSession) -> web.Application:
-    backends = balancer.backends
+    instances = balancer.instances
 
     async def forward(request: web.Request) -> web.Response:
         body = await request.read()
         update_id = json.loads(body).get("update_id", -1)
-        # Each update is offered to the next instance; one that does not answer passes it on,
-        # as a balancer's health-based failover does.
-        for _ in range(len(backends)):
-            index = balancer.turn % len(backends)
+        # Each update is offered to the next instance; one that has stopped or does not
+        # answer passes it on, as a balancer's health-based failover does. (A stopped one is
+        # not even tried: its port is no longer ours, another process may have it.)
+        for _ in range(len(instances)):
+            index = balancer.turn % len(instances)
             balancer.turn += 1
+            if instances[index].proc.returncode is not None:
+                continue
             headers = {
                 k: v
                 for k, v in request.headers.items()
@@ -147,7 +138,7 @@ def _balancer_app(balancer: Balancer, session: aiohttp.ClientSession) -> web.App
             balancer.started.append((update_id, index))
             try:
                 async with session.post(
-                    backends[index] + request.path, data=body, headers=headers
+                    instances[index].url + request.path, data=body, headers=headers
                 ) as answer:
                     reply = await answer.read()
                     balancer.routes.append((update_id, index))
@@ -174,9 +165,14 @@ async def _stop_all(instances: list[Instance]) -> None:
             await asyncio.wait_for(instance.proc.wait(), 60)
 
 
-def _listening(log: Path) -> bool:
+# The bot's line once it listens and setWebhook is done (WEB_SERVER_PORT=0: the port it got).
+_LISTENING = re.compile(r"webhook mode: listening on 127\.0\.0\.1:(\d+)/")
+
+
+def _listening_port(log: Path) -> int | None:
     # A few KB of local log, read between sleeps of the start-up wait.
-    return "webhook mode: listening" in log.read_text()
+    found = _LISTENING.search(log.read_text(errors="replace"))
+    return int(found.group(1)) if found else None
 
 
 def _tail(log: Path) -> str:
@@ -185,36 +181,34 @@ def _tail(log: Path) -> str:
 
 
 async def _start_instance(
-    env: dict[str, str], port: int, data: Path, log: Path, started: list[Instance]
+    env: dict[str, str], data: Path, log: Path, started: list[Instance]
 ) -> Instance:
+    """``python main.py`` on a port it picks itself (WEB_SERVER_PORT=0), in its own folder
+    (no .env of the work tree is read)."""
+    await asyncio.to_thread(data.mkdir, exist_ok=True)
     env = {
         **env,
-        "WEB_SERVER_PORT": str(port),
+        "WEB_SERVER_PORT": "0",
         "DATA_DIR": str(data / "data"),
         "IMAGE_CACHE_DIR": str(data / "cache"),
     }
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "main.py"), cwd=ROOT, env=env, stdout=out, stderr=out
+            sys.executable, str(ROOT / "main.py"), cwd=data, env=env, stdout=out, stderr=out
         )
-    instance = Instance(proc, port, log)
-    started.append(instance)
-    # Up once it logged that setWebhook is done (it listens, and answers /health, before).
+    # Until its port is known it is not in the balancer's list: stopped with the others.
+    started.append(Instance(proc, 0, log))
+    # Up once it logged that setWebhook is done (it listens, and answers /health, before):
+    # a process importing aiogram has nothing else to wait on, and can take many seconds.
     for _ in range(2400):
         if proc.returncode is not None:
             pytest.fail(f"instance exited with {proc.returncode}: {_tail(log)}")
-        if _listening(log):
+        port = _listening_port(log)
+        if port is not None:
+            started[-1] = instance = Instance(proc, port, log)
             return instance
         await asyncio.sleep(0.05)
-    pytest.fail(f"instance on port {port} did not come up: {_tail(log)}")
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail(f"still not true: {what}")
+    pytest.fail(f"instance did not come up: {_tail(log)}")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -229,8 +223,7 @@ async def cluster(
     origin_runner, origin.url = await _serve(_origin_app(origin))
     catalog = tmp / "catalog.json"
     catalog.write_text(json.dumps(catalog_json(origin)))
-    ports = [free_port(), free_port()]
-    balancer = Balancer([f"http://127.0.0.1:{p}" for p in ports])
+    balancer = Balancer()
     session = aiohttp.ClientSession()
     balancer_runner, balancer.url = await _serve(_balancer_app(balancer, session))
     started: list[Instance] = []
@@ -256,13 +249,9 @@ async def cluster(
                 "HTTP_ALLOWED_PRIVATE_TARGETS": LOOPBACK_OPT_IN,
             }
             # Started side by side: a process start (imports) is most of this fixture's time.
-            instances = list(
-                await asyncio.gather(
-                    *(
-                        _start_instance(env, port, tmp / f"i{n}", tmp / f"i{n}.log", started)
-                        for n, port in enumerate(ports)
-                    )
-                )
+            instances = balancer.instances
+            instances += await asyncio.gather(
+                *(_start_instance(env, tmp / f"i{n}", tmp / f"i{n}.log", started) for n in range(2))
             )
             # Both instances told the sandbox the balancer's address, with the secret.
             hook = sandbox.state.bot(sandbox.token).webhook
@@ -298,7 +287,7 @@ async def test_a_file_id_learned_by_one_instance_is_used_by_the_other(cluster: C
     # The two updates went to different instances; the second neither downloaded nor uploaded.
     # (An instance answers the balancer once the card is sent: the route comes last.)
     routes = cluster.balancer.routes
-    await until(lambda: len(routes) >= mark + 2, "both updates were answered")
+    await eventually(lambda: len(routes) >= mark + 2, "both updates were answered")
     [(_, a), (_, b)] = routes[mark:]
     assert a != b
     assert cluster.origin.hits_of("p3") == 3
@@ -371,14 +360,22 @@ async def test_sigterm_during_a_card_lets_it_finish_and_keeps_the_webhook(cluste
     client = cluster.sandbox.client
     shopper = 605
     origin = cluster.origin
-    origin.slow["p2-"] = 1.5
     origin.requested.clear()
-    await client.send_text(shopper, "/start product-p2")
-    # The card's images are being fetched: the update is in the middle of being handled.
-    await asyncio.wait_for(origin.requested.wait(), 60)
-    update_id, busy = cluster.balancer.started[-1]
-    instance = cluster.instances[busy]
-    instance.proc.send_signal(signal.SIGTERM)
+    origin.gate = gate = asyncio.Event()  # the card's images wait until the stop does
+    try:
+        await client.send_text(shopper, "/start product-p2")
+        # The card's images are being fetched: the update is in the middle of being handled.
+        await asyncio.wait_for(origin.requested.wait(), 60)
+        update_id, busy = cluster.balancer.started[-1]
+        instance = cluster.instances[busy]
+        instance.proc.send_signal(signal.SIGTERM)
+        # A process of its own: its log is the only news that it waits for the card.
+        await eventually(
+            lambda: "update(s) in flight" in instance.log.read_text(), "the stop waits"
+        )
+    finally:
+        gate.set()
+        origin.gate = None
     assert await asyncio.wait_for(instance.proc.wait(), 60) == 0, _tail(instance.log)
 
     # The whole card arrived: an album of both photos, then the buttons.
@@ -388,7 +385,7 @@ async def test_sigterm_during_a_card_lets_it_finish_and_keeps_the_webhook(cluste
     assert any("Product p2" in text_of(m) for m in card)
     assert buttons(card[2])
     # Answered by the instance that stopped.
-    await until(lambda: (update_id, busy) in cluster.balancer.routes, "the card was answered")
+    await eventually(lambda: (update_id, busy) in cluster.balancer.routes, "the card was answered")
     assert "SIGTERM received" in instance.log.read_text()
 
     # Stopping did not delete the webhook: the other instance answers the next update.

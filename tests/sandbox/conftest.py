@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from aiogram import Bot
@@ -45,15 +44,6 @@ async def until(sandbox: RunningSandbox, condition: Callable[[SandboxBot], bool]
 
 def make_bot(url: str, token: str) -> Bot:
     return Bot(token, session=PlainHttpSession(api=TelegramAPIServer.from_base(url)))
-
-
-@pytest.fixture
-def refused_port() -> Iterator[int]:
-    """A port that refuses connections for the whole test: bound here and never listening,
-    so no other process can start listening on it meanwhile (a probed "unused" port can)."""
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        yield int(held.getsockname()[1])
 
 
 @pytest.fixture

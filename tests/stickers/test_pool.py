@@ -16,17 +16,7 @@ from PIL import Image
 from sticker_core import Lane, RenderPool, StickerError, StickerRenderer
 from sticker_core.samples import ORANGE, gzip_json, square_doc
 from tests.stickers import jobs
-
-
-async def _dead(pid: int) -> bool:
-    """Whether ``pid`` is gone (reaped), polling for up to 5 s."""
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        await asyncio.sleep(0.05)
-    return False
+from tests.waiting import eventually, process_exit
 
 
 async def test_facade_renders_a_poster_and_converts_off_the_event_loop() -> None:
@@ -91,7 +81,7 @@ async def test_a_job_over_its_time_limit_is_killed_and_the_pool_replaced() -> No
         with pytest.raises(StickerError) as err:
             await pool.run(jobs.hang, 60, time_limit=0.5)
         assert err.value.reason == "timeout"
-        assert await _dead(worker)  # not left spinning in the background
+        await process_exit(worker)  # not left spinning in the background
         assert await pool.run(os.getpid) != worker
 
 
@@ -106,26 +96,36 @@ async def test_a_job_over_its_limit_in_python_code_ends_and_its_worker_lives_on(
         assert pool.restarts == 0
 
 
-async def test_the_time_limit_counts_work_not_waiting_for_a_worker() -> None:
-    async with RenderPool(workers=1, timeout=2.5) as pool:
-        # A long job (allowed 30 s) holds the only worker for 4 s; a quick job queued behind
-        # it waits longer than its own 2.5 s limit but is not cut short for waiting.
-        long_job = asyncio.create_task(pool.run(jobs.slow_pid, 4, time_limit=30))
-        for _ in range(3):
-            await asyncio.sleep(0)
-        quick = await pool.run(os.getpid)
-        assert quick == await long_job
+async def test_the_time_limit_counts_work_not_waiting_for_a_worker(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    limit = 1.5
+    async with RenderPool(workers=1, timeout=limit) as pool:
+        # A long job (allowed 30 s) holds the only worker; a quick job queued behind it
+        # waits longer than its own limit but is not cut short for waiting.
+        long_job = asyncio.create_task(pool.run(jobs.wait_for, str(gate), time_limit=30))
+        [worker] = await jobs.started(gate)
+        quick = asyncio.create_task(pool.run(os.getpid))
+        await eventually(lambda: pool.waiting == 1, "the quick job waits for the worker")
+        # The behaviour under test is a wait longer than the limit, on pebble's own clock
+        # (real time): this sleep is that wait, not a chance for something to happen.
+        await asyncio.sleep(2 * limit)
+        gate.touch()
+        assert await quick == worker
+        assert await long_job == worker
         assert pool.restarts == 0
 
 
-async def test_callers_beyond_the_queue_limit_are_told_busy() -> None:
+async def test_callers_beyond_the_queue_limit_are_told_busy(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
     async with RenderPool(workers=1, timeout=10, max_queue=1) as pool:
-        running = asyncio.create_task(pool.run(jobs.slow_pid, 2))
-        waiting = asyncio.create_task(pool.run(jobs.slow_pid, 0.0))
-        for _ in range(3):  # let both tasks reach their await: one runs, one queues
-            await asyncio.sleep(0)
+        running = asyncio.create_task(pool.run(jobs.wait_for, str(gate)))
+        await jobs.started(gate)  # holds the only worker
+        waiting = asyncio.create_task(pool.run(os.getpid))
+        await eventually(lambda: pool.waiting == 1, "the second job queued")
         with pytest.raises(StickerError, match="busy"):
             await pool.run(os.getpid)
+        assert pool.waiting == 1  # the refused caller did not queue
+        gate.touch()
         await asyncio.gather(running, waiting)
 
 
@@ -140,7 +140,8 @@ async def test_an_unexpected_library_error_becomes_a_sticker_error() -> None:
 async def test_workers_are_recycled_after_their_job_budget() -> None:
     async with RenderPool(workers=1, max_tasks_per_worker=2) as pool:
         pids = [await pool.run(os.getpid) for _ in range(4)]
-    assert len(set(pids)) >= 2  # a leak in rlottie dies with its worker
+    # Two jobs each, then a new worker: a leak in rlottie dies with its worker.
+    assert pids[0] == pids[1] != pids[2] == pids[3]
     assert pool.restarts == 0  # recycling is not a crash
 
 
@@ -175,6 +176,8 @@ async def test_a_normal_job_does_not_wait_behind_low_lane_jobs_that_fill_the_que
         # Users' jobs fill the queue and hold a worker; a poster still gets the other one.
         poster = await pool.run(jobs.note, str(tmp_path / "order"), "poster")
         assert poster == "poster"
+        # The poster's worker, freed, went to none of the users' jobs: three still wait.
+        assert pool.waiting == 3
         # Users' jobs never took the last worker: only one of them ever started.
         assert len(await jobs.started(gate)) == 1
         assert not any(task.done() for task in users)
@@ -194,11 +197,9 @@ async def test_a_freed_worker_goes_to_the_waiting_normal_job_before_queued_low_o
             asyncio.create_task(pool.run(jobs.note, str(order), f"user{i}", lane=Lane.LOW))
             for i in range(3)
         ]
-        for _ in range(3):  # let the users' jobs queue first
-            await asyncio.sleep(0)
-        poster = asyncio.create_task(pool.run(jobs.note, str(order), "poster"))
-        for _ in range(3):
-            await asyncio.sleep(0)
+        await eventually(lambda: pool.waiting == 3, "the users' jobs queued")
+        poster = asyncio.create_task(pool.run(jobs.note, str(order), "poster"))  # queued last
+        await eventually(lambda: pool.waiting == 4, "the poster queued behind them")
         gate.touch()
         await asyncio.gather(holder, poster, *waiting)
     assert order.read_text().split() == ["poster", "user0", "user1", "user2"]
@@ -208,7 +209,7 @@ async def test_an_idle_worker_killed_from_outside_does_not_break_the_pool() -> N
     async with RenderPool(workers=1, timeout=10) as pool:
         worker = await pool.run(os.getpid)
         os.kill(worker, signal.SIGKILL)  # the OOM killer, say, while the worker is idle
-        assert await _dead(worker)
+        await process_exit(worker)
         # pebble gives up on a pool whose worker died with no job; a new pool takes over.
         assert await pool.run(os.getpid) not in (worker, os.getpid())
         assert pool.health() is None
@@ -237,4 +238,4 @@ async def test_closing_the_pool_answers_a_job_in_flight_instead_of_leaving_it_ha
     with pytest.raises(StickerError) as err:
         await job
     assert err.value.reason == "busy"
-    assert await _dead(worker)
+    await process_exit(worker)

@@ -11,7 +11,8 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from asyncio import FIRST_COMPLETED
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -21,48 +22,99 @@ import orjson
 from sandbox.testing import RunningSandbox
 from sticker_core.samples import gzip_json, square_doc
 from sticker_service.config import StickerServiceSettings
+from tests.ports import PortTakenError, any_free_port, listening_socket, on_a_free_port_async
 
 ROOT = Path(__file__).parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _spawn_env(env: dict[str, str], **more: str) -> dict[str, str]:
+    # Run in the test's own folder (no .env of the work tree is read): the code comes from
+    # PYTHONPATH.
+    return {**os.environ, **env, "HOST": "127.0.0.1", "PYTHONPATH": str(ROOT), **more}
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(proc.wait(), 30)
 
 
 @asynccontextmanager
-async def running(argv: list[str], env: dict[str, str], port: int) -> AsyncIterator[str]:
-    """Start ``argv`` and yield its base URL once /health answers; SIGTERM it afterwards."""
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=ROOT,
-        env={**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port)},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+async def service_process(
+    env: dict[str, str], folder: Path, ports: Callable[[], int] = any_free_port
+) -> AsyncIterator[str]:
+    """``python -m sticker_service``; its base URL once it listens.
+
+    It can only be told a port, not handed a socket, so it starts on a port found free and,
+    should another process take that port first, exits saying so and starts on another
+    (tests/ports.py, way 3). Its own "Running on" line says the port is its own."""
+    started: list[asyncio.subprocess.Process] = []
+
+    async def start_at(port: int) -> str:
+        log = folder / f"service-{port}.log"
+        base = f"http://127.0.0.1:{port}"
+        with log.open("wb") as out:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "sticker_service",
+                cwd=folder, env=_spawn_env(env, PORT=str(port), PYTHONUNBUFFERED="1"),
+                stdout=out, stderr=out,
+            )  # fmt: skip
+        started.append(proc)
+        # A process importing aiohttp, Redis and the render pool has nothing to wait on but
+        # what it writes; a loaded box can take many seconds.
+        for _ in range(1200):
+            if proc.returncode is not None:
+                if "address already in use" in _tail(log):
+                    raise PortTakenError(port)
+                raise AssertionError(f"the service exited: {_tail(log)}")
+            if f"Running on {base}" in log.read_text(errors="replace"):
+                return base
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the service did not listen within 120 s: {_tail(log)}")
+
+    try:
+        yield await on_a_free_port_async(start_at, ports)
+    finally:
+        for proc in started:
+            await _stop(proc)
+
+
+@asynccontextmanager
+async def gunicorn_process(env: dict[str, str], folder: Path) -> AsyncIterator[str]:
+    """``./run.sh prod``'s gunicorn, on a socket this test bound and hands it (fd://): no
+    other process can take the port, and requests queue until a worker accepts them."""
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    conf = str(ROOT / "sticker_service" / "gunicorn_conf.py")
+    log = folder / "gunicorn.log"
+    with listening_socket() as sock:
+        fd = sock.fileno()
+        argv = [gunicorn, "-c", conf, "--bind", f"fd://{fd}", "sticker_service.app:app_factory"]
+        with log.open("wb") as out:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=folder, env=_spawn_env(env), stdout=out, stderr=out, pass_fds=[fd]
+            )
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    # Closed here, held by gunicorn alone: should it die, connections are refused, not queued.
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(600):  # a loaded box can take many seconds to import and fork
-                if proc.returncode is not None:
-                    break
-                try:
-                    async with session.get(f"{base}/health") as resp:
-                        await resp.read()
-                        break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
-        if proc.returncode is not None:
-            assert proc.stderr is not None
-            raise AssertionError((await proc.stderr.read()).decode()[-2000:])
+            health = asyncio.ensure_future(session.get(f"{base}/health"))
+            exited = asyncio.ensure_future(proc.wait())
+            await asyncio.wait({health, exited}, timeout=120, return_when=FIRST_COMPLETED)
+            if not health.done():
+                health.cancel()
+                raise AssertionError(f"gunicorn gave no answer: {_tail(log)}")
+            exited.cancel()
+            try:
+                (await health).release()
+            except aiohttp.ClientError as exc:
+                raise AssertionError(f"gunicorn does not answer ({exc}): {_tail(log)}") from None
         yield base
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        assert proc.stderr is not None
-        await proc.stderr.read()
-        await asyncio.wait_for(proc.wait(), 30)
+        await _stop(proc)
 
 
 def test_env_example_lists_every_sticker_service_variable() -> None:
@@ -84,16 +136,15 @@ def _env(sandbox: RunningSandbox, redis_url: str, **extra: str) -> dict[str, str
 
 
 async def test_two_service_processes_share_the_cache_and_one_rate_limit(
-    sandbox: RunningSandbox, redis_url: str
+    sandbox: RunningSandbox, redis_url: str, tmp_path: Path
 ) -> None:
     message = await sandbox.client.send_file(7, gzip_json(square_doc()), kind="sticker")
     file_id = message["sticker"]["file_id"]
     # A window of years: a fixed window that turned mid-test would refill the budget.
     env = _env(sandbox, redis_url, RATE_LIMIT_REQUESTS="4", RATE_LIMIT_WINDOW_SEC=str(10**8))
-    argv = [sys.executable, "-m", "sticker_service"]
     async with (
-        running(argv, env, _free_port()) as first,
-        running(argv, env, _free_port()) as second,
+        service_process(env, tmp_path) as first,
+        service_process(env, tmp_path) as second,
         aiohttp.ClientSession() as session,
     ):
         seen: list[tuple[int, str]] = []
@@ -107,6 +158,25 @@ async def test_two_service_processes_share_the_cache_and_one_rate_limit(
     assert seen == [(200, "MISS"), (200, "HIT"), (200, "HIT"), (200, "HIT"), (429, "-"), (429, "-")]
 
 
+async def test_a_service_whose_port_was_taken_meanwhile_starts_on_another(
+    sandbox: RunningSandbox, redis_url: str, tmp_path: Path
+) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        ports = iter([taken])
+        env = _env(sandbox, redis_url, RATE_LIMIT_ENABLED="false")
+        async with (
+            service_process(env, tmp_path, lambda: next(ports, None) or any_free_port()) as base,
+            aiohttp.ClientSession() as session,
+            session.get(f"{base}/health") as resp,
+        ):
+            assert resp.status == 200
+        assert not base.endswith(f":{taken}")
+        assert "address already in use" in (tmp_path / f"service-{taken}.log").read_text()
+
+
 def _children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
@@ -116,14 +186,12 @@ def _parent(pid: int) -> int:
 
 
 async def test_gunicorn_runs_workers_processes_of_aiohttp(
-    sandbox: RunningSandbox, redis_url: str
+    sandbox: RunningSandbox, redis_url: str, tmp_path: Path
 ) -> None:
     message = await sandbox.client.send_file(7, gzip_json(square_doc()), kind="sticker")
     file_id = message["sticker"]["file_id"]
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    argv = [gunicorn, "-c", "sticker_service/gunicorn_conf.py", "sticker_service.app:app_factory"]
     env = _env(sandbox, redis_url, WORKERS="2", RATE_LIMIT_ENABLED="false")
-    async with running(argv, env, _free_port()) as base, aiohttp.ClientSession() as session:
+    async with gunicorn_process(env, tmp_path) as base, aiohttp.ClientSession() as session:
         async with session.get(f"{base}/stickers/{file_id}", params={"format": "png"}) as resp:
             assert resp.status == 200
             assert resp.headers["Content-Type"] == "image/png"
@@ -149,8 +217,6 @@ async def test_metrics_of_all_gunicorn_workers_are_merged_in_one_scrape(
 ) -> None:
     message = await sandbox.client.send_file(7, gzip_json(square_doc()), kind="sticker")
     file_id = message["sticker"]["file_id"]
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    argv = [gunicorn, "-c", "sticker_service/gunicorn_conf.py", "sticker_service.app:app_factory"]
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     env = _env(
@@ -164,7 +230,7 @@ async def test_metrics_of_all_gunicorn_workers_are_merged_in_one_scrape(
     # A new connection per request, so the kernel spreads them over both workers' accepts.
     connector = aiohttp.TCPConnector(force_close=True)
     async with (
-        running(argv, env, _free_port()) as base,
+        gunicorn_process(env, tmp_path) as base,
         aiohttp.ClientSession(connector=connector) as session,
     ):
         for _ in range(200):

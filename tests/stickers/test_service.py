@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -22,8 +21,8 @@ from sticker_core.samples import ORANGE, gzip_json, square_doc
 from sticker_service.app import CONVERTER, create_app
 from sticker_service.cache import RedisStore
 from sticker_service.config import load_settings
-from tests.conftest import RedisServer
 from tests.redis_faults import PATIENT, Blackhole, FakeClock
+from tests.redis_server import RedisServer
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Application]]]
 USER = 42
@@ -308,11 +307,8 @@ async def test_a_sticker_whose_render_timed_out_is_refused_from_memory_not_rende
 
 
 @pytest.fixture
-def refusing_url() -> Iterator[str]:
-    """A port bound and never listening, held for the whole test: connections are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+def refusing_url(refused_port: int) -> str:
+    return f"http://127.0.0.1:{refused_port}"
 
 
 async def test_bot_api_unreachable_is_502(service: ClientFactory, refusing_url: str) -> None:

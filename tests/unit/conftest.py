@@ -6,7 +6,6 @@ Reusable by other tiers: ``tls_ca``, ``origin`` and ``sessions``.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import shutil
@@ -136,15 +135,6 @@ def no_singleton() -> Iterator[None]:
     SessionManager._instance = None
     yield
     SessionManager._instance = None
-
-
-async def wait_until(predicate: Callable[[], bool], *, steps: int = 5000) -> None:
-    """Poll a condition set by another task (bounded, so a broken test fails, not hangs)."""
-    for _ in range(steps):
-        if predicate():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError("condition never became true")
 
 
 def _run(*cmd: str) -> bool:

@@ -11,8 +11,8 @@ import pytest
 
 from bot.services.admin import WarmUpGate, warm_downloads
 from infra.redis import RedisGuard
-from tests.conftest import RedisServer
 from tests.redis_faults import PATIENT
+from tests.redis_server import RedisServer
 
 
 class Images:

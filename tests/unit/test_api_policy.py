@@ -31,8 +31,8 @@ from infra.redis import RedisGuard
 from sandbox.app import create_app as sandbox_app
 from sandbox.client import SandboxClient
 from sandbox.testing import TEST_TOKEN, RunningSandbox
-from tests.conftest import RedisServer
 from tests.redis_faults import PATIENT, FakeClock
+from tests.redis_server import RedisServer
 from tests.unit.conftest import make_image
 
 USER = 77

@@ -11,7 +11,7 @@ from bot.services.delivery import CardDelivery
 from bot.services.file_ids import SqliteFileIdStore
 from bot.services.sqlite_db import SqliteDb
 from infra.redis import RedisGuard
-from tests.conftest import RedisServer
+from tests.redis_server import RedisServer
 
 
 async def test_a_local_claim_is_held_until_released() -> None:

@@ -21,7 +21,8 @@ from bot.services.images import (
     InvalidImageURLError,
     NotAnImageError,
 )
-from tests.unit.conftest import OriginFactory, make_image, wait_until
+from tests.unit.conftest import OriginFactory, make_image
+from tests.waiting import PATIENCE, eventually
 
 
 @pytest.fixture
@@ -283,6 +284,7 @@ async def test_undeclared_oversized_body_stops_reading_at_the_limit(
     sent = 0
     chunk = b"\0" * 65536
     total = 64 * 1024 * 1024
+    ended = asyncio.Event()
 
     async def handler(request: web.Request) -> web.StreamResponse:
         nonlocal sent
@@ -296,15 +298,21 @@ async def test_undeclared_oversized_body_stops_reading_at_the_limit(
                 sent += len(chunk)
         except (ConnectionError, RuntimeError):
             pass  # the client hung up: what we want
+        finally:
+            # Or aiohttp cancelled the handler when the connection was lost: either way it
+            # ended, and ``sent`` counts no more.
+            ended.set()
         return resp
 
     srv = await origin({"/endless.jpg": handler})
     with pytest.raises(ImageTooLargeError):
         await service.download_image(srv.url("/endless.jpg"))
-    # The client hung up long before 64 MB; only socket buffers' worth got out.
-    await wait_until(lambda: sent < total and srv.count("/endless.jpg") == 1)
-    await asyncio.sleep(0.05)
+    # The client closed the connection long before 64 MB (a client that only stopped reading
+    # would leave the handler blocked in a write, and this wait would fail): only socket
+    # buffers' worth got out.
+    await asyncio.wait_for(ended.wait(), PATIENCE)
     assert sent < 16 * 1024 * 1024
+    assert srv.count("/endless.jpg") == 1
     assert cache_files(image_settings) == []
 
 
@@ -363,13 +371,17 @@ async def test_fifty_concurrent_calls_for_one_url_make_one_request(
     srv = await origin({"/hot.jpg": handler})
     url = srv.url("/hot.jpg")
     calls = [asyncio.create_task(service.download_image(url)) for _ in range(50)]
-    await wait_until(lambda: srv.count("/hot.jpg") == 1)
-    await asyncio.sleep(0.01)  # give any duplicate request the chance to show up
+    # Every caller is waiting before the origin answers: one started the download, and the
+    # other 49 joined it (a caller that made its own request would never count here, and
+    # one that came late would find the cache, not the shared download).
+    await eventually(
+        lambda: service.stats()["shared_downloads"] == 49, "49 callers joined the download"
+    )
+    assert srv.count("/hot.jpg") == 1
     release.set()
     paths = await asyncio.gather(*calls)
     assert len(set(paths)) == 1
     assert srv.count("/hot.jpg") == 1
-    assert service.stats()["shared_downloads"] == 49
 
 
 async def test_a_caller_giving_up_does_not_cancel_the_shared_download(
@@ -385,7 +397,7 @@ async def test_a_caller_giving_up_does_not_cancel_the_shared_download(
     url = srv.url("/s.jpg")
     impatient = asyncio.create_task(service.download_image(url))
     patient = asyncio.create_task(service.download_image(url))
-    await wait_until(lambda: srv.count("/s.jpg") == 1)
+    await eventually(lambda: srv.count("/s.jpg") == 1, "the shared download reached the origin")
     impatient.cancel()
     release.set()
     assert (await patient).read_bytes() == jpeg

@@ -15,6 +15,7 @@ from infra.files import TEMP_PREFIX, AtomicFile, atomic_write
 from infra.flight import SingleFlight
 from infra.settings import EmptyIsNone
 from infra.web import serve
+from tests.waiting import eventually
 
 
 def test_atomic_write_replaces_the_file_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -76,7 +77,7 @@ async def test_concurrent_callers_of_one_key_share_one_run() -> None:
         return 42
 
     callers = [asyncio.create_task(flight.run("k", work)) for _ in range(5)]
-    await asyncio.sleep(0)
+    await eventually(lambda: flight.shared == 4, "four callers joined the first one's run")
     assert "k" in flight
     gate.set()
     assert await asyncio.gather(*callers) == [42] * 5
@@ -95,7 +96,8 @@ async def test_a_cancelled_caller_does_not_cancel_the_work_of_the_others() -> No
 
     first = asyncio.create_task(flight.run("k", work))
     second = asyncio.create_task(flight.run("k", work))
-    await asyncio.sleep(0)
+    # Both wait on the one run (the first started it): cancelling the first must not end it.
+    await eventually(lambda: flight.shared == 1, "the second caller joined the first one's run")
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first

@@ -10,8 +10,8 @@ import logging
 import pytest
 
 from infra.redis import RedisGuard
-from tests.conftest import RedisServer
 from tests.redis_faults import PATIENT, Blackhole, FakeClock
+from tests.redis_server import RedisServer
 
 COOLDOWN = 5.0
 

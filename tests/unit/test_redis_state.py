@@ -16,8 +16,8 @@ from bot.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.services.redis_state import RedisFileIdStore, RedisPreferences
 from bot.services.update_reads import UpdateReads
 from infra.redis import RedisGuard
-from tests.conftest import RedisServer
 from tests.redis_faults import PATIENT, Blackhole, FakeClock
+from tests.redis_server import RedisServer
 
 COOLDOWN = 5.0
 

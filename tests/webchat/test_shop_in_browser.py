@@ -8,7 +8,6 @@ docs/screenshot-product-card.png with UPDATE_SCREENSHOT=1 (so CI does not dirty 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -17,8 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
-from bot.runner import DEMO_NAME, run
-from tests.e2e.conftest import make_settings
+from bot.config import Settings
+from bot.runner import DEMO_NAME
+from tests.e2e.conftest import DemoRun, demo_run, make_settings
 
 ROOT = Path(__file__).parents[2]
 # The old demo shop, kept as a test catalog: its ids, texts and two-picture mug are known.
@@ -31,30 +31,16 @@ SHOP_CATALOG = ROOT / "catalog" / "demo.json"
 pytestmark = pytest.mark.timeout(600)
 
 
-async def _start_demo(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], catalog: Path = DEMO_CATALOG
-) -> tuple[str, asyncio.Task[int], asyncio.Event]:
+def _demo_settings(tmp_path: Path, catalog: Path = DEMO_CATALOG) -> Settings:
     settings = make_settings(tmp_path, bot_token=None, catalog_path=catalog, sandbox_port=0)
-    settings = settings.model_copy(
+    return settings.model_copy(
         update={"webchat": settings.webchat.model_copy(update={"webchat_port": 0})}
     )
-    stop = asyncio.Event()
-    running = asyncio.create_task(run(settings, stop=stop))
-    printed = ""
-    for _ in range(6000):
-        printed += capsys.readouterr().out
-        found = re.search(r"Web chat: open (http://127\.0\.0\.1:\d+/)", printed)
-        if found:
-            return found.group(1), running, stop
-        if running.done():
-            pytest.fail(f"the bot stopped with {running.result()}: {printed}")
-        await asyncio.sleep(0.01)
-    pytest.fail(f"the runner never printed the web chat's address: {printed}")
 
 
-async def _stop(running: asyncio.Task[int], stop: asyncio.Event) -> None:
-    stop.set()
-    assert await asyncio.wait_for(running, 60) == 0
+async def _chat_url(demo: DemoRun) -> str:
+    found = await demo.line(r"Web chat: open (http://127\.0\.0\.1:\d+/)", within=300)
+    return found.group(1)
 
 
 def last_keyboard(page: Page) -> Locator:
@@ -62,10 +48,10 @@ def last_keyboard(page: Page) -> Locator:
 
 
 async def test_a_shopper_browses_the_demo_shop_in_the_web_chat(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], browser: BrowserContext
+    tmp_path: Path, browser: BrowserContext
 ):
-    url, running, stop = await _start_demo(tmp_path, capsys)
-    try:
+    async with demo_run(_demo_settings(tmp_path)) as demo:
+        url = await _chat_url(demo)
         page = await browser.new_page()
         await page.goto(f"{url}?user=7")
         await expect(page.locator("body[data-live='1']")).to_be_attached()
@@ -123,19 +109,17 @@ async def test_a_shopper_browses_the_demo_shop_in_the_web_chat(
         # Telegram's toast with the callback answer, then the welcome in Russian.
         await expect(page.locator("#toast")).to_contain_text("Язык")
         await expect(last_keyboard(page)).to_contain_text("Кружки")
-    finally:
-        await _stop(running, stop)
 
 
 async def test_the_readme_screenshot_shows_a_product_card_of_the_demo_shop(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], browser: BrowserContext
+    tmp_path: Path, browser: BrowserContext
 ):
     # The first product with an album, in the first category that has one, in English.
     catalog = json.loads(SHOP_CATALOG.read_text())
     product = next(p for p in catalog["products"] if len(p["images"]) >= 2)
     category = next(c for c in catalog["categories"] if c["id"] == product["category"])
-    url, running, stop = await _start_demo(tmp_path, capsys, SHOP_CATALOG)
-    try:
+    async with demo_run(_demo_settings(tmp_path, SHOP_CATALOG)) as demo:
+        url = await _chat_url(demo)
         page = await browser.new_page()
         await page.goto(f"{url}?user=7")
         await expect(page.locator("body[data-live='1']")).to_be_attached()
@@ -156,5 +140,3 @@ async def test_the_readme_screenshot_shows_a_product_card_of_the_demo_shop(
         shot.parent.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(shot))
         assert shot.stat().st_size > 10_000
-    finally:
-        await _stop(running, stop)
