@@ -135,6 +135,11 @@ async def test_the_readme_screenshot_shows_a_product_card_of_the_demo_shop(
                 .every((i) => i.complete && i.naturalWidth > 0)"""
         )
         await expect(page.locator(".row.in .caption b").last).to_be_in_viewport()
+        # The side panel's figures are the bot's own (polled): the card's downloads are in them.
+        downloads = page.locator("#stats tr").filter(
+            has=page.locator("td", has_text=re.compile(r"^downloads$"))
+        )
+        await expect(downloads.locator("td").nth(1)).to_have_text(str(count))
 
         shot = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOT") == "1" else tmp_path / "card.png"
         shot.parent.mkdir(parents=True, exist_ok=True)
