@@ -23,25 +23,38 @@ need_packages() {
     system_packages_ensure "$1" || exit 1
 }
 
+# Every step checks its own failure: setup also runs under with_progress, where "set -e" is
+# off. A failed install leaves no stamp (the next run tries again); a failed venv, no .venv.
 setup() {
     if [ ! -x "$VENV/bin/python" ]; then
         need_packages setup
         echo ">> creating $VENV" >&2
-        "$PYTHON" -m venv "$VENV"
+        "$PYTHON" -m venv "$VENV" || { rm -rf "$VENV"; return 1; }
     fi
     # Reinstall only when the lock changed: a second ./run.sh is instant.
     local stamp="$VENV/.lock.sha256"
     local want
-    want=$(sha256sum "$LOCK" | cut -d' ' -f1)
+    want=$(sha256sum "$LOCK" | cut -d' ' -f1) || return 1
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo ">> installing $LOCK into $VENV" >&2
-        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$LOCK"
+        rm -f "$stamp"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$LOCK" \
+            || return 1
         echo "$want" > "$stamp"
     fi
 }
 
 # Runs "$@" and says every few seconds that it is still at it: a first install is half a
-# minute that would otherwise be silent.
+# minute that would otherwise be silent. The ticker goes with the command, however it ends
+# (an exit inside it, Ctrl+C: a background job of a script ignores SIGINT by itself).
+_TICKER=
+_stop_ticker() {
+    if [ -n "$_TICKER" ]; then
+        kill "$_TICKER" 2>/dev/null || true
+        wait "$_TICKER" 2>/dev/null || true
+        _TICKER=
+    fi
+}
 with_progress() {
     local what=$1
     shift
@@ -57,11 +70,13 @@ with_progress() {
             echo ">> still $what (${waited}s)" >&2
         done
     ) &
-    local ticker=$!
+    _TICKER=$!
+    trap _stop_ticker EXIT
+    trap '_stop_ticker; exit 130' INT TERM
     local status=0
     "$@" || status=$?
-    kill "$ticker" 2>/dev/null || true
-    wait "$ticker" 2>/dev/null || true
+    _stop_ticker
+    trap - EXIT INT TERM
     return "$status"
 }
 
@@ -69,7 +84,7 @@ cmd=${1:-dev}
 shift || true
 case "$cmd" in
     dev)
-        with_progress "installing packages" setup
+        with_progress "installing packages" setup || exit 1
         # main.py goes on saying what it does (loading aiogram takes seconds on a cold start).
         echo ">> starting the bot" >&2
         exec "$VENV/bin/python" main.py "$@"

@@ -261,6 +261,8 @@ async def ingest(
             )
         state.files[stored.unique_id] = stored
         return stored
+    # Telegram's mime_type is the bare type: "text/plain; charset=utf-8" is text/plain.
+    content_type = (content_type or "").partition(";")[0].strip().lower()
     mime = content_type if content_type and content_type != "application/octet-stream" else None
     mime = mime or mimetypes.guess_type(filename)[0] or "application/octet-stream"
     stored = StoredFile(
@@ -340,7 +342,8 @@ def file_response(stored: StoredFile) -> web.Response:
     """A stored file's bytes for a browser or a bot: its type as given, never sniffed;
     a picture inline, anything else as an attachment, and nothing in it may run."""
     mime = stored.mime_type or mimetypes.guess_type(stored.file_path)[0]
-    mime = mime or "application/octet-stream"
+    # Parameters ("; charset=...") are not part of the type, and aiohttp refuses them here.
+    mime = (mime or "").partition(";")[0].strip().lower() or "application/octet-stream"
     response = web.Response(body=stored.data, content_type=mime)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

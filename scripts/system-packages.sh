@@ -17,6 +17,8 @@ SYSTEM_PACKAGES=(
     "python3-venv           setup        python:ensurepip"
     # Real servers the tests and benchmarks start on free ports (tests/conftest.py, bench/).
     "redis-server           test,bench   redis-server"
+    # A C compiler for a dependency pip has to build from source (another Python or CPU than
+    # the wheels in requirements/lock.txt are built for).
     "gcc                    test         gcc"
     # The web chat's browser tests (tests/webchat) drive Debian's Chromium; the emoji font
     # makes the buttons' emoji render as in Telegram.
@@ -28,8 +30,6 @@ SYSTEM_PACKAGES=(
     "nginx                  test,bench   nginx"
     "docker-compose         test         docker-compose"
     "openssl                test         openssl"
-    # initdb and pg_ctl for the storage tests on PostgreSQL (Debian keeps them off PATH).
-    "postgresql             test         /usr/lib/postgresql/*/bin/initdb"
     # The load generator of bench/stickers.py; without it there are no figures.
     "wrk                    bench        wrk"
 )
@@ -88,7 +88,7 @@ system_packages_ensure() {
         return 1
     fi
     echo ">> apt-get install ${need[*]}" >&2
-    # The redis-server, nginx and postgresql packages start system services on a machine with
+    # The redis-server and nginx packages start system services on a machine with
     # systemd; nothing here uses them (tests and benchmarks start their own on free ports).
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || return 1
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2 \

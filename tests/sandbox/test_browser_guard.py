@@ -205,3 +205,16 @@ async def test_a_photo_is_served_inline_and_never_sniffed(sandbox: RunningSandbo
     assert resp.content_type == "image/png"
     assert "Content-Disposition" not in resp.headers
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_a_document_sent_with_a_charset_keeps_telegrams_plain_mime_type(
+    sandbox: RunningSandbox,
+) -> None:
+    # Browsers and curl send "text/plain; charset=utf-8"; Telegram's mime_type has no
+    # parameters, and serving the file must not trip over them.
+    message = await _upload_document(sandbox, b"hello", "notes.txt", "text/plain; charset=utf-8")
+    assert message["document"]["mime_type"] == "text/plain"
+    resp = await _download(sandbox, message["document"]["file_id"])
+    assert resp.status == 200
+    assert resp.content_type == "text/plain"
+    assert resp.headers["Content-Disposition"] == "attachment"
