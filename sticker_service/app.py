@@ -24,6 +24,7 @@ from infra.redis import RedisGuard
 from sticker_core import OUTPUT_FORMATS, StickerError, StickerRenderer
 from sticker_core.convert import CONTENT_TYPES
 from sticker_core.detect import Format, detect_format
+from sticker_core.render import check_size
 from sticker_service.cache import KEY_PREFIX, LRU, Entry, RedisStore
 from sticker_service.config import StickerServiceSettings, load_settings
 from sticker_service.metrics import Metrics
@@ -38,6 +39,10 @@ FILE_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,255}")
 _REQUEST_REASONS = {"bad_size", "bad_frame", "bad_format", "bad_fps"}
 _UNLIMITED_PATHS = frozenset({"/health", "/metrics"})
 REFUSAL_TTL = 3600
+# A timeout or a crash may also come of a starved machine rather than of the file: remembered
+# for as long as the bot remembers its own (bot/services/stickers.py), not an hour.
+LOAD_REFUSAL_TTL = 600
+_LOAD_REASONS = frozenset({"timeout", "renderer_crashed"})
 # Bot API answers about a file_id itself (it names no file, the file is too big), remembered
 # for STICKER_UNKNOWN_TTL so the internet cannot spend the bot's Bot API quota by asking again.
 _FILE_ID_STATUSES = frozenset({404, 422})
@@ -227,7 +232,8 @@ class CachingConverter:
             # like any refusal, so a hostile file costs one worker once, not once a request.
             # Only "busy" (too many waiting) says nothing about the sticker.
             if not exc.transient:
-                await self.store.set(refusal_key, f"{exc.reason}\n{exc.detail}", REFUSAL_TTL)
+                ttl = LOAD_REFUSAL_TTL if exc.reason in _LOAD_REASONS else REFUSAL_TTL
+                await self.store.set(refusal_key, f"{exc.reason}\n{exc.detail}", ttl)
             raise
         finally:
             self._note_pool_restarts()
@@ -300,6 +306,18 @@ def _int_param(request: web.Request, name: str) -> int | None:
         raise StickerError(f"bad_{name}", f"{name} must be an integer, got {raw!r}") from None
 
 
+def _render_params(request: web.Request) -> tuple[int | None, int]:
+    """size and frame, checked before anything is fetched: each out-of-range spelling would
+    otherwise cost a Bot API download, a render job and a remembered refusal."""
+    size = _int_param(request, "size")
+    frame = _int_param(request, "frame") or 0
+    if size is not None:
+        check_size(size)
+    if frame < 0:
+        raise StickerError("bad_frame", f"frame must be 0 or more, got {frame}")
+    return size, frame
+
+
 def _format_param(request: web.Request) -> str:
     fmt = request.query.get("format", "")
     if fmt and fmt not in OUTPUT_FORMATS:
@@ -347,8 +365,7 @@ async def get_sticker(request: web.Request) -> web.Response:
         return json_error(400, "malformed file_id", "bad_file_id")
     try:
         fmt = _format_param(request)
-        size = _int_param(request, "size")
-        frame = _int_param(request, "frame") or 0
+        size, frame = _render_params(request)
         entry, status = await converter.lookup(file_id, fmt, size, frame)
     except StickerError as exc:
         converter.metrics.failures.labels(exc.reason).inc()

@@ -292,7 +292,7 @@ async def test_a_refused_sticker_is_remembered_and_not_converted_again(
 
 
 async def test_a_sticker_whose_render_timed_out_is_refused_from_memory_not_rendered_again(
-    service: ClientFactory, sandbox: RunningSandbox
+    service: ClientFactory, sandbox: RunningSandbox, redis_url: str
 ) -> None:
     # A limit no render can meet: the first request times out in the worker.
     sticker_id = await upload(sandbox, gzip_json(square_doc()))
@@ -304,6 +304,25 @@ async def test_a_sticker_whose_render_timed_out_is_refused_from_memory_not_rende
     stats = await (await client.get("/cache/stats")).json()
     assert stats["refused"] == 1
     assert stats["refusals_from_cache"] == 2
+    # A timeout may come of a starved machine: remembered for ten minutes, not an hour.
+    redis = Redis.from_url(redis_url)
+    try:
+        [key] = [k async for k in redis.scan_iter("sticker:v1:refused:*")]
+        assert 0 < await redis.ttl(key) <= 600
+    finally:
+        await redis.aclose()
+
+
+@pytest.mark.parametrize("query", ["size=99999", "size=1", "frame=-1"])
+async def test_an_out_of_range_size_or_frame_is_400_before_anything_is_fetched(
+    service: ClientFactory, sandbox: RunningSandbox, query: str
+) -> None:
+    sticker_id = await upload(sandbox, gzip_json(square_doc()))
+    client = await service()
+    resp = await client.get(f"/stickers/{sticker_id}?format=png&{query}")
+    assert resp.status == 400
+    assert (await resp.json())["reason"] in {"bad_size", "bad_frame"}
+    assert await get_file_calls(sandbox) == 0
 
 
 @pytest.fixture
