@@ -14,7 +14,8 @@ from any origin. So on these routes a request a browser made for another site is
   (evil.example resolving to 127.0.0.1) is same-origin with itself, but its Host is its own.
 
 Programs (aiogram, curl, the tests' clients) send none of these browser headers and pass.
-The web chat mounts the user side on its own port; its page is same-origin there.
+The web chat mounts the user side on its own port, beside its own data routes (/webchat/...:
+the config with the token, files, stats), guarded alike; its page is same-origin there.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-_GUARDED = ("/sandbox/", "/bot")
+# The web chat's own data routes too: its config names the token, its files are the chat's.
+_GUARDED = ("/sandbox/", "/bot", "/webchat/")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 
 
@@ -66,7 +68,7 @@ async def same_origin_only(
     if request.path.startswith(_GUARDED):
         reason = refusal(request)
         if reason is not None:
-            if request.path.startswith("/sandbox/"):
+            if not request.path.startswith("/bot"):
                 body = {"ok": False, "error": reason}
             else:
                 body = {"ok": False, "error_code": 403, "description": f"Forbidden: {reason}"}

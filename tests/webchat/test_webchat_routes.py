@@ -146,3 +146,22 @@ async def test_the_side_panel_gets_the_bot_processs_cache_stats(
 def test_a_web_chat_for_a_bot_the_sandbox_does_not_have_is_refused(sandbox: RunningSandbox):
     with pytest.raises(ValueError, match="no bot"):
         create_webchat_app(sandbox.sandbox, "not a token")
+
+
+async def test_a_rebound_host_name_cannot_read_the_web_chats_own_routes(
+    aiohttp_client: MakeClient, sandbox: RunningSandbox
+):
+    # evil.example resolving to 127.0.0.1 would read the config (with the token) as its own.
+    client = await _chat_client(aiohttp_client, sandbox)
+    port = client.port
+    for path in ("/webchat/config", "/webchat/stats"):
+        refused = await client.get(path, headers={"Host": f"evil.example:{port}"})
+        assert refused.status == 403
+        assert "not a loopback name" in (await refused.json())["error"]
+        # Another site's page, even on a loopback name.
+        refused = await client.get(path, headers={"Sec-Fetch-Site": "cross-site"})
+        assert refused.status == 403
+    # The page itself (and so a bookmark or a typed address) and its own requests still work.
+    assert (await client.get("/")).status == 200
+    mine = await client.get("/webchat/config", headers={"Sec-Fetch-Site": "same-origin"})
+    assert mine.status == 200
