@@ -328,8 +328,9 @@ async def _start_instance(
     tmp: Path, env: Callable[[int], dict[str, str]], n: int, bot: SandboxBot
 ) -> tuple[asyncio.subprocess.Process, int]:
     """Instance ``n`` (python main.py) up, and its port: ``env(port)`` is its environment.
-    main.py can only be told a port, so it starts on one found free and, should another
-    process take it first, exits saying so and starts on another (tests/ports.py)."""
+    Behind nginx, which is started first on the instances' addresses (their WEBHOOK_URL names
+    the port), so each starts on a port found free and, should another process take it first,
+    exits saying so and starts on another (tests/ports.py)."""
     started: list[asyncio.subprocess.Process] = []
 
     async def start_at(port: int) -> tuple[asyncio.subprocess.Process, int]:

@@ -8,8 +8,9 @@ long side, at the aspect ratios real product photos have (4:5, 3:4, 1:1, 16:9, 3
 Nothing random is unseeded, so a rerun with the same Pillow writes the same files.
 
 The output is committed (about 3 MB); rerun after changing a drawing or adding a photo:
-``PICTURES`` below names every file demo.json uses, and the script refuses to finish if the
-two disagree.
+``PICTURES`` below names every file demo.json uses, and a full run refuses to finish if the
+two disagree (a run for some pictures only, ``make_demo_images.py NAME ...``, skips that check;
+tests/unit/test_catalog.py checks it on every test run).
 """
 
 from __future__ import annotations

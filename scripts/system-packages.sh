@@ -24,6 +24,8 @@ SYSTEM_PACKAGES=(
     # makes the buttons' emoji render as in Telegram.
     "chromium               test         chromium"
     "fonts-noto-color-emoji test         /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
+    # fc-list: how ./run.sh dev finds out whether emoji will render (webchat/fonts.py).
+    "fontconfig             test         fc-list"
     # tests/docker: docker-compose 1.29 validates the compose files with no engine; nginx runs
     # the shipped config (and balances two bot instances in bench/webhook.py); openssl runs
     # docker/README.md's certificate line.

@@ -6,12 +6,17 @@ holds only the fonts a test wants, as a machine without the emoji package would.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from webchat.fonts import DEBIAN_EMOJI_FONTS, EMOJI_FONT_HINT, colour_emoji_font_installed
+from tests.system_tools import require_file, require_tool
+from webchat.fonts import (
+    DEBIAN_EMOJI_FONTS,
+    EMOJI_FONT_HINT,
+    colour_emoji_font_installed,
+    emoji_font_hint,
+)
 
 NOTO_EMOJI = DEBIAN_EMOJI_FONTS[0]
 
@@ -28,26 +33,36 @@ def fontconfig_env(tmp_path: Path, *folders: Path) -> dict[str, str]:
 
 @pytest.fixture
 def fc_list() -> str:
-    found = shutil.which("fc-list")
-    if found is None:
-        pytest.skip("no fontconfig here (apt-get install fontconfig, which Chromium brings)")
-    return found
+    # A missing tool fails with the install line (./run.sh test installs fontconfig).
+    return require_tool("fc-list")
 
 
 async def test_a_machine_with_only_plain_fonts_is_told_what_to_install(
-    tmp_path: Path, fc_list: str
+    tmp_path: Path, fc_list: str, monkeypatch: pytest.MonkeyPatch
 ):
     plain = tmp_path / "plain-fonts"
     plain.mkdir()
     env = fontconfig_env(tmp_path, plain)
     assert await colour_emoji_font_installed(fc_list=fc_list, env=env) is False
-    assert "apt-get install fonts-noto-color-emoji" in EMOJI_FONT_HINT
-    assert EMOJI_FONT_HINT.count("\n") == 1
+    # What ./run.sh dev prints on such a machine: one line naming the package.
+    monkeypatch.setenv("FONTCONFIG_FILE", env["FONTCONFIG_FILE"])
+    hint = await emoji_font_hint()
+    assert hint == EMOJI_FONT_HINT
+    assert "apt-get install fonts-noto-color-emoji" in hint
+
+
+async def test_a_machine_with_the_font_is_told_nothing(
+    tmp_path: Path, fc_list: str, monkeypatch: pytest.MonkeyPatch
+):
+    require_file(str(NOTO_EMOJI))
+    monkeypatch.setenv(
+        "FONTCONFIG_FILE", fontconfig_env(tmp_path, NOTO_EMOJI.parent)["FONTCONFIG_FILE"]
+    )
+    assert await emoji_font_hint() == ""
 
 
 async def test_the_noto_colour_emoji_font_is_found_through_fontconfig(tmp_path: Path, fc_list: str):
-    if not NOTO_EMOJI.is_file():
-        pytest.skip("fonts-noto-color-emoji is not installed on this machine")
+    require_file(str(NOTO_EMOJI))
     env = fontconfig_env(tmp_path, NOTO_EMOJI.parent)
     assert await colour_emoji_font_installed(fc_list=fc_list, env=env) is True
 
