@@ -328,9 +328,10 @@ async def _start_instance(
     tmp: Path, env: Callable[[int], dict[str, str]], n: int, bot: SandboxBot
 ) -> tuple[asyncio.subprocess.Process, int]:
     """Instance ``n`` (python main.py) up, and its port: ``env(port)`` is its environment.
-    Behind nginx, which is started first on the instances' addresses (their WEBHOOK_URL names
-    the port), so each starts on a port found free and, should another process take it first,
-    exits saying so and starts on another (tests/ports.py)."""
+    It starts on a port found free and, should another process take it first, exits saying
+    so and starts on another (tests/ports.py); nginx is started after the instances, with
+    their ports as its backends. (WEB_SERVER_PORT=0 with the port read from the bot's log,
+    as tests/e2e/test_webhook_cluster.py does, would serve as well.)"""
     started: list[asyncio.subprocess.Process] = []
 
     async def start_at(port: int) -> tuple[asyncio.subprocess.Process, int]:
