@@ -69,10 +69,6 @@ class StickerRenderer:
         """None when the render pool takes jobs, else why not (for /health; runs no job)."""
         return self.pool.health()
 
-    @property
-    def alive(self) -> bool:
-        return self.pool.alive
-
     async def __aenter__(self) -> StickerRenderer:
         await self.start()
         return self

@@ -292,10 +292,6 @@ class RenderPool:
         return None
 
     @property
-    def alive(self) -> bool:
-        return self.health() is None
-
-    @property
     def waiting(self) -> int:
         """Callers waiting for a worker (their jobs not yet handed to pebble)."""
         return self._gate.waiting
