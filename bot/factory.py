@@ -199,7 +199,7 @@ async def build_app(
 
     Each part is put on one AsyncExitStack as soon as it exists (before it starts, so a start
     that fails half-way is closed too). The stack is handed to the BotApp, whose close() runs
-    it backwards: render processes, Redis, the Bot API session, SQLite, the image cache's
+    it backwards: render processes, the Bot API session, Redis, SQLite, the image cache's
     tasks, then the shared HTTP session. ``sessions`` is closed with the rest even when the
     caller passed it in. ``api_clock``/``api_sleep``: see :func:`create_bot`.
     """
@@ -212,7 +212,6 @@ async def build_app(
         await stack.enter_async_context(images)
         db = SqliteDb(settings.bot.data_dir / "bot.sqlite3")
         stack.push_async_callback(db.close)
-        # Bot() checks the token's shape: it raises before its session has opened anything.
         redis: Redis | None = None
         guard: RedisGuard | None = None
         if settings.bot.redis_url:

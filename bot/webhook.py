@@ -6,7 +6,8 @@ otherwise, the update is not processed). The update is handled within the reques
 (handle_in_background=False), so the 200 means "handled":
 - an instance that dies mid-update gives no answer, and Telegram delivers the update again
   (to another instance behind the balancer) instead of it being lost;
-- setWebhook's max_connections bounds the updates each instance works on at once, instead of
+- Telegram's max_connections (setWebhook's, left at its default of 40) bounds the updates in
+  flight for the webhook URL, that is for all the instances behind it together, instead of
   background tasks piling up faster than they finish;
 - Telegram sends a chat's next update only after this one was answered, so one shopper's
   updates are handled in order;

@@ -15,10 +15,10 @@ Images that cannot be had are left out; a card with none left is text with a war
 A file_id Telegram rejects is forgotten and the album re-sent once with every suspect item
 uploaded: the one Telegram names and the items after it (those before it went through), or
 every item sent by file_id when it names none. Once one file_id of a card is stale the others
-usually are too (a new bot token, a sandbox started afresh), and every failed send costs the
-chat a slot of the Bot API pacing (about a second after a burst of three: bot/api_policy.py),
-so the card's later albums and its sticker go as uploads at once: recovery costs one failed
-send per card, not one per stale item.
+usually are too (a new bot token, a sandbox started afresh), and every refused send is a round
+trip to Telegram the shopper waits for (the refusal gives its pacing slot back, bot/api_policy.py,
+but not the time), so the card's later albums and its sticker go as uploads at once: recovery
+costs one failed send per card, not one per stale item.
 
 A product with a sticker gets its PNG poster as one more album item (last, right above the
 animated sticker it is a still of), then the sticker (sendSticker), then the buttons message:
