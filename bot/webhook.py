@@ -35,6 +35,7 @@ session would close under updates still being handled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from typing import Any
@@ -50,6 +51,7 @@ from bot.config import Settings, WebhookSettings
 from bot.factory import SHUTDOWN_GRACE_S, BotApp, StartupError
 from bot.middlewares.handler import WEBHOOK_REPLY
 from bot.status import BOT_APP, add_status_routes
+from infra.web import serve
 
 log = logging.getLogger(__name__)
 
@@ -159,22 +161,22 @@ async def run_webhook(
     WEBHOOK_URL; socket activation would too)."""
     url, secret = check_settings(app.settings.webhook)
     ws = app.settings.webhook
-    # Stopping waits this long for the requests in flight, i.e. the updates being handled.
-    runner = web.AppRunner(
-        build_web_app(app, secret),
-        access_log=None,
-        handle_signals=False,
-        shutdown_timeout=SHUTDOWN_GRACE_S,
-    )
-    try:
-        await runner.setup()  # the dispatcher's startup (command menus)
-        site: web.BaseSite = (
-            web.TCPSite(runner, ws.web_server_host, ws.web_server_port)
-            if sock is None
-            else web.SockSite(runner, sock)
-        )
+    async with contextlib.AsyncExitStack() as stack:
         try:
-            await site.start()
+            # The dispatcher's startup (command menus), then listening. Leaving stops
+            # listening, lets the updates in flight finish, then runs the dispatcher's
+            # shutdown and closes the bot session (on_shutdown, in order).
+            port = await stack.enter_async_context(
+                serve(
+                    build_web_app(app, secret),
+                    ws.web_server_host,
+                    ws.web_server_port,
+                    sock=sock,
+                    # Stopping waits this long for the requests in flight, i.e. the updates
+                    # being handled.
+                    shutdown_timeout=SHUTDOWN_GRACE_S,
+                )
+            )
         except OSError as exc:
             raise StartupError(
                 f"cannot listen on WEB_SERVER_HOST={ws.web_server_host} "
@@ -190,15 +192,11 @@ async def run_webhook(
         log.info(
             "webhook mode: listening on %s:%s%s, Telegram posts to %s",
             ws.web_server_host,
-            runner.addresses[0][1] if runner.addresses else ws.web_server_port,
+            port,
             ws.webhook_path,
             url,
         )
         await stop.wait()
-    finally:
-        # Stops listening, lets the updates in flight finish, then the dispatcher's shutdown
-        # and the bot session's close (on_shutdown, in order).
-        await runner.cleanup()
 
 
 async def drop_pending(bot: Bot, settings: Settings) -> int:
