@@ -16,7 +16,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.utils.i18n import I18n
-from redis.asyncio import Redis
 
 from bot.api_policy import ApiPolicy, SendBudget, Sleep
 from bot.catalog import Catalog
@@ -133,7 +132,6 @@ class BotApp:
     images: ImageService
     file_ids: FileIdStore
     delivery: CardDelivery
-    db: SqliteDb
     i18n: I18n
     inflight: InFlight
     sessions: SessionManager
@@ -141,12 +139,11 @@ class BotApp:
     health: Health
     # When the Bot API last answered (a session middleware); read by the bot_api check.
     api_tracker: BotApiTracker
-    # Shared state of several instances (REDIS_URL); None: the embedded SQLite defaults.
-    redis: Redis | None = None
-    redis_guard: RedisGuard | None = None
-    metrics: BotMetrics | None = None
+    metrics: BotMetrics
     # Product posters and users' stickers; owns the process's one StickerRenderer.
-    stickers: StickerService | None = None
+    stickers: StickerService
+    # Shared state of several instances (REDIS_URL); None: the embedded SQLite defaults.
+    redis_guard: RedisGuard | None = None
     resources: contextlib.AsyncExitStack = field(
         default_factory=contextlib.AsyncExitStack, repr=False
     )
@@ -212,7 +209,6 @@ async def build_app(
         await stack.enter_async_context(images)
         db = SqliteDb(settings.bot.data_dir / "bot.sqlite3")
         stack.push_async_callback(db.close)
-        redis: Redis | None = None
         guard: RedisGuard | None = None
         if settings.bot.redis_url:
             # Several instances behind a balancer act as one bot: what they share lives in Redis.
@@ -223,7 +219,6 @@ async def build_app(
                 decode_responses=True,
             )
             stack.push_async_callback(guard.aclose)
-            redis = guard.client
         bot, policy = create_bot(
             settings,
             token=token,
@@ -297,15 +292,13 @@ async def build_app(
             images=images,
             file_ids=file_ids,
             delivery=delivery,
-            db=db,
             i18n=i18n,
             inflight=inflight,
             sessions=sessions,
             health=health,
             api_tracker=tracker,
-            redis=redis,
-            redis_guard=guard,
             metrics=metrics,
             stickers=stickers,
+            redis_guard=guard,
             resources=stack.pop_all(),
         )

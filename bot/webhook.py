@@ -86,9 +86,8 @@ class JsonReplyHandler(SimpleRequestHandler):
     def _build_response_writer(self, bot: Bot, result: TelegramMethod[Any] | None) -> Payload:
         if result is None:
             return super()._build_response_writer(bot, result)
-        if self._metrics is not None:
-            # Made by Telegram on the bot's behalf: counted like the bot's own calls.
-            self._metrics.count_api_call(result.__api_method__)
+        # Made by Telegram on the bot's behalf: counted like the bot's own calls.
+        self._metrics.count_api_call(result.__api_method__)
         files: dict[str, InputFile] = {}
         body: dict[str, Any] = {"method": result.__api_method__}
         for key, value in result.model_dump(warnings=False).items():

@@ -182,7 +182,6 @@ async def test_a_returned_reply_goes_back_in_the_http_answer_as_json(
             assert answer.status == 200
             assert answer.content_type == "application/json"
             reply = await answer.json()
-        assert bot.app.metrics is not None
         metrics = bot.app.metrics.render().decode()
     assert reply["method"] == "sendMessage"
     assert str(reply["chat_id"]) == str(SHOPPER)  # as in a form: Telegram reads both
