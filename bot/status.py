@@ -41,6 +41,7 @@ async def _metrics(request: web.Request) -> web.Response:
         file_ids=await app.file_ids.stats(),
         redis_fallbacks=0 if guard is None else guard.failures,
         stickers=app.stickers.stats(),
+        api_policy=app.policy,
     )
     return web.Response(body=app.metrics.render(), content_type="text/plain", charset="utf-8")
 

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
+from bot.status import serve_status
 from sandbox.testing import RunningSandbox, running_sandbox
 from tests.e2e.conftest import SHOPPER, StartShop, buttons
 from tests.waiting import VirtualTime
@@ -116,3 +118,24 @@ async def test_a_failing_handler_apologises_and_the_bot_keeps_serving(
     )
     [welcome] = await shop.say(SHOPPER, "/start")
     assert welcome["text"].startswith("Welcome")
+
+
+async def test_the_policys_retries_429_waits_and_sends_left_alone_show_in_metrics(
+    start_shop: StartShop, time: VirtualTime
+):
+    shop = await start_shop(api_time=time)
+    await shop.client.add_fault("sendMessage", error_code=429, retry_after=1, count=1)
+    await shop.say(SHOPPER, "/start")  # waited out, then sent
+    await shop.client.add_fault("getMe", error_code=502, count=2)
+    await shop.app.bot.get_me()  # a read: asked twice more
+    await shop.client.add_fault("sendPhoto", error_code=502, count=1)
+    await shop.say(SHOPPER, "/start product-p1")  # a send that may have arrived: left alone
+    async with (
+        serve_status(shop.app, "127.0.0.1", 0) as base,
+        aiohttp.ClientSession() as http,
+        http.get(f"{base}/metrics") as answer,
+    ):
+        lines = (await answer.text()).splitlines()
+    assert "bot_api_rate_limited_total 1.0" in lines
+    assert "bot_api_retries_total 2.0" in lines
+    assert "bot_api_not_resent_total 1.0" in lines
