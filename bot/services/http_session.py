@@ -83,9 +83,39 @@ def refused_by_policy(exc: BaseException) -> bool:
     )
 
 
+# IPv6 forms that carry an IPv4 address, which is where such a connection ends up; Python's
+# ``is_global`` judges only the IPv6 prefix (64:ff9b::a9fe:a9fe, the metadata service behind
+# a NAT64, counts as global). The IPv4 address is judged by the same rule.
+# The address *is* its low 32 bits: IPv4-mapped (``ipv4_mapped``), IPv4-compatible
+# (deprecated, ::a.b.c.d) and IPv4-translated (SIIT, ::ffff:0:a.b.c.d).
+_IPV4_ITSELF = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("::ffff:0:0:0/96"))
+# Reached through a translator or relay to the embedded IPv4 address (RFC 6052's well-known
+# NAT64 prefix; 6to4 and Teredo are read by ``ipaddress``).
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# RFC 8215's local-use NAT64 prefix: the operator's own translator maps it however it was set
+# up, so no address in it is known to be public (Python 3.11 calls it global).
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _low_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+
+
 def _public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL:
+            return False
+        if address.ipv4_mapped is not None or any(address in n for n in _IPV4_ITSELF):
+            return _public(_low_ipv4(address))  # ::ffff:127.0.0.1 is 127.0.0.1
+        embedded: list[ipaddress.IPv4Address] = []
+        if address in _NAT64:
+            embedded.append(_low_ipv4(address))
+        if address.sixtofour is not None:
+            embedded.append(address.sixtofour)
+        if address.teredo is not None:
+            embedded.extend(address.teredo)  # the relay and the client behind it
+        if not all(_public(inner) for inner in embedded):
+            return False
     return address.is_global and not address.is_multicast
 
 

@@ -293,6 +293,31 @@ def test_the_policy_knows_public_private_and_mapped_addresses() -> None:
     assert [a for a in refused if policy.permits(a, 80)] == []
 
 
+def test_an_ipv4_address_inside_an_ipv6_one_is_judged_as_itself() -> None:
+    """NAT64, 6to4, Teredo and the IPv4-compatible/translated forms lead to the IPv4 address
+    they carry; Python's is_global looks only at the IPv6 prefix and calls most of them global."""
+    policy = AddressPolicy()
+    refused = [
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254, the metadata service
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::808:808",  # the local-use NAT64 prefix: mapped as its operator chose
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo, client 10.0.0.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::a9fe:a9fe",
+        "::ffff:0:7f00:1",  # IPv4-translated
+        "::ffff:169.254.169.254",  # IPv4-mapped
+    ]
+    assert [a for a in refused if policy.permits(a, 80)] == []
+    # The same forms around a public IPv4 address are as public as it is.
+    assert policy.permits("64:ff9b::808:808", 443)  # NAT64 of 8.8.8.8
+    assert policy.permits("2002:808:808::1", 443)  # 6to4 of 8.8.8.8
+    assert policy.permits("::ffff:8.8.8.8", 443)
+
+
 def test_a_bad_allowed_target_is_a_clear_settings_error() -> None:
     with pytest.raises(ValueError, match="not a network, an address or an address:port"):
         HttpSettings(allowed_private_targets="10.0.0.0/8, intranet")
