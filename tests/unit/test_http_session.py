@@ -19,7 +19,7 @@ from bot.config import HttpSettings, ImageSettings
 from bot.services.http_session import AddressPolicy, SessionManager
 from bot.services.images import ImageDownloadError, ImageService
 from infra.web import serve
-from tests.unit.conftest import Origin, OriginFactory
+from tests.unit.conftest import Origin, OriginFactory, RecordingExecutor
 from tests.waiting import eventually
 
 
@@ -121,6 +121,23 @@ async def test_ca_bundle_setting_trusts_an_extra_ca(
     manager = SessionManager(HttpSettings(ca_bundle=bundle))
     async with manager.request("GET", srv.url("/ok")) as resp:
         assert resp.status == 200
+    await manager.close()
+
+
+async def test_the_ca_bundle_is_read_once_and_in_a_thread(
+    origin: OriginFactory, tls_ca: trustme.CA, tmp_path: Path, executor: RecordingExecutor
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    tls_ca.cert_pem.write_to_path(str(bundle))
+    srv = await origin({"/ok": _ok}, tls=True)
+    manager = SessionManager(HttpSettings(ca_bundle=bundle))
+    for _ in range(2):
+        async with manager.request("GET", srv.url("/ok")) as resp:
+            assert resp.status == 200
+        await (await manager.get_session()).close()  # the next request builds a new session
+    assert manager.sessions_created == 2
+    # Read by the executor (not on the loop), for the first session only.
+    assert [args for args in executor.ran if bundle in args] == [(bundle,)]
     await manager.close()
 
 
