@@ -63,7 +63,9 @@ T = TypeVar("T")
 META_SUFFIX = ".meta"
 # Leftover temporary files older than this at start-up are from a crashed process.
 STALE_TEMP_AGE = 3600.0
-# Body bytes buffered before one executor write: a typical product photo fits in one.
+# Body bytes buffered before one executor write: a typical product photo fits in one. Also
+# the most IMAGE_WRITE_INLINE_MAX_BYTES can be: a body that grows past it while arriving is
+# already on its way to the thread pool.
 FLUSH_BYTES = 256 * 1024
 _HEX = frozenset("0123456789abcdef")
 
@@ -597,7 +599,9 @@ class CacheWriter:
             return
         self.buf.append(chunk)
         self.buffered += len(chunk)
-        if self.buffered >= FLUSH_BYTES:
+        if self.buffered > FLUSH_BYTES:
+            # Past it, not at it: a body of exactly FLUSH_BYTES (the most inline_max can be)
+            # is still whole in the buffer when finish() decides where to write it.
             await self._flush()
 
     async def _flush(self) -> None:

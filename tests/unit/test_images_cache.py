@@ -19,7 +19,7 @@ from bot.services import image_cache
 from bot.services.http_session import SessionManager
 from bot.services.images import ImageHTTPError, ImageNotCachedError, ImageService
 from infra.files import AtomicFile
-from tests.unit.conftest import OriginFactory, make_image
+from tests.unit.conftest import OriginFactory, RecordingExecutor, make_image
 from tests.waiting import eventually
 
 TTL = 3600
@@ -539,3 +539,25 @@ async def test_small_and_large_bodies_land_whole_whichever_thread_writes_them(
             assert image.path is not None
             assert image.path.read_bytes() == body
     assert _temp_files(settings.cache_dir) == []
+
+
+async def test_a_body_as_large_as_the_inline_limit_is_written_on_the_loop(
+    tmp_path: Path, executor: RecordingExecutor
+) -> None:
+    """IMAGE_WRITE_INLINE_MAX_BYTES at its largest is honoured: such a body, arriving in
+    chunks, reaches the disk in one write on the loop, with no thread hop."""
+    limit = image_cache.FLUSH_BYTES
+    cache = image_cache.DiskCache(
+        tmp_path / "cache", ttl=TTL, stale_ttl=TTL, max_bytes=10 * limit, inline_max=limit
+    )
+    await cache.open()
+    body = make_image(pad_to=limit)
+    assert len(body) == limit
+    hops = len(executor.ran)
+    writer = cache.writer(image_cache.cache_key("https://shop.example/big.jpg"))
+    for start in range(0, limit, 64 * 1024):
+        await writer.feed(body[start : start + 64 * 1024])
+    stored = await writer.finish("big.jpg", {})
+    assert len(executor.ran) == hops
+    assert stored.path is not None
+    assert stored.path.read_bytes() == body
