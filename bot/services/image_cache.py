@@ -441,10 +441,10 @@ class DiskCache:
             # First sight since start-up, or changed size or mtime: check it against its
             # record once (in a thread) before serving it.
             return _UNCHECKED
-        fresh = self.fresh(st.st_mtime)
-        if fresh:
-            self.index.touch(key)
-        return Body(entry.sha256, st.st_mtime, fresh, path=path)
+        # A use, fresh or not: a stale body is served when its origin fails, and a poster
+        # whatever its age, so each is as recently used as a fresh hit.
+        self.index.touch(key)
+        return Body(entry.sha256, st.st_mtime, self.fresh(st.st_mtime), path=path)
 
     def _drop_corrupt(self, key: str, entry: Entry) -> None:
         self.index.drop(key)

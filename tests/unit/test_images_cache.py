@@ -332,6 +332,31 @@ async def test_eviction_removes_the_least_recently_used_not_the_oldest(
         # from mtimes, which is the best the disk knows.
 
 
+async def test_a_stale_file_served_while_its_origin_fails_counts_as_recently_used(
+    image_settings: ImageSettings, sessions: SessionManager, origin: OriginFactory
+) -> None:
+    body = make_image(pad_to=10_000)
+    settings = image_settings.model_copy(update={"cache_max_bytes": 25_000})  # two fit
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/a.jpg" and srv.count("/a.jpg") > 1:
+            raise web.HTTPServiceUnavailable
+        return web.Response(body=body, content_type="image/jpeg")
+
+    srv = await origin({"/{name}": handler})
+    async with ImageService(settings, sessions) as svc:
+        a = await svc.download_image(srv.url("/a.jpg"))
+        b = await svc.download_image(srv.url("/b.jpg"))
+        # Both stale now (the service's clock moves; the files are untouched).
+        svc._now = lambda: time.time() + TTL + 60
+        served = await svc.get(srv.url("/a.jpg"))  # the origin fails: served stale
+        assert (served.source, served.path) == ("stale", a)
+        c = await svc.download_image(srv.url("/c.jpg"))
+        # b was used least recently: the stale a, in use, stays.
+        assert sorted(images_in(settings.cache_dir)) == sorted([a.name, c.name])
+        assert not b.exists()
+
+
 async def test_restart_removes_files_expired_past_the_stale_window_but_keeps_stale_ones(
     service: ImageService, origin: OriginFactory, jpeg: bytes, image_settings: ImageSettings
 ) -> None:
