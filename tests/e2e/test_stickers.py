@@ -175,6 +175,18 @@ async def test_a_sticker_product_shows_photos_and_poster_then_the_animated_stick
     assert all(not buttons(m) for m in messages[:-1])
 
 
+async def test_an_album_that_got_a_5xx_leaves_the_sticker_and_the_buttons_to_come(
+    sticker_shop: StartShop,
+):
+    shop = await sticker_shop()
+    await shop.client.add_fault("sendMediaGroup", error_code=502, count=1)
+    messages = await _open(shop, "st2")
+    assert _kinds(messages) == ["sticker", "text"]
+    assert len(await shop.client.calls("sendMediaGroup")) == 1  # not sent again
+    assert messages[-1]["text"].startswith("Product st2")  # the caption was on the album
+    assert any("Back" in b["text"] for b in buttons(messages[-1]))
+
+
 async def test_a_sticker_product_without_photos_shows_the_poster_alone(sticker_shop: StartShop):
     shop = await sticker_shop()
     messages = await _open(shop, "st0")
