@@ -52,8 +52,11 @@ from sticker_core import StickerRenderer
 
 log = logging.getLogger(__name__)
 
-# Updates still being handled get this long to finish at shutdown.
+# Updates still being handled get this long to finish at shutdown: one budget for the whole
+# stop, a deadline fixed when it begins (BotApp.stopping) that every wait of it shares.
 SHUTDOWN_GRACE_S = 30.0
+# Updates still running at that deadline are cancelled and get this long to unwind.
+CANCEL_GRACE_S = 1.0
 
 
 class StartupError(Exception):
@@ -122,8 +125,9 @@ def create_dispatcher(
 
 @dataclass
 class BotApp:
-    """Everything one running bot owns. :meth:`close` lets the updates in flight finish, then
-    closes what build_app opened, in reverse order (one AsyncExitStack, ``resources``)."""
+    """Everything one running bot owns. :meth:`close` lets the updates in flight finish (until
+    the stop's deadline), then closes what build_app opened, in reverse order (one
+    AsyncExitStack, ``resources``)."""
 
     settings: Settings
     bot: Bot
@@ -147,10 +151,40 @@ class BotApp:
     resources: contextlib.AsyncExitStack = field(
         default_factory=contextlib.AsyncExitStack, repr=False
     )
+    # The time the stop's budget is counted by (the event loop's by default; a seam for tests).
+    stop_clock: Callable[[], float] | None = None
+    stop_sleep: Sleep = asyncio.sleep
+    _stop_deadline: float | None = field(default=None, init=False, repr=False)
+
+    def _now(self) -> float:
+        clock = self.stop_clock
+        return clock() if clock is not None else asyncio.get_running_loop().time()
+
+    def stopping(self) -> float:
+        """The stop has begun: the deadline of the updates in flight, SHUTDOWN_GRACE_S from
+        the first call. Every later step of the stop waits against the same deadline, so
+        waiting at several steps (the webhook server's, then close()) never adds up."""
+        if self._stop_deadline is None:
+            self._stop_deadline = self._now() + SHUTDOWN_GRACE_S
+        return self._stop_deadline
+
+    async def finish_updates(self) -> bool:
+        """Let the updates in flight finish until the stop's deadline; cancel those still
+        running then (in webhook mode Telegram delivers them again, the request being
+        unanswered). True when every one finished."""
+        left = self.stopping() - self._now()
+        if await self.inflight.wait_idle(left, sleep=self.stop_sleep):
+            return True
+        log.warning(
+            "%d update(s) still running at the stop's deadline (%gs): cancelling them",
+            self.inflight.count,
+            SHUTDOWN_GRACE_S,
+        )
+        await self.inflight.cancel(CANCEL_GRACE_S)
+        return False
 
     async def close(self) -> None:
-        if not await self.inflight.wait_idle(SHUTDOWN_GRACE_S):
-            log.warning("%d update(s) still running at shutdown", self.inflight.count)
+        await self.finish_updates()
         await self.resources.aclose()
 
 
@@ -191,6 +225,8 @@ async def build_app(
     sessions: SessionManager | None = None,
     api_clock: Callable[[], float] | None = None,
     api_sleep: Sleep = asyncio.sleep,
+    stop_clock: Callable[[], float] | None = None,
+    stop_sleep: Sleep = asyncio.sleep,
 ) -> BotApp:
     """Build and start every part; on any failure, close what was already opened and raise.
 
@@ -198,7 +234,8 @@ async def build_app(
     that fails half-way is closed too). The stack is handed to the BotApp, whose close() runs
     it backwards: render processes, the Bot API session, Redis, SQLite, the image cache's
     tasks, then the shared HTTP session. ``sessions`` is closed with the rest even when the
-    caller passed it in. ``api_clock``/``api_sleep``: see :func:`create_bot`.
+    caller passed it in. ``api_clock``/``api_sleep``: see :func:`create_bot`;
+    ``stop_clock``/``stop_sleep``: the time the stop's budget is counted by (BotApp).
     """
     async with contextlib.AsyncExitStack() as stack:
         # Compiling a few KB of translations blocks for a moment, once, before any update.
@@ -301,4 +338,6 @@ async def build_app(
             stickers=stickers,
             redis_guard=guard,
             resources=stack.pop_all(),
+            stop_clock=stop_clock,
+            stop_sleep=stop_sleep,
         )

@@ -115,6 +115,7 @@ async def run_polling(app: BotApp, stop: asyncio.Event) -> None:
         # The polling task was created first, so it has taken the dispatcher's lock before
         # ``stopping`` can finish, and stop_polling() below finds polling started.
         await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        app.stopping()  # the stop's one deadline starts now (BotApp.close waits against it)
         if not polling.done():
             await dp.stop_polling()
         await polling

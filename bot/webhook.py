@@ -29,7 +29,10 @@ others still serve the webhook, and a rolling restart must not turn the bot deaf
 Stop: stop listening, let the updates in flight finish (the first on_shutdown hook), then the
 dispatcher's shutdown, then aiogram's handler closes the bot session. aiohttp runs on_shutdown
 hooks in order *before* it waits for the requests in flight, so without the first hook the
-session would close under updates still being handled.
+session would close under updates still being handled. The updates get SHUTDOWN_GRACE_S in
+all, counted from the stop (BotApp.stopping): the hook cancels those still running then, so
+aiohttp's own wait is left with answers being written (ANSWER_GRACE_S), and BotApp.close,
+which waits against the same deadline, has nothing left to wait for.
 """
 
 from __future__ import annotations
@@ -48,12 +51,17 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import JsonPayload, Payload, web
 
 from bot.config import Settings, WebhookSettings
-from bot.factory import SHUTDOWN_GRACE_S, BotApp, StartupError
+from bot.factory import BotApp, StartupError
 from bot.middlewares.handler import WEBHOOK_REPLY
 from bot.status import BOT_APP, add_status_routes
 from infra.web import serve
 
 log = logging.getLogger(__name__)
+
+# How long aiohttp's stop waits for the requests in flight once the updates are done (or were
+# cancelled at the stop's deadline): answers being written, a request whose update had not
+# started (cancelled then: Telegram delivers it again).
+ANSWER_GRACE_S = 1.0
 
 
 class WebhookConfigError(Exception):
@@ -114,9 +122,7 @@ def check_settings(ws: WebhookSettings) -> tuple[str, str]:
 
 
 async def _updates_finished(web_app: web.Application) -> None:
-    app = web_app[BOT_APP]
-    if not await app.inflight.wait_idle(SHUTDOWN_GRACE_S):
-        log.warning("%d update(s) still running at shutdown", app.inflight.count)
+    await web_app[BOT_APP].finish_updates()
 
 
 def build_web_app(app: BotApp, secret: str) -> web.Application:
@@ -171,9 +177,8 @@ async def run_webhook(
                     ws.web_server_host,
                     ws.web_server_port,
                     sock=sock,
-                    # Stopping waits this long for the requests in flight, i.e. the updates
-                    # being handled.
-                    shutdown_timeout=SHUTDOWN_GRACE_S,
+                    # The updates in flight are waited for (or cancelled) before this.
+                    shutdown_timeout=ANSWER_GRACE_S,
                 )
             )
         except OSError as exc:
@@ -196,6 +201,7 @@ async def run_webhook(
             url,
         )
         await stop.wait()
+        app.stopping()  # the stop's one deadline starts now
 
 
 async def drop_pending(bot: Bot, settings: Settings) -> int:
