@@ -9,7 +9,9 @@ What is sent again (with tenacity), and what is not:
 - 5xx, a dropped connection, a read timeout: the request may have been acted on. Methods that
   are safe to repeat (``get*``, ``set*``: reads and overwrites) are asked again; a send, an
   edit or an answer is NOT: a sendMediaGroup whose answer was lost would post the album
-  twice. The error goes to the caller, who decides (the card shows what arrived).
+  twice. Nor is a setWebhook or deleteWebhook that drops pending updates: a second one would
+  drop those that arrived after the first. The error goes to the caller, who decides (the
+  card shows what arrived).
 
 How aiogram 3.31's AiohttpSession reports these (aiogram/client/session/aiohttp.py,
 ``make_request``): any ``asyncio.TimeoutError`` becomes ``TelegramNetworkError("Request
@@ -217,8 +219,15 @@ def never_sent(exc: BaseException | None) -> bool:
 
 
 def repeatable(method: TelegramMethod[Any]) -> bool:
-    """Methods that do no harm when Telegram gets them twice."""
+    """Methods that do no harm when Telegram gets them twice.
+
+    Not setWebhook or deleteWebhook with ``drop_pending_updates``: if the first one was acted
+    on and only its answer was lost, a second one drops the updates that arrived in between
+    (bot/webhook.py when the webhook moves, ``main.py --drop-pending-updates``).
+    """
     name = method.__api_method__
+    if getattr(method, "drop_pending_updates", None):
+        return False
     return name in _REPEATABLE or name.startswith(_REPEATABLE_PREFIXES)
 
 

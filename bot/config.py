@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.services.image_cache import FLUSH_BYTES
 from infra.settings import EmptyIsNone
 from sticker_core.pool import WORKER_MAX_MB
 
@@ -185,8 +186,9 @@ class ImageSettings(BaseSettings):
     cache_sweep_interval: PositiveFloat = 600.0
     # A downloaded body up to this size is written to the cache on the event loop in one
     # go (~0.1 ms to the page cache, cheaper than a thread hop); bigger ones, or all when
-    # 0, are written by the thread pool. Set 0 on slow or network disks.
-    write_inline_max_bytes: Annotated[int, Field(ge=0)] = 256 * 1024
+    # 0, are written by the thread pool. Set 0 on slow or network disks. At most FLUSH_BYTES:
+    # a body that reaches it while arriving goes to the thread pool in batches anyway.
+    write_inline_max_bytes: Annotated[int, Field(ge=0, le=FLUSH_BYTES)] = FLUSH_BYTES
 
 
 class WebhookSettings(BaseSettings):

@@ -16,7 +16,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.utils.i18n import I18n
-from redis.asyncio import Redis
 
 from bot.api_policy import ApiPolicy, SendBudget, Sleep
 from bot.catalog import Catalog
@@ -53,8 +52,11 @@ from sticker_core import StickerRenderer
 
 log = logging.getLogger(__name__)
 
-# Updates still being handled get this long to finish at shutdown.
+# Updates still being handled get this long to finish at shutdown: one budget for the whole
+# stop, a deadline fixed when it begins (BotApp.stopping) that every wait of it shares.
 SHUTDOWN_GRACE_S = 30.0
+# Updates still running at that deadline are cancelled and get this long to unwind.
+CANCEL_GRACE_S = 1.0
 
 
 class StartupError(Exception):
@@ -123,8 +125,9 @@ def create_dispatcher(
 
 @dataclass
 class BotApp:
-    """Everything one running bot owns. :meth:`close` lets the updates in flight finish, then
-    closes what build_app opened, in reverse order (one AsyncExitStack, ``resources``)."""
+    """Everything one running bot owns. :meth:`close` lets the updates in flight finish (until
+    the stop's deadline), then closes what build_app opened, in reverse order (one
+    AsyncExitStack, ``resources``)."""
 
     settings: Settings
     bot: Bot
@@ -133,7 +136,6 @@ class BotApp:
     images: ImageService
     file_ids: FileIdStore
     delivery: CardDelivery
-    db: SqliteDb
     i18n: I18n
     inflight: InFlight
     sessions: SessionManager
@@ -141,19 +143,48 @@ class BotApp:
     health: Health
     # When the Bot API last answered (a session middleware); read by the bot_api check.
     api_tracker: BotApiTracker
-    # Shared state of several instances (REDIS_URL); None: the embedded SQLite defaults.
-    redis: Redis | None = None
-    redis_guard: RedisGuard | None = None
-    metrics: BotMetrics | None = None
+    metrics: BotMetrics
     # Product posters and users' stickers; owns the process's one StickerRenderer.
-    stickers: StickerService | None = None
+    stickers: StickerService
+    # Shared state of several instances (REDIS_URL); None: the embedded SQLite defaults.
+    redis_guard: RedisGuard | None = None
     resources: contextlib.AsyncExitStack = field(
         default_factory=contextlib.AsyncExitStack, repr=False
     )
+    # The time the stop's budget is counted by (the event loop's by default; a seam for tests).
+    stop_clock: Callable[[], float] | None = None
+    stop_sleep: Sleep = asyncio.sleep
+    _stop_deadline: float | None = field(default=None, init=False, repr=False)
+
+    def _now(self) -> float:
+        clock = self.stop_clock
+        return clock() if clock is not None else asyncio.get_running_loop().time()
+
+    def stopping(self) -> float:
+        """The stop has begun: the deadline of the updates in flight, SHUTDOWN_GRACE_S from
+        the first call. Every later step of the stop waits against the same deadline, so
+        waiting at several steps (the webhook server's, then close()) never adds up."""
+        if self._stop_deadline is None:
+            self._stop_deadline = self._now() + SHUTDOWN_GRACE_S
+        return self._stop_deadline
+
+    async def finish_updates(self) -> bool:
+        """Let the updates in flight finish until the stop's deadline; cancel those still
+        running then (in webhook mode Telegram delivers them again, the request being
+        unanswered). True when every one finished."""
+        left = self.stopping() - self._now()
+        if await self.inflight.wait_idle(left, sleep=self.stop_sleep):
+            return True
+        log.warning(
+            "%d update(s) still running at the stop's deadline (%gs): cancelling them",
+            self.inflight.count,
+            SHUTDOWN_GRACE_S,
+        )
+        await self.inflight.cancel(CANCEL_GRACE_S)
+        return False
 
     async def close(self) -> None:
-        if not await self.inflight.wait_idle(SHUTDOWN_GRACE_S):
-            log.warning("%d update(s) still running at shutdown", self.inflight.count)
+        await self.finish_updates()
         await self.resources.aclose()
 
 
@@ -194,14 +225,17 @@ async def build_app(
     sessions: SessionManager | None = None,
     api_clock: Callable[[], float] | None = None,
     api_sleep: Sleep = asyncio.sleep,
+    stop_clock: Callable[[], float] | None = None,
+    stop_sleep: Sleep = asyncio.sleep,
 ) -> BotApp:
     """Build and start every part; on any failure, close what was already opened and raise.
 
     Each part is put on one AsyncExitStack as soon as it exists (before it starts, so a start
     that fails half-way is closed too). The stack is handed to the BotApp, whose close() runs
-    it backwards: render processes, Redis, the Bot API session, SQLite, the image cache's
+    it backwards: render processes, the Bot API session, Redis, SQLite, the image cache's
     tasks, then the shared HTTP session. ``sessions`` is closed with the rest even when the
-    caller passed it in. ``api_clock``/``api_sleep``: see :func:`create_bot`.
+    caller passed it in. ``api_clock``/``api_sleep``: see :func:`create_bot`;
+    ``stop_clock``/``stop_sleep``: the time the stop's budget is counted by (BotApp).
     """
     async with contextlib.AsyncExitStack() as stack:
         # Compiling a few KB of translations blocks for a moment, once, before any update.
@@ -212,8 +246,6 @@ async def build_app(
         await stack.enter_async_context(images)
         db = SqliteDb(settings.bot.data_dir / "bot.sqlite3")
         stack.push_async_callback(db.close)
-        # Bot() checks the token's shape: it raises before its session has opened anything.
-        redis: Redis | None = None
         guard: RedisGuard | None = None
         if settings.bot.redis_url:
             # Several instances behind a balancer act as one bot: what they share lives in Redis.
@@ -224,7 +256,6 @@ async def build_app(
                 decode_responses=True,
             )
             stack.push_async_callback(guard.aclose)
-            redis = guard.client
         bot, policy = create_bot(
             settings,
             token=token,
@@ -298,15 +329,15 @@ async def build_app(
             images=images,
             file_ids=file_ids,
             delivery=delivery,
-            db=db,
             i18n=i18n,
             inflight=inflight,
             sessions=sessions,
             health=health,
             api_tracker=tracker,
-            redis=redis,
-            redis_guard=guard,
             metrics=metrics,
             stickers=stickers,
+            redis_guard=guard,
             resources=stack.pop_all(),
+            stop_clock=stop_clock,
+            stop_sleep=stop_sleep,
         )

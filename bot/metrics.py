@@ -9,7 +9,7 @@ are counted by the dispatcher (bot/middlewares/inflight.py), handlers timed by t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import (
@@ -26,6 +26,19 @@ from prometheus_client.registry import Collector
 from bot.services.file_ids import FileIdStats
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class ApiPolicyCounts(Protocol):
+    """What bot/api_policy.py's ApiPolicy counts."""
+
+    @property
+    def retried(self) -> int: ...
+
+    @property
+    def rate_limited(self) -> int: ...
+
+    @property
+    def not_resent(self) -> int: ...
 
 
 class _Snapshot(Collector):
@@ -72,6 +85,24 @@ class _Snapshot(Collector):
             "bot_redis_fallbacks",
             "Redis calls answered by the fallback because Redis was unreachable",
             value=v.get("redis_fallbacks", 0),
+        )
+        # The Bot API policy's decisions (bot/api_policy.py).
+        yield CounterMetricFamily(
+            "bot_api_retries",
+            "Bot API requests sent again after a network error or a 5xx (reads and overwrites, "
+            "or a request that never left)",
+            value=v.get("api_retried", 0),
+        )
+        yield CounterMetricFamily(
+            "bot_api_rate_limited",
+            "Bot API 429 answers waited out (retry_after) before the request went again",
+            value=v.get("api_rate_limited", 0),
+        )
+        yield CounterMetricFamily(
+            "bot_api_not_resent",
+            "Bot API sends that failed after they may have reached Telegram (5xx, timeout, "
+            "lost answer) and were not sent again, so as not to post them twice",
+            value=v.get("api_not_resent", 0),
         )
 
 
@@ -134,9 +165,13 @@ class BotMetrics:
         file_ids: FileIdStats,
         redis_fallbacks: int,
         stickers: dict[str, int] | None = None,
+        api_policy: ApiPolicyCounts | None = None,
     ) -> None:
         stickers = stickers or {}
         self.snapshot.values = {
+            "api_retried": float(api_policy.retried if api_policy else 0),
+            "api_rate_limited": float(api_policy.rate_limited if api_policy else 0),
+            "api_not_resent": float(api_policy.not_resent if api_policy else 0),
             "posters_rendered": float(stickers.get("posters_rendered", 0)),
             "poster_hits": float(stickers.get("poster_hits", 0)),
             "stickers_refused": float(stickers.get("refused", 0)),

@@ -9,8 +9,8 @@ Start-up, in order: the sandbox (demo), the catalog, the bot's parts (bot/factor
 (a refused BOT_TOKEN or an unreachable TELEGRAM_API_URL is one line on stderr), every port
 (web chat, /health), deleteWebhook if one is set (polling), and only then the banner. Any
 failure closes what had started, through one AsyncExitStack.
-A stop event ends the run (main.py's SIGINT/SIGTERM set it): polling stops, the updates in
-flight finish, then every session closes.
+A stop event ends the run (SIGINT/SIGTERM set it, through :func:`stop_on_signals`, when the
+caller passes none): polling stops, the updates in flight finish, then every session closes.
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ async def run_polling(app: BotApp, stop: asyncio.Event) -> None:
         # The polling task was created first, so it has taken the dispatcher's lock before
         # ``stopping`` can finish, and stop_polling() below finds polling started.
         await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        app.stopping()  # the stop's one deadline starts now (BotApp.close waits against it)
         if not polling.done():
             await dp.stop_polling()
         await polling

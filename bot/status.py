@@ -35,14 +35,13 @@ async def _health(request: web.Request) -> web.Response:
 
 async def _metrics(request: web.Request) -> web.Response:
     app = request.app[BOT_APP]
-    if app.metrics is None:
-        raise web.HTTPNotFound
     guard = app.redis_guard
     await app.metrics.refresh(
         images=app.images.stats(),
         file_ids=await app.file_ids.stats(),
         redis_fallbacks=0 if guard is None else guard.failures,
-        stickers=None if app.stickers is None else app.stickers.stats(),
+        stickers=app.stickers.stats(),
+        api_policy=app.policy,
     )
     return web.Response(body=app.metrics.render(), content_type="text/plain", charset="utf-8")
 

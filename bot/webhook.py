@@ -6,7 +6,8 @@ otherwise, the update is not processed). The update is handled within the reques
 (handle_in_background=False), so the 200 means "handled":
 - an instance that dies mid-update gives no answer, and Telegram delivers the update again
   (to another instance behind the balancer) instead of it being lost;
-- setWebhook's max_connections bounds the updates each instance works on at once, instead of
+- Telegram's max_connections (setWebhook's, left at its default of 40) bounds the updates in
+  flight for the webhook URL, that is for all the instances behind it together, instead of
   background tasks piling up faster than they finish;
 - Telegram sends a chat's next update only after this one was answered, so one shopper's
   updates are handled in order;
@@ -28,12 +29,16 @@ others still serve the webhook, and a rolling restart must not turn the bot deaf
 Stop: stop listening, let the updates in flight finish (the first on_shutdown hook), then the
 dispatcher's shutdown, then aiogram's handler closes the bot session. aiohttp runs on_shutdown
 hooks in order *before* it waits for the requests in flight, so without the first hook the
-session would close under updates still being handled.
+session would close under updates still being handled. The updates get SHUTDOWN_GRACE_S in
+all, counted from the stop (BotApp.stopping): the hook cancels those still running then, so
+aiohttp's own wait is left with answers being written (ANSWER_GRACE_S), and BotApp.close,
+which waits against the same deadline, has nothing left to wait for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from typing import Any
@@ -46,11 +51,17 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import JsonPayload, Payload, web
 
 from bot.config import Settings, WebhookSettings
-from bot.factory import SHUTDOWN_GRACE_S, BotApp, StartupError
+from bot.factory import BotApp, StartupError
 from bot.middlewares.handler import WEBHOOK_REPLY
 from bot.status import BOT_APP, add_status_routes
+from infra.web import serve
 
 log = logging.getLogger(__name__)
+
+# How long aiohttp's stop waits for the requests in flight once the updates are done (or were
+# cancelled at the stop's deadline): answers being written, a request whose update had not
+# started (cancelled then: Telegram delivers it again).
+ANSWER_GRACE_S = 1.0
 
 
 class WebhookConfigError(Exception):
@@ -83,9 +94,8 @@ class JsonReplyHandler(SimpleRequestHandler):
     def _build_response_writer(self, bot: Bot, result: TelegramMethod[Any] | None) -> Payload:
         if result is None:
             return super()._build_response_writer(bot, result)
-        if self._metrics is not None:
-            # Made by Telegram on the bot's behalf: counted like the bot's own calls.
-            self._metrics.count_api_call(result.__api_method__)
+        # Made by Telegram on the bot's behalf: counted like the bot's own calls.
+        self._metrics.count_api_call(result.__api_method__)
         files: dict[str, InputFile] = {}
         body: dict[str, Any] = {"method": result.__api_method__}
         for key, value in result.model_dump(warnings=False).items():
@@ -112,9 +122,7 @@ def check_settings(ws: WebhookSettings) -> tuple[str, str]:
 
 
 async def _updates_finished(web_app: web.Application) -> None:
-    app = web_app[BOT_APP]
-    if not await app.inflight.wait_idle(SHUTDOWN_GRACE_S):
-        log.warning("%d update(s) still running at shutdown", app.inflight.count)
+    await web_app[BOT_APP].finish_updates()
 
 
 def build_web_app(app: BotApp, secret: str) -> web.Application:
@@ -158,22 +166,21 @@ async def run_webhook(
     WEBHOOK_URL; socket activation would too)."""
     url, secret = check_settings(app.settings.webhook)
     ws = app.settings.webhook
-    # Stopping waits this long for the requests in flight, i.e. the updates being handled.
-    runner = web.AppRunner(
-        build_web_app(app, secret),
-        access_log=None,
-        handle_signals=False,
-        shutdown_timeout=SHUTDOWN_GRACE_S,
-    )
-    try:
-        await runner.setup()  # the dispatcher's startup (command menus)
-        site: web.BaseSite = (
-            web.TCPSite(runner, ws.web_server_host, ws.web_server_port)
-            if sock is None
-            else web.SockSite(runner, sock)
-        )
+    async with contextlib.AsyncExitStack() as stack:
         try:
-            await site.start()
+            # The dispatcher's startup (command menus), then listening. Leaving stops
+            # listening, lets the updates in flight finish, then runs the dispatcher's
+            # shutdown and closes the bot session (on_shutdown, in order).
+            port = await stack.enter_async_context(
+                serve(
+                    build_web_app(app, secret),
+                    ws.web_server_host,
+                    ws.web_server_port,
+                    sock=sock,
+                    # The updates in flight are waited for (or cancelled) before this.
+                    shutdown_timeout=ANSWER_GRACE_S,
+                )
+            )
         except OSError as exc:
             raise StartupError(
                 f"cannot listen on WEB_SERVER_HOST={ws.web_server_host} "
@@ -189,15 +196,12 @@ async def run_webhook(
         log.info(
             "webhook mode: listening on %s:%s%s, Telegram posts to %s",
             ws.web_server_host,
-            runner.addresses[0][1] if runner.addresses else ws.web_server_port,
+            port,
             ws.webhook_path,
             url,
         )
         await stop.wait()
-    finally:
-        # Stops listening, lets the updates in flight finish, then the dispatcher's shutdown
-        # and the bot session's close (on_shutdown, in order).
-        await runner.cleanup()
+        app.stopping()  # the stop's one deadline starts now
 
 
 async def drop_pending(bot: Bot, settings: Settings) -> int:

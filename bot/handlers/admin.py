@@ -55,8 +55,13 @@ async def admin_command(
     else:
         async with warm_gate.enter() as entered:
             if not entered:
+                # Held here or by another instance (Redis), for this chat or another admin's:
+                # where its progress shows is not known here, only that it reports there.
                 await message.answer(
-                    _("A warm-up is already running; its progress is in the message above.")
+                    _(
+                        "A warm-up is already running; its progress and report go to the chat "
+                        "it was started from. Send /warm again once it is done."
+                    )
                 )
                 return
             await _warm(

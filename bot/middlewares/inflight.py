@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 
 class InFlight:
+    """The updates being handled: how many, which tasks run them, and when none is left."""
+
     def __init__(self) -> None:
         self._count = 0
         self.finished = 0  # updates handled since start
@@ -35,6 +38,9 @@ class InFlight:
         self._idle.set()
         # Made by wait_finished, set (and dropped) when the next update finishes.
         self._finishing: asyncio.Event | None = None
+        # The task of each update in flight (its own: aiogram runs each update in a task of
+        # its own in polling and in webhook mode), for cancel().
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def count(self) -> int:
@@ -43,10 +49,16 @@ class InFlight:
     def started(self) -> None:
         self._count += 1
         self._idle.clear()
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
 
     def done(self) -> None:
         self.finished += 1
         self._count -= 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.discard(task)
         if self._count == 0:
             self._idle.set()
         if self._finishing is not None:
@@ -61,16 +73,35 @@ class InFlight:
                 self._finishing = asyncio.Event()
             await self._finishing.wait()
 
-    async def wait_idle(self, grace: float) -> bool:
-        """True when every update finished within ``grace`` seconds."""
-        if self._count:
-            # At shutdown: says why stopping takes a while (and tests wait for this moment).
-            log.info("waiting up to %gs for %d update(s) in flight", grace, self._count)
-        try:
-            await asyncio.wait_for(self._idle.wait(), grace)
-        except TimeoutError:
+    async def wait_idle(
+        self, grace: float, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> bool:
+        """True when every update finished within ``grace`` seconds, counted by ``sleep``
+        (a seam for tests)."""
+        if not self._count:
+            return True
+        # At shutdown: says why stopping takes a while (and tests wait for this moment).
+        log.info("waiting up to %gs for %d update(s) in flight", max(grace, 0.0), self._count)
+        if grace <= 0:
             return False
-        return True
+        idle = asyncio.ensure_future(self._idle.wait())
+        timer = asyncio.ensure_future(sleep(grace))
+        try:
+            await asyncio.wait({idle, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            idle.cancel()
+            timer.cancel()
+        return not self._count
+
+    async def cancel(self, grace: float) -> int:
+        """Cancel the updates still running and give them up to ``grace`` seconds to
+        unwind; returns how many were cancelled."""
+        tasks = [task for task in self._tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        return len(tasks)
 
 
 class TrackingDispatcher(Dispatcher):

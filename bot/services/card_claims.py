@@ -8,10 +8,12 @@ What each kind covers:
 * :class:`LocalCardClaims` (the default): taps handled by this process. That is every tap
   in long polling (one process polls a bot) and in webhook mode with one instance.
 * :class:`RedisCardClaims` (with REDIS_URL): taps handled by any instance sharing the Redis.
-  In webhook mode Telegram sends a chat's updates one after another, but aiogram answers a
-  webhook before its handler has finished, so the next tap can arrive, on another instance
-  behind the balancer, while the first card is still going out. A claim expires on its own
-  after CLAIM_TTL_S, so an instance that dies mid-card does not hold the product for ever.
+  In webhook mode an update is handled within its request (bot/webhook.py) and Telegram
+  sends a chat's next update once this one is answered; but aiogram answers for a handler
+  still running after 55 s and lets it finish in the background, so the next tap can
+  arrive, on another instance behind the balancer, while the first card is still going out.
+  A claim expires on its own after CLAIM_TTL_S, so an instance that dies mid-card does not
+  hold the product for ever.
   It takes a local claim first, so while Redis is unreachable it still covers this process,
   and another instance's tap is granted (a card sent twice beats no card).
 """

@@ -15,10 +15,22 @@ Images that cannot be had are left out; a card with none left is text with a war
 A file_id Telegram rejects is forgotten and the album re-sent once with every suspect item
 uploaded: the one Telegram names and the items after it (those before it went through), or
 every item sent by file_id when it names none. Once one file_id of a card is stale the others
-usually are too (a new bot token, a sandbox started afresh), and every failed send costs the
-chat a slot of the Bot API pacing (about a second after a burst of three: bot/api_policy.py),
-so the card's later albums and its sticker go as uploads at once: recovery costs one failed
-send per card, not one per stale item.
+usually are too (a new bot token, a sandbox started afresh), and every refused send is a round
+trip to Telegram the shopper waits for (the refusal gives its pacing slot back, bot/api_policy.py,
+but not the time), so the card's later albums and its sticker go as uploads at once: recovery
+costs one failed send per card, not one per stale item.
+
+A send that failed after it may have reached Telegram (a 5xx, a timeout, a lost answer, or
+429s past the policy's patience: bot/api_policy.py does not send those again) costs that
+photo or album only: the card's later albums, its sticker and the buttons message still go
+out, the buttons message with the caption and the warning when the caption was on what
+failed (it may then show twice: whether that album arrived is not known). A chat-level
+refusal (the bot blocked, the chat gone) ends the card: nothing more could arrive.
+
+A cached file is opened before its send, not while the request is written (aiogram's
+FSInputFile): a sweep, an eviction, a disk-full tenth or /cache_clear may remove it in
+between, and an open file is read whole after its name is gone. One already gone when the
+send starts is read again (the disk cache, else its origin), or left out.
 
 A product with a sticker gets its PNG poster as one more album item (last, right above the
 animated sticker it is a still of), then the sticker (sendSticker), then the buttons message:
@@ -39,17 +51,23 @@ import asyncio
 import contextlib
 import html
 import logging
+import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import (
     BufferedInputFile,
-    FSInputFile,
     InlineKeyboardMarkup,
     InputFile,
     InputMediaPhoto,
@@ -62,6 +80,11 @@ from bot.services.cards import CardText, SendPhoto, SendText, album_sizes, plan_
 from bot.services.file_ids import FileIdStore, UrlRecord
 
 log = logging.getLogger(__name__)
+
+# Sends that failed this way were not sent again by the API policy (a 5xx, a timeout or a
+# lost answer may have reached Telegram; a 429 asked for a longer wait than it allows), and
+# the chat is still there: the rest of the card is sent (see the module docstring).
+_SEND_LOST = (TelegramServerError, TelegramNetworkError, TelegramRetryAfter)
 
 
 class FileLike(Protocol):
@@ -147,16 +170,50 @@ class Media:
     filename: str | None = None
     # The file_id was learned by this very card (so it is not suspect after a rejection).
     learned_now: bool = False
+    # The cached file, opened for the send in progress (CardDelivery._open).
+    upload: InputFile | None = None
 
     def input(self) -> str | InputFile:
         if self.file_id is not None:
             return self.file_id
+        if self.upload is not None:
+            return self.upload
         assert self.image is not None  # noqa: S101 - loaded before any upload
-        if self.image.path is not None:
-            # Streamed from disk by aiogram while uploading: no whole file in memory.
-            return FSInputFile(self.image.path)
+        assert self.image.path is None  # noqa: S101 - a cached file is opened before the send
         name = self.filename or self.url.rsplit("/", 1)[-1]
         return BufferedInputFile(self.image.data or b"", filename=name)
+
+
+class OpenedFile(InputFile):
+    """A file opened before its send, streamed by aiogram while uploading (no whole file in
+    memory). Unlike FSInputFile, which opens its path only while the request is written, it
+    is read whole even when its name was removed meanwhile: an open file outlives its name."""
+
+    def __init__(self, fd: int, filename: str) -> None:
+        super().__init__(filename=filename)
+        self._fd = fd
+
+    async def read(self, bot: Bot) -> AsyncGenerator[bytes, None]:  # noqa: ARG002 - InputFile's
+        # pread from the start: a request sent again (a 429 waited out) reads it all again.
+        # Chunks are read by the loop's thread pool, as aiogram's FSInputFile does (aiofiles).
+        loop = asyncio.get_running_loop()
+        offset = 0
+        while chunk := await loop.run_in_executor(
+            None, os.pread, self._fd, self.chunk_size, offset
+        ):
+            offset += len(chunk)
+            yield chunk
+
+
+def _open_files(paths: list[Path]) -> list[int | OSError]:
+    """Blocking: a read-only descriptor of each file, or why it could not be opened."""
+    opened: list[int | OSError] = []
+    for path in paths:
+        try:
+            opened.append(os.open(path, os.O_RDONLY))
+        except OSError as exc:
+            opened.append(exc)
+    return opened
 
 
 @dataclass
@@ -499,11 +556,12 @@ class CardDelivery:
         report: CardReport,
         card: _Card,
     ) -> bool:
-        """Send one photo or album. A rejected file_id is forgotten and the album re-sent
-        once with the suspect items uploaded (see the module docstring); an image Telegram
-        cannot take (the Bot API names it: "failed to send message #2 ...") is left out and
-        the rest sent. Each pass turns at least one file_id into an upload or removes one
-        item, so the loop ends."""
+        """Send one photo or album; False when none of it went. A rejected file_id is
+        forgotten and the album re-sent once with the suspect items uploaded (see the module
+        docstring); an image Telegram cannot take (the Bot API names it: "failed to send
+        message #2 ...") is left out and the rest sent. Each pass turns at least one file_id
+        into an upload or removes one item, so the loop ends. A send that may have reached
+        Telegram is not tried again: it costs this album only."""
         for m in group:
             if m.file_id is None and m.key is not None and m.key in card.learned:
                 # The same picture went out earlier in this card: its fresh file_id.
@@ -511,47 +569,112 @@ class CardDelivery:
         if card.distrust:
             group = await self._unsuspect(group, [m for m in group if self._suspect(m)], report)
         while group:
-            try:
-                messages = await self._send_once(bot, chat_id, group, caption, markup)
-            except TelegramBadRequest as exc:
-                index = _named_item(exc, len(group))
-                by_id = [m for m in group if m.file_id is not None]
-                if _is_rejected_file_id(exc) and by_id:
-                    if index is not None and group[index].file_id is not None:
-                        # Items before the named one went through: their file_ids are good.
-                        rejected, start = [group[index]], index
-                    else:
-                        rejected, start = by_id, 0
-                    log.info(
-                        "chat %s: %d file_id(s) rejected, re-sending the album",
-                        chat_id,
-                        len(rejected),
-                    )
-                    report.rejected_file_ids += len(rejected)
-                    await self._file_ids.forget(m.key for m in rejected if m.key is not None)
-                    card.distrust = True
-                    suspects = [m for m in group[start:] if m.file_id is not None]
-                    group = await self._unsuspect(group, suspects, report)
+            with contextlib.ExitStack() as files:
+                group = await self._open(group, report, files)
+                if not group:
+                    return False
+                try:
+                    messages = await self._send_once(bot, chat_id, group, caption, markup)
+                except TelegramBadRequest as exc:
+                    left = await self._refused(exc, chat_id, group, report, card)
+                    if left is None:
+                        return False
+                    group = left
                     continue
-                if index is not None and len(group) > 1:
+                except _SEND_LOST as exc:
+                    # Not sent again (it may have arrived); the rest of the card still goes.
                     log.warning(
-                        "chat %s: Telegram refused %s, left out: %s",
+                        "chat %s: %d image(s) not sent, going on with the card: %s",
                         chat_id,
-                        group[index].url,
+                        len(group),
                         exc.message,
                     )
-                    report.failed.append(group[index].url)
-                    group = group[:index] + group[index + 1 :]
-                    continue
-                log.warning(
-                    "chat %s: Telegram refused %d image(s): %s", chat_id, len(group), exc.message
-                )
-                report.failed.extend(m.url for m in group)
-                return False
+                    report.failed.extend(m.url for m in group)
+                    return False
             await self._learn(group, messages, report, card)
             report.messages.extend(messages)
             return True
         return False
+
+    async def _refused(
+        self,
+        exc: TelegramBadRequest,
+        chat_id: int,
+        group: list[Media],
+        report: CardReport,
+        card: _Card,
+    ) -> list[Media] | None:
+        """The album to send after Telegram refused ``group``, or None when none of it can
+        go (reported as failed)."""
+        index = _named_item(exc, len(group))
+        by_id = [m for m in group if m.file_id is not None]
+        if _is_rejected_file_id(exc) and by_id:
+            if index is not None and group[index].file_id is not None:
+                # Items before the named one went through: their file_ids are good.
+                rejected, start = [group[index]], index
+            else:
+                rejected, start = by_id, 0
+            log.info(
+                "chat %s: %d file_id(s) rejected, re-sending the album", chat_id, len(rejected)
+            )
+            report.rejected_file_ids += len(rejected)
+            await self._file_ids.forget(m.key for m in rejected if m.key is not None)
+            card.distrust = True
+            suspects = [m for m in group[start:] if m.file_id is not None]
+            return await self._unsuspect(group, suspects, report)
+        if index is not None and len(group) > 1:
+            log.warning(
+                "chat %s: Telegram refused %s, left out: %s",
+                chat_id,
+                group[index].url,
+                exc.message,
+            )
+            report.failed.append(group[index].url)
+            return group[:index] + group[index + 1 :]
+        log.warning("chat %s: Telegram refused %d image(s): %s", chat_id, len(group), exc.message)
+        report.failed.extend(m.url for m in group)
+        return None
+
+    async def _open(
+        self, group: list[Media], report: CardReport, files: contextlib.ExitStack
+    ) -> list[Media]:
+        """Open the cached file of every item that goes by upload (closed with ``files``).
+        One gone since it was loaded is read again (the disk cache, else its origin), once;
+        still not there, it is left out (reported). Returns the items left to send."""
+        for again in (True, False):
+            todo = [
+                m
+                for m in group
+                if m.file_id is None
+                and m.upload is None
+                and m.image is not None
+                and m.image.path is not None
+            ]
+            if not todo:
+                break
+            paths = [m.image.path for m in todo if m.image is not None and m.image.path]
+            # One thread hop for the album, as aiogram's FSInputFile would pay per file.
+            opened = await asyncio.get_running_loop().run_in_executor(None, _open_files, paths)
+            gone: list[Media] = []
+            for m, path, fd in zip(todo, paths, opened, strict=True):
+                if isinstance(fd, OSError):
+                    log.info("cached file of %s gone before its upload (%s)", m.url, fd)
+                    gone.append(m)
+                    continue
+                files.callback(os.close, fd)
+                files.callback(setattr, m, "upload", None)
+                m.upload = OpenedFile(fd, path.name)
+            if not gone:
+                break
+            for m in gone:
+                m.image = None
+            if again:
+                group = await self._load(group, report)  # reads the ones with no image
+            else:
+                report.failed.extend(m.url for m in gone)
+                lost = {id(m) for m in gone}
+                group = [m for m in group if id(m) not in lost]
+        return group
 
     @staticmethod
     def _suspect(m: Media) -> bool:

@@ -40,6 +40,7 @@ import socket
 import ssl
 import sys
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
@@ -66,6 +67,14 @@ _HostKey = tuple[str, str, int | None]
 _REFUSAL = "connection to a non-public address refused (see HTTP_ALLOWED_PRIVATE_TARGETS)"
 
 
+def verified_context(ca_bundle: Path) -> ssl.SSLContext:
+    """The system store plus the operator's extra CAs (HTTP_CA_BUNDLE): verification stays
+    on. Blocking: it reads every certificate of both."""
+    ctx = ssl.create_default_context()
+    ctx.load_verify_locations(cafile=str(ca_bundle))
+    return ctx
+
+
 class BlockedAddressError(OSError):
     """The address policy refused to connect. The message is the same for every address, so
     aiohappyeyeballs, which merges the errors of several addresses by their text, keeps it."""
@@ -83,9 +92,39 @@ def refused_by_policy(exc: BaseException) -> bool:
     )
 
 
+# IPv6 forms that carry an IPv4 address, which is where such a connection ends up; Python's
+# ``is_global`` judges only the IPv6 prefix (64:ff9b::a9fe:a9fe, the metadata service behind
+# a NAT64, counts as global). The IPv4 address is judged by the same rule.
+# The address *is* its low 32 bits: IPv4-mapped (``ipv4_mapped``), IPv4-compatible
+# (deprecated, ::a.b.c.d) and IPv4-translated (SIIT, ::ffff:0:a.b.c.d).
+_IPV4_ITSELF = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("::ffff:0:0:0/96"))
+# Reached through a translator or relay to the embedded IPv4 address (RFC 6052's well-known
+# NAT64 prefix; 6to4 and Teredo are read by ``ipaddress``).
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# RFC 8215's local-use NAT64 prefix: the operator's own translator maps it however it was set
+# up, so no address in it is known to be public (Python 3.11 calls it global).
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _low_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+
+
 def _public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL:
+            return False
+        if address.ipv4_mapped is not None or any(address in n for n in _IPV4_ITSELF):
+            return _public(_low_ipv4(address))  # ::ffff:127.0.0.1 is 127.0.0.1
+        embedded: list[ipaddress.IPv4Address] = []
+        if address in _NAT64:
+            embedded.append(_low_ipv4(address))
+        if address.sixtofour is not None:
+            embedded.append(address.sixtofour)
+        if address.teredo is not None:
+            embedded.extend(address.teredo)  # the relay and the client behind it
+        if not all(_public(inner) for inner in embedded):
+            return False
     return address.is_global and not address.is_multicast
 
 
@@ -226,12 +265,13 @@ class SessionManager:
             if gen is not None:
                 self._gen = None
                 await self._retire(gen, loop)
-            self._gen = gen = _Generation(self._build_session(), loop)
+            tls = await self._tls()
+            self._gen = gen = _Generation(self._build_session(tls), loop)
             self.sessions_created += 1
             log.debug("http session #%d created", self.sessions_created)
             return gen
 
-    def _build_session(self) -> aiohttp.ClientSession:
+    def _build_session(self, tls: ssl.SSLContext | bool) -> aiohttp.ClientSession:
         s = self.settings
         connector = aiohttp.TCPConnector(
             limit=s.max_connections,
@@ -240,7 +280,7 @@ class SessionManager:
             use_dns_cache=True,
             ttl_dns_cache=s.dns_ttl,
             enable_cleanup_closed=_NEEDS_CLEANUP_CLOSED,
-            ssl=self._ssl(),
+            ssl=tls,
             socket_factory=self.policy.socket_factory,
         )
         timeout = aiohttp.ClientTimeout(
@@ -256,15 +296,18 @@ class SessionManager:
             raise_for_status=False,
         )
 
-    def _ssl(self) -> ssl.SSLContext | bool:
+    async def _tls(self) -> ssl.SSLContext | bool:
         if self._ssl_context is not None:
             return self._ssl_context
         if self.settings.ca_bundle is None:
             return True  # aiohttp's default verified context
-        # System store plus the operator's extra CAs: verification stays on.
-        ctx = ssl.create_default_context()
-        ctx.load_verify_locations(cafile=str(self.settings.ca_bundle))
-        return ctx
+        # Reading the system store and the bundle blocks for tens of milliseconds (47 ms
+        # measured): done once, in a thread, and every later session (a new loop, a closed
+        # one replaced) reuses the context, which belongs to no event loop.
+        self._ssl_context = await asyncio.get_running_loop().run_in_executor(
+            None, verified_context, self.settings.ca_bundle
+        )
+        return self._ssl_context
 
     @staticmethod
     async def _retire(gen: _Generation, loop: asyncio.AbstractEventLoop) -> None:

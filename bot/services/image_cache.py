@@ -63,7 +63,9 @@ T = TypeVar("T")
 META_SUFFIX = ".meta"
 # Leftover temporary files older than this at start-up are from a crashed process.
 STALE_TEMP_AGE = 3600.0
-# Body bytes buffered before one executor write: a typical product photo fits in one.
+# Body bytes buffered before one executor write: a typical product photo fits in one. Also
+# the most IMAGE_WRITE_INLINE_MAX_BYTES can be: a body that grows past it while arriving is
+# already on its way to the thread pool.
 FLUSH_BYTES = 256 * 1024
 _HEX = frozenset("0123456789abcdef")
 
@@ -439,10 +441,10 @@ class DiskCache:
             # First sight since start-up, or changed size or mtime: check it against its
             # record once (in a thread) before serving it.
             return _UNCHECKED
-        fresh = self.fresh(st.st_mtime)
-        if fresh:
-            self.index.touch(key)
-        return Body(entry.sha256, st.st_mtime, fresh, path=path)
+        # A use, fresh or not: a stale body is served when its origin fails, and a poster
+        # whatever its age, so each is as recently used as a fresh hit.
+        self.index.touch(key)
+        return Body(entry.sha256, st.st_mtime, self.fresh(st.st_mtime), path=path)
 
     def _drop_corrupt(self, key: str, entry: Entry) -> None:
         self.index.drop(key)
@@ -597,7 +599,9 @@ class CacheWriter:
             return
         self.buf.append(chunk)
         self.buffered += len(chunk)
-        if self.buffered >= FLUSH_BYTES:
+        if self.buffered > FLUSH_BYTES:
+            # Past it, not at it: a body of exactly FLUSH_BYTES (the most inline_max can be)
+            # is still whole in the buffer when finish() decides where to write it.
             await self._flush()
 
     async def _flush(self) -> None:

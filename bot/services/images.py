@@ -30,12 +30,12 @@ costs ~11 us, one executor hop ~110 us, aiofiles ~380 us (it is an executor hop 
       record's sha256 once, in a thread. The cost is a local-disk assumption: on a network
       filesystem a stat can block, and the hit would need to move to the executor.
     * Miss, small body (the typical product photo, up to IMAGE_WRITE_INLINE_MAX_BYTES,
-      256 KB by default): the body is buffered in memory while it arrives and then written
-      on the loop in one go: create, write, close, os.replace, then its small record (no
-      fsync: see image_cache.py). Measured on this 2-core box for 200 KB (the body alone):
-      92 us median, p90 159 us, max 3 ms on the loop; the same through ``run_in_executor``:
-      176 us median, p90 1.2 ms, max 333 ms (a thread that waits to be scheduled on a busy
-      machine), and that wait lands in the shopper's latency. So the
+      256 KB by default and at most): the body is buffered in memory while it arrives and
+      then written on the loop in one go: create, write, close, os.replace, then its small
+      record (no fsync: see image_cache.py). Measured on this 2-core box for 200 KB (the
+      body alone): 92 us median, p90 159 us, max 3 ms on the loop; the same through
+      ``run_in_executor``: 176 us median, p90 1.2 ms, max 333 ms (a thread that waits to be
+      scheduled on a busy machine), and that wait lands in the shopper's latency. So the
       blocking write is cheaper than the hop that would hide it. Set the limit to 0 on slow
       or network disks, where a write can block for long: then every write goes to a thread.
     * Miss, larger body: streamed to the temp file by the loop's default thread pool in

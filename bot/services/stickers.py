@@ -342,7 +342,9 @@ class StickerService:
         key = self.poster_key(tgs.sha256)
         with self.cache.pinned(key):
             # The key is the .tgs content and the rendering: a cached poster of it is the
-            # right one however old it is (the sweep removes it when unused long enough).
+            # right one however old it is. The sweep removes it by age, used or not (its
+            # file's mtime: IMAGE_CACHE_TTL + IMAGE_CACHE_STALE_TTL after it was rendered),
+            # and the next card renders it again.
             cached = await self.cache.lookup(key)
             if cached is not None:
                 self.counters["poster_hits"] += 1

@@ -293,9 +293,12 @@ async def start_shop(
     catalog_path = tmp_path / "catalog.json"
     catalog_path.write_text(json.dumps(catalog_json(origin)))
 
-    async def start(*, api_time: VirtualTime | None = None, **bot: Any) -> Shop:
+    async def start(
+        *, api_time: VirtualTime | None = None, stop_time: VirtualTime | None = None, **bot: Any
+    ) -> Shop:
         """``api_time``: the clock the bot's Bot API policy paces and waits by (give the
-        sandbox's flood control the same one)."""
+        sandbox's flood control the same one); ``stop_time``: the one its stop's budget is
+        counted by."""
         if shops and shops[-1]._task is not None:
             await shops[-1].stop()
         settings = make_settings(tmp_path, catalog_path=catalog_path, **bot)
@@ -303,6 +306,8 @@ async def start_shop(
         time: dict[str, Any] = {}
         if api_time is not None:
             time = {"api_clock": api_time, "api_sleep": api_time.sleep}
+        if stop_time is not None:
+            time |= {"stop_clock": stop_time, "stop_sleep": stop_time.sleep}
         app = await build_app(
             settings,
             catalog,

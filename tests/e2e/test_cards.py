@@ -3,15 +3,20 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from PIL import Image
 
 from bot.callbacks import ProductCb
 from bot.factory import build_app
+from bot.services.cards import card_text
+from bot.services.delivery import CardDelivery
 from bot.services.http_session import SessionManager
+from bot.services.images import ImageFile, ImageService
 from sandbox.testing import running_sandbox
 from tests.e2e.conftest import (
     SHAPES,
@@ -23,7 +28,7 @@ from tests.e2e.conftest import (
     make_settings,
     text_of,
 )
-from tests.waiting import PATIENCE
+from tests.waiting import PATIENCE, VirtualTime
 
 
 def _albums(calls: list[dict[str, Any]]) -> list[int]:
@@ -290,3 +295,83 @@ async def test_russian_shopper_sees_the_warning_in_russian(start_shop: StartShop
     [card] = await shop.say(SHOPPER, "/start product-p1", language="ru")
     assert card["text"].startswith("Товар p1")
     assert "⚠️ Ошибка при загрузке изображений" in card["text"]
+
+
+class ThenSleep(VirtualTime):
+    """A virtual clock whose next sleep first runs ``then``: something that happens while
+    a send waits for its pacing slot."""
+
+    then: Callable[[], Awaitable[Any]] | None = None
+
+    async def sleep(self, seconds: float) -> None:
+        then, self.then = self.then, None
+        if then is not None:
+            await then()
+        await super().sleep(seconds)
+
+
+async def test_a_cache_cleared_while_an_upload_waits_for_its_slot_still_sends_it(
+    start_shop: StartShop,
+):
+    time = ThenSleep()
+    shop = await start_shop(api_time=time, chat_send_rate=1.0, chat_send_burst=1)
+    await shop.say(SHOPPER, "/start")  # the chat's burst is spent: the album waits its turn
+
+    cleared: list[int] = []
+
+    async def cache_clear() -> None:
+        # What /cache_clear does (an eviction or a disk-full tenth would remove them too).
+        cleared.append((await shop.app.images.clear()).files)
+
+    time.then = cache_clear
+    messages = await shop.say(SHOPPER, "/start product-p3")
+    assert cleared == [3]  # the album's three files, removed while it waited
+    assert [("photo" in m) for m in messages] == [True, True, True, False]
+    assert text_of(messages[0]).startswith("Product p3")
+    assert buttons(messages[-1])
+    assert shop.origin.total == 3  # nothing fetched again: the files were open
+
+
+class EvictedOnHandOut:
+    """ImageService whose cached file is removed (as by an eviction) right after get()
+    hands it out, ``times[url]`` times for each URL."""
+
+    def __init__(self, images: ImageService, times: dict[str, int]) -> None:
+        self._images = images
+        self.times = times
+
+    def fresh(self, checked_at: float) -> bool:
+        return self._images.fresh(checked_at)
+
+    async def get(self, url: str) -> ImageFile:
+        image = await self._images.get(url)
+        if self.times.get(url, 0) and image.path is not None:
+            self.times[url] -= 1
+            image.path.unlink()
+        return image
+
+
+async def test_a_file_evicted_before_its_upload_is_read_again_or_left_out(start_shop: StartShop):
+    shop = await start_shop()
+    await shop.say(SHOPPER, "/start")
+    seen = len(await shop.client.messages(SHOPPER))
+    urls = [shop.origin.image_url(f"p3-{n}") for n in range(3)]
+    # The first is gone once (fetched again), the second every time it is fetched.
+    images = EvictedOnHandOut(shop.app.images, {urls[0]: 1, urls[1]: 2})
+    delivery = CardDelivery(images, shop.app.file_ids)
+    back = InlineKeyboardButton(text="Back", callback_data="home")
+    report = await delivery.send_card(
+        shop.app.bot,
+        SHOPPER,
+        urls,
+        card_text("Product p3", "Three images.", "Price: 1 EUR"),
+        buttons_text="What next?",
+        failure_note="⚠️ Could not load the product images",
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[back]]),
+    )
+    assert (report.sent, report.failed) == (2, [urls[1]])
+    assert shop.origin.hits == {"p3-0.png": 2, "p3-1.png": 2, "p3-2.png": 1}
+    messages = (await shop.client.messages(SHOPPER))[seen:]
+    assert [("photo" in m) for m in messages] == [True, True, False]
+    assert text_of(messages[0]).startswith("Product p3")
+    assert buttons(messages[-1])

@@ -138,7 +138,6 @@ async def test_redis_down_degrades_health_but_the_bot_stays_in_service(
 
 async def test_a_dead_render_worker_shows_in_health(status_of: Any):
     app, base = await status_of()
-    assert app.stickers is not None
     worker = await app.stickers.renderer.pool.run(os.getpid)
     os.kill(worker, signal.SIGKILL)
     # The pool's manager thread notices the death on its own schedule.

@@ -159,7 +159,8 @@ async def test_a_second_warm_while_one_runs_is_refused_and_does_nothing(start_sh
     messages = await shop.client.wait_for_messages(ADMIN, 2, within=30)
     assert [m["text"] for m in messages] == [
         f"Warming the cache: 0 of {total}",
-        "A warm-up is already running; its progress is in the message above.",
+        "A warm-up is already running; its progress and report go to the chat it was started "
+        "from. Send /warm again once it is done.",
     ]
     shop.origin.gate.set()
     await first

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from bot.factory import SHUTDOWN_GRACE_S
 from bot.runner import run
 from tests.conftest import LOOPBACK_OPT_IN
-from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
-from tests.waiting import PATIENCE, eventually, logged
+from tests.e2e.conftest import SHOPPER, Origin, StartShop, catalog_json, make_settings
+from tests.waiting import PATIENCE, VirtualTime, eventually, logged
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,6 +48,24 @@ async def test_stopping_polling_lets_the_card_in_flight_be_delivered(
     messages = await sandbox.client.messages(SHOPPER)
     assert len([m for m in messages if "photo" in m]) == 10
     assert "reply_markup" in messages[-1]
+
+
+async def test_a_stuck_update_holds_the_stop_for_the_budget_then_is_cancelled(
+    start_shop: StartShop, origin: Origin
+):
+    time = VirtualTime()
+    shop = await start_shop(stop_time=time)
+    origin.gate = asyncio.Event()  # the card's pictures never come: its update is stuck
+    try:
+        await shop.client.send_text(SHOPPER, "/start product-p2")
+        await asyncio.wait_for(origin.requested.wait(), PATIENCE)
+        start = time.now
+        await shop.stop()
+        assert time.waits == [SHUTDOWN_GRACE_S]
+        assert time.now - start == SHUTDOWN_GRACE_S
+        assert shop.app.inflight.count == 0  # cancelled at the deadline, then closed
+    finally:
+        origin.gate.set()
 
 
 def bot_env(tmp_path: Path, sandbox: Any, **extra: str) -> dict[str, str]:

@@ -22,14 +22,14 @@ from pydantic import SecretStr
 
 from bot.catalog import load_catalog
 from bot.config import Settings
-from bot.factory import BotApp, build_app
+from bot.factory import SHUTDOWN_GRACE_S, BotApp, build_app
 from bot.runner import drop_pending_updates, run
 from bot.services.http_session import SessionManager
 from bot.webhook import run_webhook
 from sandbox.state import Event
 from sandbox.testing import running_sandbox
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
-from tests.waiting import PATIENCE, logged
+from tests.waiting import PATIENCE, VirtualTime, logged
 
 SECRET = "s3cret"
 
@@ -68,13 +68,14 @@ def webhook_settings(
     return settings.model_copy(update={"webhook": settings.webhook.model_copy(update=values)})
 
 
-async def build(settings: Settings, sandbox: Any) -> BotApp:
+async def build(settings: Settings, sandbox: Any, **seams: Any) -> BotApp:
     return await build_app(
         settings,
         load_catalog(settings.bot.catalog_path),
         token=sandbox.token,
         api_url=sandbox.url,
         sessions=SessionManager(settings.http),
+        **seams,
     )
 
 
@@ -90,9 +91,12 @@ class Serving:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings, sandbox: Any, sock: socket.socket) -> AsyncIterator[Serving]:
-    """The bot in webhook mode on ``sock`` until the block ends (then stopped and closed)."""
-    app = await build(settings, sandbox)
+async def serving(
+    settings: Settings, sandbox: Any, sock: socket.socket, **seams: Any
+) -> AsyncIterator[Serving]:
+    """The bot in webhook mode on ``sock`` until the block ends (then stopped and closed);
+    ``seams``: build_app's."""
+    app = await build(settings, sandbox, **seams)
     stop = asyncio.Event()
     # Up once the sandbox reports its setWebhook call (it listens before that call).
     async with sandbox.state.hub.subscribe() as events:
@@ -182,7 +186,6 @@ async def test_a_returned_reply_goes_back_in_the_http_answer_as_json(
             assert answer.status == 200
             assert answer.content_type == "application/json"
             reply = await answer.json()
-        assert bot.app.metrics is not None
         metrics = bot.app.metrics.render().decode()
     assert reply["method"] == "sendMessage"
     assert str(reply["chat_id"]) == str(SHOPPER)  # as in a form: Telegram reads both
@@ -284,3 +287,33 @@ async def test_stopping_during_an_upload_lets_it_finish_on_the_open_session(
     albums = calls_of(sandbox, "sendMediaGroup")
     assert [(c.ok, c.status) for c in albums] == [(True, 200)]
     assert bot.app.policy.retried == 0
+
+
+async def test_a_stuck_update_holds_the_stop_for_one_budget_then_is_cancelled(
+    tmp_path: Path,
+    sandbox: Any,
+    *,
+    origin: Origin,
+    listener: socket.socket,
+    caplog: pytest.LogCaptureFixture,
+):
+    # The stop's waits (the webhook server's, then BotApp.close's) share one deadline: a
+    # stuck update costs SHUTDOWN_GRACE_S once, not once per wait.
+    time = VirtualTime()
+    origin.gate = asyncio.Event()  # the card's pictures never come: its update is stuck
+    settings = webhook_settings(tmp_path, origin, listener)
+    try:
+        async with serving(
+            settings, sandbox, listener, stop_clock=time, stop_sleep=time.sleep
+        ) as bot:
+            await sandbox.client.send_text(SHOPPER, "/start product-p2")
+            await asyncio.wait_for(origin.requested.wait(), PATIENCE)
+            assert bot.app.inflight.count == 1
+            start = time.now
+        # Stopped and closed (the block's end).
+        assert time.waits == [SHUTDOWN_GRACE_S]
+        assert time.now - start == SHUTDOWN_GRACE_S
+        assert bot.app.inflight.count == 0  # cancelled at the deadline
+        assert "1 update(s) still running at the stop's deadline" in caplog.text
+    finally:
+        origin.gate.set()

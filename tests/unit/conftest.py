@@ -6,12 +6,14 @@ Reusable by other tiers: ``tls_ca``, ``origin`` and ``sessions``.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import shutil
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,27 @@ def origin(aiohttp_server: Any, server_ssl: ssl.SSLContext) -> Callable[..., Awa
         return holder[0]
 
     return start
+
+
+class RecordingExecutor(ThreadPoolExecutor):
+    """The event loop's default executor, noting the arguments of what it was given to run:
+    what ran in a thread rather than on the loop."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.ran: list[tuple[Any, ...]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        self.ran.append(args)
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.fixture
+async def executor() -> RecordingExecutor:
+    """This test's event loop runs its executor jobs (run_in_executor(None, ...)) here."""
+    recording = RecordingExecutor()
+    asyncio.get_running_loop().set_default_executor(recording)
+    return recording
 
 
 def make_image(fmt: str = "JPEG", size: tuple[int, int] = (32, 24), pad_to: int = 0) -> bytes:

@@ -359,3 +359,30 @@ async def test_after_a_read_timeout_a_send_is_not_repeated_but_a_read_is(
         assert len(requests) == 1 + 3  # the read: asked again, twice
     finally:
         await session.close()
+
+
+@pytest.mark.parametrize("method", ["setWebhook", "deleteWebhook"])
+async def test_a_webhook_call_that_drops_pending_updates_is_not_repeated_after_a_5xx(
+    bot: Bot, sandbox: RunningSandbox, method: str
+) -> None:
+    """A second one, after a first that Telegram acted on, would drop the updates that
+    arrived in between; without drop_pending_updates the call is an overwrite, asked again."""
+    policy = policy_with(Sleeps(), max_retries=3)
+    attach(bot, policy)
+
+    async def call(*, drop: bool) -> bool:
+        if method == "setWebhook":
+            return await bot.set_webhook(
+                "https://example.org/hook", drop_pending_updates=drop or None
+            )
+        return await bot.delete_webhook(drop_pending_updates=drop or None)
+
+    await sandbox.client.add_fault(method, error_code=502, count=1)
+    with pytest.raises(TelegramServerError):
+        await call(drop=True)
+    assert [c["status"] for c in await sandbox.client.calls(method)] == [502]
+    assert (policy.retried, policy.not_resent) == (0, 1)
+    await sandbox.client.add_fault(method, error_code=502, count=1)
+    assert await call(drop=False)
+    assert [c["status"] for c in await sandbox.client.calls(method)] == [502, 502, 200]
+    assert policy.retried == 1

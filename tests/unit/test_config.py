@@ -38,6 +38,8 @@ def test_token_is_secret_and_never_printed(monkeypatch: pytest.MonkeyPatch) -> N
         ("ADMIN_IDS", "12,bob"),
         ("HTTP_MAX_CONNECTIONS", "0"),
         ("TELEGRAM_API_URL", "not a url"),
+        # Past the 256 KB batch a body is written by a thread whatever this says.
+        ("IMAGE_WRITE_INLINE_MAX_BYTES", "262145"),
     ],
 )
 def test_bad_value_fails_naming_the_variable(

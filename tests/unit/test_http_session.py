@@ -19,7 +19,7 @@ from bot.config import HttpSettings, ImageSettings
 from bot.services.http_session import AddressPolicy, SessionManager
 from bot.services.images import ImageDownloadError, ImageService
 from infra.web import serve
-from tests.unit.conftest import Origin, OriginFactory
+from tests.unit.conftest import Origin, OriginFactory, RecordingExecutor
 from tests.waiting import eventually
 
 
@@ -121,6 +121,23 @@ async def test_ca_bundle_setting_trusts_an_extra_ca(
     manager = SessionManager(HttpSettings(ca_bundle=bundle))
     async with manager.request("GET", srv.url("/ok")) as resp:
         assert resp.status == 200
+    await manager.close()
+
+
+async def test_the_ca_bundle_is_read_once_and_in_a_thread(
+    origin: OriginFactory, tls_ca: trustme.CA, tmp_path: Path, executor: RecordingExecutor
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    tls_ca.cert_pem.write_to_path(str(bundle))
+    srv = await origin({"/ok": _ok}, tls=True)
+    manager = SessionManager(HttpSettings(ca_bundle=bundle))
+    for _ in range(2):
+        async with manager.request("GET", srv.url("/ok")) as resp:
+            assert resp.status == 200
+        await (await manager.get_session()).close()  # the next request builds a new session
+    assert manager.sessions_created == 2
+    # Read by the executor (not on the loop), for the first session only.
+    assert [args for args in executor.ran if bundle in args] == [(bundle,)]
     await manager.close()
 
 
@@ -291,6 +308,31 @@ def test_the_policy_knows_public_private_and_mapped_addresses() -> None:
         "224.0.0.1",  # multicast
     ]
     assert [a for a in refused if policy.permits(a, 80)] == []
+
+
+def test_an_ipv4_address_inside_an_ipv6_one_is_judged_as_itself() -> None:
+    """NAT64, 6to4, Teredo and the IPv4-compatible/translated forms lead to the IPv4 address
+    they carry; Python's is_global looks only at the IPv6 prefix and calls most of them global."""
+    policy = AddressPolicy()
+    refused = [
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254, the metadata service
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::808:808",  # the local-use NAT64 prefix: mapped as its operator chose
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo, client 10.0.0.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::a9fe:a9fe",
+        "::ffff:0:7f00:1",  # IPv4-translated
+        "::ffff:169.254.169.254",  # IPv4-mapped
+    ]
+    assert [a for a in refused if policy.permits(a, 80)] == []
+    # The same forms around a public IPv4 address are as public as it is.
+    assert policy.permits("64:ff9b::808:808", 443)  # NAT64 of 8.8.8.8
+    assert policy.permits("2002:808:808::1", 443)  # 6to4 of 8.8.8.8
+    assert policy.permits("::ffff:8.8.8.8", 443)
 
 
 def test_a_bad_allowed_target_is_a_clear_settings_error() -> None:

@@ -19,7 +19,7 @@ from bot.services import image_cache
 from bot.services.http_session import SessionManager
 from bot.services.images import ImageHTTPError, ImageNotCachedError, ImageService
 from infra.files import AtomicFile
-from tests.unit.conftest import OriginFactory, make_image
+from tests.unit.conftest import OriginFactory, RecordingExecutor, make_image
 from tests.waiting import eventually
 
 TTL = 3600
@@ -332,6 +332,31 @@ async def test_eviction_removes_the_least_recently_used_not_the_oldest(
         # from mtimes, which is the best the disk knows.
 
 
+async def test_a_stale_file_served_while_its_origin_fails_counts_as_recently_used(
+    image_settings: ImageSettings, sessions: SessionManager, origin: OriginFactory
+) -> None:
+    body = make_image(pad_to=10_000)
+    settings = image_settings.model_copy(update={"cache_max_bytes": 25_000})  # two fit
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/a.jpg" and srv.count("/a.jpg") > 1:
+            raise web.HTTPServiceUnavailable
+        return web.Response(body=body, content_type="image/jpeg")
+
+    srv = await origin({"/{name}": handler})
+    async with ImageService(settings, sessions) as svc:
+        a = await svc.download_image(srv.url("/a.jpg"))
+        b = await svc.download_image(srv.url("/b.jpg"))
+        # Both stale now (the service's clock moves; the files are untouched).
+        svc._now = lambda: time.time() + TTL + 60
+        served = await svc.get(srv.url("/a.jpg"))  # the origin fails: served stale
+        assert (served.source, served.path) == ("stale", a)
+        c = await svc.download_image(srv.url("/c.jpg"))
+        # b was used least recently: the stale a, in use, stays.
+        assert sorted(images_in(settings.cache_dir)) == sorted([a.name, c.name])
+        assert not b.exists()
+
+
 async def test_restart_removes_files_expired_past_the_stale_window_but_keeps_stale_ones(
     service: ImageService, origin: OriginFactory, jpeg: bytes, image_settings: ImageSettings
 ) -> None:
@@ -539,3 +564,25 @@ async def test_small_and_large_bodies_land_whole_whichever_thread_writes_them(
             assert image.path is not None
             assert image.path.read_bytes() == body
     assert _temp_files(settings.cache_dir) == []
+
+
+async def test_a_body_as_large_as_the_inline_limit_is_written_on_the_loop(
+    tmp_path: Path, executor: RecordingExecutor
+) -> None:
+    """IMAGE_WRITE_INLINE_MAX_BYTES at its largest is honoured: such a body, arriving in
+    chunks, reaches the disk in one write on the loop, with no thread hop."""
+    limit = image_cache.FLUSH_BYTES
+    cache = image_cache.DiskCache(
+        tmp_path / "cache", ttl=TTL, stale_ttl=TTL, max_bytes=10 * limit, inline_max=limit
+    )
+    await cache.open()
+    body = make_image(pad_to=limit)
+    assert len(body) == limit
+    hops = len(executor.ran)
+    writer = cache.writer(image_cache.cache_key("https://shop.example/big.jpg"))
+    for start in range(0, limit, 64 * 1024):
+        await writer.feed(body[start : start + 64 * 1024])
+    stored = await writer.finish("big.jpg", {})
+    assert len(executor.ran) == hops
+    assert stored.path is not None
+    assert stored.path.read_bytes() == body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.api_policy import ApiPolicy
 from bot.metrics import BotMetrics
 from bot.services.file_ids import FileIdStats
 
@@ -27,3 +28,20 @@ async def test_refresh_exposes_cache_file_id_and_sticker_counters() -> None:
         "bot_user_stickers_converted_total 9.0",
     ):
         assert line in text.splitlines(), line
+
+
+async def test_refresh_exposes_the_bot_api_policys_decisions() -> None:
+    metrics = BotMetrics()
+    await metrics.refresh(
+        images={},
+        file_ids=FileIdStats(entries=0, hits=0, misses=0, forgotten=0),
+        redis_fallbacks=0,
+        api_policy=ApiPolicy(),
+    )
+    lines = metrics.render().decode().splitlines()
+    for line in (
+        "bot_api_retries_total 0.0",
+        "bot_api_rate_limited_total 0.0",
+        "bot_api_not_resent_total 0.0",
+    ):
+        assert line in lines, line
