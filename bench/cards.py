@@ -46,6 +46,11 @@ COLD_RUNS = 12
 WARM_RUNS = 15
 ORIGIN_DELAY_S = 0.030
 USERS = 50
+# A card is two sends (the album, the buttons). Timed back to back, cards by file_id go out at
+# hundreds of sends a second and drain the bot's global budget (Telegram's ~30 messages/s,
+# bot/api_policy.py) after fifteen cards: from then on each card would time the pacer (2 x 33
+# ms), not the delivery. A pause between cards keeps them under 20 sends a second.
+CARD_GAP_S = 0.1
 _chats = itertools.count(5000)
 
 
@@ -106,11 +111,13 @@ def _settings(tmp: Path) -> Settings:
 
 async def _card_ms(app: BotApp, catalog: Catalog, product_id: str, client: Any) -> float:
     """One card to a fresh chat: per-chat pacing (1 send/s after a burst of 3) would
-    otherwise time the pacer, not the delivery, when cards follow each other in one chat."""
+    otherwise time the pacer, not the delivery, when cards follow each other in one chat;
+    likewise the global budget without CARD_GAP_S between cards."""
     product = catalog.product(product_id)
     assert product is not None
     chat = next(_chats)
     await client.send_text(chat, "hi")  # the chat exists (a user wrote first)
+    await asyncio.sleep(CARD_GAP_S)
     with app.i18n.context(), app.i18n.use_locale("en"):
         start = time.perf_counter()
         report = await send_product_card(
