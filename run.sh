@@ -7,7 +7,7 @@
 #   ./run.sh sandbox [ARGS] the local Telegram Bot API server alone (see sandbox/README.md)
 #   ./run.sh sticker        the sticker service, one process, for development
 #   ./run.sh prod           the sticker service under gunicorn: WORKERS aiohttp workers
-# test and bench first install the Debian packages they need (scripts/system-packages.sh lists
+# test and bench first apt-get install the Debian packages they need (scripts/system-packages.sh lists
 # them) when run as root; anyone else is told which ones and how, and the command stops there.
 set -euo pipefail
 cd "$(dirname "$0")"

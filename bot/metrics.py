@@ -76,34 +76,41 @@ class _Snapshot(Collector):
             "Product stickers refused recently (not tried again until REFUSAL_MEMORY_S passes)",
             value=v.get("stickers_refused", 0),
         )
-        yield CounterMetricFamily(
-            "bot_user_stickers_converted",
-            "Users' animated stickers sent back as Lottie JSON and GIF",
-            value=v.get("user_stickers", 0),
-        )
-        yield CounterMetricFamily(
-            "bot_redis_fallbacks",
-            "Redis calls answered by the fallback because Redis was unreachable",
-            value=v.get("redis_fallbacks", 0),
-        )
-        # The Bot API policy's decisions (bot/api_policy.py).
-        yield CounterMetricFamily(
-            "bot_api_retries",
-            "Bot API requests sent again after a network error or a 5xx (reads and overwrites, "
-            "or a request that never left)",
-            value=v.get("api_retried", 0),
-        )
-        yield CounterMetricFamily(
-            "bot_api_rate_limited",
-            "Bot API 429 answers waited out (retry_after) before the request went again",
-            value=v.get("api_rate_limited", 0),
-        )
-        yield CounterMetricFamily(
-            "bot_api_not_resent",
-            "Bot API sends that failed after they may have reached Telegram (5xx, timeout, "
-            "lost answer) and were not sent again, so as not to post them twice",
-            value=v.get("api_not_resent", 0),
-        )
+        for name, documentation, key in _COUNTERS:
+            yield CounterMetricFamily(name, documentation, value=v.get(key, 0))
+
+
+# Plain counters copied at scrape time: (metric name, help text, key in the snapshot).
+_COUNTERS = (
+    (
+        "bot_user_stickers_converted",
+        "Users' animated stickers sent back as Lottie JSON and GIF",
+        "user_stickers",
+    ),
+    (
+        "bot_redis_fallbacks",
+        "Redis calls answered by the fallback because Redis was unreachable",
+        "redis_fallbacks",
+    ),
+    # The Bot API policy's decisions (bot/api_policy.py).
+    (
+        "bot_api_retries",
+        "Bot API requests sent again after a network error or a 5xx (reads and overwrites, "
+        "or a request that never left)",
+        "api_retried",
+    ),
+    (
+        "bot_api_rate_limited",
+        "Bot API 429 answers waited out (retry_after) before the request went again",
+        "api_rate_limited",
+    ),
+    (
+        "bot_api_not_resent",
+        "Bot API sends that failed after they may have reached Telegram (5xx, timeout, "
+        "lost answer) and were not sent again, so as not to post them twice",
+        "api_not_resent",
+    ),
+)
 
 
 def _by_result(name: str, documentation: str, **results: float) -> CounterMetricFamily:
