@@ -209,14 +209,9 @@ def test_no_settings_variable_of_the_shell_reaches_a_test() -> None:
     assert seen == TEST_SETTINGS
 
 
-def test_a_developers_shell_settings_are_cleared_for_every_test(tmp_path: Path) -> None:
-    """The test above, run in a pytest whose shell sets every variable (some in lower case)."""
-    env = {
-        **{k: v for k, v in os.environ.items() if k.upper() not in settings_variables()},
-        **dict.fromkeys(settings_variables(), "from-the-shell"),
-        "image_cache_dir": "/lower/case/counts/too",
-    }
-    done = subprocess.run(  # noqa: S603
+def _pytest_one(test: str, *, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run one test of this file in a pytest of its own (from ``cwd``, with ``env`` only)."""
+    return subprocess.run(  # noqa: S603
         [
             sys.executable,
             "-m",
@@ -224,15 +219,25 @@ def test_a_developers_shell_settings_are_cleared_for_every_test(tmp_path: Path) 
             "-q",
             "-p",
             "no:cacheprovider",
-            f"{Path(__file__).relative_to(ROOT)}::test_no_settings_variable_of_the_shell_reaches_a_test",
+            f"{Path(__file__)}::{test}",
         ],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_a_developers_shell_settings_are_cleared_for_every_test(tmp_path: Path) -> None:
+    """The test above, run in a pytest whose shell sets every variable (some in lower case)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k.upper() not in settings_variables()},
+        **dict.fromkeys(settings_variables(), "from-the-shell"),
+        "image_cache_dir": "/lower/case/counts/too",
+    }
+    done = _pytest_one("test_no_settings_variable_of_the_shell_reaches_a_test", cwd=ROOT, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
 
@@ -265,23 +270,7 @@ def test_a_dotenv_where_pytest_starts_reaches_no_test(tmp_path: Path) -> None:
     with pytest.raises(SettingsError):  # read, it would fail any test that loads settings
         load_settings(env_file=dotenv)
     env = {k: v for k, v in os.environ.items() if k.upper() not in settings_variables()}
-    done = subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"{Path(__file__)}::test_no_dotenv_file_reaches_a_test",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _pytest_one("test_no_dotenv_file_reaches_a_test", cwd=tmp_path, env=env)
     assert "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
 
 
