@@ -14,7 +14,7 @@ import logging
 import sys
 
 from bot.config import SettingsError, load_settings
-from bot.logs import setup_logging
+from bot.telegram.logs import setup_logging
 
 log = logging.getLogger("main")
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     # Settings are checked before this import: aiogram takes seconds to load, and a mistyped
     # variable should not wait for it. Said aloud, so a first start is not silence.
     log.info("loading the bot (aiogram, a few seconds on a cold start)")
-    from bot.runner import drop_pending_updates, run  # noqa: PLC0415 - see above
+    from bot.app.runner import drop_pending_updates, run  # noqa: PLC0415 - see above
 
     if args.drop_pending_updates:
         return asyncio.run(drop_pending_updates(settings))

@@ -4,7 +4,7 @@
 
 Set-up: the sandbox (a local Bot API server) in its own process, an image origin on
 127.0.0.1 that adds 30 ms to every request (a nearby CDN), and the real bot parts from
-``bot.factory.build_app``.
+``bot.app.factory.build_app``.
 A card is timed from the call of ``send_product_card`` to the last Bot API answer:
   cold     6 images never seen: 6 downloads (4 at a time), 6 uploads in one album
   disk     images in the disk cache, file_ids forgotten: no download, 6 uploads
@@ -30,11 +30,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.catalog import Catalog, parse_catalog
+from bot.app.factory import BotApp, build_app
 from bot.config import Settings, load_settings
-from bot.factory import BotApp, build_app
-from bot.services.http_session import SessionManager
-from bot.views import send_product_card
+from bot.media.http_session import SessionManager
+from bot.shop.catalog import Catalog, parse_catalog
+from bot.telegram.views import send_product_card
 from infra.web import serve
 from sandbox.client import SandboxClient
 
@@ -48,8 +48,8 @@ ORIGIN_DELAY_S = 0.030
 USERS = 50
 # A card is two sends (the album, the buttons). Timed back to back, cards by file_id go out at
 # hundreds of sends a second and drain the bot's global budget (Telegram's ~30 messages/s,
-# bot/api_policy.py) after fifteen cards: from then on each card would time the pacer (2 x 33
-# ms), not the delivery. A pause between cards keeps them under 20 sends a second.
+# bot/telegram/api_policy.py) after fifteen cards: from then on each card would time the pacer
+# (2 x 33 ms), not the delivery. A pause between cards keeps them under 20 sends a second.
 CARD_GAP_S = 0.1
 _chats = itertools.count(5000)
 

@@ -64,8 +64,8 @@ import aiohttp
 
 from bench import _machine
 from bot.config import HttpSettings, ImageSettings
-from bot.services.http_session import SessionManager
-from bot.services.images import ImageService
+from bot.media.http_session import SessionManager
+from bot.media.images import ImageService
 
 RESULTS = Path(__file__).parent / "results"
 DOWNLOADS = 500

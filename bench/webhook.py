@@ -16,7 +16,7 @@ updates_per_s_1 / _2
     nginx in front balances them round robin (keep-alive to both), as in docker/.
 dispatch_ratio
     Dispatcher.feed_update of the bot's dispatcher (every router and middleware as
-    bot/factory.py builds them: i18n, locale lookup, FSM, metrics, log context, update
+    bot/app/factory.py builds them: i18n, locale lookup, FSM, metrics, log context, update
     counting) over a bare aiogram Dispatcher with one handler, both answering /start with
     one sendMessage on a null session (a BaseSession that answers without network; the
     bot's session middlewares, pacing and retries, are not in either). Short rounds of each
@@ -56,9 +56,9 @@ from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Message, Update
 
-from bot.catalog import load_catalog
+from bot.app.factory import build_app
 from bot.config import Settings, load_settings
-from bot.factory import build_app
+from bot.shop.catalog import load_catalog
 from sandbox.core import SandboxConfig
 from sandbox.server import SandboxServer
 from sandbox.state import Bot as SandboxBot

@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.services.image_cache import FLUSH_BYTES
+from bot.media.image_cache import FLUSH_BYTES
 from infra.settings import EmptyIsNone
 from sticker_core.pool import WORKER_MAX_MB
 
@@ -91,7 +91,7 @@ class BotSettings(BaseSettings):
     sandbox_port: Annotated[int, Field(ge=0, le=65535)] = 8081
     # Product images of one card fetched at once (the rest wait their turn).
     card_image_concurrency: Annotated[int, Field(ge=1, le=30)] = 4
-    # Bot API policy (bot/api_policy.py): retries of a call that provably did not reach
+    # Bot API policy (bot/telegram/api_policy.py): retries of a call that provably did not reach
     # Telegram (or of a read after a 5xx or timeout), and the longest 429 wait obeyed.
     api_max_retries: Annotated[int, Field(ge=0, le=10)] = 4
     api_max_retry_after: PositiveFloat = 60.0
@@ -124,7 +124,7 @@ class BotSettings(BaseSettings):
 
 
 class HttpSettings(BaseSettings):
-    """The process's one aiohttp ClientSession (see bot/services/http_session.py)."""
+    """The process's one aiohttp ClientSession (see bot/media/http_session.py)."""
 
     model_config = _section("HTTP_")
 
@@ -165,7 +165,7 @@ class HttpSettings(BaseSettings):
 
 
 class ImageSettings(BaseSettings):
-    """Product image downloads and their disk cache (see bot/services/images.py)."""
+    """Product image downloads and their disk cache (see bot/media/images.py)."""
 
     model_config = _section("IMAGE_")
 
@@ -192,7 +192,7 @@ class ImageSettings(BaseSettings):
 
 
 class WebhookSettings(BaseSettings):
-    """Webhook mode behind a reverse proxy (see bot/webhook.py); polling when it is off."""
+    """Webhook mode behind a reverse proxy (see bot/app/webhook.py); polling when it is off."""
 
     model_config = _section("")
 
@@ -229,8 +229,9 @@ class WebhookSettings(BaseSettings):
 
 
 class HealthSettings(BaseSettings):
-    """/health and /metrics (see bot/health.py and bot/status.py). Webhook mode serves them on
-    its own server; polling mode runs a small server of its own on HEALTH_HOST:HEALTH_PORT."""
+    """/health and /metrics (see bot/app/health.py and bot/app/status.py). Webhook mode serves
+    them on its own server; polling mode runs a small server of its own on
+    HEALTH_HOST:HEALTH_PORT."""
 
     model_config = _section("HEALTH_")
 
@@ -259,7 +260,7 @@ class WebChatSettings(BaseSettings):
 
 class StickerSettings(BaseSettings):
     """Animated stickers in the bot: product posters and users' stickers converted back
-    (see bot/services/stickers.py). The sticker service (sticker_service/) has its own."""
+    (see bot/media/stickers.py). The sticker service (sticker_service/) has its own."""
 
     model_config = _section("STICKER_")
 

@@ -40,7 +40,7 @@ _REQUEST_REASONS = {"bad_size", "bad_frame", "bad_format", "bad_fps"}
 _UNLIMITED_PATHS = frozenset({"/health", "/metrics"})
 REFUSAL_TTL = 3600
 # A timeout or a crash may also come of a starved machine rather than of the file: remembered
-# for as long as the bot remembers its own (bot/services/stickers.py), not an hour.
+# for as long as the bot remembers its own (bot/media/stickers.py), not an hour.
 LOAD_REFUSAL_TTL = 600
 _LOAD_REASONS = frozenset({"timeout", "renderer_crashed"})
 # Bot API answers about a file_id itself (it names no file, the file is too big), remembered
@@ -61,7 +61,7 @@ def json_error(status: int, error: str, reason: str, **extra: Any) -> web.Respon
 class CachingConverter:
     """Converted stickers by request: LRU -> Redis -> (single flight) fetch, convert, store.
 
-    Not to be confused with the bot's StickerService (bot/services/stickers.py), which renders
+    Not to be confused with the bot's StickerService (bot/media/stickers.py), which renders
     product posters inside the bot; this one serves GET /stickers/{file_id}.
     """
 

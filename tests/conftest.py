@@ -52,7 +52,7 @@ TEST_SETTINGS = {
     # Likewise the /health server of a polling bot (HEALTH_PORT, 8082 by default).
     "HEALTH_PORT": "0",
     # Every test origin is on 127.0.0.1, which downloads refuse by default (see
-    # bot/services/http_session.py): tests opt in here. The tests of the refusal (and of the
+    # bot/media/http_session.py): tests opt in here. The tests of the refusal (and of the
     # demo's own static server) build their settings without it.
     "HTTP_ALLOWED_PRIVATE_TARGETS": LOOPBACK_OPT_IN,
 }

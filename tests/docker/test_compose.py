@@ -101,11 +101,11 @@ def polling(resolved: dict[str, Resolved]) -> dict[str, Any]:
 
 
 def shutdown_grace_s() -> float:
-    """bot/factory.py's SHUTDOWN_GRACE_S, read from the source: importing the bot (aiogram and
+    """bot/app/factory.py's SHUTDOWN_GRACE_S, read from the source: importing the bot (aiogram and
     all) for one constant costs more than all of these tests."""
-    source = (REPO / "bot" / "factory.py").read_text(encoding="utf-8")
+    source = (REPO / "bot" / "app" / "factory.py").read_text(encoding="utf-8")
     found = re.search(r"^SHUTDOWN_GRACE_S(?:\s*:\s*\w+)?\s*=\s*([\d.]+)\s*$", source, re.MULTILINE)
-    assert found is not None, "bot/factory.py has no SHUTDOWN_GRACE_S"
+    assert found is not None, "bot/app/factory.py has no SHUTDOWN_GRACE_S"
     return float(found.group(1))
 
 
@@ -251,7 +251,7 @@ def test_healthchecks_ask_the_port_each_service_listens_on(webhook: dict[str, An
 
 def test_polling_bot_is_health_checked_on_its_status_port(polling: dict[str, Any]) -> None:
     env = polling["services"]["bot"]["environment"]
-    # bot/status.py serves /health on HEALTH_HOST:HEALTH_PORT in polling mode; the image's
+    # bot/app/status.py serves /health on HEALTH_HOST:HEALTH_PORT in polling mode; the image's
     # HEALTHCHECK runs inside the container, so loopback reaches it and nothing is published.
     assert env["HEALTHCHECK_URL"] == f"http://{env['HEALTH_HOST']}:{env['HEALTH_PORT']}/health"
     assert env["HEALTH_HOST"] == "127.0.0.1"

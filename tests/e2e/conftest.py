@@ -19,11 +19,11 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from bot.catalog import Catalog, load_catalog
+from bot.app.factory import BotApp, build_app
+from bot.app.runner import run
 from bot.config import Settings, load_settings
-from bot.factory import BotApp, build_app
-from bot.runner import run
-from bot.services.http_session import SessionManager
+from bot.media.http_session import SessionManager
+from bot.shop.catalog import Catalog, load_catalog
 from sandbox.client import SandboxClient
 from sandbox.testing import RunningSandbox
 from tests.waiting import PATIENCE, Printed, VirtualTime
@@ -233,7 +233,7 @@ class Shop:
 
 @dataclass
 class DemoRun:
-    """bot.runner.run as ``./run.sh dev`` runs it, in this process (see :func:`demo_run`)."""
+    """bot.app.runner.run as ``./run.sh dev`` runs it, in this process (see :func:`demo_run`)."""
 
     running: asyncio.Task[int]
     stop: asyncio.Event

@@ -6,7 +6,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.status import serve_status
+from bot.app.status import serve_status
 from sandbox.testing import RunningSandbox, running_sandbox
 from tests.e2e.conftest import SHOPPER, StartShop, buttons
 from tests.waiting import VirtualTime

@@ -11,12 +11,12 @@ import pytest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from PIL import Image
 
-from bot.callbacks import ProductCb
-from bot.factory import build_app
-from bot.services.cards import card_text
-from bot.services.delivery import CardDelivery
-from bot.services.http_session import SessionManager
-from bot.services.images import ImageFile, ImageService
+from bot.app.factory import build_app
+from bot.media.cards import card_text
+from bot.media.delivery import CardDelivery
+from bot.media.http_session import SessionManager
+from bot.media.images import ImageFile, ImageService
+from bot.telegram.callbacks import ProductCb
 from sandbox.testing import running_sandbox
 from tests.e2e.conftest import (
     SHAPES,

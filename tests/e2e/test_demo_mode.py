@@ -7,7 +7,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.runner import DEMO_TOKEN, DEMO_USER, run
+from bot.app.runner import DEMO_TOKEN, DEMO_USER, run
 from sandbox.client import SandboxClient
 from tests.e2e.conftest import demo_run, make_settings
 

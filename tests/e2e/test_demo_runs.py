@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.runner import DEMO_TOKEN, DEMO_USER
-from bot.services.http_session import SessionManager
+from bot.app.runner import DEMO_TOKEN, DEMO_USER
+from bot.media.http_session import SessionManager
 from sandbox.client import SandboxClient
 from tests.e2e.conftest import demo_run, make_settings
 

@@ -16,11 +16,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.catalog import load_catalog
-from bot.factory import BotApp, build_app
-from bot.runner import run
-from bot.services.http_session import SessionManager
-from bot.status import serve_status
+from bot.app.factory import BotApp, build_app
+from bot.app.runner import run
+from bot.app.status import serve_status
+from bot.media.http_session import SessionManager
+from bot.shop.catalog import load_catalog
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
 from tests.e2e.test_startup import against, shop_settings
 from tests.redis_server import RedisServer
@@ -64,7 +64,7 @@ async def status_of(tmp_path: Path, sandbox: Any, origin: Origin) -> AsyncIterat
 async def test_polling_mode_serves_health_and_metrics_on_health_port(
     tmp_path: Path, sandbox: Any, origin: Origin, caplog: pytest.LogCaptureFixture
 ):
-    caplog.set_level(logging.INFO, logger="bot.runner")
+    caplog.set_level(logging.INFO, logger="bot.app.runner")
     stop = asyncio.Event()
     running = asyncio.create_task(run(shop_settings(tmp_path, origin, sandbox), stop=stop))
     try:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.runner import run
+from bot.app.runner import run
 from tests.e2e.conftest import ADMIN, SHOPPER, StartShop, buttons, make_settings
 
 

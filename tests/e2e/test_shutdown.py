@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.factory import SHUTDOWN_GRACE_S
-from bot.runner import run
+from bot.app.factory import SHUTDOWN_GRACE_S
+from bot.app.runner import run
 from tests.conftest import LOOPBACK_OPT_IN
 from tests.e2e.conftest import SHOPPER, Origin, StartShop, catalog_json, make_settings
 from tests.waiting import PATIENCE, VirtualTime, eventually, logged
@@ -36,7 +36,7 @@ async def test_stopping_polling_lets_the_card_in_flight_be_delivered(
     # the update in flight.
     origin.gate = gate = asyncio.Event()
     stop = asyncio.Event()
-    with logged("bot.middlewares.inflight", "update(s) in flight") as waiting:
+    with logged("bot.telegram.middlewares.inflight", "update(s) in flight") as waiting:
         running = asyncio.create_task(run(settings.model_copy(update={"bot": bot}), stop=stop))
         # Queued in the sandbox until the bot polls for it.
         await sandbox.client.send_text(SHOPPER, "/start product-p10")

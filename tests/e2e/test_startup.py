@@ -24,11 +24,11 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.utils.token import TokenValidationError
 from pydantic import SecretStr
 
-from bot.catalog import load_catalog
+from bot.app.factory import build_app
+from bot.app.runner import run
 from bot.config import Settings
-from bot.factory import build_app
-from bot.runner import run
-from bot.services.http_session import SessionManager
+from bot.media.http_session import SessionManager
+from bot.shop.catalog import load_catalog
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
 from tests.waiting import PATIENCE
 

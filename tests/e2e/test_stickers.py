@@ -22,10 +22,10 @@ import orjson
 import pytest
 from PIL import Image, ImageSequence
 
-from bot.catalog import load_catalog
-from bot.factory import build_app
-from bot.services import stickers as sticker_module
-from bot.services.http_session import SessionManager
+from bot.app.factory import build_app
+from bot.media import stickers as sticker_module
+from bot.media.http_session import SessionManager
+from bot.shop.catalog import load_catalog
 from sandbox.testing import RunningSandbox, running_sandbox
 from sticker_core.samples import gzip_json, square_doc
 from tests.e2e.conftest import (
@@ -297,7 +297,7 @@ async def test_a_broken_or_hostile_sticker_leaves_the_card_whole_without_poster(
     }
     for product, reason in expected.items():
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="bot.services.delivery"):
+        with caplog.at_level(logging.WARNING, logger="bot.media.delivery"):
             messages = await _open(shop, product)
         # The two photos with the caption, then the buttons: no poster, no sticker, no warning.
         assert _kinds(messages) == ["photo", "photo", "text"], product

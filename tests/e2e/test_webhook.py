@@ -20,12 +20,12 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from pydantic import SecretStr
 
-from bot.catalog import load_catalog
+from bot.app.factory import SHUTDOWN_GRACE_S, BotApp, build_app
+from bot.app.runner import drop_pending_updates, run
+from bot.app.webhook import run_webhook
 from bot.config import Settings
-from bot.factory import SHUTDOWN_GRACE_S, BotApp, build_app
-from bot.runner import drop_pending_updates, run
-from bot.services.http_session import SessionManager
-from bot.webhook import run_webhook
+from bot.media.http_session import SessionManager
+from bot.shop.catalog import load_catalog
 from sandbox.state import Event
 from sandbox.testing import running_sandbox
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
@@ -273,7 +273,7 @@ async def test_stopping_during_an_upload_lets_it_finish_on_the_open_session(
     settings = webhook_settings(tmp_path, origin, listener)
     async with running_sandbox(sleep=hold) as sandbox:
         await sandbox.client.add_fault("sendMediaGroup", delay=1, count=1)
-        with logged("bot.middlewares.inflight", "update(s) in flight") as waiting:
+        with logged("bot.telegram.middlewares.inflight", "update(s) in flight") as waiting:
             async with serving(settings, sandbox, listener) as bot:
                 await sandbox.client.send_text(SHOPPER, "/start product-p2")
                 await asyncio.wait_for(upload_held.wait(), PATIENCE)

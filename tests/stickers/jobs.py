@@ -102,7 +102,7 @@ def hostile_user_files(
     """The bot's job for a user's sticker, misbehaving as the sticker's name (Lottie "nm")
     asks: "hang" spins past any limit, "crash" dies of SIGSEGV as rlottie does,
     "wait:<gate>" holds until the gate file exists; any other sticker converts for real."""
-    from bot.services.sticker_jobs import user_sticker_files  # noqa: PLC0415
+    from bot.media.sticker_jobs import user_sticker_files  # noqa: PLC0415
 
     name = str(orjson.loads(gzip.decompress(tgs)).get("nm", ""))
     if name == "hang":

@@ -25,7 +25,7 @@ from aiohttp.test_utils import TestServer
 from PIL import Image
 
 from bot.config import HttpSettings
-from bot.services.http_session import SessionManager
+from bot.media.http_session import SessionManager
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.services.admin import WarmUpGate, warm_downloads
+from bot.media.maintenance import WarmUpGate, warm_downloads
 from infra.redis import RedisGuard
 from tests.redis_faults import PATIENT
 from tests.redis_server import RedisServer

@@ -26,7 +26,7 @@ from aiogram.methods import GetMe, SendMessage
 from aiogram.types import BufferedInputFile, InputMediaPhoto
 from aiohttp import web
 
-from bot.api_policy import ApiPolicy, Pacer, SendBudget
+from bot.telegram.api_policy import ApiPolicy, Pacer, SendBudget
 from infra.redis import RedisGuard
 from sandbox.app import create_app as sandbox_app
 from sandbox.client import SandboxClient

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from bot.services.card_claims import LocalCardClaims, RedisCardClaims
-from bot.services.delivery import CardDelivery
-from bot.services.file_ids import SqliteFileIdStore
-from bot.services.sqlite_db import SqliteDb
+from bot.media.card_claims import LocalCardClaims, RedisCardClaims
+from bot.media.delivery import CardDelivery
+from bot.storage.file_ids import SqliteFileIdStore
+from bot.storage.sqlite_db import SqliteDb
 from infra.redis import RedisGuard
 from tests.redis_server import RedisServer
 

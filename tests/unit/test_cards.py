@@ -4,7 +4,7 @@ import html
 
 import pytest
 
-from bot.services.cards import (
+from bot.media.cards import (
     CAPTION_LIMIT,
     CardPlan,
     CardText,

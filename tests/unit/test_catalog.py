@@ -14,8 +14,8 @@ from types import ModuleType
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from bot.catalog import CatalogError, Product, load_catalog, parse_catalog
-from bot.prices import price_text
+from bot.shop.catalog import CatalogError, Product, load_catalog, parse_catalog
+from bot.shop.prices import price_text
 
 ROOT = Path(__file__).parents[2]
 DEMO = ROOT / "catalog" / "demo.json"

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.file_ids import FileIdStore, SqliteFileIdStore, UrlRecord
-from bot.services.preferences import SqlitePreferences
-from bot.services.redis_state import RedisFileIdStore
-from bot.services.sqlite_db import SqliteDb
+from bot.storage.file_ids import FileIdStore, SqliteFileIdStore, UrlRecord
+from bot.storage.preferences import SqlitePreferences
+from bot.storage.redis_state import RedisFileIdStore
+from bot.storage.sqlite_db import SqliteDb
 from infra.redis import RedisGuard
 
 StoreFactory = Callable[[int], FileIdStore]

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.health import Health
+from bot.app.health import Health
 
 
 async def test_every_check_passing_is_ok() -> None:

@@ -16,8 +16,8 @@ import trustme
 from aiohttp import web
 
 from bot.config import HttpSettings, ImageSettings
-from bot.services.http_session import AddressPolicy, SessionManager
-from bot.services.images import ImageDownloadError, ImageService
+from bot.media.http_session import AddressPolicy, SessionManager
+from bot.media.images import ImageDownloadError, ImageService
 from infra.web import serve
 from tests.unit.conftest import Origin, OriginFactory, RecordingExecutor
 from tests.waiting import eventually

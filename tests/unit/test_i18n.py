@@ -7,8 +7,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, TranslationError, build_i18n, compile_locales
-from bot.middlewares.locale import telegram_locale
+from bot.telegram.i18n import LOCALES_DIR, TranslationError, build_i18n, compile_locales
+from bot.telegram.middlewares.locale import telegram_locale
 
 ROOT = Path(__file__).parents[2]
 KEYWORDS = {"_": None, "N_": None, "gettext": None}

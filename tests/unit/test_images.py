@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 
 from bot.config import HttpSettings, ImageSettings
-from bot.services.http_session import SessionManager
-from bot.services.images import (
+from bot.media.http_session import SessionManager
+from bot.media.images import (
     ImageDownloadError,
     ImageHTTPError,
     ImageService,

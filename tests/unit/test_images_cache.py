@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 
 from bot.config import ImageSettings
-from bot.services import image_cache
-from bot.services.http_session import SessionManager
-from bot.services.images import ImageHTTPError, ImageNotCachedError, ImageService
+from bot.media import image_cache
+from bot.media.http_session import SessionManager
+from bot.media.images import ImageHTTPError, ImageNotCachedError, ImageService
 from infra.files import AtomicFile
 from tests.unit.conftest import OriginFactory, RecordingExecutor, make_image
 from tests.waiting import eventually

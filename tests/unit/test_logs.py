@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import chat_id_var, setup_logging, update_id_var
+from bot.telegram.logs import chat_id_var, setup_logging, update_id_var
 
 TOKEN = "123456789:AAHk-secret-token-of-the-real-bot_xyz"
 
@@ -54,7 +54,7 @@ def test_json_lines_carry_the_update_and_chat_ids(restore_root: None) -> None:
     update_id_var.set(42)
     chat_id_var.set(501)
     try:
-        logging.getLogger("bot.handlers").warning("card for %s failed", TOKEN)
+        logging.getLogger("bot.telegram.handlers").warning("card for %s failed", TOKEN)
     finally:
         update_id_var.set(None)
         chat_id_var.set(None)

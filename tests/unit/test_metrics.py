@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.api_policy import ApiPolicy
-from bot.metrics import BotMetrics
-from bot.services.file_ids import FileIdStats
+from bot.storage.file_ids import FileIdStats
+from bot.telegram.api_policy import ApiPolicy
+from bot.telegram.metrics import BotMetrics
 
 
 async def test_refresh_exposes_cache_file_id_and_sticker_counters() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.paging import paginate
+from bot.shop.paging import paginate
 
 
 def test_seven_products_make_two_pages_of_five_and_two():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.services.preferences import SqlitePreferences
-from bot.services.sqlite_db import SqliteDb
+from bot.storage.preferences import SqlitePreferences
+from bot.storage.sqlite_db import SqliteDb
 
 
 async def test_the_memory_holds_at_most_its_bound_however_many_users_write(tmp_path):

@@ -11,10 +11,10 @@ from aiogram.types import Chat, Message, Update, User
 from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.fsm_storage import ResilientRedisStorage
-from bot.middlewares.inflight import InFlight, TrackingDispatcher
-from bot.services.redis_state import RedisFileIdStore, RedisPreferences
-from bot.services.update_reads import UpdateReads
+from bot.storage.fsm_storage import ResilientRedisStorage
+from bot.storage.redis_state import RedisFileIdStore, RedisPreferences
+from bot.storage.update_reads import UpdateReads
+from bot.telegram.middlewares.inflight import InFlight, TrackingDispatcher
 from infra.redis import RedisGuard
 from tests.redis_faults import PATIENT, Blackhole, FakeClock
 from tests.redis_server import RedisServer
@@ -23,7 +23,7 @@ COOLDOWN = 5.0
 
 
 def guard_for(url: str, clock: FakeClock | None = None, timeout: float = PATIENT) -> RedisGuard:
-    """The bot's client, as bot/factory.py builds it."""
+    """The bot's client, as bot/app/factory.py builds it."""
     return RedisGuard.connect(
         url,
         timeout=timeout,

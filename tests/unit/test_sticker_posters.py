@@ -21,10 +21,10 @@ from aiohttp import web
 from PIL import Image
 
 from bot.config import HttpSettings, ImageSettings, StickerSettings
-from bot.services import stickers
-from bot.services.http_session import SessionManager
-from bot.services.images import ImageService
-from bot.services.stickers import StickerService, StickerUnavailableError, poster_key, tgs_key
+from bot.media import stickers
+from bot.media.http_session import SessionManager
+from bot.media.images import ImageService
+from bot.media.stickers import StickerService, StickerUnavailableError, poster_key, tgs_key
 from sticker_core import StickerRenderer
 from sticker_core.samples import gzip_json, square_doc
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import HttpSettings, ImageSettings, StickerSettings
-from bot.services.http_session import SessionManager
-from bot.services.images import ImageService
-from bot.services.stickers import (
+from bot.media.http_session import SessionManager
+from bot.media.images import ImageService
+from bot.media.stickers import (
     REFUSAL_MEMORY_S,
     StickerInProgressError,
     StickerService,

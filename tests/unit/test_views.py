@@ -9,12 +9,12 @@ import pytest
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
-from bot.catalog import Catalog, Product
-from bot.handlers.guide import help_text
-from bot.i18n import build_i18n
-from bot.keyboards import categories_keyboard, products_keyboard
-from bot.services.paging import Page, paginate
-from bot.views import category_text
+from bot.shop.catalog import Catalog, Product
+from bot.shop.paging import Page, paginate
+from bot.telegram.handlers.guide import help_text
+from bot.telegram.i18n import build_i18n
+from bot.telegram.keyboards import categories_keyboard, products_keyboard
+from bot.telegram.views import category_text
 
 
 @pytest.fixture(scope="module")

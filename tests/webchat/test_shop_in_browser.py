@@ -1,6 +1,6 @@
 """The demo shop in a real browser: `./run.sh dev` with no token, driven through the web chat.
 
-Runs bot.runner.run exactly as main.py does (sandbox, demo catalog, bot, web chat), with free
+Runs bot.app.runner.run exactly as main.py does (sandbox, demo catalog, bot, web chat), with free
 ports, and clicks through it in headless Chromium. The screenshot of a product card of the
 demo shop (catalog/demo.json) goes to a temporary folder, or to README's
 docs/screenshot-product-card.png with UPDATE_SCREENSHOT=1 (so CI does not dirty the work tree).
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
+from bot.app.runner import DEMO_NAME
 from bot.config import Settings
-from bot.runner import DEMO_NAME
 from tests.e2e.conftest import DemoRun, demo_run, make_settings
 
 ROOT = Path(__file__).parents[2]

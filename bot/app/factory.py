@@ -1,0 +1,343 @@
+"""Builds the parts of the running bot. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.utils.i18n import I18n
+
+from bot.app.health import (
+    BotApiTracker,
+    Health,
+    bot_api_check,
+    redis_check,
+    render_pool_check,
+    sqlite_check,
+)
+from bot.config import Settings
+from bot.media.card_claims import CardClaims, LocalCardClaims, RedisCardClaims
+from bot.media.delivery import CardDelivery
+from bot.media.http_session import SessionManager
+from bot.media.images import ImageService
+from bot.media.maintenance import WarmUpGate
+from bot.media.stickers import StickerService
+from bot.shop.catalog import Catalog
+from bot.storage.file_ids import FileIdStore, SqliteFileIdStore
+from bot.storage.fsm_storage import ResilientRedisStorage
+from bot.storage.preferences import Preferences, SqlitePreferences
+from bot.storage.redis_state import RedisFileIdStore, RedisPreferences
+from bot.storage.sqlite_db import SqliteDb
+from bot.storage.update_reads import UpdateReads
+from bot.telegram.api_policy import ApiPolicy, SendBudget, Sleep
+from bot.telegram.commands import set_commands
+from bot.telegram.description import set_description
+from bot.telegram.handlers import get_routers
+from bot.telegram.i18n import build_i18n
+from bot.telegram.metrics import ApiCallMetrics, BotMetrics
+from bot.telegram.middlewares.inflight import InFlight, TrackingDispatcher
+from bot.telegram.middlewares.locale import LocaleMiddleware
+from infra.redis import RedisGuard
+from sticker_core import StickerRenderer
+
+log = logging.getLogger(__name__)
+
+# Updates still being handled get this long to finish at shutdown: one budget for the whole
+# stop, a deadline fixed when it begins (BotApp.stopping) that every wait of it shares.
+SHUTDOWN_GRACE_S = 30.0
+# Updates still running at that deadline are cancelled and get this long to unwind.
+CANCEL_GRACE_S = 1.0
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message is one line for the operator, naming the setting.
+
+    ``exit_code`` 2: a setting is wrong (fix it and start again); 1: something the bot needs
+    is not there (the Bot API, ...), so starting again later may work.
+    """
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def create_bot(
+    settings: Settings,
+    *,
+    token: str,
+    api_url: str,
+    redis: RedisGuard | None = None,
+    api_clock: Callable[[], float] | None = None,
+    api_sleep: Sleep = asyncio.sleep,
+) -> tuple[Bot, ApiPolicy]:
+    """``api_clock`` and ``api_sleep``: the time the Bot API policy paces sends and waits out
+    429s by (the event loop's by default; a test shares one fake clock with the sandbox)."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    b = settings.bot
+    policy = ApiPolicy(
+        max_retries=b.api_max_retries,
+        max_retry_after=b.api_max_retry_after,
+        chat_rate=b.chat_send_rate,
+        chat_burst=b.chat_send_burst,
+        # With Redis, every instance spends from the bot's one ~30 messages/s budget.
+        budget=SendBudget(redis),
+        clock=api_clock,
+        sleep=api_sleep,
+    )
+    session.middleware(policy)
+    bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    return bot, policy
+
+
+def create_dispatcher(
+    *,
+    i18n: I18n,
+    preferences: Preferences,
+    inflight: InFlight,
+    metrics: BotMetrics | None = None,
+    storage: BaseStorage | None = None,
+    reads: UpdateReads | None = None,
+    **workflow_data: Any,
+) -> Dispatcher:
+    """A Dispatcher whose workflow_data reaches handlers as typed parameters by name."""
+    dp = TrackingDispatcher(
+        inflight=inflight,
+        metrics=metrics,
+        reads=reads,
+        storage=storage,
+        preferences=preferences,
+        **workflow_data,
+    )
+    LocaleMiddleware(i18n, preferences).setup(dp)
+    dp.include_routers(*get_routers())
+    return dp
+
+
+@dataclass
+class BotApp:
+    """Everything one running bot owns. :meth:`close` lets the updates in flight finish (until
+    the stop's deadline), then closes what build_app opened, in reverse order (one
+    AsyncExitStack, ``resources``)."""
+
+    settings: Settings
+    bot: Bot
+    dispatcher: Dispatcher
+    policy: ApiPolicy
+    images: ImageService
+    file_ids: FileIdStore
+    delivery: CardDelivery
+    i18n: I18n
+    inflight: InFlight
+    sessions: SessionManager
+    # The named checks /health runs (bot/app/health.py); add more with ``health.add``.
+    health: Health
+    # When the Bot API last answered (a session middleware); read by the bot_api check.
+    api_tracker: BotApiTracker
+    metrics: BotMetrics
+    # Product posters and users' stickers; owns the process's one StickerRenderer.
+    stickers: StickerService
+    # Shared state of several instances (REDIS_URL); None: the embedded SQLite defaults.
+    redis_guard: RedisGuard | None = None
+    resources: contextlib.AsyncExitStack = field(
+        default_factory=contextlib.AsyncExitStack, repr=False
+    )
+    # The time the stop's budget is counted by (the event loop's by default; a seam for tests).
+    stop_clock: Callable[[], float] | None = None
+    stop_sleep: Sleep = asyncio.sleep
+    _stop_deadline: float | None = field(default=None, init=False, repr=False)
+
+    def _now(self) -> float:
+        clock = self.stop_clock
+        return clock() if clock is not None else asyncio.get_running_loop().time()
+
+    def stopping(self) -> float:
+        """The stop has begun: the deadline of the updates in flight, SHUTDOWN_GRACE_S from
+        the first call. Every later step of the stop waits against the same deadline, so
+        waiting at several steps (the webhook server's, then close()) never adds up."""
+        if self._stop_deadline is None:
+            self._stop_deadline = self._now() + SHUTDOWN_GRACE_S
+        return self._stop_deadline
+
+    async def finish_updates(self) -> bool:
+        """Let the updates in flight finish until the stop's deadline; cancel those still
+        running then (in webhook mode Telegram delivers them again, the request being
+        unanswered). True when every one finished."""
+        left = self.stopping() - self._now()
+        if await self.inflight.wait_idle(left, sleep=self.stop_sleep):
+            return True
+        log.warning(
+            "%d update(s) still running at the stop's deadline (%gs): cancelling them",
+            self.inflight.count,
+            SHUTDOWN_GRACE_S,
+        )
+        await self.inflight.cancel(CANCEL_GRACE_S)
+        return False
+
+    async def close(self) -> None:
+        await self.finish_updates()
+        await self.resources.aclose()
+
+
+@dataclass
+class _SharedState:
+    """What a user's updates read and write besides the catalog: in Redis when several
+    instances share it (REDIS_URL), else in this process's SQLite file and memory."""
+
+    file_ids: FileIdStore
+    preferences: Preferences
+    claims: CardClaims
+    storage: BaseStorage | None = None  # None: aiogram's MemoryStorage for FSM
+    reads: UpdateReads | None = None  # FSM state and language in one round trip
+
+
+def _shared_state(guard: RedisGuard | None, db: SqliteDb, bot_id: int) -> _SharedState:
+    if guard is None:
+        return _SharedState(
+            SqliteFileIdStore(db, bot_id=bot_id), SqlitePreferences(db), LocalCardClaims()
+        )
+    preferences = RedisPreferences(guard)
+    storage = ResilientRedisStorage(guard)
+    return _SharedState(
+        RedisFileIdStore(guard, bot_id=bot_id),
+        preferences,
+        RedisCardClaims(guard, bot_id=bot_id),
+        storage,
+        UpdateReads(guard, state_key=storage.state_key, language_key=preferences.key),
+    )
+
+
+async def build_app(
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    token: str,
+    api_url: str,
+    sessions: SessionManager | None = None,
+    api_clock: Callable[[], float] | None = None,
+    api_sleep: Sleep = asyncio.sleep,
+    stop_clock: Callable[[], float] | None = None,
+    stop_sleep: Sleep = asyncio.sleep,
+) -> BotApp:
+    """Build and start every part; on any failure, close what was already opened and raise.
+
+    Each part is put on one AsyncExitStack as soon as it exists (before it starts, so a start
+    that fails half-way is closed too). The stack is handed to the BotApp, whose close() runs
+    it backwards: render processes, the Bot API session, Redis, SQLite, the image cache's
+    tasks, then the shared HTTP session. ``sessions`` is closed with the rest even when the
+    caller passed it in. ``api_clock``/``api_sleep``: see :func:`create_bot`;
+    ``stop_clock``/``stop_sleep``: the time the stop's budget is counted by (BotApp).
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        # Compiling a few KB of translations blocks for a moment, once, before any update.
+        i18n = build_i18n(settings.bot.data_dir, settings.bot.default_language)
+        sessions = sessions or SessionManager.instance(settings.http)
+        stack.push_async_callback(sessions.close)
+        images = ImageService(settings.images, sessions)
+        await stack.enter_async_context(images)
+        db = SqliteDb(settings.bot.data_dir / "bot.sqlite3")
+        stack.push_async_callback(db.close)
+        guard: RedisGuard | None = None
+        if settings.bot.redis_url:
+            # Several instances behind a balancer act as one bot: what they share lives in Redis.
+            guard = RedisGuard.connect(
+                settings.bot.redis_url,
+                timeout=settings.bot.redis_timeout,
+                cooldown=settings.bot.redis_cooldown,
+                decode_responses=True,
+            )
+            stack.push_async_callback(guard.aclose)
+        bot, policy = create_bot(
+            settings,
+            token=token,
+            api_url=api_url,
+            redis=guard,
+            api_clock=api_clock,
+            api_sleep=api_sleep,
+        )
+        stack.push_async_callback(bot.session.close)
+        state = _shared_state(guard, db, bot.id)
+        file_ids, preferences = state.file_ids, state.preferences
+        # One StickerRenderer (process pool) per process; its workers start below.
+        renderer = StickerRenderer(
+            settings.stickers.workers,
+            settings.stickers.job_timeout,
+            worker_max_mb=settings.stickers.worker_max_mb,
+        )
+        # The sticker's .tgs and poster live in the image cache: one folder, one index.
+        stickers = StickerService(settings.stickers, images.cache, sessions, renderer)
+        delivery = CardDelivery(
+            images,
+            file_ids,
+            concurrency=settings.bot.card_image_concurrency,
+            stickers=stickers,
+            claims=state.claims,
+        )
+        inflight = InFlight()
+        metrics = BotMetrics()
+        bot.session.middleware(ApiCallMetrics(metrics))
+        tracker = BotApiTracker()
+        bot.session.middleware(tracker)
+        health = Health(timeout=settings.health.check_timeout)
+        health.add("bot_api", bot_api_check(tracker, bot, max_age=settings.health.api_max_age))
+        health.add("database", sqlite_check(db))
+        # Without render workers posters are left out of cards, which still go out.
+        health.add("render_pool", render_pool_check(renderer), critical=False)
+        if guard is not None:
+            # Without Redis each instance falls back to its own state: degraded, not down.
+            health.add("redis", redis_check(guard), critical=False)
+        dp = create_dispatcher(
+            i18n=i18n,
+            preferences=preferences,
+            inflight=inflight,
+            metrics=metrics,
+            storage=state.storage,
+            reads=state.reads,
+            settings=settings,
+            catalog=catalog,
+            images=images,
+            file_ids=file_ids,
+            delivery=delivery,
+            stickers=stickers,
+            # One /warm at a time, across instances with Redis (bot/media/maintenance.py).
+            warm_gate=WarmUpGate(guard, bot_id=bot.id),
+        )
+
+        async def on_startup(bot: Bot) -> None:
+            await set_commands(bot, i18n, settings.bot.admin_ids)
+            await set_description(bot, i18n)
+
+        dp.startup.register(on_startup)
+        # Closed (workers joined) even if starting them fails half-way.
+        stack.push_async_callback(stickers.aclose)
+        log.info("starting %d sticker render worker(s)", settings.stickers.workers)
+        await stickers.start()
+        return BotApp(
+            settings=settings,
+            bot=bot,
+            dispatcher=dp,
+            policy=policy,
+            images=images,
+            file_ids=file_ids,
+            delivery=delivery,
+            i18n=i18n,
+            inflight=inflight,
+            sessions=sessions,
+            health=health,
+            api_tracker=tracker,
+            metrics=metrics,
+            stickers=stickers,
+            redis_guard=guard,
+            resources=stack.pop_all(),
+            stop_clock=stop_clock,
+            stop_sleep=stop_sleep,
+        )

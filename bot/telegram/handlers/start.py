@@ -1,0 +1,55 @@
+"""/start: welcome and categories; ``/start product-<id>`` opens a card (shareable links)."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.methods import SendMessage
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.media.delivery import CardDelivery
+from bot.shop.catalog import Catalog
+from bot.telegram.callbacks import HomeCb
+from bot.telegram.keyboards import categories_keyboard
+from bot.telegram.views import send_product_card, show_in_place, welcome_text
+
+DEEP_LINK = r"^product-([a-z0-9][a-z0-9_-]{0,39})$"
+
+
+async def start_product(
+    message: Message,
+    *,
+    command: CommandObject,
+    bot: Bot,
+    catalog: Catalog,
+    delivery: CardDelivery,
+    locale: str,
+) -> None:
+    product_id = (command.args or "").removeprefix("product-")
+    product = catalog.product(product_id)
+    if product is None:
+        await message.answer(_("Sorry, this product was not found."))
+        await message.answer(welcome_text(), reply_markup=categories_keyboard(catalog, locale))
+        return
+    await send_product_card(bot, message.chat.id, product, page=0, locale=locale, delivery=delivery)
+
+
+async def start(message: Message, catalog: Catalog, locale: str) -> SendMessage:
+    # Returned, not awaited: in webhook mode it goes back in the HTTP answer (bot/app/webhook.py).
+    return message.answer(welcome_text(), reply_markup=categories_keyboard(catalog, locale))
+
+
+async def home(query: CallbackQuery, bot: Bot, catalog: Catalog, locale: str) -> None:
+    await query.answer()
+    await show_in_place(bot, query, welcome_text(), categories_keyboard(catalog, locale))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(
+        start_product, CommandStart(deep_link=True, magic=F.args.regexp(DEEP_LINK))
+    )
+    router.message.register(start, CommandStart())
+    router.callback_query.register(home, HomeCb.filter())
+    return router
