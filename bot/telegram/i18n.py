@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 
 from infra.files import AtomicFile
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 DOMAIN = "messages"
 
 
