@@ -231,8 +231,8 @@ def _item(line: OrderLine, language: str) -> tuple[str, str]:
 def invoice_title(
     number: str, lines: Sequence[OrderLine], language: str, words: InvoiceWords
 ) -> str:
-    """ "Fly agaric mug ×2 and 1 more" within 32: the first product's name is what gets cut,
-    so the quantity and the count of other lines always show."""
+    """The title, such as "Fly agaric mug ×2 and 1 more", within 32: the first product's name
+    is what gets cut, so the quantity and the count of other lines always show."""
     name, quantity = _item(lines[0], language)
     rest = len(lines) - 1
     suffix = quantity + (" " + words.more.format(count=rest) if rest else "")
@@ -248,7 +248,7 @@ def invoice_title(
 def invoice_description(
     number: str, lines: Sequence[OrderLine], language: str, words: InvoiceWords
 ) -> str:
-    """ "Order #123: Fly agaric mug ×2, Amanita print" within 255 characters."""
+    """The description, such as "Order #123: Fly agaric mug ×2, Amanita print", within 255."""
     items = ", ".join(name + quantity for name, quantity in (_item(li, language) for li in lines))
     return fit_text(f"{words.order.format(number=number)}: {items}", MAX_DESCRIPTION)
 
