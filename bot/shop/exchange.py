@@ -127,7 +127,7 @@ def _finish(source: str, problems: list[tuple[int, str]], catalog: Catalog | Non
 
 
 def _no_constants(name: str) -> object:
-    raise ValueError(f"{name} is not a number a price or a stock can be")
+    raise ValueError(f"{name} is not a JSON number (write a number such as 12.50)")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -209,15 +209,15 @@ def _minor(price: object, currency: object) -> int:
 
 
 def _json_category(category: Category) -> dict[str, Any]:
-    return {"id": category.id, "title": category.title, "active": category.active}
+    return {"id": category.id, "title": _ordered(category.title), "active": category.active}
 
 
 def _json_product(product: Product) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": product.id,
         "category": product.category,
-        "title": product.title,
-        "description": product.description,
+        "title": _ordered(product.title),
+        "description": _ordered(product.description),
         # Major units as a decimal string: "12.50", "25" (Stars); never a float.
         "price": str(from_minor(product.price, product.currency)),
         "currency": product.currency,
@@ -342,29 +342,32 @@ def parse_csv(raw: bytes, *, source: str) -> Catalog:
         row, row_problems = _csv_row(cells, columns)
         row_id = row.get("id", "")
         row_type = row.pop(TYPE, "")
-        if row_type == CATEGORY_ROW:
+        if len(cells) > len(columns):
+            # A comma too many (an unquoted "1,250") shifts every cell after it: nothing
+            # else said about this row would make sense. (Excel pads every row to its used
+            # range and writes that many header cells too, empty ones included.)
+            row_problems = [("", f"{len(cells)} cells but the header has {len(columns)} columns")]
+        elif row_type == CATEGORY_ROW:
             where.add("categories", len(categories), number, row_id)
             categories.append(row)
         elif row_type == PRODUCT_ROW:
             where.add("products", len(products), number, row_id)
             products.append(row)
         else:
-            row_problems.insert(
-                0,
-                (
-                    TYPE,
-                    f"{row_type!r} is neither {CATEGORY_ROW!r} nor {PRODUCT_ROW!r}"
-                    if row_type
-                    else f"is required: {CATEGORY_ROW!r} or {PRODUCT_ROW!r}",
-                ),
-            )
+            row_problems.insert(0, (TYPE, _type_problem(row_type)))
         problems += [
-            (number, f"{_row_name(number, row_id)}, {field}: {message}")
-            for field, message in row_problems
+            (number, f"{_row_name(number, row_id)}{_csv_field((field,) if field else ())}: {text}")
+            for field, text in row_problems
         ]
     catalog, found = validate_catalog(categories, products)
     problems += [where.name(p) for p in found]
     return _finish(source, problems, catalog)
+
+
+def _type_problem(row_type: str) -> str:
+    if row_type:
+        return f"{row_type!r} is neither {CATEGORY_ROW!r} nor {PRODUCT_ROW!r}"
+    return f"is required: {CATEGORY_ROW!r} or {PRODUCT_ROW!r}"
 
 
 def _header(cells: list[str], source: str) -> list[tuple[str, str | None] | None]:
@@ -431,8 +434,10 @@ def _csv_row(
             (field, "a category row leaves this empty")
             for field in sorted(values.keys() - CATEGORY_COLUMNS)
         ]
-        if texts["description"]:
-            problems.append(("description", "a category row leaves this empty"))
+        problems += [
+            (f"description_{lang}", "a category row leaves this empty")
+            for lang in texts["description"]
+        ]
         row["title"] = texts["title"]
     else:
         row.update(texts)
@@ -497,11 +502,17 @@ def _csv_bool(cell: str, problems: _Problems) -> bool:
 
 
 def _languages(texts: Iterable[Mapping[str, str]]) -> list[str]:
-    """Every language in ``texts``, English first, then in order of first appearance."""
-    seen = dict.fromkeys(["en"])
-    for text in texts:
-        seen.update(dict.fromkeys(text))
-    return list(seen)
+    """Every language in ``texts``: English first, the others in alphabetical order (the
+    order both formats write, so an export does not change with the order texts came in)."""
+    return sorted({lang for text in texts for lang in text} | {"en"}, key=_language_order)
+
+
+def _language_order(lang: str) -> tuple[bool, str]:
+    return lang != "en", lang
+
+
+def _ordered(texts: Mapping[str, str]) -> dict[str, str]:
+    return {lang: texts[lang] for lang in sorted(texts, key=_language_order)}
 
 
 def dump_csv(catalog: Catalog) -> bytes:
