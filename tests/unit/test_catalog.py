@@ -707,3 +707,41 @@ def test_a_long_summary_names_a_few_ids_and_counts_the_rest():
     new = _diff_shop(*(_product_row(id=f"p{n}") for n in range(12)))
     (line,) = diff(_diff_shop(), new).summary()
     assert line == "add 12 products (p0, p1, p2, p3, p4 and 7 more)"
+
+
+# ---- defects of the file reader before this change (each fails on the old reader) -----------
+
+
+def test_a_json_number_with_more_digits_than_a_float_holds_is_refused_not_rounded():
+    # Parsed as a float this was 12.5: an author's 12.500000000000000001 became €12.50.
+    raw = _catalog(price="PRICE").replace(b'"PRICE"', b"12.500000000000000001")
+    with pytest.raises(CatalogError) as info:
+        parse_catalog(raw, source="shop.json", static_base=None)
+    assert "products[0].price: 12.500000000000000001 EUR is not a whole number" in str(info.value)
+
+
+def test_a_json_key_given_twice_is_refused_rather_than_silently_keeping_the_last():
+    raw = _catalog().replace(b'"price": "12.50"', b'"price": "12.50", "price": "1.25"')
+    with pytest.raises(CatalogError, match="the key 'price' appears twice"):
+        parse_catalog(raw, source="shop.json", static_base=None)
+
+
+def test_a_file_with_several_broken_references_reports_every_one():
+    data = json.loads(_catalog())
+    mug = data["products"][0]
+    data["categories"].append(dict(data["categories"][0]))  # "mugs" twice
+    data["products"] += [dict(mug), {**mug, "id": "cup", "category": "cups"}, dict(mug)]
+    with pytest.raises(CatalogError) as info:
+        parse_catalog(json.dumps(data).encode(), source="shop.json", static_base=None)
+    assert info.value.problems == (
+        "categories[1].id: 'mugs' appears twice",
+        "products[1].id: 'mug' appears twice",
+        "products[2].category: no category 'cups'",
+        "products[3].id: 'mug' appears twice",
+    )
+
+
+@pytest.mark.parametrize("price", ["1_000", "١٢"])
+def test_a_price_python_would_read_but_no_spreadsheet_writes_is_refused(price):
+    with pytest.raises(CatalogError, match=r"products\[0\]\.price: .* is not a number"):
+        parse_catalog(_catalog(price=price), source="shop.json", static_base=None)
