@@ -562,7 +562,7 @@ def expand_static(catalog: Catalog, base: str | None, *, source: str = "catalog"
 # imports inside the functions.
 
 
-def load_catalog(path: Path, *, static_base: str | None = None) -> Catalog:
+def load_catalog(path: Path | str, *, static_base: str | None = None) -> Catalog:
     """Read a catalog file (JSON or CSV) and expand ``{static}``: see exchange.load_catalog."""
     from bot.shop.exchange import load_catalog as load  # noqa: PLC0415 - see above
 
@@ -576,7 +576,7 @@ def parse_catalog(raw: bytes, *, source: str, static_base: str | None) -> Catalo
     return expand_static(parse_json(raw, source=source), static_base, source=source)
 
 
-def uses_static(path: Path) -> bool:
+def uses_static(path: Path | str) -> bool:
     """Whether the catalog file needs a ``{static}`` base URL (checked before serving one)."""
     from bot.shop.exchange import uses_static as file_uses_static  # noqa: PLC0415 - see above
 

@@ -68,11 +68,12 @@ def _format(path: Path) -> str:
     return suffix
 
 
-def read_catalog(path: Path) -> Catalog:
+def read_catalog(path: Path | str) -> Catalog:
     """The catalog in ``path`` (.json or .csv), every rule checked, ``{static}`` kept raw.
 
     Raises CatalogError listing every problem of the file.
     """
+    path = Path(path)
     fmt = _format(path)
     try:
         raw = path.read_bytes()
@@ -82,11 +83,12 @@ def read_catalog(path: Path) -> Catalog:
     return parse(raw, source=str(path))
 
 
-def write_catalog(catalog: Catalog, path: Path) -> None:
+def write_catalog(catalog: Catalog, path: Path | str) -> None:
     """Write ``catalog`` to ``path`` in the format its extension names, atomically: a crash
     leaves the old file or the whole new one, never half of one. Write the raw catalog (with
     ``{static}``), not one expanded for a machine. CatalogError if the file cannot be written.
     """
+    path = Path(path)
     data = dump_json(catalog) if _format(path) == ".json" else dump_csv(catalog)
     try:
         atomic_write(path, data, tag="catalog")
@@ -94,15 +96,15 @@ def write_catalog(catalog: Catalog, path: Path) -> None:
         raise CatalogError(str(path), [f"cannot write the catalog: {exc.strerror}"]) from exc
 
 
-def load_catalog(path: Path, *, static_base: str | None = None) -> Catalog:
+def load_catalog(path: Path | str, *, static_base: str | None = None) -> Catalog:
     """Read the catalog file and expand ``{static}`` against ``static_base`` (refused when a
     URL needs a base and there is none). Today's start-up path (bot/app/runner.py)."""
     return expand_static(read_catalog(path), static_base, source=str(path))
 
 
-def uses_static(path: Path) -> bool:
+def uses_static(path: Path | str) -> bool:
     """Whether the catalog file needs a ``{static}`` base URL (checked before serving one)."""
-    return STATIC_PLACEHOLDER.encode() in path.read_bytes()
+    return STATIC_PLACEHOLDER.encode() in Path(path).read_bytes()
 
 
 def _decode(raw: bytes, source: str, hint: str) -> str:
@@ -272,12 +274,13 @@ _FALSE = frozenset({"false", "no", "0"})
 
 def _column(name: str) -> tuple[str, str | None] | None:
     """A header cell as (field, language): "price" -> ("price", None), "title_ru" ->
-    ("title", "ru"); None when it is no catalog column."""
-    if name in PLAIN_COLUMNS:
-        return name, None
+    ("title", "ru"); None when it is no catalog column. Field names in any case ("Price"),
+    language codes as codes are written ("title_pt_BR")."""
+    if name.lower() in PLAIN_COLUMNS:
+        return name.lower(), None
     field, _, lang = name.partition("_")
-    if field in TEXT_FIELDS and LANGUAGE_PATTERN.fullmatch(lang):
-        return field, lang
+    if field.lower() in TEXT_FIELDS and LANGUAGE_PATTERN.fullmatch(lang):
+        return field.lower(), lang
     return None
 
 
@@ -382,14 +385,15 @@ def _header(cells: list[str], source: str) -> list[tuple[str, str | None] | None
             columns.append(None)  # Excel adds empty columns after the last one
             continue
         column = _column(name)
+        key = "" if column is None else "_".join(part for part in column if part)
         if column is None:
             problems.append(
                 f"column {name!r} is not a catalog column (the columns are: "
                 f"{', '.join(_known_columns())})"
             )
-        elif name in seen:
+        elif key in seen:
             problems.append(f"column {name!r} appears twice")
-        seen.add(name)
+        seen.add(key)
         columns.append(column)
     problems += [f"no column {name!r}" for name in REQUIRED_COLUMNS if name not in seen]
     if problems:
