@@ -1,14 +1,14 @@
 """Prices as the shopper's locale writes them, for the product list (keyboards.py) and the
-card (views.py)."""
+card (views.py). A price arrives in minor units (``Product.price``: 1250 is €12.50)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import lru_cache
 
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
-from bot.shop.catalog import STARS, Product
+from bot.shop.catalog import Product
+from bot.shop.money import STARS, exponent, from_minor
 
 
 def price_text(product: Product, locale: str) -> str:
@@ -20,14 +20,20 @@ def price_text(product: Product, locale: str) -> str:
     star and amount on one line. The same text works on a pay button, where the Bot API turns
     "⭐" into its Star icon (https://core.telegram.org/bots/api#inlinekeyboardbutton).
     """
-    return _price_text(product.price, product.currency, locale)
+    return amount_text(product.price, product.currency, locale)
 
 
 # Babel takes 25-35 us a price (timeit, this box); a category page shows up to a page of
 # them on every turn, where the rest of its keyboard costs about 60 us. A shop has few
 # distinct prices, so they are formatted once per (amount, currency, language).
 @lru_cache(maxsize=1024)
-def _price_text(price: Decimal, currency: str, locale: str) -> str:
+def amount_text(amount: int, currency: str, locale: str) -> str:
+    """``amount`` minor units of ``currency`` as ``locale`` writes them (a cart's total too)."""
+    value = from_minor(amount, currency)
     if currency == STARS:
-        return f"⭐\N{NO-BREAK SPACE}{format_decimal(price, locale=locale)}"
-    return format_currency(price, currency, locale=locale)
+        return f"⭐\N{NO-BREAK SPACE}{format_decimal(value, locale=locale)}"
+    # Babel rounds to CLDR's decimals for the currency, which for AFN, ALL, LBP, RSD and YER
+    # are 0 where Telegram charges 2 (see money.py): "AFN13" for 12.50. For those the locale's
+    # pattern decides, and its 2 decimals are theirs.
+    natural = get_currency_precision(currency) == exponent(currency)
+    return format_currency(value, currency, locale=locale, currency_digits=natural)

@@ -42,7 +42,7 @@ def _markup(buttons: Sequence[InlineKeyboardButton], *sizes: int) -> InlineKeybo
 
 def categories_keyboard(catalog: Catalog, locale: str) -> InlineKeyboardMarkup:
     return _categories_markup(
-        tuple((category.id, pick(category.title, locale)) for category in catalog.categories)
+        tuple((category.id, pick(category.title, locale)) for category in catalog.shown_categories)
     )
 
 

@@ -33,21 +33,19 @@ def _rows(markup: InlineKeyboardMarkup) -> list[list[str]]:
 
 
 def _catalog(products: int, title: str = "Mugs") -> Catalog:
-    return Catalog.model_validate(
-        {
-            "categories": [{"id": "mugs", "title": {"en": title, "ru": "Кружки"}}],
-            "products": [
-                {
-                    "id": f"mug-{i}",
-                    "category": "mugs",
-                    "title": {"en": f"Mug {i}"},
-                    "description": {"en": "A mug."},
-                    "price": "9.90",
-                    "currency": "EUR",
-                }
-                for i in range(1, products + 1)
-            ],
-        }
+    return Catalog.validated(
+        [{"id": "mugs", "title": {"en": title, "ru": "Кружки"}}],
+        [
+            {
+                "id": f"mug-{i}",
+                "category": "mugs",
+                "title": {"en": f"Mug {i}"},
+                "description": {"en": "A mug."},
+                "price": 990,  # minor units: €9.90
+                "currency": "EUR",
+            }
+            for i in range(1, products + 1)
+        ],
     )
 
 
@@ -97,25 +95,24 @@ def test_pages_have_only_buttons_that_go_somewhere_and_say_where_in_the_text(num
 def test_each_product_button_shows_its_price_as_the_shoppers_language_writes_it(
     i18n, language, buttons
 ):
-    shop_window = [  # (title en, title ru, price, currency)
-        ("Fly agaric mug", "Кружка «Мухомор»", "16.00", "EUR"),
-        ("Mascot sticker", "Наклейка", "50", "XTR"),
+    shop_window = [  # (title en, title ru, price in minor units, currency, kind)
+        ("Fly agaric mug", "Кружка «Мухомор»", 1600, "EUR", "physical"),
+        ("Mascot sticker", "Наклейка", 50, "XTR", "digital"),
     ]
-    catalog = Catalog.model_validate(
-        {
-            "categories": [{"id": "shop", "title": {"en": "Shop"}}],
-            "products": [
-                {
-                    "id": f"p{n}",
-                    "category": "shop",
-                    "title": {"en": en, "ru": ru},
-                    "description": {"en": "For sale."},
-                    "price": price,
-                    "currency": currency,
-                }
-                for n, (en, ru, price, currency) in enumerate(shop_window)
-            ],
-        }
+    catalog = Catalog.validated(
+        [{"id": "shop", "title": {"en": "Shop"}}],
+        [
+            {
+                "id": f"p{n}",
+                "category": "shop",
+                "title": {"en": en, "ru": ru},
+                "description": {"en": "For sale."},
+                "price": price,
+                "currency": currency,
+                "kind": kind,
+            }
+            for n, (en, ru, price, currency, kind) in enumerate(shop_window)
+        ],
     )
     page = paginate(catalog.products_in("shop"), 0)
     with i18n.context(), i18n.use_locale(language):
@@ -150,3 +147,29 @@ def test_help_lists_the_menus_commands_and_admin_ones_only_for_admins(i18n, lang
     if language == "ru":
         assert "Каталог" in shopper
         assert "Для администраторов" in admin
+
+
+def test_hidden_categories_and_products_stay_off_the_shoppers_buttons(i18n):
+    catalog = Catalog.validated(
+        [
+            {"id": "mugs", "title": {"en": "Mugs"}},
+            {"id": "attic", "title": {"en": "Attic"}, "active": False},
+        ],
+        [
+            {
+                "id": f"mug-{i}",
+                "category": "mugs",
+                "title": {"en": f"Mug {i}"},
+                "description": {"en": "A mug."},
+                "price": 990,
+                "currency": "EUR",
+                "active": i != 2,
+            }
+            for i in range(1, 4)
+        ],
+    )
+    assert _rows(categories_keyboard(catalog, "en")) == [["Mugs"]]
+    page = paginate(catalog.products_in("mugs"), 0)
+    with i18n.context(), i18n.use_locale("en"):
+        rows = _rows(products_keyboard("mugs", page, "en"))
+    assert rows == [["Mug 1 · €9.90"], ["Mug 3 · €9.90"], ["⬅️ Categories"]]
