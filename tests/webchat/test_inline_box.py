@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from PIL import Image
 from playwright.async_api import BrowserContext, Page, expect
 
 from sandbox.testing import RunningSandbox
 from tests.webchat.conftest import BotCalls
+from webchat import create_webchat_app
 
 # Each test starts Chromium; on a loaded 2-core box that alone can take a minute.
 pytestmark = pytest.mark.timeout(600)
@@ -241,3 +243,51 @@ async def test_share_opens_the_chat_picker_then_the_inline_box_of_the_chosen_cha
     # The bot was started with the card's payload (after the START pressed when the chat opened).
     starts = [u["message"]["text"] for u in seen if "message" in u]
     assert starts == ["/start", "/start product-7"]
+
+
+# ---------------------------------------------------------------- thumbnails by URL
+
+
+async def test_a_thumbnail_by_url_is_fetched_for_the_page_and_only_a_picture_is_served(
+    aiohttp_client: Any, aiohttp_server: Any, sandbox: RunningSandbox, bot: BotCalls
+):
+    picture = jpeg("teal")
+
+    async def thumb(_request: web.Request) -> web.Response:
+        return web.Response(body=picture, content_type="image/jpeg")
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text="<script>alert(1)</script>", content_type="text/html")
+
+    origin = web.Application()
+    origin.router.add_get("/t.jpg", thumb)
+    origin.router.add_get("/t.html", page)
+    server = await aiohttp_server(origin)
+    client = await aiohttp_client(create_webchat_app(sandbox.sandbox, sandbox.token))
+    shown = await sandbox.client.inline_query(USER, "mug", wait=False)
+    results = [
+        {**_article("good"), "thumbnail_url": str(server.make_url("/t.jpg"))},
+        {**_article("bad"), "thumbnail_url": str(server.make_url("/t.html"))},
+        _article("none"),
+    ]
+    await bot("answerInlineQuery", inline_query_id=shown["inline_query_id"], results=results)
+    base = f"/webchat/inline/{shown['inline_query_id']}"
+
+    good = await client.get(f"{base}/0/thumb")
+    assert (good.status, good.content_type) == (200, "image/jpeg")
+    assert await good.read() == picture
+    assert good.headers["X-Content-Type-Options"] == "nosniff"
+    # A web page is no thumbnail: nothing of it reaches the page.
+    assert (await client.get(f"{base}/1/thumb")).status == 502
+    assert (await client.get(f"{base}/2/thumb")).status == 404
+    assert (await client.get(f"{base}/3/thumb")).status == 404
+    assert (await client.get("/webchat/inline/404/0/thumb")).status == 404
+
+
+def _article(result_id: str) -> dict[str, Any]:
+    return {
+        "type": "article",
+        "id": result_id,
+        "title": result_id,
+        "input_message_content": {"message_text": result_id},
+    }
