@@ -245,10 +245,14 @@ def _parse_result(sb: Sandbox, bot: Bot, raw: Any) -> InlineResult:
     shown = {**raw, "type": kind, "id": result_id}
     if kind == "article":
         _string(raw, "title", required=True)
+        _string(raw, "description")
+        _string(raw, "url")
         content = _message_content(raw, required=True)
         assert content is not None  # noqa: S101 - required=True never answers None
         return InlineResult(result_id, kind, shown, _checked_text(content), reply_markup=markup)
     if kind == "photo":
+        _string(raw, "title")
+        _string(raw, "description")
         location = _string(raw, "photo_url") or _string(raw, "photo_file_id", required=True)
         content = _message_content(raw, required=False)
         fields = _checked_text(content) if content is not None else _caption_content(raw)
@@ -286,7 +290,7 @@ def _check_result(result: InlineResult) -> None:
         raise ApiError(400, RESULT_ID_INVALID)
     raw = result.shown
     if result.type == "article":
-        if not raw.get("title"):
+        if not _string(raw, "title"):
             raise ApiError(400, ARTICLE_TITLE_EMPTY)
         thumbnail = _thumbnail_url(raw)
         if thumbnail and not _is_web_url(thumbnail):
@@ -465,8 +469,9 @@ def _cached(sb: Sandbox, bot: Bot, query: InlineQuery) -> InlineAnswer | None:
 
 
 def cut_query(text: str) -> str:
-    """The query as the bot receives it: Telegram cuts it to 256 characters (a longer one is
-    not refused). Counted in code points, so an emoji is never split in half."""
+    """The query as the bot receives it: Telegram cuts it to 256 characters, a longer one is
+    not refused (https://github.com/python-telegram-bot/python-telegram-bot/issues/264).
+    Counted in code points, so an emoji is never split in half."""
     return text[:MAX_INLINE_QUERY_LENGTH]
 
 

@@ -378,6 +378,11 @@ async def test_results_may_be_empty(api, sandbox):
         ),
         ({**article(), "title": ""}, "Bad Request: ARTICLE_TITLE_EMPTY"),
         (
+            {**article(), "description": ["Ceramic"]},
+            'Bad Request: can\'t parse inline query result: Field "description" must be of type '
+            "String",
+        ),
+        (
             {"type": "article", "id": "1", "title": "t"},
             "Bad Request: can't parse inline query result: Can't find field \"message_text\"",
         ),
