@@ -224,3 +224,93 @@ class SandboxClient:
             "POST", "/sandbox/flood", json={"enabled": enabled, **limits}
         )
         return result
+
+    # -- inline mode (sandbox/inline.py) -----------------------------------------------------
+
+    async def inline_query(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        offset: str = "",
+        chat_id: int | None = None,
+        chat_type: str | None = None,
+        wait: bool = True,
+    ) -> dict[str, Any]:
+        """The user types "@bot query" in a chat (default: the chat with the bot); with
+        ``wait``, returns once the bot answered: results, next_offset, ... (502 when it does
+        not answer in time). chat_id as the user sees it: the user's own id is Saved Messages."""
+        body: dict[str, Any] = {"query": query, "offset": offset, "wait": wait}
+        if chat_id is not None:
+            body["chat_id"] = chat_id
+        if chat_type is not None:
+            body["chat_type"] = chat_type
+        result: dict[str, Any] = await self._request(
+            "POST", self._bot_path(f"/users/{user_id}/inline_queries"), json=body
+        )
+        return result
+
+    async def inline_query_state(self, user_id: int, query_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request(
+            "GET", self._bot_path(f"/users/{user_id}/inline_queries/{query_id}")
+        )
+        return result
+
+    async def choose_inline_result(
+        self, user_id: int, query_id: str, result_id: str
+    ) -> dict[str, Any]:
+        """The user picks a result: {"message", "chat_id", "inline_message_id"}."""
+        result: dict[str, Any] = await self._request(
+            "POST",
+            self._bot_path(f"/users/{user_id}/inline_queries/{query_id}/choose"),
+            json={"result_id": result_id},
+        )
+        return result
+
+    async def press_switch_inline(
+        self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """The user presses a switch-inline button: {"query", "input", "target", ...}."""
+        body: dict[str, Any] = {"message_id": message_id, "text": text}
+        if chat_id is not None:
+            body["chat_id"] = chat_id
+        result: dict[str, Any] = await self._request(
+            "POST", self._bot_path(f"/users/{user_id}/switch_inline"), json=body
+        )
+        return result
+
+    async def user_chat_messages(self, user_id: int, chat_id: int) -> list[dict[str, Any]]:
+        """A chat as the user sees it (Saved Messages: the user's own id)."""
+        result: list[dict[str, Any]] = await self._request(
+            "GET", self._bot_path(f"/users/{user_id}/chats/{chat_id}/messages")
+        )
+        return result
+
+    async def write_in_user_chat(self, user_id: int, chat_id: int, text: str) -> dict[str, Any]:
+        """The user writes in Saved Messages (their own id) or to another user: no bot hears."""
+        result: dict[str, Any] = await self._request(
+            "POST",
+            self._bot_path(f"/users/{user_id}/chats/{chat_id}/messages"),
+            json={"text": text},
+        )
+        return result
+
+    async def set_inline(
+        self,
+        *,
+        inline: bool | None = None,
+        placeholder: str | None = None,
+        feedback: bool | None = None,
+    ) -> dict[str, Any]:
+        """BotFather's /setinline (on/off, placeholder) and /setinlinefeedback."""
+        body = {
+            key: value
+            for key, value in (
+                ("inline", inline),
+                ("placeholder", placeholder),
+                ("feedback", feedback),
+            )
+            if value is not None
+        }
+        result: dict[str, Any] = await self._request("POST", self._bot_path("/inline"), json=body)
+        return result

@@ -26,11 +26,17 @@ class SandboxConfig:
     url_fetch_timeout: float = 10.0
     # How long a callback query can still be answered.
     callback_query_ttl: float = 60.0
+    # How long an inline query can still be answered, on `clock`, and how long the user side
+    # waits for that answer, with `sleep`. Telegram does not publish it; bots report about
+    # 10 seconds before "query is too old", and the app then says the bot is not responding.
+    inline_query_ttl: float = 10.0
     # How many calls, updates, messages and file bytes are kept (the oldest go first).
     retention: Retention = field(default_factory=Retention)
-    # How a fault's delay is waited out: a test passes a sleep that ends when it says so.
+    # How a fault's delay and the wait for an inline answer are waited out: a test passes a
+    # sleep that ends when it says so.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    # The clock of flood control (sendMessage & co. past Telegram's limits get 429).
+    # The clock of flood control (sendMessage & co. past Telegram's limits get 429) and of
+    # inline queries (their expiry, Telegram's cache of answers).
     clock: Callable[[], float] = time.monotonic
 
 

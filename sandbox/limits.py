@@ -455,3 +455,41 @@ def find_bot_commands(text: str, entities: list[dict[str, Any]]) -> list[dict[st
                 found.append({"type": "bot_command", "offset": offset, "length": length})
         at = text.find("/", max(end, at + 1))
     return found
+
+
+# ---------------------------------------------------------------- inline mode (sandbox/inline.py)
+# answerInlineQuery's texts come from three layers, as the official server forwards them: the
+# Bot API server's own parsing ("can't parse inline query result: ..."), TDLib's checks (first
+# letter lowered), and Telegram's MTProto errors of messages.setInlineBotResults, passed
+# through as they are (RESULT_ID_DUPLICATE; https://core.telegram.org/method/messages.setInlineBotResults).
+
+MAX_INLINE_RESULTS = 50
+MAX_INLINE_RESULT_ID_BYTES = 64
+MAX_INLINE_NEXT_OFFSET_BYTES = 64
+MAX_INLINE_QUERY_LENGTH = 256  # Telegram cuts a longer query to this many characters
+MAX_INLINE_CACHE_TIME = 24 * 60 * 60  # the Bot API server clamps cache_time to 0..86400
+DEFAULT_INLINE_CACHE_TIME = 300
+MAX_START_PARAMETER_LENGTH = 64
+
+INLINE_RESULTS_TOO_MANY = "Bad Request: too many inline query results specified"
+INLINE_RESULT_UNPARSABLE = "Bad Request: can't parse inline query result: "
+INLINE_RESULTS_UNPARSABLE = "Bad Request: can't parse JSON encoded inline query results: "
+INLINE_RESULTS_NOT_ARRAY = "Bad Request: expected an Array of inline query results"
+INLINE_BUTTON_UNPARSABLE = "Bad Request: can't parse inline query results button: "
+INLINE_BUTTON_NOT_JSON = "Bad Request: can't parse inline query results button JSON object"
+INLINE_TEXT_EMPTY = "Bad Request: text must be non-empty"  # TDLib's, for a blank message_text
+START_PARAMETER_EMPTY = "Bad Request: can't use empty start_parameter"
+START_PARAMETER_TOO_LONG = "Bad Request: too long start_parameter specified"
+START_PARAMETER_INVALID = "Bad Request: unallowed characters in start_parameter are used"
+RESULT_ID_INVALID = "Bad Request: RESULT_ID_INVALID"  # empty or over 64 bytes
+RESULT_ID_DUPLICATE = "Bad Request: RESULT_ID_DUPLICATE"
+NEXT_OFFSET_INVALID = "Bad Request: NEXT_OFFSET_INVALID"
+ARTICLE_TITLE_EMPTY = "Bad Request: ARTICLE_TITLE_EMPTY"
+PHOTO_THUMB_URL_EMPTY = "Bad Request: PHOTO_THUMB_URL_EMPTY"
+WEBDOCUMENT_URL_INVALID = "Bad Request: WEBDOCUMENT_URL_INVALID"
+SWITCH_PM_TEXT_EMPTY = "Bad Request: SWITCH_PM_TEXT_EMPTY"
+INLINE_MESSAGE_TOO_LONG = "Bad Request: MESSAGE_TOO_LONG"
+INLINE_CAPTION_TOO_LONG = "Bad Request: MEDIA_CAPTION_TOO_LONG"
+# What a user's app hears: TDLib's texts (a bot without inline mode; BOT_RESPONSE_TIMEOUT).
+INLINE_NOT_SUPPORTED = "Bot doesn't support inline queries"
+BOT_NOT_RESPONDING = "The bot is not responding"

@@ -64,6 +64,8 @@ class Retention:
     pending_updates: int = 10_000  # per bot: updates no getUpdates or webhook has taken
     messages: int = 10_000  # per chat: what edits, replies and the chat history can reach
     callback_queries: int = 10_000  # per bot: button presses and their answers
+    inline_queries: int = 10_000  # per bot: inline queries, their answers and cached answers
+    user_chats: int = 1_000  # chats no bot is in (Saved Messages, user to user), and their users
     file_bytes: int = 512 * 1024 * 1024  # all files together (at least Telegram's 50 MB)
 
 
@@ -276,6 +278,110 @@ class CallRecord:
         }
 
 
+# ---------------------------------------------------------------- inline mode (sandbox/inline.py)
+
+
+@dataclass(frozen=True)
+class InlineResult:
+    """One result of an inline answer, checked: what the app shows and what picking it sends."""
+
+    id: str
+    type: str  # "article" or "photo"
+    shown: dict[str, Any]  # the result as the bot gave it, for the user side to draw
+    content: dict[str, Any]  # the Message fields it sends: text/entities or caption/...
+    photo_file_id: str | None = None  # a cached photo (this bot's file_id)
+    photo_url: str | None = None  # a photo Telegram fetches when the result is picked
+    reply_markup: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class InlineAnswer:
+    """A successful answerInlineQuery: the results a user sees and may pick from."""
+
+    results: tuple[InlineResult, ...]
+    next_offset: str
+    cache_time: int
+    is_personal: bool
+    button: dict[str, Any] | None
+    # Telegram's apps lay media-only answers out as a grid (TDLib's is_gallery).
+    gallery: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "results": [result.shown for result in self.results],
+            "next_offset": self.next_offset,
+            "cache_time": self.cache_time,
+            "is_personal": self.is_personal,
+            "button": self.button,
+            "gallery": self.gallery,
+        }
+
+
+@dataclass
+class InlineQuery:
+    """A query a user typed as "@bot text" in a chat, and the bot's answer once it gives one."""
+
+    id: str
+    user_id: int
+    query: str
+    offset: str
+    chat_type: str  # sender, private, group, supergroup or channel (Telegram's InlineQuery)
+    # Where a picked result goes, as the user sees that chat (the bot's id: the chat with the
+    # bot; the user's own id: Saved Messages); None for a chat the sandbox does not model.
+    chat_id: int | None
+    created: float  # on SandboxConfig.clock
+    answer: InlineAnswer | None = None
+    # Answered from Telegram's cache: the bot never saw this query.
+    cached: bool = False
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+# Telegram caches an answer per query text, offset and chat type, for everyone or (is_personal)
+# for the one user: (query, offset, chat_type, user_id or 0).
+InlineCacheKey = tuple[str, str, str, int]
+
+
+@dataclass
+class InlineMode:
+    """BotFather's inline settings of one bot, and its inline queries.
+
+    /setinline: on by default in the sandbox, so `./run.sh dev` can be tried inline at once
+    (a real bot starts with it off); its placeholder is what the input shows after "@bot ".
+    /setinlinefeedback: chosen_inline_result updates, off by default as in BotFather."""
+
+    enabled: bool = True
+    placeholder: str = ""
+    feedback: bool = False
+    queries: MutableMapping[str, InlineQuery] = field(
+        default_factory=lambda: FIFOCache(Retention.inline_queries)
+    )
+    # Answers Telegram gives again without asking the bot, until cache_time runs out.
+    cache: MutableMapping[InlineCacheKey, tuple[float, InlineAnswer]] = field(
+        default_factory=lambda: FIFOCache(Retention.inline_queries)
+    )
+
+    def settings(self) -> dict[str, Any]:
+        return {"inline": self.enabled, "placeholder": self.placeholder, "feedback": self.feedback}
+
+
+@dataclass
+class UserChat:
+    """A chat no bot is in, where a user can still send inline results: a user's Saved Messages
+    (both ids the same) or two users' private chat. Messages keep the sender's view of the chat;
+    the user side shows each reader theirs."""
+
+    users: tuple[int, int]  # smaller id first
+    messages: MutableMapping[int, StoredMessage] = field(
+        default_factory=lambda: FIFOCache(Retention.messages)
+    )
+    next_message_id: int = 1
+
+    def new_message_id(self) -> int:
+        message_id = self.next_message_id
+        self.next_message_id += 1
+        return message_id
+
+
 @dataclass
 class Bot:
     token: str
@@ -305,6 +411,8 @@ class Bot:
     # ("name" | "description" | "short_description", language_code) -> text. The name for
     # all languages ("") is first_name, which getMe answers.
     profile: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Inline mode: BotFather's switches, the queries users typed and Telegram's answer cache.
+    inline: InlineMode = field(default_factory=InlineMode)
 
     def profile_text(self, kind: str, language: str) -> str:
         """The bot's name or (short) description as a user whose app speaks ``language``
@@ -324,7 +432,7 @@ class Bot:
             "username": self.username,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": self.inline.enabled,
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
@@ -360,6 +468,11 @@ class SandboxState:
         self._call_ids = itertools.count(1)
         self._file_counter = itertools.count(1)
         self.closing = False
+        # Chats no bot is in, and the users known only from them or from inline mode.
+        self.user_chats: MutableMapping[tuple[int, int], UserChat] = FIFOCache(
+            self.retention.user_chats
+        )
+        self.people: MutableMapping[int, User] = FIFOCache(self.retention.user_chats)
         for token in tokens or ():
             if TOKEN_RE.match(token) is None:
                 raise ValueError(f"not a bot token (<digits>:<text>): {token!r}")
@@ -383,6 +496,10 @@ class SandboxState:
             username=f"sandbox_{bot_id}_bot",
             calls=deque(maxlen=self.retention.calls),
             callback_queries=FIFOCache(self.retention.callback_queries),
+            inline=InlineMode(
+                queries=FIFOCache(self.retention.inline_queries),
+                cache=FIFOCache(self.retention.inline_queries),
+            ),
         )
         self.bots[token] = bot
         return bot
@@ -518,3 +635,39 @@ class SandboxState:
     def record_call(self, bot: Bot, call: CallRecord) -> None:
         bot.calls.append(call)
         self.hub.publish(Event("call", bot.token, None, call.to_json()))
+
+    # -- chats no bot is in (inline results land there) --------------------------------------
+
+    def person(self, bot: Bot, user_id: int, **names: str | None) -> User:
+        """A user as this bot's side of the sandbox knows them: from their chat with the bot,
+        else from inline mode or chats between users; names given update it."""
+        chat = bot.chats.get(user_id)
+        if chat is not None:
+            user = chat.user
+        else:
+            user = self.people.get(user_id) or User(id=user_id, first_name=f"User {user_id}")
+            self.people[user_id] = user
+        if names.get("first_name"):
+            user.first_name = str(names["first_name"])
+        for key in ("last_name", "username", "language_code"):
+            value = names.get(key)
+            if value is not None:
+                setattr(user, key, value or None)
+        return user
+
+    def chat_between(self, a: int, b: int) -> UserChat:
+        """The chat of users a and b (a == b: a's Saved Messages), made on first use."""
+        users = (min(a, b), max(a, b))
+        chat = self.user_chats.get(users)
+        if chat is None:
+            chat = UserChat(users=users, messages=FIFOCache(self.retention.messages))
+            self.user_chats[users] = chat
+        return chat
+
+    def store_user_chat_message(self, token: str, chat: UserChat, message: dict[str, Any]) -> None:
+        """Keep a message posted in a chat no bot is in; observers of ``token`` (the bot it
+        came through, or the web chat's bot) hear of it as a "user_message" event."""
+        chat.messages[message["message_id"]] = StoredMessage(message=message, from_bot=False)
+        self.hub.publish(
+            Event("user_message", token, None, {"users": list(chat.users), "message": message})
+        )

@@ -15,11 +15,12 @@ import orjson
 from aiohttp import BodyPartReader, web
 from aiohttp.typedefs import Handler
 
+from sandbox import inline
 from sandbox.core import Sandbox
 from sandbox.faults import Fault, FaultSpecError
 from sandbox.limits import MAX_UPLOAD_BYTES, ApiError, utf16_len
 from sandbox.media import ingest, media_content
-from sandbox.state import Bot, CallbackQuery, Chat
+from sandbox.state import Bot, CallbackQuery, Chat, StoredMessage, User
 
 SANDBOX_KEY = web.AppKey("sandbox", Sandbox)
 
@@ -333,3 +334,200 @@ async def set_flood(request: web.Request) -> web.Response:
     flood = _sb(request).flood
     flood.configure(await _body(request))
     return _json(flood.to_json())
+
+
+# ---------------------------------------------------------------- inline mode (sandbox/inline.py)
+# A user typing "@bot text" in a chat, picking a result, pressing a switch-inline button; the
+# chats no bot is in (Saved Messages, another user) where a result can be sent; BotFather's
+# inline switches. Chats are named as the user sees them: the bot's id is the chat with the
+# bot, the user's own id their Saved Messages, another user's id the chat with that user.
+
+
+def _person(request: web.Request, bot: Bot, user_id: int, body: dict[str, Any]) -> User:
+    return _sb(request).state.person(
+        bot,
+        user_id,
+        first_name=_optional_str(body, "first_name"),
+        last_name=_optional_str(body, "last_name"),
+        username=_optional_str(body, "username"),
+        language_code=_optional_str(body, "language_code"),
+    )
+
+
+def _seen_chat(request: web.Request, bot: Bot, raw: Any) -> int:
+    """A chat id as the user sees it: this bot's, a user's own (Saved Messages), another user's."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+        raise UserError(400, f"chat_id must be a positive integer, got {raw!r}")
+    others = {other.id for other in _sb(request).state.bots.values() if other is not bot}
+    if raw in others:
+        raise UserError(
+            400,
+            f"chat {raw} is another bot: the sandbox has the chat with this bot, "
+            "Saved Messages and chats between users",
+        )
+    return raw
+
+
+def _where(
+    request: web.Request, bot: Bot, user_id: int, body: dict[str, Any]
+) -> tuple[int | None, str]:
+    """The chat an inline query is typed in, and its chat_type: from chat_id, from chat_type,
+    or the chat with the bot. A group or channel has no chat in the sandbox (chat_id None)."""
+    chat_type = body.get("chat_type")
+    if chat_type is not None and chat_type not in inline.CHAT_TYPES:
+        raise UserError(400, f"chat_type must be one of {', '.join(inline.CHAT_TYPES)}")
+    if body.get("chat_id") is None:
+        defaults = {None: bot.id, "sender": bot.id, "private": user_id}
+        return defaults.get(chat_type), chat_type or "sender"
+    chat_id = _seen_chat(request, bot, body["chat_id"])
+    found = inline.chat_type_of(bot, chat_id)
+    if chat_type is not None and chat_type != found:
+        raise UserError(400, f"chat {chat_id} makes chat_type {found!r}, not {chat_type!r}")
+    return chat_id, found
+
+
+@routes.post("/sandbox/bot{token}/users/{user_id}/inline_queries")
+async def user_types_inline_query(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    body = await _body(request)
+    user_id = _positive_int(request, "user_id")
+    text, offset = body.get("query", ""), body.get("offset", "")
+    if not isinstance(text, str) or not isinstance(offset, str):
+        raise UserError(400, "query and offset must be strings")
+    wait = body.get("wait", True)
+    if not isinstance(wait, bool):
+        raise UserError(400, "wait must be a boolean")
+    chat_id, chat_type = _where(request, bot, user_id, body)
+    query = await inline.send_query(
+        _sb(request),
+        bot,
+        _person(request, bot, user_id, body),
+        text=text,
+        offset=offset,
+        chat_type=chat_type,
+        chat_id=chat_id,
+        wait=wait,
+    )
+    return _json(inline.query_json(query))
+
+
+@routes.get("/sandbox/bot{token}/users/{user_id}/inline_queries/{query_id}")
+async def inline_query_state(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    query = inline.find_query(
+        bot, _positive_int(request, "user_id"), request.match_info["query_id"]
+    )
+    return _json(inline.query_json(query))
+
+
+@routes.post("/sandbox/bot{token}/users/{user_id}/inline_queries/{query_id}/choose")
+async def user_picks_inline_result(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    body = await _body(request)
+    result_id = body.get("result_id")
+    if not isinstance(result_id, str):
+        raise UserError(400, "result_id (string) is required")
+    chosen = await inline.choose(
+        _sb(request),
+        bot,
+        _positive_int(request, "user_id"),
+        request.match_info["query_id"],
+        result_id,
+    )
+    return _json(chosen)
+
+
+def _message_in(
+    request: web.Request, bot: Bot, user_id: int, chat_id: int, message_id: Any
+) -> StoredMessage:
+    if chat_id == bot.id:
+        chat = bot.chats.get(user_id)
+        messages = chat.messages if chat is not None else {}
+    else:
+        messages = _sb(request).state.chat_between(user_id, chat_id).messages
+    stored = messages.get(message_id) if isinstance(message_id, int) else None
+    if stored is None or stored.deleted:
+        raise UserError(404, f"no message {message_id!r} in chat {chat_id} of user {user_id}")
+    return stored
+
+
+@routes.post("/sandbox/bot{token}/users/{user_id}/switch_inline")
+async def user_presses_switch_inline(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    body = await _body(request)
+    user_id = _positive_int(request, "user_id")
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise UserError(400, "text (the button's label) is required")
+    chat_id = bot.id if body.get("chat_id") is None else _seen_chat(request, bot, body["chat_id"])
+    stored = _message_in(request, bot, user_id, chat_id, body.get("message_id"))
+    return _json(inline.switch_target(bot, stored, text, chat_id))
+
+
+def _as_seen_by(
+    request: web.Request, bot: Bot, chat_id: int, message: dict[str, Any]
+) -> dict[str, Any]:
+    # Stored with the sender's view of the chat; the reader sees the other side's name.
+    return {**message, "chat": _sb(request).state.person(bot, chat_id).chat_json()}
+
+
+@routes.get("/sandbox/bot{token}/users/{user_id}/chats/{chat_id}/messages")
+async def user_chat_messages(request: web.Request) -> web.Response:
+    """A chat as the user sees it: with this bot (every message), Saved Messages, another user."""
+    bot = _bot(request)
+    user_id = _positive_int(request, "user_id")
+    chat_id = _seen_chat(request, bot, _positive_int(request, "chat_id"))
+    if chat_id == bot.id:
+        chat = bot.chats.get(user_id)
+        found = [s.message for s in (chat.messages.values() if chat else ()) if not s.deleted]
+        return _json(found)
+    between = _sb(request).state.chat_between(user_id, chat_id)
+    return _json(
+        [
+            _as_seen_by(request, bot, chat_id, stored.message)
+            for stored in between.messages.values()
+            if not stored.deleted
+        ]
+    )
+
+
+@routes.post("/sandbox/bot{token}/users/{user_id}/chats/{chat_id}/messages")
+async def user_writes_to_user_chat(request: web.Request) -> web.Response:
+    """A user writes in Saved Messages or to another user (no bot hears of it)."""
+    bot = _bot(request)
+    body = await _body(request)
+    user_id = _positive_int(request, "user_id")
+    chat_id = _seen_chat(request, bot, _positive_int(request, "chat_id"))
+    if chat_id == bot.id:
+        raise UserError(
+            400, f"write to the bot with POST /sandbox/bot<token>/users/{user_id}/messages"
+        )
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(400, "text must be a non-empty string")
+    if utf16_len(text) > 4096:
+        raise UserError(400, "text is longer than Telegram's 4096 characters")
+    state = _sb(request).state
+    user = _person(request, bot, user_id, body)
+    between = state.chat_between(user_id, chat_id)
+    message = {
+        "message_id": between.new_message_id(),
+        "from": user.to_json(),
+        "chat": state.person(bot, chat_id).chat_json(),
+        "date": int(time.time()),
+        "text": text,
+    }
+    state.store_user_chat_message(bot.token, between, message)
+    return _json(message)
+
+
+@routes.get("/sandbox/bot{token}/inline")
+async def inline_settings(request: web.Request) -> web.Response:
+    return _json(_bot(request).inline.settings())
+
+
+@routes.post("/sandbox/bot{token}/inline")
+async def set_inline_settings(request: web.Request) -> web.Response:
+    """BotFather: {"inline"?: /setinline, "placeholder"?, "feedback"?: /setinlinefeedback}."""
+    bot = _bot(request)
+    return _json(inline.settings(bot, await _body(request)))

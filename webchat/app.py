@@ -6,7 +6,8 @@ object, so a message typed in the browser is exactly what ``POST .../messages`` 
 updates come from the sandbox's events WebSocket. Three small read-only routes are added for
 what the user side has no route for: file bytes by file_id (a browser cannot call getFile
 without appearing in the bot's call log), an animated sticker as Lottie JSON for lottie-web,
-and the bot process's cache stats.
+the bot process's cache stats, and the thumbnails of inline results (fetched as Telegram's
+servers fetch them for its apps).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from cachetools import LRUCache
 
 from sandbox.core import Sandbox
 from sandbox.limits import ApiError
-from sandbox.media import file_response
+from sandbox.media import INLINE_TYPES, fetch_url, file_response
 from sandbox.origin import same_origin_only
 from sandbox.state import StoredFile
 from sandbox.user_api import SANDBOX_KEY, routes, user_errors
@@ -34,6 +36,12 @@ StatsProvider = Callable[[], Awaitable[dict[str, Any]]]
 
 TOKEN_KEY = web.AppKey("webchat_token", str)
 STATS_KEY: web.AppKey[StatsProvider | None] = web.AppKey("webchat_stats")
+# Inline results' thumbnails by URL: (bytes, type), least recently shown dropped first.
+THUMBS_KEY: web.AppKey[LRUCache[str, tuple[bytes, str]]] = web.AppKey("webchat_thumbs")
+THUMBS_BYTES = 16 * 1024 * 1024
+# Telegram's own bound for a thumbnail it fetches is not published; a picture this big is
+# no thumbnail.
+MAX_THUMB_BYTES = 5 * 1024 * 1024
 
 # Lottie JSON of a real sticker is well under 1 MB; a larger inflation is refused (gzip bomb).
 MAX_STICKER_JSON = 2 * 1024 * 1024
@@ -77,6 +85,7 @@ async def config(request: web.Request) -> web.Response:
             "token": bot.token,
             "bot": bot.me(),
             "users": users,
+            "inline": bot.inline.settings(),
             "commands": _commands_for(
                 bot.commands, request.query.get("user", ""), request.query.get("lang", "")
             ),
@@ -126,6 +135,42 @@ async def stats(request: web.Request) -> web.Response:
     return _json({"available": True, **figures})
 
 
+async def inline_thumbnail(request: web.Request) -> web.Response:
+    """The picture an inline result shows in the results strip (its thumbnail_url, else its
+    photo_url), fetched by the server as Telegram's servers fetch web files for its apps: the
+    page's policy lets it draw only its own origin's images. Only URLs a bot answered with."""
+    sb = request.app[SANDBOX_KEY]
+    bot = sb.state.bot(request.app[TOKEN_KEY])
+    query = bot.inline.queries.get(request.match_info["query_id"])
+    index = request.match_info["index"]
+    if query is None or query.answer is None or not index.isdigit():
+        raise web.HTTPNotFound(text="no such inline query")
+    if int(index) >= len(query.answer.results):
+        raise web.HTTPNotFound(text="no such inline result")
+    shown = query.answer.results[int(index)].shown
+    url = shown.get("thumbnail_url") or shown.get("thumb_url") or shown.get("photo_url")
+    if not isinstance(url, str) or not url:
+        raise web.HTTPNotFound(text="this result has no picture by URL")
+    thumbs = request.app[THUMBS_KEY]
+    found = thumbs.get(url)
+    if found is None:
+        try:
+            data, content_type, _name = await fetch_url(sb, url, MAX_THUMB_BYTES)
+        except ApiError as exc:
+            raise web.HTTPBadGateway(text=f"{url}: {exc.description}") from None
+        mime = (content_type or "").partition(";")[0].strip().lower()
+        if mime not in INLINE_TYPES:
+            raise web.HTTPBadGateway(text=f"{url} is not a picture ({mime or 'no type'})")
+        found = (data, mime)
+        thumbs[url] = found
+    data, mime = found
+    # The same answer as a file's bytes: never sniffed, nothing in it runs.
+    stored = StoredFile(unique_id="", kind="Photo", data=data, file_path="thumb", mime_type=mime)
+    response = file_response(stored)
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
 @web.middleware
 async def no_cache_for_assets(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -150,11 +195,13 @@ def create_webchat_app(
     app[SANDBOX_KEY] = sandbox
     app[TOKEN_KEY] = token
     app[STATS_KEY] = stats_provider
+    app[THUMBS_KEY] = LRUCache(maxsize=THUMBS_BYTES, getsizeof=lambda found: len(found[0]))
     app.router.add_get("/", index)
     app.router.add_get("/webchat/config", config)
     app.router.add_get("/webchat/files/{file_id}", file_bytes)
     app.router.add_get("/webchat/stickers/{file_id}.json", sticker_json)
     app.router.add_get("/webchat/stats", stats)
+    app.router.add_get("/webchat/inline/{query_id}/{index}/thumb", inline_thumbnail)
     app.router.add_static("/assets/", STATIC_DIR)
     # The sandbox's user side, on the same state: the page uses it as any client would.
     app.router.add_routes(routes)

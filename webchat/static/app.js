@@ -479,7 +479,7 @@
     return quote;
   }
 
-  function keyboardNode(message) {
+  function keyboardNode(message, pressable = true) {
     const rows = message.reply_markup && message.reply_markup.inline_keyboard;
     if (!rows || !rows.length) return null;
     const keyboard = el("div", "keyboard");
@@ -496,8 +496,10 @@
         }
         const b = el("button", "kb-btn", button.text);
         b.type = "button";
-        if (button.callback_data !== undefined) {
+        if (button.callback_data !== undefined && pressable) {
           b.addEventListener("click", () => press(message.message_id, button.callback_data, b));
+        } else if (window.WebChatInline && window.WebChatInline.isSwitch(button)) {
+          b.addEventListener("click", () => window.WebChatInline.pressSwitch(message, button));
         } else {
           b.disabled = true;
         }
@@ -532,6 +534,8 @@
   function drawSingle(stack, message) {
     const bubble = el("div", "bubble");
     stack.append(bubble);
+    // Sent through a bot's inline mode: Telegram heads it "via @bot" (inline.js).
+    if (message.via_bot && window.WebChatInline) bubble.append(window.WebChatInline.viaNode(message.via_bot));
     if (message.reply_to_message) bubble.append(quoteNode(message.reply_to_message));
     if (message.sticker) {
       bubble.classList.add("bare");
@@ -999,6 +1003,7 @@
         addFault(data);
         break;
       default:
+        if (window.WebChatInline) window.WebChatInline.onEvent(event);
         break;
     }
   }
@@ -1039,6 +1044,24 @@
     if (!response.ok) return;
     for (const call of await response.json()) addCall(call, false);
   }
+
+  // ------------------------------------------------------------------ hooks for inline.js
+
+  // Inline mode (inline.js) acts as this tab's user and draws messages with this file's code.
+  window.WebChat = {
+    user: USER, lang: LANG, token: () => TOKEN, api, postJSON, el, toast, fileUrl, sendText,
+    // One message as a row of its own, for the chats no bot is in; there a callback button
+    // would need an inline_message_id, which the sandbox does not route: it is inert.
+    messageRow(message, outgoing) {
+      const row = el("div", outgoing ? "row out" : "row in");
+      const stack = el("div", "stack");
+      row.append(stack);
+      drawSingle(stack, message);
+      const keyboard = keyboardNode(message, false);
+      if (keyboard) stack.append(keyboard);
+      return row;
+    },
+  };
 
   // ------------------------------------------------------------------ start
 
