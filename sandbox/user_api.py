@@ -16,7 +16,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.typedefs import Handler
 
 from sandbox.core import Sandbox
-from sandbox.faults import Fault, FaultSpecError
+from sandbox.faults import FaultSpecError, fault_from_json
 from sandbox.limits import MAX_UPLOAD_BYTES, ApiError, utf16_len
 from sandbox.media import ingest, media_content
 from sandbox.state import Bot, CallbackQuery, Chat
@@ -312,7 +312,7 @@ async def list_faults(request: web.Request) -> web.Response:
 
 @routes.post("/sandbox/faults")
 async def add_fault(request: web.Request) -> web.Response:
-    fault = Fault.from_json(await _body(request))
+    fault = fault_from_json(await _body(request))
     _sb(request).faults.add(fault)
     return _json({"ok": True, "fault": fault.to_json()})
 
