@@ -333,3 +333,9 @@ async def set_flood(request: web.Request) -> web.Response:
     flood = _sb(request).flood
     flood.configure(await _body(request))
     return _json(flood.to_json())
+
+
+# ---------------------------------------------------------------- payments
+# The payment routes (open an invoice, pay it) join this table from their own module, which
+# imports the helpers above; importing it here puts them wherever `routes` is served.
+from sandbox import payment_routes as _payment_routes  # noqa: E402, F401
