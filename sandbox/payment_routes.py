@@ -16,6 +16,7 @@ from sandbox.limits import MAX_PHOTO_URL_BYTES, ApiError
 from sandbox.media import fetch_url, file_response, inspect_image
 from sandbox.payment_state import Invoice
 from sandbox.payments import (
+    DEFAULT_SHIPPING_ADDRESS,
     PayError,
     PayRequest,
     invoice_of_link,
@@ -57,7 +58,11 @@ def _link_invoice(bot: Bot, link: str) -> Invoice:
 
 
 def _form(bot: Bot, invoice: Invoice) -> dict[str, Any]:
-    return {**invoice.form_json(), "bot_name": bot.first_name}
+    form = {**invoice.form_json(), "bot_name": bot.first_name}
+    if invoice.need_shipping_address:
+        # Where the sandbox ships unless the payment names an address.
+        form["shipping_address"] = DEFAULT_SHIPPING_ADDRESS
+    return form
 
 
 @routes.get("/sandbox/bot{token}/users/{user_id}/invoices/{message_id}")
