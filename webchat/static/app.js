@@ -36,6 +36,9 @@
   let profile = { name: "", description: "" };
   let started = false; // the chat has messages: the composer replaces START
 
+  // The helpers payments.js shares (webchat/static/payments.js).
+  window.WebChat = { USER, LANG, el, api, postJSON, metaNode, botName: () => profile.name };
+
   function el(tag, cls, text) {
     const node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -498,6 +501,10 @@
         b.type = "button";
         if (button.callback_data !== undefined) {
           b.addEventListener("click", () => press(message.message_id, button.callback_data, b));
+        } else if (button.pay && window.WebChatPayments) {
+          // payments.js: Pay opens the payment sheet.
+          b.classList.add("pay");
+          b.addEventListener("click", () => window.WebChatPayments.pay(message));
         } else {
           b.disabled = true;
         }
@@ -533,6 +540,8 @@
     const bubble = el("div", "bubble");
     stack.append(bubble);
     if (message.reply_to_message) bubble.append(quoteNode(message.reply_to_message));
+    // payments.js draws invoices and the service messages of payments and refunds.
+    if (window.WebChatPayments && window.WebChatPayments.draw(stack, bubble, message)) return;
     if (message.sticker) {
       bubble.classList.add("bare");
       bubble.append(stickerNode(message.sticker));
