@@ -30,7 +30,7 @@ from aiogram.types import (
 from sandbox.client import SandboxError
 from sandbox.limits import PRE_CHECKOUT_TIMEOUT
 from sandbox.testing import RunningSandbox, running_sandbox
-from tests.sandbox.conftest import USER_ID, make_bot
+from tests.sandbox.conftest import USER_ID, image_bytes, make_bot
 from tests.waiting import PATIENCE
 
 OTHER_USER = 4343
@@ -897,3 +897,28 @@ async def test_payment_faults_are_listed_refused_when_unknown_and_cleared(sandbo
         session.get(f"{sandbox.url}/sandbox/faults") as response,
     ):
         assert await response.json() == []
+
+
+async def test_the_invoice_photo_is_fetched_by_the_sandbox_for_the_apps(tmp_path):
+    picture = image_bytes(60, 40)
+    (tmp_path / "poster.png").write_bytes(picture)
+    async with running_sandbox(static_dir=tmp_path) as running:
+        bot = make_bot(running.url, running.token)
+        try:
+            await running.client.send_text(USER_ID, "hi")
+            with_photo = await stars_invoice(bot, photo_url=f"{running.url}/static/poster.png")
+            not_a_picture = await stars_invoice(bot, photo_url=f"{running.url}/")
+            without = await stars_invoice(bot)
+            base = f"{running.url}/sandbox/bot{running.token}/users/{USER_ID}/invoices"
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"{base}/{with_photo.message_id}/photo") as response:
+                    assert response.status == 200
+                    assert response.content_type == "image/png"
+                    assert response.headers["X-Content-Type-Options"] == "nosniff"
+                    assert await response.read() == picture
+                async with session.get(f"{base}/{not_a_picture.message_id}/photo") as response:
+                    assert response.status == 502
+                async with session.get(f"{base}/{without.message_id}/photo") as response:
+                    assert response.status == 404
+        finally:
+            await bot.session.close()
