@@ -13,6 +13,7 @@ import orjson
 from aiohttp import WSCloseCode, web
 
 from sandbox import methods as _methods  # noqa: F401 - registers the Bot API methods
+from sandbox import payments as _payments  # noqa: F401 - registers the payment methods
 from sandbox import webhooks
 from sandbox.core import Sandbox, SandboxConfig
 from sandbox.dispatch import finish_call, run_method

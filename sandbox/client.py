@@ -142,6 +142,58 @@ class SandboxClient:
         )
         return result
 
+    # -- paying ------------------------------------------------------------------------------
+
+    async def pay(
+        self,
+        user_id: int,
+        *,
+        message_id: int | None = None,
+        invoice_link: str | None = None,
+        tip_amount: int | None = None,
+        shipping_address: dict[str, str] | None = None,
+        shipping_option_id: str | None = None,
+        order_info: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The user pays an invoice message of their chat or an invoice link; returns the
+        outcome ({"ok", "status": "paid" | "refused" | "timeout", ...}, sandbox/README.md).
+        It returns once the bot answered (or Telegram's 10 s passed): run it as a task while
+        the bot answers the pre-checkout query."""
+        body: dict[str, Any] = {}
+        optional = {
+            "message_id": message_id,
+            "invoice_link": invoice_link,
+            "tip_amount": tip_amount,
+            "shipping_address": shipping_address,
+            "shipping_option_id": shipping_option_id,
+            "order_info": order_info,
+        }
+        body.update({key: value for key, value in optional.items() if value is not None})
+        result: dict[str, Any] = await self._request(
+            "POST", self._bot_path(f"/users/{user_id}/payments"), json=body
+        )
+        return result
+
+    async def invoice(self, user_id: int, message_id: int) -> dict[str, Any]:
+        """The payment form of an invoice message: prices, photo_url, what it asks for, and
+        receipt_message_id once paid."""
+        result: dict[str, Any] = await self._request(
+            "GET", self._bot_path(f"/users/{user_id}/invoices/{message_id}")
+        )
+        return result
+
+    async def add_payment_fault(
+        self, payment: str, *, count: int | None = None, only_this_bot: bool = False
+    ) -> None:
+        """lose_successful_payment, repeat_successful_payment or expire_pre_checkout for the
+        next ``count`` payments (all, without it)."""
+        body: dict[str, Any] = {"payment": payment}
+        if count is not None:
+            body["count"] = count
+        if only_this_bot:
+            body["token"] = self.token
+        await self._request("POST", "/sandbox/faults", json=body)
+
     # -- looking at what the bot did ---------------------------------------------------------
 
     async def messages(self, chat_id: int, *, include_users: bool = False) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ SENDING_METHODS = frozenset(
         "sendsticker",
         "senddocument",
         "sendanimation",
+        "sendinvoice",
         "editmessagetext",
         "editmessagecaption",
         "editmessagemedia",

@@ -1,4 +1,5 @@
-"""Failures on demand (per method: 429, 5xx, delay, dropped connection) and flood limits."""
+"""Failures on demand (per method: 429, 5xx, delay, dropped connection; around payments: a
+lost or repeated successful_payment, an expired pre-checkout) and flood limits."""
 
 from __future__ import annotations
 
@@ -92,15 +93,84 @@ class Fault:
         return asdict(self)
 
 
+# What can go wrong around a payment, beyond a Bot API call failing (a Fault does that).
+PAYMENT_FAULTS = {
+    # The Stars are taken (star transaction, balance, the receipt in the chat) but the
+    # successful_payment update never reaches the bot: what the bot sees when it confirmed
+    # the update (aiogram does before its handler ends) and died before its commit.
+    "lose_successful_payment",
+    # The same successful_payment message is delivered twice, in two updates.
+    "repeat_successful_payment",
+    # The pre-checkout query expires as soon as it is sent: whatever the bot answers comes
+    # after Telegram's 10 s (QUERY_INVALID), and the user is told BOT_PRECHECKOUT_TIMEOUT.
+    "expire_pre_checkout",
+}
+
+
+@dataclass
+class PaymentFault:
+    """What happens to the next payments (count None: every one until cleared)."""
+
+    payment: str
+    count: int | None = None
+    token: str | None = None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> PaymentFault:
+        unknown = set(body) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise FaultSpecError(f"unknown payment fault fields: {sorted(unknown)}")
+        kind = body.get("payment")
+        if not isinstance(kind, str) or kind not in PAYMENT_FAULTS:
+            raise FaultSpecError(f"payment must be one of {sorted(PAYMENT_FAULTS)}")
+        fault = cls(**body)
+        if fault.count is not None and (
+            isinstance(fault.count, bool) or not isinstance(fault.count, int) or fault.count < 1
+        ):
+            raise FaultSpecError("count must be a positive integer")
+        if fault.token is not None and not isinstance(fault.token, str):
+            raise FaultSpecError("token must be a bot token")
+        return fault
+
+    def matches(self, payment: str, token: str) -> bool:
+        return self.payment == payment and self.token in {None, token}
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fault_from_json(body: Any) -> Fault | PaymentFault:
+    """A Bot API method fault, or a payment fault when the body names "payment"."""
+    if isinstance(body, dict) and "payment" in body:
+        return PaymentFault.from_json(body)
+    return Fault.from_json(body)
+
+
 class FaultRegistry:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self._payment_faults: list[PaymentFault] = []
 
-    def add(self, fault: Fault) -> None:
-        self._faults.append(fault)
+    def add(self, fault: Fault | PaymentFault) -> None:
+        if isinstance(fault, PaymentFault):
+            self._payment_faults.append(fault)
+        else:
+            self._faults.append(fault)
 
     def clear(self) -> None:
         self._faults.clear()
+        self._payment_faults.clear()
+
+    def take_payment(self, payment: str, token: str) -> PaymentFault | None:
+        """The first payment fault of this kind for this bot, counted down like take's."""
+        for fault in self._payment_faults:
+            if fault.matches(payment, token):
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self._payment_faults.remove(fault)
+                return fault
+        return None
 
     def take(self, method: str, token: str) -> Fault | None:
         """The first fault for this call, counting it down (it is gone after its count)."""
@@ -114,7 +184,8 @@ class FaultRegistry:
         return None
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [fault.to_json() for fault in self._faults]
+        payment_faults = [fault.to_json() for fault in self._payment_faults]
+        return [fault.to_json() for fault in self._faults] + payment_faults
 
 
 @dataclass

@@ -493,3 +493,127 @@ INLINE_CAPTION_TOO_LONG = "Bad Request: MEDIA_CAPTION_TOO_LONG"
 # What a user's app hears: TDLib's texts (a bot without inline mode; BOT_RESPONSE_TIMEOUT).
 INLINE_NOT_SUPPORTED = "Bot doesn't support inline queries"
 BOT_NOT_RESPONDING = "The bot is not responding"
+# ---------------------------------------------------------------- payments
+# sendInvoice / createInvoiceLink and the payment flow (sandbox/payments.py). The texts are the
+# Bot API server's (tdlib/telegram-bot-api Client.cpp: get_input_message_invoice, its labeled
+# price and tip parsing), TDLib's (InputInvoice.cpp: totals and tips) and Telegram's server
+# errors as bots meet them (STARS_INVOICE_INVALID, PAYMENT_PROVIDER_INVALID, ...). Where no
+# text could be found the sandbox picks one in Telegram's style and says so beside it.
+
+MAX_INVOICE_TITLE = 32  # characters
+MAX_INVOICE_DESCRIPTION = 255  # characters
+MAX_INVOICE_PAYLOAD_BYTES = 128
+MAX_SUGGESTED_TIPS = 4
+# TDLib's check_currency_amount: any amount or total beyond this is "too big".
+MAX_CURRENCY_AMOUNT = 999_999_999_999
+# One invoice in Stars. Telegram documents 10000 for subscriptions and paid media and keeps no
+# config key for one-off invoices; one report measured more accepted there. The sandbox keeps
+# the documented 10000, so a price it accepts is one Telegram accepts too; above it the answer
+# is CURRENCY_TOTAL_AMOUNT_INVALID, as Telegram's for an amount out of a currency's range.
+MAX_STARS_PER_INVOICE = 10_000
+# answerPreCheckoutQuery must come within 10 s of the query (Bot API docs); the sandbox gives a
+# shipping query the same time.
+PRE_CHECKOUT_TIMEOUT = 10.0
+SHIPPING_QUERY_TIMEOUT = 10.0
+
+STARS_INVOICE_INVALID = "Bad Request: STARS_INVOICE_INVALID"
+PAYMENT_PROVIDER_INVALID = "Bad Request: PAYMENT_PROVIDER_INVALID"
+CURRENCY_INVALID = "Bad Request: CURRENCY_INVALID"
+CURRENCY_TOTAL_AMOUNT_INVALID = "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID"
+INVOICE_PAYLOAD_INVALID = "Bad Request: INVOICE_PAYLOAD_INVALID"
+# Not found in the wild; the sandbox's names, after INVOICE_PAYLOAD_INVALID.
+INVOICE_TITLE_INVALID = "Bad Request: INVOICE_TITLE_INVALID"
+INVOICE_DESCRIPTION_INVALID = "Bad Request: INVOICE_DESCRIPTION_INVALID"
+# "Reply markup for buy button empty": a keyboard whose first button is not a Pay button.
+REPLY_MARKUP_BUY_EMPTY = "Bad Request: REPLY_MARKUP_BUY_EMPTY"
+PRICES_UNPARSABLE = "Bad Request: can't parse prices JSON object"
+PRICES_NOT_ARRAY = "Bad Request: expected an Array of labeled prices"
+PRICES_EMPTY = "Bad Request: there must be at least one price"
+TOTAL_NOT_POSITIVE = "Bad Request: total price must be positive"
+TOTAL_TOO_BIG = "Bad Request: total price is too big"
+AMOUNT_TOO_BIG = "Bad Request: too big amount of the currency specified"
+MAX_TIP_UNPARSABLE = 'Bad Request: can\'t parse "max_tip_amount" as Number'
+MAX_TIP_INVALID = "Bad Request: invalid max_tip_amount of the currency specified"
+TIPS_UNPARSABLE = "Bad Request: can't parse suggested_tip_amounts JSON object"
+TIPS_NOT_ARRAY = "Bad Request: expected an Array of suggested tip amounts"
+TIP_NOT_NUMBER = "Bad Request: suggested tip amount must be of type Number or String"
+TIP_UNPARSABLE = "Bad Request: can't parse suggested tip amount as Number"
+TIP_NOT_POSITIVE = "Bad Request: suggested tip amount must be positive"
+TIP_ABOVE_MAX = "Bad Request: suggested tip amount can't be bigger than max_tip_amount"
+TOO_MANY_TIPS = "Bad Request: there can be at most 4 suggested tip amounts"
+# The docs ask for "a strictly increased order"; the sandbox's name for the refusal.
+TIPS_NOT_INCREASING = "Bad Request: SUGGESTED_TIP_AMOUNTS_INVALID"
+SHIPPING_OPTIONS_UNPARSABLE = "Bad Request: can't parse shipping options JSON object"
+SHIPPING_OPTIONS_NOT_ARRAY = "Bad Request: expected an Array of shipping options"
+SHIPPING_OPTIONS_EMPTY = "Bad Request: there must be at least one shipping option"
+CHARGE_ALREADY_REFUNDED = "Bad Request: CHARGE_ALREADY_REFUNDED"
+# payments.refundStarsCharge lists no error for a charge it does not know (or one of another
+# user); the sandbox's name for it.
+CHARGE_NOT_FOUND = "Bad Request: CHARGE_NOT_FOUND"
+USER_NOT_FOUND = "Bad Request: user not found"
+# What the paying user is told when the bot does not answer in time (the MTProto error the
+# app receives); the bot itself then gets QUERY_INVALID for a late answer.
+BOT_PRECHECKOUT_TIMEOUT = "BOT_PRECHECKOUT_TIMEOUT"
+# The sandbox's name for a shipping query left unanswered, after BOT_PRECHECKOUT_TIMEOUT.
+BOT_SHIPPING_TIMEOUT = "BOT_SHIPPING_TIMEOUT"
+
+
+def parameter_required(name: str) -> str:
+    return f'Bad Request: parameter "{name}" is required'
+
+
+def labeled_price_error(reason: str, *, shipping: bool = False) -> str:
+    prefix = "can't parse shipping option prices: " if shipping else ""
+    return f"Bad Request: {prefix}can't parse labeled price: {reason}"
+
+
+@dataclass(frozen=True)
+class Currency:
+    """A currency Telegram takes: digits after the point, and the total it allows (minor units)."""
+
+    exp: int
+    min_amount: int
+    max_amount: int
+
+
+# Provider payments: a snapshot of https://core.telegram.org/bots/payments/currencies.json for
+# the currencies shops use most: exp, and min/max totals of about US$1 and US$10000 at that
+# day's rates (Telegram moves them daily; a test near a bound is a test of the snapshot).
+# XTR (Stars) is whole stars, 1 to MAX_STARS_PER_INVOICE.
+CURRENCIES: dict[str, Currency] = {
+    "XTR": Currency(0, 1, MAX_STARS_PER_INVOICE),
+    "USD": Currency(2, 100, 1_000_000),
+    "EUR": Currency(2, 82, 827_805),
+    "GBP": Currency(2, 72, 720_365),
+    "CHF": Currency(2, 91, 915_009),
+    "RUB": Currency(2, 7_487, 74_874_898),
+    "UAH": Currency(2, 2_776, 27_768_887),
+    "KZT": Currency(2, 42_983, 429_833_966),
+    "UZS": Currency(2, 1_053_426, 10_534_265_572),
+    "GEL": Currency(2, 345, 3_455_017),
+    "AMD": Currency(2, 52_070, 520_700_260),
+    "AZN": Currency(2, 170, 1_701_197),
+    "TRY": Currency(2, 824, 8_242_514),
+    "PLN": Currency(2, 378, 3_784_050),
+    "CZK": Currency(2, 2_146, 21_466_990),
+    "SEK": Currency(2, 838, 8_381_449),
+    "NOK": Currency(2, 828, 8_285_803),
+    "DKK": Currency(2, 615, 6_155_050),
+    "ILS": Currency(2, 324, 3_240_540),
+    "AED": Currency(2, 367, 3_673_202),
+    "INR": Currency(2, 7_455, 74_550_499),
+    "CNY": Currency(2, 648, 6_486_399),
+    "HKD": Currency(2, 776, 7_762_350),
+    "SGD": Currency(2, 132, 1_327_030),
+    "IDR": Currency(2, 1_452_005, 14_520_050_000),
+    "THB": Currency(2, 3_140, 31_401_018),
+    "BRL": Currency(2, 545, 5_452_697),
+    "MXN": Currency(2, 2_006, 20_064_380),
+    "CAD": Currency(2, 124, 1_240_750),
+    "AUD": Currency(2, 129, 1_291_770),
+    "JPY": Currency(0, 108, 1_088_524),
+    "KRW": Currency(0, 1_112, 11_122_950),
+    "VND": Currency(0, 23_054, 230_540_917),
+    "CLP": Currency(0, 701, 7_019_997),
+    "ISK": Currency(0, 124, 1_240_104),
+}

@@ -26,6 +26,9 @@ JSON_FIELDS = frozenset(
         "allowed_updates",
         "reply_parameters",
         "link_preview_options",
+        "prices",
+        "suggested_tip_amounts",
+        "shipping_options",
     }
 )
 

@@ -21,6 +21,7 @@ from typing import Any
 from cachetools import Cache, FIFOCache, LRUCache
 
 from sandbox.limits import UNAUTHORIZED, ApiError, bad_request
+from sandbox.payment_state import BotPayments
 
 TOKEN_RE = re.compile(r"^(\d{1,20}):([A-Za-z0-9_-]{1,100})$")
 
@@ -413,6 +414,9 @@ class Bot:
     profile: dict[tuple[str, str], str] = field(default_factory=dict)
     # Inline mode: BotFather's switches, the queries users typed and Telegram's answer cache.
     inline: InlineMode = field(default_factory=InlineMode)
+    # Payments: invoices, open pre-checkout and shipping queries, charges, the Star ledger
+    # and balance (sandbox/payment_state.py; the rules are in sandbox/payments.py).
+    payments: BotPayments = field(default_factory=BotPayments)
 
     def profile_text(self, kind: str, language: str) -> str:
         """The bot's name or (short) description as a user whose app speaks ``language``

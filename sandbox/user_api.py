@@ -17,7 +17,7 @@ from aiohttp.typedefs import Handler
 
 from sandbox import inline
 from sandbox.core import Sandbox
-from sandbox.faults import Fault, FaultSpecError
+from sandbox.faults import FaultSpecError, fault_from_json
 from sandbox.limits import MAX_UPLOAD_BYTES, ApiError, utf16_len
 from sandbox.media import ingest, media_content
 from sandbox.state import Bot, CallbackQuery, Chat, StoredMessage, User
@@ -313,7 +313,7 @@ async def list_faults(request: web.Request) -> web.Response:
 
 @routes.post("/sandbox/faults")
 async def add_fault(request: web.Request) -> web.Response:
-    fault = Fault.from_json(await _body(request))
+    fault = fault_from_json(await _body(request))
     _sb(request).faults.add(fault)
     return _json({"ok": True, "fault": fault.to_json()})
 
@@ -531,3 +531,9 @@ async def set_inline_settings(request: web.Request) -> web.Response:
     """BotFather: {"inline"?: /setinline, "placeholder"?, "feedback"?: /setinlinefeedback}."""
     bot = _bot(request)
     return _json(inline.settings(bot, await _body(request)))
+
+
+# ---------------------------------------------------------------- payments
+# The payment routes (open an invoice, pay it) join this table from their own module, which
+# imports the helpers above; importing it here puts them wherever `routes` is served.
+from sandbox import payment_routes as _payment_routes  # noqa: E402, F401

@@ -36,6 +36,9 @@
   let profile = { name: "", description: "" };
   let started = false; // the chat has messages: the composer replaces START
 
+  // The helpers payments.js shares (webchat/static/payments.js).
+  window.WebChat = { USER, LANG, el, api, postJSON, metaNode, botName: () => profile.name };
+
   function el(tag, cls, text) {
     const node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -500,6 +503,10 @@
           b.addEventListener("click", () => press(message.message_id, button.callback_data, b));
         } else if (window.WebChatInline && window.WebChatInline.isSwitch(button)) {
           b.addEventListener("click", () => window.WebChatInline.pressSwitch(message, button));
+        } else if (button.pay && window.WebChatPayments) {
+          // payments.js: Pay opens the payment sheet.
+          b.classList.add("pay");
+          b.addEventListener("click", () => window.WebChatPayments.pay(message));
         } else {
           b.disabled = true;
         }
@@ -537,6 +544,8 @@
     // Sent through a bot's inline mode: Telegram heads it "via @bot" (inline.js).
     if (message.via_bot && window.WebChatInline) bubble.append(window.WebChatInline.viaNode(message.via_bot));
     if (message.reply_to_message) bubble.append(quoteNode(message.reply_to_message));
+    // payments.js draws invoices and the service messages of payments and refunds.
+    if (window.WebChatPayments && window.WebChatPayments.draw(stack, bubble, message)) return;
     if (message.sticker) {
       bubble.classList.add("bare");
       bubble.append(stickerNode(message.sticker));
