@@ -36,9 +36,6 @@
   let profile = { name: "", description: "" };
   let started = false; // the chat has messages: the composer replaces START
 
-  // The helpers payments.js shares (webchat/static/payments.js).
-  window.WebChat = { USER, LANG, el, api, postJSON, metaNode, botName: () => profile.name };
-
   function el(tag, cls, text) {
     const node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -1054,11 +1051,14 @@
     for (const call of await response.json()) addCall(call, false);
   }
 
-  // ------------------------------------------------------------------ hooks for inline.js
+  // ------------------------------------------------------- hooks for inline.js and payments.js
 
-  // Inline mode (inline.js) acts as this tab's user and draws messages with this file's code.
+  // Inline mode (inline.js) and payments (payments.js) act as this tab's user and draw
+  // messages with this file's code. One object: each reads it when it needs it.
   window.WebChat = {
     user: USER, lang: LANG, token: () => TOKEN, api, postJSON, el, toast, fileUrl, sendText,
+    // payments.js's names for the same things, and what else it draws with.
+    USER, LANG, metaNode, botName: () => profile.name,
     // One message as a row of its own, for the chats no bot is in; there a callback button
     // would need an inline_message_id, which the sandbox does not route: it is inert.
     messageRow(message, outgoing) {
