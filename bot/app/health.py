@@ -225,7 +225,7 @@ def render_pool_check(renderer: StickerRenderer) -> Check:
     return check
 
 
-def database_check(db: Database) -> Check:
+def database_check(db: Database) -> Callable[[], Awaitable[CheckResult]]:
     """A SELECT 1 through the shop's database (SQLite or PostgreSQL); the reason names the
     database (password masked) and what went wrong."""
 

@@ -35,9 +35,12 @@ meanwhile, whatever busy_timeout says); ``read()`` begins with a plain deferred 
 PostgreSQL (asyncpg): ``read()`` is REPEATABLE READ (one snapshot, like SQLite's) and READ
 ONLY, as is ``read(snapshot=False)`` at READ COMMITTED: a write in a read fails there at
 once, so a test on both engines catches it (SQLite would let it pass and lock later).
-``write()`` is READ COMMITTED. A bounded pool, pre-ping (a connection the server dropped is
-replaced, not handed to a query), a connect timeout and a command timeout: a dead or
-unreachable server is an error within seconds, never a hang.
+``write()`` is READ COMMITTED: a change that depends on what the row holds is written so
+it checks it (``SET revision = revision + 1``, ``UPDATE ... WHERE status = :expected`` and
+the row count), or reads the row with ``SELECT ... FOR UPDATE`` (which SQLite ignores, and
+needs not: its write transactions run one at a time). A bounded pool, pre-ping (a
+connection the server dropped is replaced, not handed to a query), a connect timeout and a
+command timeout: a dead or unreachable server is an error within seconds, never a hang.
 """
 
 from __future__ import annotations
