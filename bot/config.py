@@ -351,7 +351,9 @@ def load_settings(env_file: Path | str | None = ".env") -> Settings:
                 # A secret's value is not echoed: this message goes to the console and logs.
                 got = "hidden" if field.endswith(("_secret", "_token")) else repr(err.get("input"))
                 if field.endswith("_url"):
-                    got = _URL_PASSWORD_RE.sub(r"\1***@", got)
+                    masked = _URL_PASSWORD_RE.sub(r"\1***@", got)
+                    # user:password@ that is not in a URL's place: hide the whole value.
+                    got = "hidden" if masked == got and "@" in got else masked
                 # pydantic prefixes a validator's own message with "Value error, ".
                 message = str(err["msg"]).removeprefix("Value error, ")
                 problems.append(f"{(prefix + field).upper()}: {message} (got {got})")

@@ -32,11 +32,16 @@ IMPORTED_SUFFIX: Final = ".imported"
 # Rows written per executemany: bounded memory for a file of many thousands of file_ids.
 BATCH: Final = 5000
 
-# table -> (columns, primary key), as the old code created them (bot/storage/sqlite_db.py).
-_TABLES: Final = {
-    "media_file_ids": (("bot_id", "key", "file_id"), ("bot_id", "key")),
-    "media_urls": (("bot_id", "url", "sha256", "checked_at"), ("bot_id", "url")),
-    "user_languages": (("user_id", "language"), ("user_id",)),
+# table -> (column -> its type, primary key), as the old code created them
+# (bot/storage/sqlite_db.py, removed). SQLite kept whatever it was given; every value is
+# converted to its column's type, and a row that does not convert is left out (and counted).
+_TABLES: Final[dict[str, tuple[dict[str, type], tuple[str, ...]]]] = {
+    "media_file_ids": ({"bot_id": int, "key": str, "file_id": str}, ("bot_id", "key")),
+    "media_urls": (
+        {"bot_id": int, "url": str, "sha256": str, "checked_at": float},
+        ("bot_id", "url"),
+    ),
+    "user_languages": ({"user_id": int, "language": str}, ("user_id",)),
 }
 _MODELS: Final = {
     "media_file_ids": MediaFileId,
@@ -47,12 +52,26 @@ _MODELS: Final = {
 
 @dataclass
 class LegacyRows:
-    """What the old file held, table by table (a table it lacked is empty)."""
+    """What the old file held, table by table (a table it lacked is empty), and how many rows
+    were left out for a value of the wrong type."""
 
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    skipped: int = 0
 
     def counts(self) -> dict[str, int]:
         return {name: len(rows) for name, rows in self.tables.items()}
+
+
+def _typed(columns: dict[str, type], row: tuple[Any, ...]) -> dict[str, Any] | None:
+    typed: dict[str, Any] = {}
+    for (name, kind), value in zip(columns.items(), row, strict=True):
+        if value is None or (kind is str and not isinstance(value, str)):
+            return None
+        try:
+            typed[name] = kind(value)
+        except (TypeError, ValueError):
+            return None
+    return typed
 
 
 def _read(path: Path) -> LegacyRows:
@@ -73,7 +92,13 @@ def _read(path: Path) -> LegacyRows:
                 rows.tables[table] = []
                 continue
             cursor = conn.execute(f"SELECT {', '.join(columns)} FROM {table}")  # noqa: S608 - fixed names
-            rows.tables[table] = [dict(zip(columns, row, strict=True)) for row in cursor]
+            kept = rows.tables[table] = []
+            for row in cursor:
+                typed = _typed(columns, row)
+                if typed is None:
+                    rows.skipped += 1
+                else:
+                    kept.append(typed)
         conn.execute("PRAGMA journal_mode = DELETE")
         return rows
     finally:
@@ -138,8 +163,9 @@ async def import_legacy(db: Database, data_dir: Path) -> dict[str, int] | None:
                 stmt = db.upsert(table_of(_MODELS[table]), key=key, update=())
                 for batch in _batches(batch_rows):
                     await conn.execute(stmt, batch)
-    except (StatementError, ValueError, TypeError) as exc:
-        # Rows SQLite's loose typing let in that the database refuses: nothing was written.
+    except StatementError as exc:
+        # Rows the database refuses all the same (a text too long for PostgreSQL, say):
+        # the transaction wrote nothing.
         log.warning(
             "%s holds rows the database refused, so nothing of it was imported (%s); "
             "it is left in place and tried again at the next start",
@@ -150,9 +176,10 @@ async def import_legacy(db: Database, data_dir: Path) -> dict[str, int] | None:
     target = await asyncio.to_thread(_rename, path)
     counts = rows.counts()
     log.info(
-        "imported %s into the database (%s); the old file is kept as %s",
+        "imported %s into the database (%s%s); the old file is kept as %s",
         path,
         ", ".join(f"{n} {table}" for table, n in counts.items()),
+        f"; {rows.skipped} malformed row(s) left out" if rows.skipped else "",
         target or "(renamed by another instance)",
     )
     return counts
