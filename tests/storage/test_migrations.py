@@ -237,3 +237,58 @@ async def test_alembic_s_command_line_runs_on_database_url(database_url: str, tm
     await _alembic(tmp_path, database_url, "check")
     async with Database(database_url) as db:
         assert await migrations.current(db) == (migrations.head(),)
+
+
+async def _catalog_with_images(db: Database) -> None:
+    async with db.write() as conn:
+        await conn.execute(
+            text("INSERT INTO categories (id, title, position, active) VALUES ('c', '{}', 0, 1)")
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO products (id, category_id, title, description, currency, price,"
+                " kind, active, position) VALUES ('p', 'c', '{}', '{}', 'EUR', 100,"
+                " 'physical', 1, 0)"
+            )
+        )
+        await conn.execute(
+            text("INSERT INTO product_images (product_id, position, url) VALUES ('p', 0, 'u')")
+        )
+
+
+def _recreate_products(sync_conn: object) -> None:
+    """What a batch migration does to change a column on SQLite: a new table, the rows
+    copied, the old table dropped, the new one renamed."""
+    from alembic.operations import Operations  # noqa: PLC0415
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
+
+    context = MigrationContext.configure(sync_conn, opts={"render_as_batch": True})  # type: ignore[arg-type]
+    with Operations(context).batch_alter_table("products", recreate="always"):
+        pass
+
+
+async def test_a_batch_migration_on_sqlite_keeps_the_rows_that_point_at_its_table(
+    sqlite_url: str,
+):
+    """Migrations run with SQLite's foreign keys off: with them on, dropping the old products
+    table in a batch migration would delete every product image (ON DELETE CASCADE)."""
+    async with Database(sqlite_url) as db:
+        await migrations.upgrade(db)
+        await _catalog_with_images(db)
+        async with migrations.locked(db) as conn:
+            await conn.run_sync(_recreate_products)
+        async with db.read() as conn:
+            images = (await conn.execute(text("SELECT product_id FROM product_images"))).all()
+        assert [tuple(row) for row in images] == [("p",)]
+        assert await migrations.differences(db) == []
+
+
+async def test_a_migration_that_leaves_a_dangling_reference_changes_nothing(sqlite_url: str):
+    async with Database(sqlite_url) as db:
+        await migrations.upgrade(db)
+        await _catalog_with_images(db)
+        with pytest.raises(migrations.SchemaError, match="foreign key points nowhere"):
+            async with migrations.locked(db) as conn:
+                await conn.execute(text("DELETE FROM categories"))
+        async with db.read() as conn:
+            assert (await conn.execute(text("SELECT id FROM categories"))).all() == [("c",)]
