@@ -11,9 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.config import SettingsError, load_settings
+from bot.app.factory import build_app
+from bot.config import Settings, SettingsError, load_settings
+from bot.shop.catalog import load_catalog
 from bot.storage import migrations
 from bot.storage.db import Database
+from bot.storage.file_ids import DbFileIdStore
+from bot.storage.redis_state import RedisFileIdStore
+from sandbox.testing import RunningSandbox
 from tests.system_tools import ROOT
 
 PASSWORD = "s3cret-Pa55"  # a made-up password that must never be shown
@@ -129,3 +134,48 @@ async def test_an_unreachable_database_is_one_line_naming_database_url(
     )
     assert lines[-1].endswith("(DATABASE_URL)")
     assert PASSWORD not in "\n".join(lines)
+
+
+def _settings(tmp_path: Path, **bot: object) -> Settings:
+    base = load_settings(env_file=None)
+    changes: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "catalog_path": ROOT / "catalog" / "demo.json",
+    }
+    changes.update(bot)
+    images = base.images.model_copy(update={"cache_dir": tmp_path / "cache"})
+    stickers = base.stickers.model_copy(update={"workers": 1})
+    return base.model_copy(
+        update={
+            "bot": base.bot.model_copy(update=changes),
+            "images": images,
+            "stickers": stickers,
+        }
+    )
+
+
+@pytest.mark.parametrize("shared", ["database", "redis"])
+async def test_a_built_bot_hands_its_database_to_handlers_and_stores(
+    tmp_path: Path, sandbox: RunningSandbox, request: pytest.FixtureRequest, shared: str
+):
+    """build_app opens the database (migrated before anything reads it), puts it in the
+    handlers' data as ``db`` and on the app; file_ids and languages live in it unless Redis
+    holds them for several instances."""
+    redis_url = request.getfixturevalue("redis_url") if shared == "redis" else None
+    settings = _settings(tmp_path, redis_url=redis_url)
+    app = await build_app(
+        settings,
+        load_catalog(settings.bot.catalog_path, static_base="https://cdn.example.com/"),
+        token=sandbox.token,
+        api_url=sandbox.url,
+    )
+    try:
+        assert app.dispatcher["db"] is app.db
+        assert app.db.safe_url == settings.bot.database
+        assert await migrations.current(app.db) == (migrations.head(),)
+        expected = DbFileIdStore if shared == "database" else RedisFileIdStore
+        assert isinstance(app.file_ids, expected)
+        report = await app.health.run()
+        assert report.checks()["database"] == "ok"
+    finally:
+        await app.close()
