@@ -45,6 +45,7 @@ command timeout: a dead or unreachable server is an error within seconds, never 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -54,11 +55,18 @@ from typing import Any, Final, Literal
 from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.util import await_
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +179,31 @@ def upsert(
     )
 
 
+def _is_busy(exc: BaseException) -> bool:
+    return "database is locked" in str(exc)
+
+
+def _wal(cursor: DBAPICursor, busy_timeout_s: float) -> None:
+    """Put the file in WAL mode (a setting of the file: once is enough, so it is asked first).
+    Two processes starting on a new file switch it at the same moment, and SQLite can answer
+    one of them "database is locked" at once, without waiting busy_timeout (seen in about one
+    start in five under load, tests/storage/test_migrations.py). So the switch is tried again,
+    waiting on the event loop (this runs in SQLAlchemy's greenlet, where await_ may wait),
+    until the file is in WAL mode."""
+    for attempt in Retrying(
+        retry=retry_if_exception(_is_busy),
+        stop=stop_after_delay(busy_timeout_s),
+        wait=wait_random_exponential(multiplier=0.005, max=0.1),
+        sleep=lambda seconds: await_(asyncio.sleep(seconds)),
+        reraise=True,
+    ):
+        with attempt:
+            cursor.execute("PRAGMA journal_mode")
+            row = cursor.fetchone()
+            if row is None or str(row[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+
+
 def _sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_s: float) -> None:
     """The connection settings and the BEGIN statements of an SQLite engine (module doc)."""
 
@@ -180,10 +213,8 @@ def _sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_s: fl
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            # busy_timeout first: switching a new file to WAL takes a lock briefly, and two
-            # processes starting at once must wait for each other there too.
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _wal(cursor, busy_timeout_s)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
         finally:
