@@ -31,6 +31,8 @@ from sticker_core.pool import WORKER_MAX_MB
 TELEGRAM_API_URL = "https://api.telegram.org"
 MB = 1024 * 1024
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# The password of a URL (scheme://user:password@host), masked when a bad value is echoed.
+_URL_PASSWORD_RE = re.compile(r"(://[^:/@]*:).*@")
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -84,6 +86,10 @@ class BotSettings(BaseSettings):
     catalog_base_url: Annotated[str | None, EmptyIsNone] = None
     # File_ids and user preferences (SQLite) and compiled translations live here.
     data_dir: Path = Path("data")
+    # The shop's database (bot/storage/db.py): sqlite+aiosqlite:///path or
+    # postgresql+asyncpg://user:password@host/db. Unset: DATA_DIR/shop.sqlite3. A secret: it
+    # may carry a password.
+    database_url: Annotated[SecretStr | None, EmptyIsNone] = None
     default_language: Literal["en", "ru"] = "en"
     # /warm uploads every catalog image to this chat once, to learn file_ids ahead of shoppers.
     warm_chat_id: Annotated[int | None, EmptyIsNone] = None
@@ -112,6 +118,30 @@ class BotSettings(BaseSettings):
         if not (sep and left.isdigit() and right) or any(c.isspace() for c in token):
             raise ValueError("not a bot token: @BotFather gives one shaped like 123456:ABC-def")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_driver(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        # SQLAlchemy loads in a third of a second: only when the variable is set, so a
+        # settings error elsewhere is still told at once.
+        from bot.storage.db import UnsupportedDatabaseUrlError, database_url  # noqa: PLC0415
+
+        try:
+            url = database_url(value.get_secret_value())
+        except UnsupportedDatabaseUrlError as exc:
+            raise ValueError(str(exc)) from None
+        return SecretStr(url.render_as_string(hide_password=False))
+
+    @property
+    def database(self) -> str:
+        """The URL the bot's database opens: DATABASE_URL, or the SQLite file in DATA_DIR."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        from bot.storage.db import default_database_url  # noqa: PLC0415 - see above
+
+        return default_database_url(self.data_dir)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -320,6 +350,10 @@ def load_settings(env_file: Path | str | None = ".env") -> Settings:
                 field = str(err["loc"][0]) if err["loc"] else "?"
                 # A secret's value is not echoed: this message goes to the console and logs.
                 got = "hidden" if field.endswith(("_secret", "_token")) else repr(err.get("input"))
+                if field.endswith("_url"):
+                    masked = _URL_PASSWORD_RE.sub(r"\1***@", got)
+                    # user:password@ that is not in a URL's place: hide the whole value.
+                    got = "hidden" if masked == got and "@" in got else masked
                 # pydantic prefixes a validator's own message with "Value error, ".
                 message = str(err["msg"]).removeprefix("Value error, ")
                 problems.append(f"{(prefix + field).upper()}: {message} (got {got})")

@@ -17,6 +17,9 @@ SYSTEM_PACKAGES=(
     "python3-venv           setup        python:ensurepip"
     # Real servers the tests and benchmarks start on free ports (tests/conftest.py, bench/).
     "redis-server           test,bench   redis-server"
+    # Every storage test (and the catalog benchmark) also runs on a PostgreSQL server the
+    # session starts itself (tests/postgres_server.py); Debian keeps initdb off PATH.
+    "postgresql             test,bench   /usr/lib/postgresql/*/bin/initdb"
     # A C compiler for a dependency pip has to build from source (another Python or CPU than
     # the wheels in requirements/lock.txt are built for).
     "gcc                    test         gcc"
@@ -90,8 +93,9 @@ system_packages_ensure() {
         return 1
     fi
     echo ">> apt-get install ${need[*]}" >&2
-    # The redis-server and nginx packages start system services on a machine with
-    # systemd; nothing here uses them (tests and benchmarks start their own on free ports).
+    # The redis-server, postgresql and nginx packages start system services on a machine
+    # with systemd; nothing here uses them (tests and benchmarks start their own on free
+    # ports).
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || return 1
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2 \
         || return 1
@@ -111,7 +115,10 @@ system_packages_hint() {
         found=$tool
         for row in "${SYSTEM_PACKAGES[@]}"; do
             read -r package needed_by check <<<"$row"
-            if [ "$check" = "$tool" ] || [ "$package" = "$tool" ]; then
+            # A tool is named by its check, its package, or (a program off PATH) the last
+            # part of its path: initdb for /usr/lib/postgresql/*/bin/initdb.
+            if [ "$check" = "$tool" ] || [ "$package" = "$tool" ] \
+                || { [ "${check#/}" != "$check" ] && [ "${check##*/}" = "$tool" ]; }; then
                 found=$package
                 commands+=("./run.sh ${needed_by%%,*}")
                 break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -13,8 +14,11 @@ import redis
 from pydantic_settings import BaseSettings
 
 from bot import config as bot_config
+from bot.storage import migrations
+from bot.storage.db import Database
 from sandbox.testing import RunningSandbox, running_sandbox
 from sticker_service import config as sticker_config
+from tests.postgres_server import PostgresServer
 from tests.redis_server import RedisServer
 
 # The modules whose settings models a test must never inherit from the developer's shell.
@@ -113,3 +117,52 @@ async def sandbox() -> AsyncIterator[RunningSandbox]:
     """A Telegram sandbox on a free port: .url, .token, .client (SandboxClient), .state."""
     async with running_sandbox() as running:
         yield running
+
+
+# ---- the database, on both engines -------------------------------------------------------------
+
+ENGINES = ["sqlite", "postgres"]
+_database_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (started on first use), on 127.0.0.1."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+    server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A new, empty database on the session's server for this test (CREATE DATABASE costs
+    milliseconds); dropped after it, with whatever connections the test left open."""
+    name = f"test_{next(_database_names)}"
+    postgres_server.sql(f'CREATE DATABASE "{name}"')
+    yield postgres_server.url_of(name)
+    postgres_server.sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A new SQLite file for this test (created on first connection)."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'db' / 'shop.sqlite3'}"
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest) -> str:
+    """An empty database of each engine in turn: a test that takes it runs on SQLite and on
+    PostgreSQL. The PostgreSQL server starts only when a test needs it."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A :class:`Database` of each engine, migrated to the newest schema; closed after."""
+    db = Database(database_url)
+    try:
+        await migrations.upgrade(db)
+        yield db
+    finally:
+        await db.close()

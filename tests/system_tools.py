@@ -27,9 +27,24 @@ def install_hint(*tools: str) -> str:
     return (done.stdout or done.stderr).strip()
 
 
+# Where Debian puts PostgreSQL's server programs (initdb, postgres, pg_ctl), off PATH; the
+# newest version first.
+POSTGRES_LIB = Path("/usr/lib/postgresql")
+
+
+def _postgres_dirs() -> list[str]:
+    def version(path: Path) -> tuple[int, ...]:
+        number = path.parent.name
+        return tuple(int(part) for part in number.split(".") if part.isdigit())
+
+    return [str(p) for p in sorted(POSTGRES_LIB.glob("*/bin"), key=version, reverse=True)]
+
+
 def require_tool(name: str) -> str:
-    """The path of a command (on PATH, /usr/sbin or /sbin), or fail with the install line."""
-    path = shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    """The path of a command (on PATH, /usr/sbin, /sbin or PostgreSQL's folder), or fail with
+    the install line."""
+    dirs = [os.environ.get("PATH", ""), "/usr/sbin", "/sbin", *_postgres_dirs()]
+    path = shutil.which(name, path=os.pathsep.join(dirs))
     if path is None:
         pytest.fail(f"{name}: {install_hint(name)}", pytrace=False)
     return path

@@ -19,8 +19,16 @@ from bot.config import HttpSettings, SettingsError, load_settings
 from sticker_service.config import load_settings as load_service_settings
 from tests.conftest import TEST_SETTINGS, settings_variables
 from tests.ports import any_free_port
+from tests.postgres_server import PostgresServer
 from tests.redis_server import RedisServer
-from tests.system_tools import ROOT, SCRIPT, install_hint, require_file, require_tool
+from tests.system_tools import (
+    POSTGRES_LIB,
+    ROOT,
+    SCRIPT,
+    install_hint,
+    require_file,
+    require_tool,
+)
 from tests.waiting import VirtualTime, process_exit
 
 # ------------------------------------------------------------------ system packages
@@ -191,6 +199,44 @@ def test_a_test_that_lacks_a_tool_fails_with_the_install_line(
     assert install_hint(emoji_font).startswith("not installed: fonts-noto-color-emoji.")
     assert require_file(emoji_font).is_file()
     assert require_tool("nginx").endswith("/nginx")  # /usr/sbin is searched too
+
+
+def test_postgresql_is_found_off_path_and_named_by_its_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian keeps initdb and postgres in /usr/lib/postgresql/<version>/bin, off PATH: the
+    tests find them there, and a machine without them is told the package (postgresql)."""
+    machine = Machine(tmp_path, "initdb", "postgres")
+    monkeypatch.setenv("PATH", str(machine.bin))
+    monkeypatch.setenv("SYSTEM_PACKAGES_UID", "0")
+    initdb = Path(require_tool("initdb"))
+    assert initdb.parent.parent.parent == POSTGRES_LIB
+    assert initdb.with_name("postgres").is_file()
+    hint = (
+        "not installed: postgresql. ./run.sh test installs it when run as root; "
+        "or: apt-get install -y --no-install-recommends postgresql"
+    )
+    assert install_hint("initdb") == hint
+    monkeypatch.setattr("tests.system_tools.POSTGRES_LIB", tmp_path / "no-postgresql")
+    with pytest.raises(pytest.fail.Exception) as info:
+        PostgresServer()
+    assert str(info.value) == f"initdb: {hint}"
+
+
+def test_test_and_bench_need_postgresql_and_dev_does_not(tmp_path: Path) -> None:
+    machine = Machine(tmp_path)
+    needed = {
+        command: machine.run(
+            "bash", "-c", f"source {SCRIPT}; system_packages_for {command}", uid=1000
+        ).stdout.splitlines()
+        for command in ("test", "bench", "dev")
+    }
+    row = "postgresql /usr/lib/postgresql/*/bin/initdb"
+    assert (row in needed["test"], row in needed["bench"], row in needed["dev"]) == (
+        True,
+        True,
+        False,
+    )
 
 
 # ------------------------------------------------------------------ settings

@@ -21,9 +21,9 @@ from bot.app.health import (
     BotApiTracker,
     Health,
     bot_api_check,
+    database_check,
     redis_check,
     render_pool_check,
-    sqlite_check,
 )
 from bot.config import Settings
 from bot.media.card_claims import CardClaims, LocalCardClaims, RedisCardClaims
@@ -33,11 +33,13 @@ from bot.media.images import ImageService
 from bot.media.maintenance import WarmUpGate
 from bot.media.stickers import StickerService
 from bot.shop.catalog import Catalog
-from bot.storage.file_ids import FileIdStore, SqliteFileIdStore
+from bot.storage import migrations
+from bot.storage.db import Database
+from bot.storage.file_ids import DbFileIdStore, FileIdStore
 from bot.storage.fsm_storage import ResilientRedisStorage
-from bot.storage.preferences import Preferences, SqlitePreferences
+from bot.storage.legacy import import_legacy
+from bot.storage.preferences import DbPreferences, Preferences
 from bot.storage.redis_state import RedisFileIdStore, RedisPreferences
-from bot.storage.sqlite_db import SqliteDb
 from bot.storage.update_reads import UpdateReads
 from bot.telegram.api_policy import ApiPolicy, SendBudget, Sleep
 from bot.telegram.commands import set_commands
@@ -146,7 +148,9 @@ class BotApp:
     metrics: BotMetrics
     # Product posters and users' stickers; owns the process's one StickerRenderer.
     stickers: StickerService
-    # Shared state of several instances (REDIS_URL); None: the embedded SQLite defaults.
+    # The shop's database (SQLite or PostgreSQL), migrated to this code's schema.
+    db: Database
+    # Shared state of several instances (REDIS_URL); None: the database and memory.
     redis_guard: RedisGuard | None = None
     resources: contextlib.AsyncExitStack = field(
         default_factory=contextlib.AsyncExitStack, repr=False
@@ -191,7 +195,7 @@ class BotApp:
 @dataclass
 class _SharedState:
     """What a user's updates read and write besides the catalog: in Redis when several
-    instances share it (REDIS_URL), else in this process's SQLite file and memory."""
+    instances share it (REDIS_URL), else in the shop's database and this process's memory."""
 
     file_ids: FileIdStore
     preferences: Preferences
@@ -200,11 +204,9 @@ class _SharedState:
     reads: UpdateReads | None = None  # FSM state and language in one round trip
 
 
-def _shared_state(guard: RedisGuard | None, db: SqliteDb, bot_id: int) -> _SharedState:
+def _shared_state(guard: RedisGuard | None, db: Database, bot_id: int) -> _SharedState:
     if guard is None:
-        return _SharedState(
-            SqliteFileIdStore(db, bot_id=bot_id), SqlitePreferences(db), LocalCardClaims()
-        )
+        return _SharedState(DbFileIdStore(db, bot_id=bot_id), DbPreferences(db), LocalCardClaims())
     preferences = RedisPreferences(guard)
     storage = ResilientRedisStorage(guard)
     return _SharedState(
@@ -214,6 +216,16 @@ def _shared_state(guard: RedisGuard | None, db: SqliteDb, bot_id: int) -> _Share
         storage,
         UpdateReads(guard, state_key=storage.state_key, language_key=preferences.key),
     )
+
+
+async def open_database(stack: contextlib.AsyncExitStack, settings: Settings) -> Database:
+    """The shop's database (DATABASE_URL), closed with ``stack``: migrated to this code's
+    schema, then the old bot.sqlite3 imported, before anything reads it."""
+    db = Database(settings.bot.database)
+    stack.push_async_callback(db.close)
+    await migrations.upgrade(db)
+    await import_legacy(db, settings.bot.data_dir)
+    return db
 
 
 async def build_app(
@@ -232,10 +244,13 @@ async def build_app(
 
     Each part is put on one AsyncExitStack as soon as it exists (before it starts, so a start
     that fails half-way is closed too). The stack is handed to the BotApp, whose close() runs
-    it backwards: render processes, the Bot API session, Redis, SQLite, the image cache's
-    tasks, then the shared HTTP session. ``sessions`` is closed with the rest even when the
-    caller passed it in. ``api_clock``/``api_sleep``: see :func:`create_bot`;
-    ``stop_clock``/``stop_sleep``: the time the stop's budget is counted by (BotApp).
+    it backwards: render processes, the Bot API session, Redis, the database, the image
+    cache's tasks, then the shared HTTP session. The database is migrated (and the old
+    bot.sqlite3 imported) before anything reads it: a database of a newer version of the bot
+    raises migrations.SchemaError, one that does not answer db.DatabaseUnavailableError.
+    ``sessions`` is closed with the rest even when the caller passed it in.
+    ``api_clock``/``api_sleep``: see :func:`create_bot`; ``stop_clock``/``stop_sleep``: the
+    time the stop's budget is counted by (BotApp).
     """
     async with contextlib.AsyncExitStack() as stack:
         # Compiling a few KB of translations blocks for a moment, once, before any update.
@@ -244,8 +259,7 @@ async def build_app(
         stack.push_async_callback(sessions.close)
         images = ImageService(settings.images, sessions)
         await stack.enter_async_context(images)
-        db = SqliteDb(settings.bot.data_dir / "bot.sqlite3")
-        stack.push_async_callback(db.close)
+        db = await open_database(stack, settings)
         guard: RedisGuard | None = None
         if settings.bot.redis_url:
             # Several instances behind a balancer act as one bot: what they share lives in Redis.
@@ -289,7 +303,7 @@ async def build_app(
         bot.session.middleware(tracker)
         health = Health(timeout=settings.health.check_timeout)
         health.add("bot_api", bot_api_check(tracker, bot, max_age=settings.health.api_max_age))
-        health.add("database", sqlite_check(db))
+        health.add("database", database_check(db))
         # Without render workers posters are left out of cards, which still go out.
         health.add("render_pool", render_pool_check(renderer), critical=False)
         if guard is not None:
@@ -308,6 +322,7 @@ async def build_app(
             file_ids=file_ids,
             delivery=delivery,
             stickers=stickers,
+            db=db,
             # One /warm at a time, across instances with Redis (bot/media/maintenance.py).
             warm_gate=WarmUpGate(guard, bot_id=bot.id),
         )
@@ -336,6 +351,7 @@ async def build_app(
             api_tracker=tracker,
             metrics=metrics,
             stickers=stickers,
+            db=db,
             redis_guard=guard,
             resources=stack.pop_all(),
             stop_clock=stop_clock,

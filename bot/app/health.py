@@ -41,8 +41,9 @@ from aiogram.exceptions import (
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
+from bot.storage.db import Database, DatabaseUnavailableError
+
 if TYPE_CHECKING:
-    from bot.storage.sqlite_db import SqliteDb
     from infra.redis import RedisGuard
     from sticker_core import StickerRenderer
 
@@ -224,11 +225,15 @@ def render_pool_check(renderer: StickerRenderer) -> Check:
     return check
 
 
-def sqlite_check(db: SqliteDb) -> Check:
-    """A SELECT 1 on the bot's SQLite file (in its thread, like every query)."""
+def database_check(db: Database) -> Callable[[], Awaitable[CheckResult]]:
+    """A SELECT 1 through the shop's database (SQLite or PostgreSQL); the reason names the
+    database (password masked) and what went wrong."""
 
     async def check() -> CheckResult:
-        await db.run(lambda conn: conn.execute("SELECT 1").fetchone())
+        try:
+            await db.ping()
+        except DatabaseUnavailableError as exc:
+            return str(exc)
         return None
 
     return check

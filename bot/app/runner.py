@@ -39,6 +39,8 @@ from bot.app.status import serve_status
 from bot.app.webhook import WebhookConfigError, check_settings, drop_pending, run_webhook
 from bot.config import Settings
 from bot.shop.catalog import CatalogError, load_catalog, uses_static
+from bot.storage.db import DatabaseUnavailableError
+from bot.storage.migrations import SchemaError
 from bot.telegram.i18n import TranslationError
 from bot.telegram.logs import RedactSecrets
 from infra.web import serve
@@ -256,7 +258,8 @@ async def _start_sandbox(
 async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
     """Run until ``stop`` is set; without one, until SIGINT/SIGTERM. Returns the process exit
     code: 0 after a requested stop; 2 a setting is wrong (catalog, translations, webhook
-    settings, BOT_TOKEN, a busy port); 1 the Bot API cannot be reached. A start-up failure is
+    settings, BOT_TOKEN, a busy port, a database a newer version migrated); 1 the Bot API or
+    the database cannot be reached. A start-up failure is
     one line on stderr, and whatever had started is closed."""
     if stop is None:
         stop = asyncio.Event()
@@ -333,8 +336,11 @@ async def _run(settings: Settings, stop: asyncio.Event) -> None:
             # Parsed once at start, before polling: blocking here delays no update.
             catalog = load_catalog(settings.bot.catalog_path, static_base=source.static_base)
             app = await build_app(settings, catalog, token=source.token, api_url=source.api_url)
-        except (CatalogError, TranslationError) as exc:
+        except (CatalogError, TranslationError, SchemaError) as exc:
             raise StartupError(str(exc)) from exc
+        except DatabaseUnavailableError as exc:
+            # Not a wrong setting, perhaps: the database may be starting; try again later.
+            raise StartupError(f"{exc} (DATABASE_URL)", exit_code=1) from exc
         stack.push_async_callback(app.close)
         await _local_setup(app, source)
         await check_bot_api(app, source.api_url)

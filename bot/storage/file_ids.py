@@ -19,12 +19,14 @@ so the Redis store (several instances, bot/storage/redis_state.py) serves it too
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from bot.storage.sqlite_db import SqliteDb
+from sqlalchemy import CursorResult, Result, and_, bindparam, delete, func, select
+
+from bot.storage.db import Database
+from bot.storage.models import MediaFileId, MediaUrl, table_of
 
 
 @dataclass
@@ -104,80 +106,79 @@ class FileIdStore(Protocol):
     async def stats(self) -> FileIdStats: ...
 
 
-_LOOKUP = (
-    "SELECT u.url, u.sha256, u.checked_at, f.file_id FROM media_urls u"
-    " LEFT JOIN media_file_ids f ON f.bot_id = u.bot_id AND f.key = u.sha256"
-    " WHERE u.bot_id = ? AND u.url IN ({marks})"
-)
-_GET = "SELECT key, file_id FROM media_file_ids WHERE bot_id = ? AND key IN ({marks})"
+# SQLite and PostgreSQL both take 32766 bound values a statement; a card asks for a few, /warm
+# for the whole catalog: asked in chunks of this many.
+CHUNK = 1000
 
 
-def _marks(count: int) -> str:
-    """``?,?,?``: only placeholders are ever put into the SQL text."""
-    return ",".join("?" * count)
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
-class SqliteFileIdStore:
-    """The default store: two tables in the bot's SQLite file, calls run in a thread."""
+_FILE_IDS = table_of(MediaFileId)
+_URLS = table_of(MediaUrl)
 
-    def __init__(self, db: SqliteDb, *, bot_id: int) -> None:
+
+class DbFileIdStore:
+    """The default store: two tables of the shop's database (media_file_ids, media_urls),
+    SQLite or PostgreSQL. One statement a call (a card's lookup is one indexed join)."""
+
+    def __init__(self, db: Database, *, bot_id: int) -> None:
         self._db = db
         self._bot_id = bot_id
         self._counts = FileIdCounts()
-        # Earlier versions keyed file_ids by URL, which cannot be told from content: those
-        # rows are dropped (each image costs one upload again, once).
-        db.add_schema("DROP TABLE IF EXISTS file_ids")
-        db.add_schema(
-            "CREATE TABLE IF NOT EXISTS media_file_ids ("
-            " bot_id INTEGER NOT NULL, key TEXT NOT NULL, file_id TEXT NOT NULL,"
-            " PRIMARY KEY (bot_id, key))"
+        files, urls = _FILE_IDS.c, _URLS.c
+        self._lookup = (
+            select(urls.url, urls.sha256, urls.checked_at, files.file_id)
+            .select_from(
+                _URLS.outerjoin(
+                    _FILE_IDS, and_(files.bot_id == urls.bot_id, files.key == urls.sha256)
+                )
+            )
+            .where(urls.bot_id == bot_id, urls.url.in_(bindparam("urls", expanding=True)))
         )
-        db.add_schema(
-            "CREATE TABLE IF NOT EXISTS media_urls ("
-            " bot_id INTEGER NOT NULL, url TEXT NOT NULL, sha256 TEXT NOT NULL,"
-            " checked_at REAL NOT NULL, PRIMARY KEY (bot_id, url))"
+        self._get = select(files.key, files.file_id).where(
+            files.bot_id == bot_id, files.key.in_(bindparam("keys", expanding=True))
         )
+        self._remember = db.upsert(_URLS, key=["bot_id", "url"])
+        self._set = db.upsert(_FILE_IDS, key=["bot_id", "key"])
+        self._forget = delete(_FILE_IDS).where(
+            files.bot_id == bot_id, files.key.in_(bindparam("keys", expanding=True))
+        )
+        self._count = select(func.count()).select_from(_FILE_IDS).where(files.bot_id == bot_id)
 
     async def lookup(self, urls: Iterable[str]) -> dict[str, UrlRecord]:
         wanted = list(dict.fromkeys(urls))
         if not wanted:
             return {}
-
-        sql = _LOOKUP.format(marks=_marks(len(wanted)))
-
-        def _lookup(conn: sqlite3.Connection) -> dict[str, UrlRecord]:
-            rows = conn.execute(sql, (self._bot_id, *wanted)).fetchall()
-            return {
-                str(url): UrlRecord(str(sha), float(at), None if fid is None else str(fid))
-                for url, sha, at, fid in rows
-            }
-
-        found = await self._db.run(_lookup)
+        found: dict[str, UrlRecord] = {}
+        async with self._db.read(snapshot=False) as conn:
+            for chunk in _chunks(wanted):
+                rows = await conn.execute(self._lookup, {"urls": chunk})
+                for url, sha, at, file_id in rows:
+                    found[url] = UrlRecord(sha, at, file_id)
         self._counts.looked_up(len(wanted), found)
         return found
 
     async def remember(self, records: Mapping[str, UrlRecord]) -> None:
         if not records:
             return
-        rows = [(self._bot_id, url, r.sha256, r.checked_at) for url, r in records.items()]
-
-        def _remember(conn: sqlite3.Connection) -> None:
-            conn.executemany("INSERT OR REPLACE INTO media_urls VALUES (?, ?, ?, ?)", rows)
-
-        await self._db.run(_remember)
+        rows = [
+            {"bot_id": self._bot_id, "url": url, "sha256": r.sha256, "checked_at": r.checked_at}
+            for url, r in records.items()
+        ]
+        async with self._db.write() as conn:
+            await conn.execute(self._remember, rows)
 
     async def get_many(self, keys: Iterable[str], *, count: bool = True) -> dict[str, str]:
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
-
-        sql = _GET.format(marks=_marks(len(wanted)))
-
-        def _get(conn: sqlite3.Connection) -> dict[str, str]:
-            rows = conn.execute(sql, (self._bot_id, *wanted)).fetchall()
-            return {str(key): str(file_id) for key, file_id in rows}
-
-        found = await self._db.run(_get)
+        found: dict[str, str] = {}
+        async with self._db.read(snapshot=False) as conn:
+            for chunk in _chunks(wanted):
+                rows = await conn.execute(self._get, {"keys": chunk})
+                found.update((key, file_id) for key, file_id in rows)
         if count:
             self._counts.got(len(wanted), len(found))
         return found
@@ -185,36 +186,37 @@ class SqliteFileIdStore:
     async def set_many(self, file_ids: Mapping[str, str]) -> None:
         if not file_ids:
             return
-        rows = [(self._bot_id, key, file_id) for key, file_id in file_ids.items()]
-
-        def _set(conn: sqlite3.Connection) -> None:
-            conn.executemany("INSERT OR REPLACE INTO media_file_ids VALUES (?, ?, ?)", rows)
-
-        await self._db.run(_set)
+        rows = [
+            {"bot_id": self._bot_id, "key": key, "file_id": file_id}
+            for key, file_id in file_ids.items()
+        ]
+        async with self._db.write() as conn:
+            await conn.execute(self._set, rows)
 
     async def forget(self, keys: Iterable[str]) -> None:
-        rows = [(self._bot_id, key) for key in keys]
-
-        def _forget(conn: sqlite3.Connection) -> int:
-            before = conn.total_changes
-            conn.executemany("DELETE FROM media_file_ids WHERE bot_id = ? AND key = ?", rows)
-            return conn.total_changes - before
-
-        self._counts.forgotten += await self._db.run(_forget)
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return
+        forgotten = 0
+        async with self._db.write() as conn:
+            for chunk in _chunks(wanted):
+                result = await conn.execute(self._forget, {"keys": chunk})
+                forgotten += _rowcount(result)
+        self._counts.forgotten += forgotten
 
     async def clear(self) -> int:
-        def _clear(conn: sqlite3.Connection) -> int:
-            conn.execute("DELETE FROM media_urls WHERE bot_id = ?", (self._bot_id,))
-            cur = conn.execute("DELETE FROM media_file_ids WHERE bot_id = ?", (self._bot_id,))
-            return cur.rowcount
-
-        return await self._db.run(_clear)
+        files, urls = _FILE_IDS.c, _URLS.c
+        async with self._db.write() as conn:
+            await conn.execute(delete(_URLS).where(urls.bot_id == self._bot_id))
+            result = await conn.execute(delete(_FILE_IDS).where(files.bot_id == self._bot_id))
+            return _rowcount(result)
 
     async def stats(self) -> FileIdStats:
-        def _count(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
-                "SELECT COUNT(*) FROM media_file_ids WHERE bot_id = ?", (self._bot_id,)
-            ).fetchone()
-            return int(row[0])
+        async with self._db.read(snapshot=False) as conn:
+            entries = (await conn.execute(self._count)).scalar_one()
+        return self._counts.stats(entries)
 
-        return self._counts.stats(await self._db.run(_count))
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows a DELETE removed (a DML statement's result is a CursorResult)."""
+    return result.rowcount if isinstance(result, CursorResult) else 0

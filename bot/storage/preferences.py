@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Protocol
 
 from cachetools import LRUCache
+from sqlalchemy import bindparam, select
 
-from bot.storage.sqlite_db import SqliteDb
+from bot.storage.db import Database
+from bot.storage.models import UserLanguage, table_of
 
 # Users whose choice is kept in memory: the ones writing now. A user beyond it costs one
-# indexed SQLite read on their next update, instead of the process keeping every user it
-# has ever seen (a couple of hundred bytes each, forever).
+# indexed read of the database on their next update, instead of the process keeping every
+# user it has ever seen (a couple of hundred bytes each, forever).
 CACHED_USERS = 10_000
+
+_LANGUAGES = table_of(UserLanguage)
 
 
 class Preferences(Protocol):
@@ -21,15 +24,17 @@ class Preferences(Protocol):
     async def set_language(self, user_id: int, language: str) -> None: ...
 
 
-class SqlitePreferences:
-    def __init__(self, db: SqliteDb, *, cached_users: int = CACHED_USERS) -> None:
+class DbPreferences:
+    """Users' languages in the shop's database (user_languages), behind a bounded LRU."""
+
+    def __init__(self, db: Database, *, cached_users: int = CACHED_USERS) -> None:
         self._db = db
         # A small in-process copy: the locale is read on every update, written rarely.
         self._cache: LRUCache[int, str | None] = LRUCache(maxsize=cached_users)
-        db.add_schema(
-            "CREATE TABLE IF NOT EXISTS user_languages ("
-            " user_id INTEGER PRIMARY KEY, language TEXT NOT NULL)"
+        self._get = select(_LANGUAGES.c.language).where(
+            _LANGUAGES.c.user_id == bindparam("user_id")
         )
+        self._set = db.upsert(_LANGUAGES, key=["user_id"])
 
     @property
     def cached_users(self) -> int:
@@ -39,20 +44,12 @@ class SqlitePreferences:
     async def language(self, user_id: int) -> str | None:
         if user_id in self._cache:
             return self._cache[user_id]
-
-        def _get(conn: sqlite3.Connection) -> str | None:
-            row = conn.execute(
-                "SELECT language FROM user_languages WHERE user_id = ?", (user_id,)
-            ).fetchone()
-            return None if row is None else str(row[0])
-
-        found = await self._db.run(_get)
+        async with self._db.read(snapshot=False) as conn:
+            found = (await conn.execute(self._get, {"user_id": user_id})).scalar_one_or_none()
         self._cache[user_id] = found
         return found
 
     async def set_language(self, user_id: int, language: str) -> None:
-        def _set(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT OR REPLACE INTO user_languages VALUES (?, ?)", (user_id, language))
-
-        await self._db.run(_set)
+        async with self._db.write() as conn:
+            await conn.execute(self._set, {"user_id": user_id, "language": language})
         self._cache[user_id] = language

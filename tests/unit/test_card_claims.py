@@ -8,8 +8,8 @@ import pytest
 
 from bot.media.card_claims import LocalCardClaims, RedisCardClaims
 from bot.media.delivery import CardDelivery
-from bot.storage.file_ids import SqliteFileIdStore
-from bot.storage.sqlite_db import SqliteDb
+from bot.storage.db import Database
+from bot.storage.file_ids import DbFileIdStore
 from infra.redis import RedisGuard
 from tests.redis_server import RedisServer
 
@@ -23,9 +23,9 @@ async def test_a_local_claim_is_held_until_released() -> None:
     assert await claims.claim("7:mug")
 
 
-async def test_a_claim_is_released_when_the_card_fails(tmp_path) -> None:
-    db = SqliteDb(tmp_path / "bot.sqlite3")
-    delivery = CardDelivery(images=None, file_ids=SqliteFileIdStore(db, bot_id=1))  # type: ignore[arg-type]
+async def test_a_claim_is_released_when_the_card_fails(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    delivery = CardDelivery(images=None, file_ids=DbFileIdStore(db, bot_id=1))  # type: ignore[arg-type]
 
     async def failing_card() -> None:
         async with delivery.claim(7, "mug") as mine:

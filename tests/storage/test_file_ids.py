@@ -1,30 +1,33 @@
+"""Learned file_ids and URL records: the database store (SQLite and PostgreSQL) and the Redis
+store answer alike."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
-from bot.storage.file_ids import FileIdStore, SqliteFileIdStore, UrlRecord
-from bot.storage.preferences import SqlitePreferences
+from bot.storage import migrations
+from bot.storage.db import Database
+from bot.storage.file_ids import CHUNK, DbFileIdStore, FileIdStore, UrlRecord
 from bot.storage.redis_state import RedisFileIdStore
-from bot.storage.sqlite_db import SqliteDb
 from infra.redis import RedisGuard
 
 StoreFactory = Callable[[int], FileIdStore]
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
+async def stores(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactory]:
     """``stores(bot_id)``: a store of that bot; every store of one test shares one backend."""
-    if request.param == "sqlite":
-        db = SqliteDb(tmp_path / "bot.sqlite3")
-        yield lambda bot_id: SqliteFileIdStore(db, bot_id=bot_id)
-        await db.close()
-    else:
+    if request.param == "redis":
         guard = RedisGuard.connect(request.getfixturevalue("redis_url"), decode_responses=True)
         yield lambda bot_id: RedisFileIdStore(guard, bot_id=bot_id)
         await guard.aclose()
+        return
+    db = Database(request.getfixturevalue(f"{request.param}_url"))
+    await migrations.upgrade(db)
+    yield lambda bot_id: DbFileIdStore(db, bot_id=bot_id)
+    await db.close()
 
 
 async def test_a_card_finds_each_urls_content_and_its_file_id_in_one_lookup(
@@ -72,31 +75,6 @@ async def test_clear_forgets_file_ids_and_url_records_of_one_bot_only(stores: St
     assert await other.lookup(["u"]) == {"u": UrlRecord("sha", 1.0, "F")}
 
 
-async def test_learned_file_ids_survive_a_restart(tmp_path):
-    db = SqliteDb(tmp_path / "bot.sqlite3")
-    store = SqliteFileIdStore(db, bot_id=1)
-    await store.set_many({"https://x/1.jpg": "AgAD1", "https://x/2.jpg": "AgAD2"})
-    await db.close()
-
-    db = SqliteDb(tmp_path / "bot.sqlite3")
-    store = SqliteFileIdStore(db, bot_id=1)
-    found = await store.get_many(["https://x/1.jpg", "https://x/2.jpg", "https://x/3.jpg"])
-    assert found == {"https://x/1.jpg": "AgAD1", "https://x/2.jpg": "AgAD2"}
-    stats = await store.stats()
-    assert (stats.entries, stats.hits, stats.misses) == (2, 2, 1)
-    await db.close()
-
-
-async def test_file_ids_of_another_bot_are_never_used(tmp_path):
-    db = SqliteDb(tmp_path / "bot.sqlite3")
-    await SqliteFileIdStore(db, bot_id=1).set_many({"u": "from-bot-1"})
-    other = SqliteFileIdStore(db, bot_id=2)
-    assert await other.get_many(["u"]) == {}
-    assert await other.clear() == 0
-    assert await SqliteFileIdStore(db, bot_id=1).get_many(["u"]) == {"u": "from-bot-1"}
-    await db.close()
-
-
 async def test_forgotten_and_cleared_file_ids_are_gone(stores: StoreFactory):
     store = stores(1)
     await store.set_many({"a": "1", "b": "2", "c": "3"})
@@ -109,12 +87,50 @@ async def test_forgotten_and_cleared_file_ids_are_gone(stores: StoreFactory):
     assert await store.get_many(["b", "c"]) == {}
 
 
-async def test_language_choice_survives_a_restart(tmp_path):
-    db = SqliteDb(tmp_path / "bot.sqlite3")
-    prefs = SqlitePreferences(db)
-    assert await prefs.language(42) is None
-    await prefs.set_language(42, "ru")
+async def test_a_file_id_learned_again_replaces_the_old_one(stores: StoreFactory):
+    store = stores(1)
+    await store.set_many({"sha": "old"})
+    await store.set_many({"sha": "new", "other": "x"})
+    assert await store.get_many(["sha", "other"]) == {"sha": "new", "other": "x"}
+    assert (await store.stats()).entries == 2
+
+
+async def test_a_whole_catalog_is_learned_and_found_in_one_call(stores: StoreFactory):
+    """/warm asks for every image of the catalog at once: more keys than one statement may
+    bind on either engine are asked in chunks, and every one is answered."""
+    store = stores(1)
+    count = 2 * CHUNK + 7
+    await store.set_many({f"sha-{n}": f"F{n}" for n in range(count)})
+    await store.remember({f"https://x/{n}.jpg": UrlRecord(f"sha-{n}", 1.0) for n in range(count)})
+    found = await store.lookup(f"https://x/{n}.jpg" for n in range(count))
+    assert len(found) == count
+    assert found["https://x/2006.jpg"] == UrlRecord("sha-2006", 1.0, "F2006")
+    assert len(await store.get_many(f"sha-{n}" for n in range(count + 5))) == count
+    await store.forget(f"sha-{n}" for n in range(count))
+    stats = await store.stats()
+    assert (stats.entries, stats.forgotten) == (0, count)
+
+
+async def test_learned_file_ids_survive_a_restart(database_url: str):
+    db = Database(database_url)
+    await migrations.upgrade(db)
+    store = DbFileIdStore(db, bot_id=1)
+    await store.set_many({"https://x/1.jpg": "AgAD1", "https://x/2.jpg": "AgAD2"})
     await db.close()
-    db = SqliteDb(tmp_path / "bot.sqlite3")
-    assert await SqlitePreferences(db).language(42) == "ru"
+
+    db = Database(database_url)
+    await migrations.upgrade(db)
+    store = DbFileIdStore(db, bot_id=1)
+    found = await store.get_many(["https://x/1.jpg", "https://x/2.jpg", "https://x/3.jpg"])
+    assert found == {"https://x/1.jpg": "AgAD1", "https://x/2.jpg": "AgAD2"}
+    stats = await store.stats()
+    assert (stats.entries, stats.hits, stats.misses) == (2, 2, 1)
     await db.close()
+
+
+async def test_file_ids_of_another_bot_are_never_used(database: Database):
+    await DbFileIdStore(database, bot_id=1).set_many({"u": "from-bot-1"})
+    other = DbFileIdStore(database, bot_id=2)
+    assert await other.get_many(["u"]) == {}
+    assert await other.clear() == 0
+    assert await DbFileIdStore(database, bot_id=1).get_many(["u"]) == {"u": "from-bot-1"}

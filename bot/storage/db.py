@@ -1,0 +1,386 @@
+"""The shop's one database: SQLite by default (a file under DATA_DIR, nothing to install),
+PostgreSQL when several instances run. SQLAlchemy 2 async; the schema is Alembic's
+(bot/storage/migrations), the tables are bot/storage/models.py.
+
+A :class:`Database` is made from a URL and hands out connections, each in one transaction::
+
+    async with db.read() as conn:             # a consistent snapshot, never takes a lock
+        rows = (await conn.execute(select(products))).all()
+
+    async with db.read(snapshot=False) as conn:   # one statement: the cheapest read
+        row = (await conn.execute(stmt, params)).first()
+
+    async with db.write() as conn:            # committed on exit, rolled back on an error
+        await conn.execute(db.upsert(table, key=["id"]), rows)   # a list: one executemany
+
+Connections (SQLAlchemy Core) rather than ORM sessions: the shop's domain objects are plain
+dataclasses (bot/shop), so repositories map rows to them anyway, bulk imports want Core's
+executemany, and a session costs more than the query on the hot paths: a card's file_id
+lookup measured ~1000 us through an AsyncSession, ~640 us through a connection, ~380 us
+without the snapshot's BEGIN (SQLite, aiosqlite, 2 shared cores). Code that wants the ORM
+binds a session to the transaction: ``AsyncSession(bind=conn)``.
+
+SQLite, on every connection: WAL (readers never wait for the writer, nor it for them),
+``busy_timeout`` (a writer waits for the lock instead of failing), ``foreign_keys=ON`` (off by
+default in SQLite), ``synchronous=NORMAL`` (safe with WAL: a power cut loses at most the last
+transactions, never the file). Transactions are begun by SQLAlchemy, not by Python's sqlite3
+module (its legacy mode starts them late, at the first write), following SQLAlchemy's recipe
+(https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#sqlite-enabling-transactions):
+``write()`` begins with ``BEGIN IMMEDIATE``, which takes the write lock up front, so a
+transaction that reads then writes never has to upgrade its lock half-way (SQLite answers
+that upgrade with an immediate "database is locked" when another process committed
+meanwhile, whatever busy_timeout says); ``read()`` begins with a plain deferred ``BEGIN``;
+``read(snapshot=False)`` begins nothing (each statement is its own snapshot).
+
+PostgreSQL (asyncpg): ``read()`` is REPEATABLE READ (one snapshot, like SQLite's) and READ
+ONLY, as is ``read(snapshot=False)`` at READ COMMITTED: a write in a read fails there at
+once, so a test on both engines catches it (SQLite would let it pass and lock later).
+``write()`` is READ COMMITTED: a change that depends on what the row holds is written so
+it checks it (``SET revision = revision + 1``, ``UPDATE ... WHERE status = :expected`` and
+the row count), or reads the row with ``SELECT ... FOR UPDATE`` (which SQLite ignores, and
+needs not: its write transactions run one at a time). A bounded pool, pre-ping (a
+connection the server dropped is replaced, not handed to a query), a connect timeout and a
+command timeout: a dead or unreachable server is an error within seconds, never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.util import await_
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+log = logging.getLogger(__name__)
+
+Dialect = Literal["sqlite", "postgresql"]
+
+# The drivers this code runs on; a bare dialect name means its async driver here.
+SQLITE_DRIVER: Final = "sqlite+aiosqlite"
+POSTGRES_DRIVER: Final = "postgresql+asyncpg"
+_DRIVERS: Final[dict[str, str]] = {
+    "sqlite": SQLITE_DRIVER,
+    SQLITE_DRIVER: SQLITE_DRIVER,
+    "postgresql": POSTGRES_DRIVER,
+    "postgres": POSTGRES_DRIVER,
+    POSTGRES_DRIVER: POSTGRES_DRIVER,
+}
+# The file the default DATABASE_URL names under DATA_DIR. Not bot.sqlite3: that name is the
+# old embedded store, imported from once (bot/storage/legacy.py).
+DEFAULT_FILE: Final = "shop.sqlite3"
+
+# SQLite: how long a writer waits for another's lock before "database is locked". Write
+# transactions are short (milliseconds); this is for a machine under load, or a migration.
+BUSY_TIMEOUT_S: Final = 15.0
+# PostgreSQL: seconds to open a connection (TCP, TLS, authentication) and for one statement
+# to answer. A server that does not answer is an error after these, never a hang.
+CONNECT_TIMEOUT_S: Final = 5.0
+COMMAND_TIMEOUT_S: Final = 30.0
+# Connections one process keeps (and may add under a burst). An update holds one for the
+# few milliseconds of its queries; PostgreSQL's default max_connections is 100, shared by
+# every instance.
+POOL_SIZE: Final = 5
+POOL_OVERFLOW: Final = 5
+# Seconds a query waits for a free pooled connection before failing.
+POOL_TIMEOUT_S: Final = 10.0
+
+# Execution option naming the BEGIN an SQLite transaction starts with (read in _begin).
+_BEGIN_OPTION: Final = "amanita_sqlite_begin"
+_IMMEDIATE: Final = {_BEGIN_OPTION: "BEGIN IMMEDIATE"}
+_DEFERRED: Final = {_BEGIN_OPTION: "BEGIN"}
+_NO_BEGIN: Final = {_BEGIN_OPTION: None}
+
+
+class DatabaseError(Exception):
+    """The database cannot be used as it is; the message is one line for the operator."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """The database does not answer (down, unreachable, refused the login): starting again
+    later may work."""
+
+
+class UnsupportedDatabaseUrlError(DatabaseError, ValueError):
+    """A URL whose driver this code does not run on."""
+
+
+def database_url(value: str | URL) -> URL:
+    """``value`` as the URL this code connects with: the dialect's async driver filled in for a
+    bare ``postgresql://`` (or ``postgres://``) and ``sqlite://``; any other driver is refused
+    with :class:`UnsupportedDatabaseUrlError` (its message never repeats a password)."""
+    try:
+        url = make_url(value)
+    except ArgumentError as exc:
+        raise UnsupportedDatabaseUrlError(
+            "not a database URL: expected sqlite+aiosqlite:///path/to/file.sqlite3 or "
+            "postgresql+asyncpg://user:password@host:5432/database"
+        ) from exc
+    driver = _DRIVERS.get(url.drivername)
+    if driver is None:
+        raise UnsupportedDatabaseUrlError(
+            f"unsupported database driver {url.drivername!r}: use {SQLITE_DRIVER}:///path "
+            f"or {POSTGRES_DRIVER}://user:password@host/database"
+        )
+    return url.set(drivername=driver)
+
+
+def default_database_url(data_dir: Path) -> str:
+    """The embedded default: an SQLite file in DATA_DIR."""
+    return f"{SQLITE_DRIVER}:///{data_dir / DEFAULT_FILE}"
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL as logs and messages may show it: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<not a URL>"
+
+
+def upsert(
+    dialect: str,
+    table: Table,
+    *,
+    key: Sequence[str],
+    update: Sequence[str] | None = None,
+) -> Insert:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` for the dialect (SQLite and PostgreSQL
+    write it alike, but SQLAlchemy builds it from each dialect's own ``insert``). Execute it
+    with one dict or a list of dicts (one executemany).
+
+    ``update``: the columns a conflicting row takes from the new one; None = every column
+    not in ``key``; empty = keep the existing row (``DO NOTHING``).
+    """
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    if update is None:
+        update = [c.name for c in table.columns if c.name not in key]
+    if not update:
+        return stmt.on_conflict_do_nothing(index_elements=list(key))
+    return stmt.on_conflict_do_update(
+        index_elements=list(key), set_={name: stmt.excluded[name] for name in update}
+    )
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return "database is locked" in str(exc)
+
+
+def _wal(cursor: DBAPICursor, busy_timeout_s: float) -> None:
+    """Put the file in WAL mode (a setting of the file: once is enough, so it is asked first).
+    Two processes starting on a new file switch it at the same moment, and SQLite can answer
+    one of them "database is locked" at once, without waiting busy_timeout (seen in about one
+    start in five under load, tests/storage/test_migrations.py). So the switch is tried again,
+    waiting on the event loop (this runs in SQLAlchemy's greenlet, where await_ may wait),
+    until the file is in WAL mode."""
+    for attempt in Retrying(
+        retry=retry_if_exception(_is_busy),
+        stop=stop_after_delay(busy_timeout_s),
+        wait=wait_random_exponential(multiplier=0.005, max=0.1),
+        sleep=lambda seconds: await_(asyncio.sleep(seconds)),
+        reraise=True,
+    ):
+        with attempt:
+            cursor.execute("PRAGMA journal_mode")
+            row = cursor.fetchone()
+            if row is None or str(row[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+
+
+def _sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_s: float) -> None:
+    """The connection settings and the BEGIN statements of an SQLite engine (module doc)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # SQLAlchemy begins transactions itself (_begin); sqlite3 must not.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            _wal(cursor, busy_timeout_s)
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Connection) -> None:
+        begin = conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN")
+        if begin is not None:
+            conn.exec_driver_sql(begin)
+
+
+def _make_engine(
+    url: URL,
+    *,
+    foreign_keys: bool = True,
+    busy_timeout_s: float = BUSY_TIMEOUT_S,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    command_timeout_s: float | None = COMMAND_TIMEOUT_S,
+    single_connection: bool = False,
+    execution_options: dict[str, Any] | None = None,
+) -> AsyncEngine:
+    kwargs: dict[str, Any] = {"execution_options": execution_options or {}}
+    if single_connection:
+        # A migration: one connection, closed when it is done.
+        kwargs["poolclass"] = NullPool
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # SQLite creates the file, not its folder.
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, **kwargs)
+        _sqlite_hooks(engine, foreign_keys=foreign_keys, busy_timeout_s=busy_timeout_s)
+        return engine
+    connect_args: dict[str, Any] = {
+        "timeout": connect_timeout_s,
+        "command_timeout": command_timeout_s,
+        # Shown in pg_stat_activity, so a DBA knows whose connections these are.
+        "server_settings": {"application_name": "amanita-shop-bot"},
+    }
+    if not single_connection:
+        kwargs.update(
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_timeout=POOL_TIMEOUT_S,
+            pool_pre_ping=True,
+        )
+    return create_async_engine(url, connect_args=connect_args, **kwargs)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line saying what went wrong, from the driver's own error when there is one (a
+    SQLAlchemy error's text also carries the SQL and a link)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if isinstance(cause, TimeoutError):
+        return "no answer in time"
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+# Errors that mean "the database does not answer" (as opposed to a query's own error).
+CONNECTION_ERRORS: Final = (OSError, TimeoutError, DBAPIError)
+
+
+class Database:
+    """One database: an AsyncEngine and the transactions made from it. Close it with
+    :meth:`close` (or ``async with``)."""
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        command_timeout_s: float | None = COMMAND_TIMEOUT_S,
+    ) -> None:
+        self.url = database_url(url)
+        self.dialect: Dialect = (
+            "postgresql" if self.url.get_backend_name() == "postgresql" else "sqlite"
+        )
+        self._busy_timeout_s = busy_timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self.engine = _make_engine(
+            self.url,
+            busy_timeout_s=busy_timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            command_timeout_s=command_timeout_s,
+        )
+        if self.dialect == "postgresql":
+            self._snapshot = self.engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            self._reads = self.engine.execution_options(postgresql_readonly=True)
+            self._writes = self.engine
+        else:
+            self._snapshot = self.engine.execution_options(**_DEFERRED)
+            self._reads = self.engine.execution_options(**_NO_BEGIN)
+            self._writes = self.engine.execution_options(**_IMMEDIATE)
+        log.info("database: %s", self.safe_url)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password masked: the only form logs and messages show."""
+        return self.url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"Database({self.safe_url})"
+
+    @asynccontextmanager
+    async def read(self, *, snapshot: bool = True) -> AsyncIterator[AsyncConnection]:
+        """A connection for reading, ended (rolled back) on exit; must not write.
+        ``snapshot``: every statement sees the same committed state (a catalog read across
+        tables); False: each statement sees the latest commit, and the read costs less (a
+        single statement needs no more)."""
+        async with (self._snapshot if snapshot else self._reads).connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in one write transaction: on SQLite it holds the write lock from its
+        first statement (BEGIN IMMEDIATE); committed on exit, rolled back on an exception."""
+        async with self._writes.begin() as conn:
+            yield conn
+
+    def upsert(
+        self, table: Table, *, key: Sequence[str], update: Sequence[str] | None = None
+    ) -> Insert:
+        """:func:`upsert` for this database's dialect."""
+        return upsert(self.dialect, table, key=key, update=update)
+
+    def migration_engine(self) -> AsyncEngine:
+        """A one-connection engine for a schema migration (bot/storage/migrations): on SQLite
+        with foreign keys off, as SQLite's own procedure for changing a table asks (a batch
+        migration drops and re-creates tables, and with foreign keys on, dropping a table
+        deletes its rows and cascades into the tables that point at it). Dispose it after."""
+        return _make_engine(
+            self.url,
+            foreign_keys=False,
+            busy_timeout_s=max(self._busy_timeout_s, 60.0),
+            connect_timeout_s=self._connect_timeout_s,
+            # A migration over a big table may take minutes; it is not a shopper's query.
+            command_timeout_s=None,
+            single_connection=True,
+            execution_options=dict(_IMMEDIATE),
+        )
+
+    async def ping(self) -> None:
+        """SELECT 1 through a read; :class:`DatabaseUnavailableError` when it fails."""
+        try:
+            async with self.read(snapshot=False) as conn:
+                await conn.execute(text("SELECT 1"))
+        except CONNECTION_ERRORS as exc:
+            raise self.unavailable(exc) from exc
+
+    def unavailable(self, exc: BaseException) -> DatabaseUnavailableError:
+        """The error the operator sees when this database does not answer."""
+        return DatabaseUnavailableError(
+            f"the database at {self.safe_url} does not answer: {describe_error(exc)}"
+        )
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,207 @@
+"""The tables of the shop's database, as SQLAlchemy 2 typed declarative models.
+
+The schema itself is Alembic's (bot/storage/migrations/versions): a change here needs a
+migration, and tests/storage/test_migrations.py fails while the two differ (``alembic
+check``). Constraints are named by one convention, so a later migration can drop or alter
+them by name, on SQLite too (Alembic's batch mode re-creates a table from its named parts).
+
+Money is an integer in the currency's minor units (Telegram's ``amount``; Stars are whole):
+no float column is near a price. Texts per language are JSON objects (``{"en": ..., "ru":
+...}``). Time is stored in UTC (:class:`UtcDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Alembic's recommended convention (https://alembic.sqlalchemy.org/en/latest/naming.html):
+# every constraint and index gets a name derived from its table and columns.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PRODUCT_KINDS = ("physical", "digital")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in time, stored in UTC and read back as an aware UTC datetime on both
+    engines (SQLite has no time zone type: SQLAlchemy would hand back a naive value)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002 - TypeDecorator's signature
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a naive datetime: pass an aware one (datetime.now(UTC))")
+        return value.astimezone(UTC)
+
+    def process_result_value(
+        self,
+        value: Any,
+        dialect: Dialect,  # noqa: ARG002 - TypeDecorator's signature
+    ) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)  # noqa: S101 - the column holds nothing else
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UtcDateTime(),
+        dict[str, str]: JSON(),
+    }
+
+
+# ---- the catalog --------------------------------------------------------------------------
+
+
+class Category(Base):
+    """A category of the catalog; shown in ``position`` order."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    # {"en": ..., "ru": ...}: 'en' is required (the domain checks it).
+    title: Mapped[dict[str, str]]
+    position: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Product(Base):
+    """A product; ``price`` in minor units of ``currency`` (1250 EUR = 12.50 EUR, 25 XTR = 25
+    Stars), ``stock`` None = unlimited."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint(f"kind IN {PRODUCT_KINDS!r}", name="kind"),
+        # The products of a category in order (and the foreign key's check on a delete).
+        Index("ix_products_category_id_position", "category_id", "position"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    category_id: Mapped[str] = mapped_column(Text, ForeignKey("categories.id"))
+    title: Mapped[dict[str, str]]
+    description: Mapped[dict[str, str]]
+    currency: Mapped[str] = mapped_column(String(3))
+    price: Mapped[int] = mapped_column(BigInteger)
+    stock: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), default="physical")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer)
+    sticker: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+    # In position order; deleted with the product (by the database: ON DELETE CASCADE).
+    images: Mapped[list[ProductImage]] = relationship(
+        order_by="ProductImage.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+    )
+
+
+class ProductImage(Base):
+    """One image of a product: a URL (may hold ``{static}``) or a Telegram file_id this bot
+    owns, never both."""
+
+    __tablename__ = "product_images"
+    __table_args__ = (
+        CheckConstraint(
+            "(url IS NOT NULL AND file_id IS NULL) OR (url IS NULL AND file_id IS NOT NULL)",
+            name="url_or_file_id",
+        ),
+    )
+
+    product_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    url: Mapped[str | None] = mapped_column(Text)
+    file_id: Mapped[str | None] = mapped_column(Text)
+
+
+class CatalogState(Base):
+    """One row (id 1): ``revision`` is bumped by every catalog write in its transaction;
+    running instances poll it and reload their in-memory catalog when it moves."""
+
+    __tablename__ = "catalog_state"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+# ---- state of the bot's media and users (bot/storage/file_ids.py, preferences.py) ----------
+
+
+class MediaFileId(Base):
+    """A Telegram file_id this bot learned for some content (sha256 or a render key)."""
+
+    __tablename__ = "media_file_ids"
+
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    file_id: Mapped[str] = mapped_column(Text)
+
+
+class MediaUrl(Base):
+    """What a URL served (its content's sha256) when its origin was last asked, and when."""
+
+    __tablename__ = "media_urls"
+
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    sha256: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[float] = mapped_column(Double)  # unix time; not money
+
+
+class UserLanguage(Base):
+    """The language a user chose."""
+
+    __tablename__ = "user_languages"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    language: Mapped[str] = mapped_column(Text)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, for Core statements (bulk upserts, deletes)."""
+    table = model.__table__
+    assert isinstance(table, Table)  # noqa: S101 - every model here maps one table
+    return table
