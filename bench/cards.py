@@ -33,7 +33,8 @@ from aiohttp import web
 from bot.app.factory import BotApp, build_app
 from bot.config import Settings, load_settings
 from bot.media.http_session import SessionManager
-from bot.shop.catalog import Catalog, parse_catalog
+from bot.shop.catalog import Catalog
+from bot.shop.exchange import parse_json
 from bot.telegram.views import send_product_card
 from infra.web import serve
 from sandbox.client import SandboxClient
@@ -97,7 +98,7 @@ def _catalog(origin: str) -> Catalog:
         for n in range(COLD_RUNS + 1)
     ]
     raw = {"categories": [{"id": "bench", "title": {"en": "Bench"}}], "products": products}
-    return parse_catalog(json.dumps(raw).encode(), source="bench", static_base=None)
+    return parse_json(json.dumps(raw).encode(), source="bench")
 
 
 def _settings(tmp: Path) -> Settings:

@@ -58,7 +58,7 @@ from aiogram.types import Message, Update
 
 from bot.app.factory import build_app
 from bot.config import Settings, load_settings
-from bot.shop.catalog import load_catalog
+from bot.shop.exchange import load_catalog
 from sandbox.core import SandboxConfig
 from sandbox.server import SandboxServer
 from sandbox.state import Bot as SandboxBot

@@ -32,12 +32,15 @@ from bot.media.http_session import SessionManager
 from bot.media.images import ImageService
 from bot.media.maintenance import WarmUpGate
 from bot.media.stickers import StickerService
-from bot.shop.catalog import Catalog
+from bot.shop.catalog import Catalog, CatalogError
+from bot.shop.exchange import read_catalog
 from bot.storage import migrations
+from bot.storage.catalog_repo import CatalogRepository
 from bot.storage.db import Database
 from bot.storage.file_ids import DbFileIdStore, FileIdStore
 from bot.storage.fsm_storage import ResilientRedisStorage
 from bot.storage.legacy import import_legacy
+from bot.storage.live_catalog import LiveCatalog
 from bot.storage.preferences import DbPreferences, Preferences
 from bot.storage.redis_state import RedisFileIdStore, RedisPreferences
 from bot.storage.update_reads import UpdateReads
@@ -109,13 +112,16 @@ def create_dispatcher(
     metrics: BotMetrics | None = None,
     storage: BaseStorage | None = None,
     reads: UpdateReads | None = None,
+    live_catalog: LiveCatalog | None = None,
     **workflow_data: Any,
 ) -> Dispatcher:
-    """A Dispatcher whose workflow_data reaches handlers as typed parameters by name."""
+    """A Dispatcher whose workflow_data reaches handlers as typed parameters by name; the
+    catalog snapshot of the moment each update arrives reaches them as ``catalog``."""
     dp = TrackingDispatcher(
         inflight=inflight,
         metrics=metrics,
         reads=reads,
+        catalog=live_catalog,
         storage=storage,
         preferences=preferences,
         **workflow_data,
@@ -150,6 +156,8 @@ class BotApp:
     stickers: StickerService
     # The shop's database (SQLite or PostgreSQL), migrated to this code's schema.
     db: Database
+    # The catalog in memory (``catalog.current``), reloaded when the database's changes.
+    catalog: LiveCatalog
     # Shared state of several instances (REDIS_URL); None: the database and memory.
     redis_guard: RedisGuard | None = None
     resources: contextlib.AsyncExitStack = field(
@@ -228,12 +236,49 @@ async def open_database(stack: contextlib.AsyncExitStack, settings: Settings) ->
     return db
 
 
+async def open_catalog(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    db: Database,
+    *,
+    static_base: str | None,
+    catalog: Catalog | None = None,
+) -> LiveCatalog:
+    """The catalog handlers read, loaded from the database and kept current (its watch loop
+    runs until ``stack`` closes). ``catalog``: written into the database first (tests and
+    benchmarks start a shop of their own); without one, a database with no products gets
+    CATALOG_PATH's file, once, on the first start."""
+    repo = CatalogRepository(db)
+    if catalog is None and await repo.is_empty():
+        path = settings.bot.catalog_path
+        if not path.is_file():
+            raise CatalogError(
+                str(path),
+                [
+                    "the database has no catalog and CATALOG_PATH names no file: import one "
+                    "with `python main.py catalog import FILE`"
+                ],
+            )
+        # Read once at the first start, before any update is served.
+        catalog = read_catalog(path)
+        log.info("first start: importing the catalog from %s", path)
+    if catalog is not None:
+        done = await repo.replace(catalog)
+        if done.applied:
+            log.info("catalog: %s", "; ".join(done.diff.summary()))
+    live = LiveCatalog(repo, static_base=static_base)
+    await live.load()
+    await stack.enter_async_context(live.watching())
+    return live
+
+
 async def build_app(
     settings: Settings,
-    catalog: Catalog,
+    catalog: Catalog | None = None,
     *,
     token: str,
     api_url: str,
+    static_base: str | None = None,
     sessions: SessionManager | None = None,
     api_clock: Callable[[], float] | None = None,
     api_sleep: Sleep = asyncio.sleep,
@@ -249,6 +294,7 @@ async def build_app(
     bot.sqlite3 imported) before anything reads it: a database of a newer version of the bot
     raises migrations.SchemaError, one that does not answer db.DatabaseUnavailableError.
     ``sessions`` is closed with the rest even when the caller passed it in.
+    ``catalog`` and ``static_base``: see :func:`open_catalog`.
     ``api_clock``/``api_sleep``: see :func:`create_bot`; ``stop_clock``/``stop_sleep``: the
     time the stop's budget is counted by (BotApp).
     """
@@ -260,6 +306,7 @@ async def build_app(
         images = ImageService(settings.images, sessions)
         await stack.enter_async_context(images)
         db = await open_database(stack, settings)
+        live = await open_catalog(stack, settings, db, static_base=static_base, catalog=catalog)
         guard: RedisGuard | None = None
         if settings.bot.redis_url:
             # Several instances behind a balancer act as one bot: what they share lives in Redis.
@@ -317,7 +364,7 @@ async def build_app(
             storage=state.storage,
             reads=state.reads,
             settings=settings,
-            catalog=catalog,
+            live_catalog=live,
             images=images,
             file_ids=file_ids,
             delivery=delivery,
@@ -352,6 +399,7 @@ async def build_app(
             metrics=metrics,
             stickers=stickers,
             db=db,
+            catalog=live,
             redis_guard=guard,
             resources=stack.pop_all(),
             stop_clock=stop_clock,

@@ -38,7 +38,8 @@ from bot.app.factory import BotApp, StartupError, build_app, create_bot
 from bot.app.status import serve_status
 from bot.app.webhook import WebhookConfigError, check_settings, drop_pending, run_webhook
 from bot.config import Settings
-from bot.shop.catalog import CatalogError, load_catalog, uses_static
+from bot.shop.catalog import CatalogError
+from bot.shop.exchange import uses_static
 from bot.storage.db import DatabaseUnavailableError
 from bot.storage.migrations import SchemaError
 from bot.telegram.i18n import TranslationError
@@ -333,9 +334,9 @@ async def _run(settings: Settings, stop: asyncio.Event) -> None:
         source = await _source(stack, settings)
         settings, server = source.settings, source.sandbox
         try:
-            # Parsed once at start, before polling: blocking here delays no update.
-            catalog = load_catalog(settings.bot.catalog_path, static_base=source.static_base)
-            app = await build_app(settings, catalog, token=source.token, api_url=source.api_url)
+            app = await build_app(
+                settings, token=source.token, api_url=source.api_url, static_base=source.static_base
+            )
         except (CatalogError, TranslationError, SchemaError) as exc:
             raise StartupError(str(exc)) from exc
         except DatabaseUnavailableError as exc:

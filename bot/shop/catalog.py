@@ -59,7 +59,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -93,10 +92,7 @@ __all__ = [
     "Problem",
     "Product",
     "expand_static",
-    "load_catalog",
-    "parse_catalog",
     "pick",
-    "uses_static",
     "validate_catalog",
 ]
 
@@ -554,30 +550,3 @@ def expand_static(catalog: Catalog, base: str | None, *, source: str = "catalog"
         for p in catalog.products
     ]
     return Catalog(catalog.categories, products)
-
-
-# ---- today's entry points for a catalog file ---------------------------------------------------
-# bot/app/runner.py, the e2e tests and bench/ load the file through these until the bot reads
-# the database. They live in bot/shop/exchange.py, which imports this module, hence the
-# imports inside the functions.
-
-
-def load_catalog(path: Path | str, *, static_base: str | None = None) -> Catalog:
-    """Read a catalog file (JSON or CSV) and expand ``{static}``: see exchange.load_catalog."""
-    from bot.shop.exchange import load_catalog as load  # noqa: PLC0415 - see above
-
-    return load(path, static_base=static_base)
-
-
-def parse_catalog(raw: bytes, *, source: str, static_base: str | None) -> Catalog:
-    """Catalog JSON from bytes, ``{static}`` expanded: see exchange.parse_json."""
-    from bot.shop.exchange import parse_json  # noqa: PLC0415 - see above
-
-    return expand_static(parse_json(raw, source=source), static_base, source=source)
-
-
-def uses_static(path: Path | str) -> bool:
-    """Whether the catalog file needs a ``{static}`` base URL (checked before serving one)."""
-    from bot.shop.exchange import uses_static as file_uses_static  # noqa: PLC0415 - see above
-
-    return file_uses_static(path)

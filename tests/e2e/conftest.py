@@ -23,7 +23,8 @@ from bot.app.factory import BotApp, build_app
 from bot.app.runner import run
 from bot.config import Settings, load_settings
 from bot.media.http_session import SessionManager
-from bot.shop.catalog import Catalog, load_catalog
+from bot.shop.catalog import Catalog
+from bot.shop.exchange import load_catalog
 from sandbox.client import SandboxClient
 from sandbox.testing import RunningSandbox
 from tests.waiting import PATIENCE, Printed, VirtualTime
@@ -153,8 +154,7 @@ class Shop:
 
     @property
     def catalog(self) -> Catalog:
-        catalog: Catalog = self.app.dispatcher["catalog"]
-        return catalog
+        return self.app.catalog.current
 
     async def start(self) -> None:
         started = asyncio.Event()

@@ -20,7 +20,7 @@ from bot.app.factory import BotApp, build_app
 from bot.app.runner import run
 from bot.app.status import serve_status
 from bot.media.http_session import SessionManager
-from bot.shop.catalog import load_catalog
+from bot.shop.exchange import load_catalog
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
 from tests.e2e.test_startup import against, shop_settings
 from tests.redis_server import RedisServer

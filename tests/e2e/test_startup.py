@@ -28,7 +28,7 @@ from bot.app.factory import build_app
 from bot.app.runner import run
 from bot.config import Settings
 from bot.media.http_session import SessionManager
-from bot.shop.catalog import load_catalog
+from bot.shop.exchange import load_catalog
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
 from tests.waiting import PATIENCE
 

@@ -25,7 +25,7 @@ from PIL import Image, ImageSequence
 from bot.app.factory import build_app
 from bot.media import stickers as sticker_module
 from bot.media.http_session import SessionManager
-from bot.shop.catalog import load_catalog
+from bot.shop.exchange import load_catalog
 from sandbox.testing import RunningSandbox, running_sandbox
 from sticker_core.samples import gzip_json, square_doc
 from tests.e2e.conftest import (

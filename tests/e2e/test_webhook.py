@@ -25,7 +25,7 @@ from bot.app.runner import drop_pending_updates, run
 from bot.app.webhook import run_webhook
 from bot.config import Settings
 from bot.media.http_session import SessionManager
-from bot.shop.catalog import load_catalog
+from bot.shop.exchange import load_catalog
 from sandbox.state import Event
 from sandbox.testing import running_sandbox
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings

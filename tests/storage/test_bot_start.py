@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from bot.app.factory import build_app
 from bot.config import Settings, SettingsError, load_settings
-from bot.shop.catalog import load_catalog
+from bot.shop.exchange import load_catalog
 from bot.storage import migrations
 from bot.storage.db import Database
 from bot.storage.file_ids import DbFileIdStore

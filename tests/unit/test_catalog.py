@@ -21,17 +21,22 @@ from bot.shop.catalog import (
     CatalogError,
     Product,
     expand_static,
-    load_catalog,
-    parse_catalog,
     validate_catalog,
 )
 from bot.shop.diff import CatalogDiff, diff
-from bot.shop.exchange import parse_json
+from bot.shop.exchange import load_catalog, parse_json
 from bot.shop.money import CURRENCIES, MoneyError, exponent, from_minor, parse_amount, to_minor
 from bot.shop.prices import amount_text, price_text
 
 ROOT = Path(__file__).parents[2]
 DEMO = ROOT / "catalog" / "demo.json"
+
+
+def parse_catalog(raw: bytes, *, source: str, static_base: str | None) -> Catalog:
+    """Catalog JSON as the bot reads it: parsed, then ``{static}`` expanded."""
+    return expand_static(parse_json(raw, source=source), static_base, source=source)
+
+
 # The tests' own catalog: every card shape (0, 1, 2, 10, 11, 25 images), a long caption and
 # HTML-looking text, none of which belongs in the shop window a newcomer sees.
 SHAPES = ROOT / "tests" / "catalogs" / "card_shapes.json"

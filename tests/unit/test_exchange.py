@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot.shop.catalog import MAX_IMAGES, MAX_PRICE, Catalog, CatalogError, load_catalog
+from bot.shop.catalog import MAX_IMAGES, MAX_PRICE, Catalog, CatalogError
 from bot.shop.exchange import (
     dump_csv,
     dump_json,
+    load_catalog,
     parse_csv,
     parse_json,
     read_catalog,

@@ -14,18 +14,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher
 from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
 from aiogram.types import Update
 
+from bot.shop.catalog import Catalog
 from bot.storage.update_reads import UpdateReads
 from bot.telegram.logs import chat_id_var, update_id_var
 from bot.telegram.metrics import BotMetrics
 from bot.telegram.middlewares.handler import HandlerCall
 
 log = logging.getLogger(__name__)
+
+
+class CatalogSnapshot(Protocol):
+    """What holds the catalog of the moment (bot/storage/live_catalog.py)."""
+
+    @property
+    def current(self) -> Catalog: ...
 
 
 class InFlight:
@@ -115,12 +123,14 @@ class TrackingDispatcher(Dispatcher):
         inflight: InFlight,
         metrics: BotMetrics | None = None,
         reads: UpdateReads | None = None,
+        catalog: CatalogSnapshot | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.inflight = inflight
         self._metrics = metrics
         self._reads = reads
+        self._catalog = catalog
         # Inner middlewares of the dispatcher wrap the handlers of every router it includes.
         around = HandlerCall(metrics)
         for name, observer in self.observers.items():
@@ -137,6 +147,10 @@ class TrackingDispatcher(Dispatcher):
             chat_id_var.set(event.chat_id)
             if self._metrics is not None:
                 self._metrics.count_update(update.event_type)
+            if self._catalog is not None:
+                # One snapshot for the whole update (a reload in the middle of it changes
+                # nothing it reads): handlers take ``catalog: Catalog``.
+                kwargs["catalog"] = self._catalog.current
             if self._reads is None:
                 return await super().feed_update(bot, update, **kwargs)
             reads = await self._reads.load(bot, self.fsm, event)
