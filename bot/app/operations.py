@@ -1,0 +1,98 @@
+"""The operator's one-shot commands behind ``python main.py db ...`` and ``catalog ...``
+(bot/app/cli.py): each opens the database, does one thing, prints what it did, and returns
+the process's exit code (0 done, 1 the database cannot be reached, 2 a wrong input)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from bot.config import Settings
+from bot.shop.catalog import CatalogError
+from bot.shop.exchange import read_catalog, write_catalog
+from bot.storage import migrations
+from bot.storage.catalog_repo import CatalogRepository
+from bot.storage.db import Database, DatabaseError
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(f"{line}\n")
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(f"{line}\n")
+
+
+class _CommandError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@contextlib.asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[Database]:
+    """The database at this code's schema (migrated as the bot does at start)."""
+    db = Database(settings.bot.database)
+    try:
+        await migrations.upgrade(db)
+        yield db
+    except migrations.SchemaError as exc:
+        raise _CommandError(str(exc), 2) from exc
+    except DatabaseError as exc:
+        raise _CommandError(f"{db.safe_url}: {exc}", 1) from exc
+    finally:
+        await db.close()
+
+
+async def _guarded(settings: Settings, work: Callable[[Database], Awaitable[None]]) -> int:
+    try:
+        async with _database(settings) as db:
+            await work(db)
+    except CatalogError as exc:
+        _err(str(exc))
+        return 2
+    except _CommandError as exc:
+        _err(str(exc))
+        return exc.code
+    return 0
+
+
+async def upgrade_database(settings: Settings) -> int:
+    """``python main.py db upgrade``."""
+
+    async def work(db: Database) -> None:
+        _out(f"{db.safe_url}: the schema is at {migrations.head()}")
+
+    return await _guarded(settings, work)
+
+
+async def import_catalog(settings: Settings, path: Path, *, dry_run: bool) -> int:
+    """``python main.py catalog import FILE [--dry-run]``: the whole file is checked before
+    the database is touched; then one transaction, all or nothing."""
+
+    async def work(db: Database) -> None:
+        new = read_catalog(path)
+        done = await CatalogRepository(db).replace(new, dry_run=dry_run)
+        for line in done.diff.summary():
+            _out(line)
+        if done.applied:
+            _out(f"applied: the catalog is at revision {done.revision}")
+        elif dry_run and done.diff:
+            _out("dry run: nothing was changed")
+
+    return await _guarded(settings, work)
+
+
+async def export_catalog(settings: Settings, path: Path) -> int:
+    """``python main.py catalog export FILE``: a file that imports back to the same."""
+
+    async def work(db: Database) -> None:
+        _, catalog = await CatalogRepository(db).load()
+        write_catalog(catalog, path)
+        _out(
+            f"wrote {path}: {len(catalog.categories)} categories, {len(catalog.products)} products"
+        )
+
+    return await _guarded(settings, work)
