@@ -98,7 +98,13 @@ case "$cmd" in
         echo ">> mypy" >&2
         "$VENV/bin/mypy" .
         echo ">> pytest" >&2
-        exec "$VENV/bin/python" -m pytest "$@"
+        "$VENV/bin/python" -m pytest "$@"
+        if [ $# -eq 0 ]; then
+            # The whole suite ran on SQLite, the default; the bot's end-to-end tests run again
+            # with the shop in PostgreSQL (the scale-out engine), started by the test session.
+            echo ">> pytest tests/e2e on PostgreSQL" >&2
+            "$VENV/bin/python" -m pytest tests/e2e --e2e-database postgres -q
+        fi
         ;;
     bench)
         need_packages bench

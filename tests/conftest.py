@@ -62,6 +62,15 @@ TEST_SETTINGS = {
 }
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--e2e-database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the database the e2e suite's bots use (./run.sh test runs tests/e2e on both)",
+    )
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never read the developer's settings or real token from the environment, nor

@@ -124,6 +124,15 @@ def catalog_json(origin: Origin) -> dict[str, Any]:
     return {"categories": categories, "products": products}
 
 
+@pytest.fixture(autouse=True)
+def _e2e_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pytest tests/e2e --e2e-database postgres``: every bot of the suite (in this process,
+    and the ``python main.py`` processes tests start with this environment) keeps its shop in
+    a fresh PostgreSQL database instead of its SQLite file under DATA_DIR."""
+    if request.config.getoption("--e2e-database") == "postgres":
+        monkeypatch.setenv("DATABASE_URL", request.getfixturevalue("postgres_url"))
+
+
 def make_settings(tmp_path: Path, **bot: Any) -> Settings:
     base = load_settings(env_file=None)
     bot_defaults: dict[str, Any] = {
