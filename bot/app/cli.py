@@ -27,7 +27,9 @@ from bot.telegram.logs import setup_logging
 log = logging.getLogger("main")
 
 
-def _settings() -> Settings:
+def _settings(*, command: bool = True) -> Settings:
+    """The settings, and logging set up. ``command``: a one-shot command prints what it did;
+    its log shows warnings and errors only, unless LOG_LEVEL=DEBUG."""
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -35,7 +37,10 @@ def _settings() -> Settings:
     secrets = [
         s.get_secret_value() for s in (settings.bot.bot_token, settings.webhook.webhook_secret) if s
     ]
-    setup_logging(settings.bot.log_level, settings.webhook.log_format, secrets=secrets)
+    level = settings.bot.log_level
+    if command and level != "DEBUG":
+        level = "WARNING"
+    setup_logging(level, settings.webhook.log_format, secrets=secrets)
     return settings
 
 
@@ -57,7 +62,7 @@ def _fail(message: str, code: int) -> int:
 def cli(ctx: click.Context, *, drop_pending_updates: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
-    settings = _settings()
+    settings = _settings(command=drop_pending_updates)
     # Said aloud, so a first start is not silence.
     log.info("loading the bot (aiogram, a few seconds on a cold start)")
     from bot.app import runner  # noqa: PLC0415 - see above

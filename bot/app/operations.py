@@ -40,8 +40,8 @@ async def _database(settings: Settings) -> AsyncIterator[Database]:
         yield db
     except migrations.SchemaError as exc:
         raise _CommandError(str(exc), 2) from exc
-    except DatabaseError as exc:
-        raise _CommandError(f"{db.safe_url}: {exc}", 1) from exc
+    except DatabaseError as exc:  # its message names the database (password hidden)
+        raise _CommandError(str(exc), 1) from exc
     finally:
         await db.close()
 
@@ -50,9 +50,6 @@ async def _guarded(settings: Settings, work: Callable[[Database], Awaitable[None
     try:
         async with _database(settings) as db:
             await work(db)
-    except CatalogError as exc:
-        _err(str(exc))
-        return 2
     except _CommandError as exc:
         _err(str(exc))
         return exc.code
@@ -72,8 +69,14 @@ async def import_catalog(settings: Settings, path: Path, *, dry_run: bool) -> in
     """``python main.py catalog import FILE [--dry-run]``: the whole file is checked before
     the database is touched; then one transaction, all or nothing."""
 
-    async def work(db: Database) -> None:
+    try:
+        # The whole file, every problem named, before the database is opened.
         new = read_catalog(path)
+    except CatalogError as exc:
+        _err(str(exc))
+        return 2
+
+    async def work(db: Database) -> None:
         done = await CatalogRepository(db).replace(new, dry_run=dry_run)
         for line in done.diff.summary():
             _out(line)
