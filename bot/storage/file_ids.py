@@ -19,11 +19,15 @@ so the Redis store (several instances, bot/storage/redis_state.py) serves it too
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cachetools import TTLCache
 from sqlalchemy import CursorResult, Result, and_, bindparam, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.db import Database
 from bot.storage.models import MediaFileId, MediaUrl, table_of
@@ -119,14 +123,37 @@ _FILE_IDS = table_of(MediaFileId)
 _URLS = table_of(MediaUrl)
 
 
+# How long a looked-up record may be answered from memory. A card shown again within it costs
+# no query: an indexed join through aiosqlite costs ~0.4 ms (thread hops), a tenth of a card
+# sent by file_id (bench/results/cards.json). Writes of this process drop the memory at once;
+# what another instance on the same database learns or forgets shows here within this time,
+# and a file_id it found stale is refused by Telegram and forgotten here too (CardDelivery).
+LOOKUP_MEMORY_S = 30.0
+LOOKUP_MEMORY_URLS = 20_000
+
+
 class DbFileIdStore:
     """The default store: two tables of the shop's database (media_file_ids, media_urls),
-    SQLite or PostgreSQL. One statement a call (a card's lookup is one indexed join)."""
+    SQLite or PostgreSQL. One statement a call (a card's lookup is one indexed join), and
+    lookups of a card shown within LOOKUP_MEMORY_S answered from memory."""
 
-    def __init__(self, db: Database, *, bot_id: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        bot_id: int,
+        memory_s: float = LOOKUP_MEMORY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._db = db
         self._bot_id = bot_id
         self._counts = FileIdCounts()
+        self._memory: TTLCache[str, UrlRecord] = TTLCache(
+            maxsize=LOOKUP_MEMORY_URLS, ttl=memory_s, timer=clock
+        )
+        # Moved by every write, before it and after its commit: a lookup that overlapped one
+        # may have read the rows before it, so it does not keep what it read.
+        self._generation = 0
         files, urls = _FILE_IDS.c, _URLS.c
         self._lookup = (
             select(urls.url, urls.sha256, urls.checked_at, files.file_id)
@@ -151,14 +178,35 @@ class DbFileIdStore:
         wanted = list(dict.fromkeys(urls))
         if not wanted:
             return {}
-        found: dict[str, UrlRecord] = {}
-        async with self._db.read(snapshot=False) as conn:
-            for chunk in _chunks(wanted):
-                rows = await conn.execute(self._lookup, {"urls": chunk})
-                for url, sha, at, file_id in rows:
-                    found[url] = UrlRecord(sha, at, file_id)
+        memory = self._memory
+        if all(url in memory for url in wanted):
+            found = {url: memory[url] for url in wanted}
+        else:
+            found = {}
+            generation = self._generation
+            async with self._db.read(snapshot=False) as conn:
+                for chunk in _chunks(wanted):
+                    rows = await conn.execute(self._lookup, {"urls": chunk})
+                    for url, sha, at, file_id in rows:
+                        found[url] = UrlRecord(sha, at, file_id)
+            if generation == self._generation:
+                memory.update(found)
         self._counts.looked_up(len(wanted), found)
         return found
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; what lookups remember is dropped before it and after it."""
+        self._forget_memory()
+        try:
+            async with self._db.write() as conn:
+                yield conn
+        finally:
+            self._forget_memory()
+
+    def _forget_memory(self) -> None:
+        self._generation += 1
+        self._memory.clear()
 
     async def remember(self, records: Mapping[str, UrlRecord]) -> None:
         if not records:
@@ -167,7 +215,7 @@ class DbFileIdStore:
             {"bot_id": self._bot_id, "url": url, "sha256": r.sha256, "checked_at": r.checked_at}
             for url, r in records.items()
         ]
-        async with self._db.write() as conn:
+        async with self._writing() as conn:
             await conn.execute(self._remember, rows)
 
     async def get_many(self, keys: Iterable[str], *, count: bool = True) -> dict[str, str]:
@@ -190,7 +238,7 @@ class DbFileIdStore:
             {"bot_id": self._bot_id, "key": key, "file_id": file_id}
             for key, file_id in file_ids.items()
         ]
-        async with self._db.write() as conn:
+        async with self._writing() as conn:
             await conn.execute(self._set, rows)
 
     async def forget(self, keys: Iterable[str]) -> None:
@@ -198,7 +246,7 @@ class DbFileIdStore:
         if not wanted:
             return
         forgotten = 0
-        async with self._db.write() as conn:
+        async with self._writing() as conn:
             for chunk in _chunks(wanted):
                 result = await conn.execute(self._forget, {"keys": chunk})
                 forgotten += _rowcount(result)
@@ -206,7 +254,7 @@ class DbFileIdStore:
 
     async def clear(self) -> int:
         files, urls = _FILE_IDS.c, _URLS.c
-        async with self._db.write() as conn:
+        async with self._writing() as conn:
             await conn.execute(delete(_URLS).where(urls.bot_id == self._bot_id))
             result = await conn.execute(delete(_FILE_IDS).where(files.bot_id == self._bot_id))
             return _rowcount(result)

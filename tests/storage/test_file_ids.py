@@ -134,3 +134,52 @@ async def test_file_ids_of_another_bot_are_never_used(database: Database):
     assert await other.get_many(["u"]) == {}
     assert await other.clear() == 0
     assert await DbFileIdStore(database, bot_id=1).get_many(["u"]) == {"u": "from-bot-1"}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+async def test_a_card_shown_again_soon_costs_no_query_and_another_instance_shows_within_the_memory(
+    request: pytest.FixtureRequest, engine: str
+):
+    """Within LOOKUP_MEMORY_S a repeated lookup is answered from memory: a change made by
+    another instance (another store on the same database) is not seen yet; after it, it is."""
+    now = [0.0]
+    db = Database(request.getfixturevalue(f"{engine}_url"))
+    await migrations.upgrade(db)
+    try:
+        here = DbFileIdStore(db, bot_id=1, memory_s=30.0, clock=lambda: now[0])
+        there = DbFileIdStore(db, bot_id=1)
+        await there.remember({"https://x/a.jpg": UrlRecord("sha-a", 1.0)})
+        await there.set_many({"sha-a": "AgAD-a"})
+        first = await here.lookup(["https://x/a.jpg"])
+        assert first["https://x/a.jpg"].file_id == "AgAD-a"
+        await there.forget(["sha-a"])  # the other instance found it stale
+        now[0] = 29.0
+        assert await here.lookup(["https://x/a.jpg"]) == first  # from memory: no query
+        now[0] = 31.0
+        again = await here.lookup(["https://x/a.jpg"])
+        assert again["https://x/a.jpg"].file_id is None
+        stats = await here.stats()
+        assert (stats.hits, stats.misses) == (2, 1)  # counted alike, memory or not
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+async def test_what_this_instance_writes_is_looked_up_at_once(
+    request: pytest.FixtureRequest, engine: str
+):
+    now = [0.0]
+    db = Database(request.getfixturevalue(f"{engine}_url"))
+    await migrations.upgrade(db)
+    try:
+        store = DbFileIdStore(db, bot_id=1, memory_s=30.0, clock=lambda: now[0])
+        await store.remember({"https://x/a.jpg": UrlRecord("sha-a", 1.0)})
+        assert (await store.lookup(["https://x/a.jpg"]))["https://x/a.jpg"].file_id is None
+        await store.set_many({"sha-a": "AgAD-a"})
+        assert (await store.lookup(["https://x/a.jpg"]))["https://x/a.jpg"].file_id == "AgAD-a"
+        await store.remember({"https://x/a.jpg": UrlRecord("sha-b", 2.0)})
+        assert (await store.lookup(["https://x/a.jpg"]))["https://x/a.jpg"].sha256 == "sha-b"
+        await store.clear()
+        assert await store.lookup(["https://x/a.jpg"]) == {}
+    finally:
+        await db.close()
