@@ -485,3 +485,27 @@ def test_a_database_url_written_for_outside_docker_is_overridden(
     env = config["services"]["bot"]["environment"]
     assert env["DATABASE_URL"] != LOCAL_DATABASE["DATABASE_URL"]
     assert bot_database(config) == bot_database(resolved[variant].config())
+
+
+def test_the_readme_database_commands_name_the_compose_files_database(
+    webhook: dict[str, Any], polling: dict[str, Any]
+) -> None:
+    """docker/README.md's backup, restore and password lines are copied as they are: a user,
+    database or file renamed in a compose file and not there would back up nothing."""
+    readme = (REPO / "docker" / "README.md").read_text(encoding="utf-8")
+    env = webhook["services"]["postgres"]["environment"]
+    lines = [line for line in readme.splitlines() if re.match(r"dc exec (-T )?postgres ", line)]
+    tools = set()
+    for line in lines:
+        # The command in the container: what follows the service's name, up to a redirection.
+        argv = shlex.split(re.split(r" [<>] ", line)[0])
+        argv = argv[argv.index("postgres") + 1 :]
+        tools.add(argv[0])
+        assert option(argv, "-U") == env["POSTGRES_USER"], line
+        assert option(argv, "-d") == env["POSTGRES_DB"], line
+    sqlite_file = bot_database(polling).database
+    assert sqlite_file is not None
+    backups = [line for line in readme.splitlines() if "sqlite3.connect(" in line]
+    assert backups, "docker/README.md shows how to back up the SQLite file"
+    assert all(f"'{sqlite_file}'" in line for line in backups), backups
+    assert tools == {"pg_dump", "pg_restore", "psql"}, lines
