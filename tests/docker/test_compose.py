@@ -9,6 +9,7 @@ a copy of .env.example with the required values filled in: a fresh checkout's pa
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -17,17 +18,24 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy.engine import URL
 
+from bot.storage.db import database_url, default_database_url
 from tests.docker.dockerfile import REPO, parse
 
 SECRET = "s3cret_Token-1"
+# What `openssl rand -hex 24` gives, as .env.example suggests.
+DB_PASSWORD = "5f0c2e9a1b7d44c3a8e6f1029b3d7c5e4a6f8b0c1d2e3f40"
 # What a container's server must listen on to be reached from the network (not a bind here).
 EVERY_INTERFACE = "0.0.0.0"  # noqa: S104
 REQUIRED = {
     "BOT_TOKEN": "123456:TEST-token",
     "WEBHOOK_URL": "https://shop.example.com/webhook",
     "WEBHOOK_SECRET": SECRET,
+    "POSTGRES_PASSWORD": DB_PASSWORD,
 }
+# What an operator's .env says when it was written for running the bot outside a container.
+LOCAL_DATABASE = {"DATABASE_URL": "sqlite+aiosqlite:///data/shop.sqlite3"}
 
 
 @dataclass(frozen=True)
@@ -44,12 +52,19 @@ class Resolved:
 
 
 def env_file(values: dict[str, str]) -> str:
-    """.env.example with ``values`` put in place of its own."""
+    """.env.example with ``values`` put in place of its own (added at the end when it has no
+    such line)."""
     lines = []
     for line in (REPO / ".env.example").read_text(encoding="utf-8").splitlines():
         name = line.split("=", 1)[0]
         lines.append(f"{name}={values[name]}" if name in values else line)
+    listed = {line.split("=", 1)[0] for line in lines}
+    lines += [f"{name}={value}" for name, value in values.items() if name not in listed]
     return "\n".join(lines) + "\n"
+
+
+def without(*names: str) -> dict[str, str]:
+    return {k: v for k, v in REQUIRED.items() if k not in names}
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +72,28 @@ def resolved(docker_compose: str, tmp_path_factory: pytest.TempPathFactory) -> d
     """Every `config` run the tests read, started at once (each takes a second or more)."""
     runs: dict[str, tuple[Path, str]] = {
         "webhook": (REPO / "docker" / "docker-compose.yml", env_file(REQUIRED)),
-        "polling": (REPO / "docker" / "docker-compose.polling.yml", env_file(REQUIRED)),
+        # No POSTGRES_PASSWORD: the polling file has no PostgreSQL to ask one for.
+        "polling": (
+            REPO / "docker" / "docker-compose.polling.yml",
+            env_file(without("POSTGRES_PASSWORD")),
+        ),
         # .env.example's own empty `WEBHOOK_SECRET=`: what an operator who forgot it has.
-        "no-secret": (
+        "no-secret": (REPO / "docker" / "docker-compose.yml", env_file(without("WEBHOOK_SECRET"))),
+        "no-db-password": (
             REPO / "docker" / "docker-compose.yml",
-            env_file({k: v for k, v in REQUIRED.items() if k != "WEBHOOK_SECRET"}),
+            env_file(without("POSTGRES_PASSWORD")),
         ),
         "polling-no-token": (
             REPO / "docker" / "docker-compose.polling.yml",
             env_file({**REQUIRED, "BOT_TOKEN": ""}),
+        ),
+        "webhook-local-db": (
+            REPO / "docker" / "docker-compose.yml",
+            env_file({**REQUIRED, **LOCAL_DATABASE}),
+        ),
+        "polling-local-db": (
+            REPO / "docker" / "docker-compose.polling.yml",
+            env_file({**REQUIRED, **LOCAL_DATABASE}),
         ),
     }
     procs = {}
@@ -120,8 +148,17 @@ def redis_flags(service: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def test_webhook_stack_has_bot_stickers_two_redis_and_nginx(webhook: dict[str, Any]) -> None:
-    assert set(webhook["services"]) == {"bot", "stickers", "redis", "redis-cache", "nginx"}
+def test_webhook_stack_has_bot_stickers_postgres_two_redis_and_nginx(
+    webhook: dict[str, Any],
+) -> None:
+    assert set(webhook["services"]) == {
+        "bot",
+        "stickers",
+        "postgres",
+        "redis",
+        "redis-cache",
+        "nginx",
+    }
 
 
 @pytest.mark.parametrize("name", ["bot", "stickers"])
@@ -247,6 +284,7 @@ def test_healthchecks_ask_the_port_each_service_listens_on(webhook: dict[str, An
     assert "healthcheck" not in services["stickers"]
     assert services["redis"]["healthcheck"]["test"]
     assert services["nginx"]["healthcheck"]["test"]
+    assert services["postgres"]["healthcheck"]["test"]
 
 
 def test_polling_bot_is_health_checked_on_its_status_port(polling: dict[str, Any]) -> None:
@@ -328,3 +366,146 @@ def test_polling_variant_is_one_bot_and_redis_without_a_proxy(polling: dict[str,
     image_env = parse()[-1].env()
     targets = {v.split(":")[1] for v in bot["volumes"]}
     assert targets == {image_env["DATA_DIR"], image_env["IMAGE_CACHE_DIR"]}
+
+
+# ---- the shop's database -------------------------------------------------------------------
+
+
+def bot_database(config: dict[str, Any]) -> URL:
+    """The bot's DATABASE_URL as the bot reads it (bot/storage/db.py refuses a driver it does
+    not run on)."""
+    return database_url(config["services"]["bot"]["environment"]["DATABASE_URL"])
+
+
+def option(argv: list[str], flag: str) -> str:
+    assert argv.count(flag) == 1, (flag, argv)
+    return argv[argv.index(flag) + 1]
+
+
+def test_every_bot_replica_uses_the_one_postgres_service(webhook: dict[str, Any]) -> None:
+    """Each replica's own SQLite file (the default, in its own volume) would give each a shop
+    of its own: an import or an order made through one, invisible to the others."""
+    url = bot_database(webhook)
+    pg = webhook["services"]["postgres"]["environment"]
+    assert url.drivername == "postgresql+asyncpg"
+    assert (url.host, url.port) == ("postgres", 5432)
+    assert url.username == pg["POSTGRES_USER"]
+    assert url.database == pg["POSTGRES_DB"]
+    # The operator's password, reaching both sides intact (it goes into the URL as is).
+    assert url.password == pg["POSTGRES_PASSWORD"] == DB_PASSWORD
+
+
+def test_the_bot_starts_once_postgres_is_healthy(webhook: dict[str, Any]) -> None:
+    # A bot migrates the database first thing; a server still initialising would refuse it.
+    depends = webhook["services"]["bot"]["depends_on"]
+    assert depends["postgres"]["condition"] == "service_healthy"
+
+
+def test_postgres_healthcheck_asks_the_server_over_tcp(webhook: dict[str, Any]) -> None:
+    postgres = webhook["services"]["postgres"]
+    test = postgres["healthcheck"]["test"]
+    assert test[0] in {"CMD", "CMD-SHELL"}
+    argv = test[1:] if test[0] == "CMD" else shlex.split(test[1])
+    assert argv[0] == "pg_isready"
+    # The image's first start runs a temporary server on the Unix socket only (initdb, then
+    # the init scripts): a socket check would call the database healthy before it is.
+    assert option(argv, "-h") == "127.0.0.1"
+    env = postgres["environment"]
+    assert option(argv, "-U") == env["POSTGRES_USER"]
+    assert option(argv, "-d") == env["POSTGRES_DB"]
+    # Room for initdb on the first start before failures count.
+    assert "start_period" in postgres["healthcheck"]
+
+
+def test_postgres_is_reachable_only_on_the_internal_network(webhook: dict[str, Any]) -> None:
+    services, networks = webhook["services"], webhook["networks"]
+    postgres = services["postgres"]
+    assert not postgres.get("ports")
+    assert not postgres.get("expose")
+    assert set(postgres["networks"]) == {"backend"}
+    assert networks["backend"]["internal"] is True
+    # The bots reach it there; nginx (the one service with published ports) cannot.
+    assert "backend" in services["bot"]["networks"]
+    assert "backend" not in services["nginx"]["networks"]
+
+
+def test_postgres_keeps_its_data_in_a_named_volume_of_a_pinned_major(
+    webhook: dict[str, Any],
+) -> None:
+    postgres = webhook["services"]["postgres"]
+    # A data folder is opened only by the major version that wrote it: `postgres:latest`
+    # would refuse the volume on the day a new major came out.
+    assert re.fullmatch(r"postgres:\d+(\.\d+)?-[a-z]+", postgres["image"]), postgres["image"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in postgres["volumes"]}
+    volume = mounts["/var/lib/postgresql/data"]
+    # Named (declared at the top level): it outlives `down` and a re-created container.
+    assert volume in webhook["volumes"]
+
+
+def test_postgres_does_not_get_the_bots_settings(webhook: dict[str, Any]) -> None:
+    """No env_file: the database server never holds the bot token or the webhook secret."""
+    env = webhook["services"]["postgres"]["environment"]
+    assert "BOT_TOKEN" not in env
+    assert "WEBHOOK_SECRET" not in env
+    assert REQUIRED["BOT_TOKEN"] not in env.values()
+
+
+def test_missing_postgres_password_stops_config_with_a_clear_message(
+    resolved: dict[str, Resolved],
+) -> None:
+    # .env.example's own empty `POSTGRES_PASSWORD=`, as a fresh copy has it.
+    assert "\nPOSTGRES_PASSWORD=\n" in (REPO / ".env.example").read_text(encoding="utf-8")
+    run = resolved["no-db-password"]
+    assert run.returncode != 0
+    assert "set POSTGRES_PASSWORD in .env" in run.stderr
+    assert run.stdout.strip() == ""
+
+
+def test_polling_keeps_the_shop_in_sqlite_in_its_named_volume(polling: dict[str, Any]) -> None:
+    """One instance: the bot's own default database file, in DATA_DIR's named volume, so it
+    outlives a re-created container and needs nothing installed."""
+    bot = polling["services"]["bot"]
+    data_dir = bot["environment"]["DATA_DIR"]
+    assert bot["environment"]["DATABASE_URL"] == default_database_url(Path(data_dir))
+    assert bot_database(polling).drivername == "sqlite+aiosqlite"
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in bot["volumes"]}
+    assert mounts[data_dir] in polling["volumes"]
+    assert "postgres" not in polling["services"]
+
+
+@pytest.mark.parametrize(
+    ("variant", "local"), [("webhook", "webhook-local-db"), ("polling", "polling-local-db")]
+)
+def test_a_database_url_written_for_outside_docker_is_overridden(
+    resolved: dict[str, Resolved], variant: str, local: str
+) -> None:
+    """`sqlite+aiosqlite:///data/...` in .env names a folder the container does not have (and
+    in webhook mode, a shop per replica)."""
+    config = resolved[local].config()
+    env = config["services"]["bot"]["environment"]
+    assert env["DATABASE_URL"] != LOCAL_DATABASE["DATABASE_URL"]
+    assert bot_database(config) == bot_database(resolved[variant].config())
+
+
+def test_the_readme_database_commands_name_the_compose_files_database(
+    webhook: dict[str, Any], polling: dict[str, Any]
+) -> None:
+    """docker/README.md's backup, restore and password lines are copied as they are: a user,
+    database or file renamed in a compose file and not there would back up nothing."""
+    readme = (REPO / "docker" / "README.md").read_text(encoding="utf-8")
+    env = webhook["services"]["postgres"]["environment"]
+    lines = [line for line in readme.splitlines() if re.match(r"dc exec (-T )?postgres ", line)]
+    tools = set()
+    for line in lines:
+        # The command in the container: what follows the service's name, up to a redirection.
+        argv = shlex.split(re.split(r" [<>] ", line)[0])
+        argv = argv[argv.index("postgres") + 1 :]
+        tools.add(argv[0])
+        assert option(argv, "-U") == env["POSTGRES_USER"], line
+        assert option(argv, "-d") == env["POSTGRES_DB"], line
+    sqlite_file = bot_database(polling).database
+    assert sqlite_file is not None
+    backups = [line for line in readme.splitlines() if "sqlite3.connect(" in line]
+    assert backups, "docker/README.md shows how to back up the SQLite file"
+    assert all(f"'{sqlite_file}'" in line for line in backups), backups
+    assert tools == {"pg_dump", "pg_restore", "psql"}, lines
