@@ -39,7 +39,6 @@ from bot.app.status import serve_status
 from bot.app.webhook import WebhookConfigError, check_settings, drop_pending, run_webhook
 from bot.config import Settings
 from bot.shop.catalog import CatalogError
-from bot.shop.exchange import uses_static
 from bot.storage.db import DatabaseUnavailableError
 from bot.storage.migrations import SchemaError
 from bot.telegram.i18n import TranslationError
@@ -305,10 +304,11 @@ async def _source(stack: contextlib.AsyncExitStack, settings: Settings) -> _Sour
         return _Source(
             settings, DEMO_TOKEN, server.url, static_base or own_static, server, own_static
         )
-    # Reading a small file once at start, before any update is served.
-    path = settings.bot.catalog_path
     own_static = None
-    if static_base is None and path.is_file() and uses_static(path):
+    # The catalog folder's pictures ({static}) on loopback, unless CATALOG_BASE_URL names
+    # where they are: served whenever the folder is there, since the catalog in the database
+    # may use {static} whatever CATALOG_PATH's file says (an import, an admin's edit).
+    if static_base is None and catalog_dir.is_dir():
         static_base = own_static = await stack.enter_async_context(serve_static(catalog_dir))
     token, api_url = token_secret.get_secret_value(), str(settings.bot.telegram_api_url)
     return _Source(settings, token, api_url, static_base, own_static=own_static)

@@ -514,10 +514,6 @@ def _static_urls(catalog: Catalog) -> Iterator[tuple[Product, str, str]]:
             yield product, "sticker", product.sticker
 
 
-def uses_static_urls(catalog: Catalog) -> bool:
-    return any(url.startswith(STATIC_PLACEHOLDER) for _, _, url in _static_urls(catalog))
-
-
 def expand_static(catalog: Catalog, base: str | None, *, source: str = "catalog") -> Catalog:
     """A copy whose ``{static}`` URLs start with ``base`` instead (the in-memory snapshot a
     running bot serves; the database and exports keep ``{static}``, so they never hold one

@@ -33,7 +33,6 @@ from typing import Any
 
 from bot.shop.catalog import (
     LANGUAGE_PATTERN,
-    STATIC_PLACEHOLDER,
     Catalog,
     CatalogError,
     Category,
@@ -100,11 +99,6 @@ def load_catalog(path: Path | str, *, static_base: str | None = None) -> Catalog
     """Read the catalog file and expand ``{static}`` against ``static_base`` (refused when a
     URL needs a base and there is none). Today's start-up path (bot/app/runner.py)."""
     return expand_static(read_catalog(path), static_base, source=str(path))
-
-
-def uses_static(path: Path | str) -> bool:
-    """Whether the catalog file needs a ``{static}`` base URL (checked before serving one)."""
-    return STATIC_PLACEHOLDER.encode() in Path(path).read_bytes()
 
 
 def _decode(raw: bytes, source: str, hint: str) -> str:
@@ -579,6 +573,5 @@ __all__ = [
     "parse_csv",
     "parse_json",
     "read_catalog",
-    "uses_static",
     "write_catalog",
 ]

@@ -25,11 +25,12 @@ from aiogram.utils.token import TokenValidationError
 from pydantic import SecretStr
 
 from bot.app.factory import build_app
+from bot.app.operations import import_catalog
 from bot.app.runner import run
 from bot.config import Settings
 from bot.media.http_session import SessionManager
 from bot.shop.exchange import load_catalog
-from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
+from tests.e2e.conftest import SHOPPER, Origin, _png, catalog_json, make_settings
 from tests.waiting import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -327,3 +328,31 @@ async def test_an_unreachable_bot_api_is_one_line_naming_telegram_api_url(
     assert f"127.0.0.1:{refused_port}" in line  # what was tried: the address
     assert line.endswith("(getMe, tried 2 times)")
     assert "TEST-unreachable" not in "\n".join(lines)
+
+
+async def test_pictures_of_an_imported_catalog_are_served_although_the_file_names_none(
+    tmp_path: Path, sandbox: Any, origin: Origin
+):
+    """The catalog in the database, not CATALOG_PATH's file, decides what the bot shows: an
+    imported catalog whose pictures are {static} files of the catalog folder gets them served
+    (with a token and no CATALOG_BASE_URL: the bot's own loopback server), though the file
+    the bot first started from had none."""
+    settings = shop_settings(tmp_path, origin, sandbox)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "lamp.png").write_bytes(_png("lamp"))
+    imported = catalog_json(origin)
+    imported["products"][0]["images"] = ["{static}images/lamp.png"]
+    product = imported["products"][0]["id"]
+    path = tmp_path / "imported.json"
+    path.write_text(json.dumps(imported))
+    assert await import_catalog(settings, path, dry_run=False) == 0
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(run(settings, stop=stop))
+    try:
+        await sandbox.client.send_text(SHOPPER, f"/start product-{product}")
+        [card] = await sandbox.client.wait_for_messages(SHOPPER, 1, within=60)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 60) == 0
+    assert "photo" in card, card

@@ -19,7 +19,6 @@ from bot.shop.exchange import (
     parse_csv,
     parse_json,
     read_catalog,
-    uses_static,
     write_catalog,
 )
 from bot.shop.money import CURRENCIES
@@ -509,7 +508,6 @@ def test_a_missing_file_is_a_clear_error(tmp_path):
 def test_load_catalog_expands_static_urls_in_a_csv_too(tmp_path):
     path = tmp_path / "shop.csv"
     write_catalog(read_catalog(DEMO), path)
-    assert uses_static(path)
     catalog = load_catalog(path, static_base="http://h/static")
     assert catalog.products[0].images[0] == "http://h/static/images/fly-agaric-mug-1.jpg"
     assert catalog == load_catalog(DEMO, static_base="http://h/static")
