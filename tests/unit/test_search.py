@@ -1,0 +1,217 @@
+"""Catalog search, pure (bot/shop/search.py): folding, prefixes, ranking, hidden products, the
+inline paging arithmetic. EXPECTED is also what tests/storage/test_search.py asserts on
+SQLite and PostgreSQL: the same corpus gives the same answers on both engines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.shop.catalog import Catalog, Product
+from bot.shop.exchange import read_catalog
+from bot.shop.search import (
+    INLINE_PAGE,
+    MAX_QUERY,
+    MAX_TERMS,
+    SearchIndex,
+    clean_query,
+    featured,
+    fold,
+    inline_window,
+    query_terms,
+)
+
+CORPUS = Path(__file__).parents[1] / "catalogs" / "search.json"
+
+# query -> product ids, best first. The ranking rule (bot/shop/search.py): a whole word of
+# the title 3, the start of one 2, the description 1, summed over the query's words; ties in
+# catalog order.
+EXPECTED: dict[str, list[str]] = {
+    # Title word (two of them, catalog order), title prefix ("Mugs"), then descriptions
+    # ("mugs" in the teapot's, "mug" in the hoodie's).
+    "mug": ["fly-agaric-mug", "enamel-mug", "mugs-for-two", "teapot", "forest-hoodie"],
+    "MUGS": ["mugs-for-two", "teapot"],
+    # Russian prefixes: "кружк" finds "Кружка" (and "кружкам", "кружка" in descriptions),
+    # not "кружек" (another stem).
+    "кружк": ["fly-agaric-mug", "enamel-mug", "teapot", "forest-hoodie"],
+    "круж": ["fly-agaric-mug", "enamel-mug", "mugs-for-two", "teapot", "forest-hoodie"],
+    # Accents and case: "Café" in any spelling; ё and е are one letter.
+    "cafe": ["cafe-cup"],
+    "CAFÉ": ["cafe-cup"],
+    "кафе": ["cafe-cup"],
+    "елка": ["yolka-print"],
+    "ЁЛКА": ["yolka-print"],
+    "легкая": ["enamel-mug"],
+    # й is a letter of its own.
+    "мой": ["my-notebook"],
+    "мои": [],
+    # Every word must match; title words outrank description words.
+    "red spots": ["fly-agaric-mug", "spotted-t-shirt"],
+    "spot": ["spotted-t-shirt", "fly-agaric-mug", "mugs-for-two"],
+    "t-sh": ["spotted-t-shirt"],
+    "горошек": ["spotted-t-shirt", "mugs-for-two"],
+    "стикер": ["sticker-pack"],
+    "Sticker": ["sticker-pack"],
+    # A product's id (what Share puts in an inline query) comes first.
+    "teapot": ["teapot"],
+    "forest-hoodie": ["forest-hoodie"],
+    # Hidden products (inactive, or in an inactive category) are never found.
+    "hidden": [],
+    "archived": [],
+    "скрытая": [],
+    "hidden-mug": [],
+    "zzz": [],
+}
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return read_catalog(CORPUS)
+
+
+@pytest.fixture(scope="module")
+def index(catalog: Catalog) -> SearchIndex:
+    return SearchIndex(catalog.products)
+
+
+def ids(products: Sequence[Product]) -> list[str]:
+    return [p.id for p in products]
+
+
+@pytest.mark.parametrize(("query", "expected"), list(EXPECTED.items()))
+def test_the_corpus_answers_each_query_as_expected(catalog, index, query, expected):
+    assert ids(index.find(catalog, query)) == expected
+
+
+def test_folding_drops_case_and_accents_keeps_the_short_i_and_folds_yo():
+    assert fold("Café CRÈME") == "cafe creme"
+    assert fold("Ёлка") == fold("елка") == "елка"
+    assert fold("Мой") == "мой"
+    assert fold("Мой") != fold("Мои")
+    assert fold("Straße") == "strasse"  # casefold, not lower
+    assert fold("ﬁsh") == "fish"  # NFKD: compatibility forms too
+    # Already decomposed text (e + combining acute) folds the same as composed text.
+    assert fold("cafe\u0301") == fold("café")
+
+
+def test_a_query_without_a_letter_or_digit_has_no_terms_and_finds_nothing(catalog, index):
+    for query in ("🍄", "🍄🍄🍄 👍", "!!! ...", "   ", ""):
+        assert query_terms(query) == ()
+        assert index.find(catalog, query) == []
+
+
+def test_a_query_of_256_characters_is_searched_and_a_longer_one_is_cut():
+    query = ("mug " * 64)[:MAX_QUERY]
+    assert len(query) == MAX_QUERY
+    assert query_terms(query) == ("mug",)
+    # Past 256 characters nothing more is read: "teapot" at 300 is not a term.
+    assert "teapot" not in query_terms("x" * 294 + " teapot")
+    assert clean_query("  a\n\tb " + "c" * 400) == ("a b " + "c" * 400)[:MAX_QUERY]
+
+
+def test_a_query_of_many_words_keeps_its_longest(catalog, index):
+    words = [f"w{n:02d}" for n in range(20)] + ["unbreakable"]
+    terms = query_terms(" ".join(words))
+    assert len(terms) == MAX_TERMS
+    assert terms[0] == "unbreakable"
+    # 256 characters of one-letter words: bounded, and an answer all the same.
+    assert index.find(catalog, " ".join("abcdefghijklmnopqrstuvwxyz" * 5)[:MAX_QUERY]) == []
+
+
+def test_ties_keep_catalog_order_and_a_reordered_catalog_reorders_them(catalog):
+    reordered = Catalog(catalog.categories, catalog.products[::-1])
+    index = SearchIndex(reordered.products)
+    assert ids(index.find(reordered, "mug"))[:2] == ["enamel-mug", "fly-agaric-mug"]
+
+
+def test_a_product_hidden_or_deleted_after_the_index_was_built_is_not_found(catalog, index):
+    hidden = Catalog(
+        catalog.categories,
+        [replace(p, active=False) if p.id == "enamel-mug" else p for p in catalog.products],
+    )
+    deleted = Catalog(catalog.categories, [p for p in catalog.products if p.id != "teapot"])
+    # The same index (built before the change) serves both catalogs.
+    assert index.covers(hidden)
+    assert "enamel-mug" not in ids(index.find(hidden, "mug"))
+    assert "teapot" not in ids(index.find(deleted, "mug"))
+    assert index.find(deleted, "teapot") == []
+
+
+def test_the_index_covers_a_catalog_whose_texts_did_not_change(catalog, index):
+    cheaper = Catalog(
+        catalog.categories,
+        [replace(p, price=1, stock=0) for p in catalog.products],
+    )
+    assert index.covers(cheaper)
+    # Results carry the catalog's own products (its prices), not the index's.
+    assert index.find(cheaper, "teapot")[0].price == 1
+    retitled = Catalog(
+        catalog.categories,
+        [
+            replace(p, title={"en": "Kettle", "ru": "Чайник"}) if p.id == "teapot" else p
+            for p in catalog.products
+        ],
+    )
+    assert not index.covers(retitled)
+    assert not index.covers(Catalog(catalog.categories, catalog.products[1:]))
+    assert not index.covers(Catalog(catalog.categories, catalog.products[::-1]))
+
+
+def test_an_index_built_on_a_previous_one_answers_as_a_fresh_one(catalog, index):
+    edited = Catalog(
+        catalog.categories,
+        [
+            replace(p, title={"en": "Kettle", "ru": "Чайник"}) if p.id == "teapot" else p
+            for p in catalog.products
+        ],
+    )
+    incremental = SearchIndex(edited.products, previous=index)
+    fresh = SearchIndex(edited.products)
+    for query in [*EXPECTED, "kettle", "teapot"]:
+        assert ids(incremental.find(edited, query)) == ids(fresh.find(edited, query)), query
+    assert ids(incremental.find(edited, "kettle")) == ["teapot"]
+    assert ids(incremental.find(edited, "teapot")) == ["teapot"]  # by its id, still
+
+
+def test_featured_is_the_shop_window_in_order_without_hidden_products(catalog):
+    shown = ids(featured(catalog))
+    assert shown == [
+        p.id
+        for c in catalog.shown_categories
+        for p in catalog.products
+        if p.category == c.id
+        if p.active
+    ]
+    assert "hidden-mug" not in shown
+    assert "archived-mug" not in shown
+
+
+def test_inline_pages_go_to_the_end_and_then_stop():
+    total = 2 * INLINE_PAGE + 5
+    seen: list[int] = []
+    offset = ""
+    pages = 0
+    while True:
+        window = inline_window(total, offset)
+        seen += range(window.start, window.stop)
+        pages += 1
+        if not window.next_offset:
+            break
+        assert len(window.next_offset.encode()) <= 64
+        offset = window.next_offset
+    assert seen == list(range(total))
+    assert pages == 3
+
+
+@pytest.mark.parametrize("offset", ["abc", "-5", "1e3", "99999999999999999999", "٣"])
+def test_an_offset_the_bot_never_gave_starts_from_the_top(offset):
+    assert inline_window(100, offset).start == 0
+
+
+def test_an_offset_past_the_end_gives_an_empty_last_page():
+    window = inline_window(10, "40")
+    assert (window.start, window.stop, window.next_offset) == (10, 10, "")
+    assert inline_window(0, "").next_offset == ""
