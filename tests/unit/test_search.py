@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench._search_corpus import catalog_of, generate, queries
 from bot.shop.catalog import Catalog, Product
 from bot.shop.exchange import read_catalog
 from bot.shop.search import (
@@ -22,6 +23,7 @@ from bot.shop.search import (
     fold,
     inline_window,
     query_terms,
+    words,
 )
 
 CORPUS = Path(__file__).parents[1] / "catalogs" / "search.json"
@@ -84,6 +86,44 @@ def ids(products: Sequence[Product]) -> list[str]:
 @pytest.mark.parametrize(("query", "expected"), list(EXPECTED.items()))
 def test_the_corpus_answers_each_query_as_expected(catalog, index, query, expected):
     assert ids(index.find(catalog, query)) == expected
+
+
+def _reference(catalog: Catalog, query: str) -> list[str]:
+    """The ranking rule written plainly, product by product (slow, obviously right)."""
+    terms = query_terms(query)
+    scored = []
+    for position, product in enumerate(catalog.products):
+        if catalog.product(product.id) is None or not terms:
+            continue
+        title = {w for t in product.title.values() for w in words(t)}
+        described = {w for t in product.description.values() for w in words(t)}
+        score = 0
+        for term in terms:
+            if term in title:
+                score += 3
+            elif any(w.startswith(term) for w in title):
+                score += 2
+            elif any(w.startswith(term) for w in described):
+                score += 1
+            else:
+                break
+        else:
+            scored.append((-score, position, product.id))
+    ranked = [pid for _, _, pid in sorted(scored)]
+    by_id = catalog.product(query.strip())
+    if by_id is not None:
+        ranked = [by_id.id, *(pid for pid in ranked if pid != by_id.id)]
+    return ranked
+
+
+def test_the_ranking_agrees_with_a_plain_reference_on_a_generated_catalog():
+    rows, brands = generate(400, seed=5)
+    catalog = catalog_of(rows)
+    index = SearchIndex(catalog.products)
+    asked = [*queries(300, brands, seed=6), *EXPECTED, "p7", "p12 red"]
+    for query in asked:
+        assert ids(index.find(catalog, query)) == _reference(catalog, query), query
+    assert sum(1 for q in asked if len(query_terms(q)) > 1) > 30  # both ranking paths ran
 
 
 def test_folding_drops_case_and_accents_keeps_the_short_i_and_folds_yo():
