@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from PIL import Image
 
 from bot.storage.file_ids import DbFileIdStore, UrlRecord
 from tests.e2e.conftest import RU_SHOPPER, SHOPPER, Origin, Shop, StartShop, buttons, text_of
+from tests.e2e.test_webhook import calls_of, serving, webhook_settings
 
 FRIEND = 777
 
@@ -264,3 +266,20 @@ async def test_without_feedback_nothing_is_counted(start_shop: StartShop):
     answer = await shop.client.inline_query(SHOPPER, "mug 1", chat_id=SHOPPER)
     await shop.client.choose_inline_result(SHOPPER, answer["inline_query_id"], "mug-1")
     assert b"bot_inline_chosen_total 0.0" in shop.app.metrics.render()
+
+
+async def test_inline_queries_and_chat_search_in_webhook_mode(
+    tmp_path: Path, sandbox: Any, origin: Origin
+):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        settings = webhook_settings(tmp_path, origin, sock)
+        async with serving(settings, sandbox, sock):
+            answer = await sandbox.client.inline_query(SHOPPER, "mug")
+            assert [r["id"] for r in answer["results"]] == [f"mug-{i}" for i in range(1, 8)]
+            # The chat search's reply goes back in the webhook's HTTP answer.
+            await sandbox.client.send_text(SHOPPER, "кружка")
+            [results] = await sandbox.client.wait_for_messages(SHOPPER, 1, within=60)
+            assert results["text"].startswith("🔎 кружка\nFound: 7.")
+            [sent] = calls_of(sandbox, "sendMessage")
+            assert sent.via == "webhook_reply"
