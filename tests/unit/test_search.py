@@ -1,6 +1,7 @@
 """Catalog search, pure (bot/shop/search.py): folding, prefixes, ranking, hidden products, the
-inline paging arithmetic. EXPECTED is also what tests/storage/test_search.py asserts on
-SQLite and PostgreSQL: the same corpus gives the same answers on both engines."""
+inline paging arithmetic; and which kind of inline result a product becomes. EXPECTED is
+also what tests/storage/test_search.py asserts on SQLite and PostgreSQL: the same corpus
+gives the same answers on both engines."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from aiogram.types import (
+    InlineQueryResultArticle,
+    InlineQueryResultCachedPhoto,
+    InlineQueryResultPhoto,
+)
+from aiogram.utils.i18n import I18n
 
 from bench._search_corpus import catalog_of, generate, queries
 from bot.shop.catalog import Catalog, Product
@@ -25,6 +32,8 @@ from bot.shop.search import (
     query_terms,
     words,
 )
+from bot.telegram.handlers.inline import inline_result, telegram_fetches_local_urls
+from bot.telegram.i18n import build_i18n
 
 CORPUS = Path(__file__).parents[1] / "catalogs" / "search.json"
 
@@ -255,3 +264,65 @@ def test_an_offset_past_the_end_gives_an_empty_last_page():
     window = inline_window(10, "40")
     assert (window.start, window.stop, window.next_offset) == (10, 10, "")
     assert inline_window(0, "").next_offset == ""
+
+
+# ---- inline results (bot/telegram/handlers/inline.py) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def i18n(tmp_path_factory: pytest.TempPathFactory) -> I18n:
+    return build_i18n(tmp_path_factory.mktemp("i18n"), "en")
+
+
+def _with_image(catalog: Catalog, url: str | None) -> Product:
+    product = catalog.get_product("teapot")
+    assert product is not None
+    return replace(product, images=() if url is None else (url,))
+
+
+@pytest.mark.parametrize(
+    ("url", "local_ok", "file_id", "kind"),
+    [
+        ("https://shop.example/a.jpg", False, "AgAC-learned", InlineQueryResultCachedPhoto),
+        ("https://shop.example/a.JPEG?v=2", False, None, InlineQueryResultPhoto),
+        ("https://shop.example/a.png", False, None, InlineQueryResultArticle),
+        # Telegram's servers cannot fetch this machine's addresses; a local sandbox can.
+        ("http://127.0.0.1:8081/static/a.jpg", False, None, InlineQueryResultArticle),
+        ("http://10.0.0.5/a.jpg", False, None, InlineQueryResultArticle),
+        ("http://localhost/a.jpg", False, None, InlineQueryResultArticle),
+        ("http://127.0.0.1:8081/static/a.jpg", True, None, InlineQueryResultPhoto),
+        (None, False, None, InlineQueryResultArticle),
+    ],
+)
+def test_an_inline_result_is_the_best_kind_telegram_can_show(  # noqa: PLR0917 - parametrized
+    i18n, catalog, url, local_ok, file_id, kind
+):
+    product = _with_image(catalog, url)
+    with i18n.context(), i18n.use_locale("en"):
+        result = inline_result(
+            product, file_id=file_id, locale="en", bot_username="shop_bot", local_ok=local_ok
+        )
+    assert type(result) is kind
+    assert result.id == "teapot"
+    [[button]] = result.reply_markup.inline_keyboard  # type: ignore[union-attr]
+    assert button.url == "https://t.me/shop_bot?start=product-teapot"
+    if isinstance(result, InlineQueryResultArticle):
+        fetchable = url is not None and (local_ok or "shop.example" in url)
+        assert result.thumbnail_url == (url if fetchable else None)
+        assert result.input_message_content.message_text == "<b>Teapot</b>\n€12.50"  # type: ignore[union-attr]
+    else:
+        assert result.caption == "<b>Teapot</b>\n€12.50"
+
+
+@pytest.mark.parametrize(
+    ("api", "local"),
+    [
+        ("https://api.telegram.org", False),
+        ("http://127.0.0.1:8081", True),
+        ("http://[::1]:8081", True),
+        ("http://localhost:8081", True),
+        ("http://bot-api.internal:8081", False),
+    ],
+)
+def test_local_urls_are_offered_only_to_a_bot_api_server_on_this_machine(api, local):
+    assert telegram_fetches_local_urls(api) is local

@@ -72,7 +72,7 @@ def _is_local_host(host: str) -> bool:
 
 
 @lru_cache(maxsize=8)
-def _local_urls_ok(api_base: str) -> bool:
+def telegram_fetches_local_urls(api_base: str) -> bool:
     """A Bot API server on this machine (the sandbox) fetches local URLs itself; Telegram's
     servers fetch only public ones (a local one is WEBDOCUMENT_URL_INVALID for the answer)."""
     return _is_local_host(urlsplit(api_base).hostname or "")
@@ -102,7 +102,7 @@ def inline_result(
     locale: str,
     bot_username: str,
     local_ok: bool,
-) -> InlineQueryResultUnion:
+) -> InlineQueryResultCachedPhoto | InlineQueryResultPhoto | InlineQueryResultArticle:
     """The result for one product (see the module's docstring for which kind, and why)."""
     title = pick(product.title, locale)
     price = price_text(product, locale)
@@ -161,7 +161,7 @@ async def answer_inline(
     records = await file_ids.lookup(firsts) if firsts else {}
     learned = {url: r.file_id for url, r in records.items() if r.file_id is not None}
     me = await bot.me()  # aiogram asks getMe once and keeps the answer
-    local_ok = _local_urls_ok(bot.session.api.base)
+    local_ok = telegram_fetches_local_urls(bot.session.api.base)
 
     def results(*, cached: bool) -> list[InlineQueryResultUnion]:
         return [
