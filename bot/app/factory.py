@@ -43,6 +43,7 @@ from bot.storage.legacy import import_legacy
 from bot.storage.live_catalog import LiveCatalog
 from bot.storage.preferences import DbPreferences, Preferences
 from bot.storage.redis_state import RedisFileIdStore, RedisPreferences
+from bot.storage.search import LiveSearch
 from bot.storage.update_reads import UpdateReads
 from bot.telegram.api_policy import ApiPolicy, SendBudget, Sleep
 from bot.telegram.commands import set_commands
@@ -307,6 +308,7 @@ async def build_app(
         await stack.enter_async_context(images)
         db = await open_database(stack, settings)
         live = await open_catalog(stack, settings, db, static_base=static_base, catalog=catalog)
+        search = await stack.enter_async_context(LiveSearch(live).watching())
         guard: RedisGuard | None = None
         if settings.bot.redis_url:
             # Several instances behind a balancer act as one bot: what they share lives in Redis.
@@ -370,6 +372,8 @@ async def build_app(
             delivery=delivery,
             stickers=stickers,
             db=db,
+            search=search,
+            bot_metrics=metrics,
             # One /warm at a time, across instances with Redis (bot/media/maintenance.py).
             warm_gate=WarmUpGate(guard, bot_id=bot.id),
         )

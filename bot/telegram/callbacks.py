@@ -22,3 +22,10 @@ class ProductCb(CallbackData, prefix="prod"):
 
 class LanguageCb(CallbackData, prefix="lang"):
     language: str
+
+
+class SearchCb(CallbackData, prefix="find"):
+    """A page of chat search results. The query is the results message's own first line
+    (bot/telegram/views.py): up to 256 characters would not fit in 64 bytes."""
+
+    page: int = 0

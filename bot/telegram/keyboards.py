@@ -20,7 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.shop.catalog import Catalog, Product, pick
 from bot.shop.paging import Page
 from bot.shop.prices import price_text
-from bot.telegram.callbacks import CategoryCb, HomeCb, LanguageCb, ProductCb
+from bot.telegram.callbacks import CategoryCb, HomeCb, LanguageCb, ProductCb, SearchCb
 
 LANGUAGE_NAMES = {"en": "🇬🇧 English", "ru": "🇷🇺 Русский"}
 
@@ -84,6 +84,7 @@ def product_keyboard(product: Product, page: int) -> InlineKeyboardMarkup:
         _button(_("⬅️ Back"), CategoryCb(category=product.category, page=page)),
         _button(_("🏠 Categories"), HomeCb()),
     ]
+    buttons.append(share_button(product))
     return _markup(buttons, 2)
 
 
@@ -93,3 +94,41 @@ def languages_keyboard(languages: Iterable[str]) -> InlineKeyboardMarkup:
         for language in languages
     ]
     return _markup(buttons, 2)
+
+
+# ---- find and share (issue 20) ------------------------------------------------------------
+
+
+def share_button(product: Product) -> InlineKeyboardButton:
+    """Share: the shopper picks a chat, and "@bot <id>" there offers this product's card
+    first (bot/shop/search.py puts a product whose id is the query first)."""
+    return InlineKeyboardButton(text=_("📤 Share"), switch_inline_query=product.id)
+
+
+def search_keyboard(page: Page[Product], locale: str) -> InlineKeyboardMarkup:
+    """A page of search results, as a category's page shows products (products_keyboard):
+    a card opened from here goes Back to its category."""
+    buttons = [
+        _button(
+            f"{pick(product.title, locale)} · {price_text(product, locale)}",
+            ProductCb(product=product.id),
+        )
+        for product in page.items
+    ]
+    nav = []
+    if page.has_prev:
+        nav.append(_button(_("◀️ Prev"), SearchCb(page=page.number - 1)))
+    if page.has_next:
+        nav.append(_button(_("Next ▶️"), SearchCb(page=page.number + 1)))
+    buttons += nav
+    buttons.append(_button(_("⬅️ Categories"), HomeCb()))
+    return _markup(buttons, *([1] * len(page.items)), *([len(nav)] if nav else []), 1)
+
+
+def open_in_shop_keyboard(product: Product, bot_username: str) -> InlineKeyboardMarkup:
+    """The button under a card shared through inline mode: the /start deep link opens the
+    card in the bot's chat (bot/telegram/handlers/start.py)."""
+    link = f"https://t.me/{bot_username}?start=product-{product.id}"
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=_("🛍 Open in shop"), url=link)]]
+    )

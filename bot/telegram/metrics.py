@@ -139,6 +139,12 @@ class BotMetrics:
         self.api_errors = Counter(
             "bot_api_errors", "Bot API requests that failed, by method", ["method"], registry=reg
         )
+        self.inline_chosen = Counter(
+            "bot_inline_chosen",
+            "Inline results users picked and sent into a chat (counted only while the "
+            "operator has BotFather's /setinlinefeedback on)",
+            registry=reg,
+        )
         self.snapshot = _Snapshot()
         reg.register(self.snapshot)
         # The labelled children, looked up once: ``labels()`` validates and takes a lock on
@@ -164,6 +170,9 @@ class BotMetrics:
         if child is None:
             child = self._api_calls_by_method[method] = self.api_calls.labels(method)
         child.inc()
+
+    def count_inline_chosen(self) -> None:
+        self.inline_chosen.inc()
 
     async def refresh(
         self,

@@ -70,3 +70,41 @@ async def send_product_card(
         reply_markup=product_keyboard(product, page),
         sticker=product.sticker,
     )
+
+
+# ---- find (issue 20) ------------------------------------------------------------------------
+
+# The first line of a results message: this mark, then the query. A page button reads the
+# query back from there (SearchCb has no room for it), so the line is the query alone.
+SEARCH_MARK = "🔎 "
+
+
+def search_results_text(query: str, page: Page[Any], total: int) -> str:
+    text = f"{SEARCH_MARK}<b>{html.escape(query)}</b>\n"
+    text += _("Found: {count}. Choose a product:").format(count=total)
+    if page.count > 1:
+        where = _("Page {n} of {total}").format(n=page.number + 1, total=page.count)
+        text += f"\n<i>{where}</i>"
+    return text
+
+
+def search_query_of(message: Message) -> str | None:
+    """The query a results message was for (its first line), None for any other message."""
+    first = (message.text or "").partition("\n")[0]
+    return first.removeprefix(SEARCH_MARK) if first.startswith(SEARCH_MARK) else None
+
+
+def nothing_found_text(query: str) -> str:
+    return f"{SEARCH_MARK}<b>{html.escape(query)}</b>\n" + _(
+        "Nothing found. Try another word, or choose a category:"
+    )
+
+
+def search_hint_text() -> str:
+    return _("To search, send a word from a product's name or description. Or choose a category:")
+
+
+def inline_caption(product: Product, locale: str) -> str:
+    """What a card shared through inline mode says: its title and price (HTML)."""
+    title = html.escape(pick(product.title, locale))
+    return f"<b>{title}</b>\n{html.escape(price_text(product, locale))}"

@@ -121,14 +121,24 @@ def commands_in(message: dict[str, Any]) -> list[str]:
     ]
 
 
-async def test_stray_text_points_to_the_catalog_and_help_with_tappable_commands(
+async def _send_document(shop: Any, user: int, language: str) -> list[dict[str, Any]]:
+    seen = len(await shop.client.messages(user))
+    sent = shop.client.send_file(
+        user, b"notes", kind="document", filename="notes.txt", language_code=language
+    )
+    await shop._handled(shop.app.inflight.finished, sent, 90.0)
+    return list((await shop.client.messages(user))[seen:])
+
+
+async def test_a_stray_message_points_to_the_catalog_and_help_with_tappable_commands(
     start_shop: StartShop,
 ):
+    # Free text is a search (tests/e2e/test_search.py); anything else gets the pointer.
     shop = await start_shop()
-    [hint] = await shop.say(SHOPPER, "hello? do you have red mugs")
+    [hint] = await _send_document(shop, SHOPPER, "en")
     assert hint["text"] == "Send /start to browse the catalog, or /help to see what I can do."
     assert commands_in(hint) == ["/start", "/help"]
-    [hint_ru] = await shop.say(RU_SHOPPER, "привет", language="ru")
+    [hint_ru] = await _send_document(shop, RU_SHOPPER, "ru")
     assert hint_ru["text"].startswith("Отправьте /start")
     assert commands_in(hint_ru) == ["/start", "/help"]
 

@@ -27,7 +27,7 @@ async def test_language_choice_is_used_at_once_and_remembered_across_restarts(
     [card] = await shop.say(SHOPPER, "/start product-p1", language="en")
     assert card["caption"].startswith("Товар p1")
     assert "Цена" in card["caption"]
-    assert [b["text"] for b in buttons(card)] == ["⬅️ Назад", "🏠 Категории"]
+    assert [b["text"] for b in buttons(card)] == ["⬅️ Назад", "🏠 Категории", "📤 Поделиться"]
 
 
 async def test_commands_are_registered_per_language_and_admin_ones_only_for_admins(

@@ -19,8 +19,10 @@ from bot.telegram.handlers import (
     errors,
     fallback,
     guide,
+    inline,
     language,
     product,
+    search,
     start,
     stickers,
 )
@@ -36,6 +38,9 @@ def get_routers() -> list[Router]:
         stickers.create_router(),
         # Rare, so late: each router an update passes costs it (see above).
         guide.create_router(),
+        inline.create_router(),
+        # Free text is a search: after every feature (and its FSM states), before the catch-alls.
+        search.create_router(),
         fallback.create_router(),
         errors.create_router(),
     ]

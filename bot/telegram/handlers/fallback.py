@@ -1,7 +1,10 @@
 """Catch-alls, registered last: stale buttons and stray messages get a helpful answer.
 
-Until the shop can search, free text gets a pointer to the catalog and to /help; an unknown
-command gets a pointer to /help. The commands are plain text, which Telegram makes tappable.
+Free text is a search (bot/telegram/handlers/search.py, the router before this one). What
+reaches here: messages that are not text (a photo, a document), and a text sent while a
+conversation (an FSM state) waits for something its handlers did not take; they get a
+pointer to the catalog and to /help. An unknown command gets a pointer to /help. The
+commands are plain text, which Telegram makes tappable.
 """
 
 from __future__ import annotations

@@ -30,6 +30,9 @@ def help_text(*, admin: bool) -> str:
         "I am the Amanita shop: browse the catalog by category and open a product "
         "to see its photos, description and price."
     )
+    text += "\n" + _(
+        "Send me any word to search the catalog; Share under a product sends it to a chat."
+    )
     text += "\n\n" + _lines(PUBLIC)
     if admin:
         text += "\n\n" + _("For shop admins:") + "\n" + _lines(ADMIN)
