@@ -73,8 +73,10 @@ async def import_catalog(settings: Settings, path: Path, *, dry_run: bool) -> in
     the database is touched; then one transaction, all or nothing."""
 
     async def work(db: Database) -> None:
+        # The same parse and the same replace as an admin's file in the chat
+        # (bot/telegram/handlers/admin_files.py); the audit log names the file.
         new = read_catalog(path)
-        done = await CatalogRepository(db).replace(new, dry_run=dry_run)
+        done = await CatalogRepository(db).replace(new, dry_run=dry_run, source=str(path))
         for line in done.diff.summary():
             _out(line)
         if done.applied:
