@@ -367,6 +367,16 @@ class CatalogRepository:
         )
         return None if row is None else Category(**row)
 
+    async def get_product(self, product_id: str) -> Product | None:
+        """One product as stored (raw: ``{static}`` kept, unlike the snapshot shoppers see),
+        or None when it is not in the catalog. What an edit starts from."""
+        async with self._db.read() as conn:
+            return await self._product(conn, product_id)
+
+    async def get_category(self, category_id: str) -> Category | None:
+        async with self._db.read() as conn:
+            return await self._category(conn, category_id)
+
     async def _edit(
         self,
         work: Callable[[AsyncConnection], Any],
