@@ -254,10 +254,15 @@ def search(catalog: Catalog, query: str) -> list[Product]:
 # ---- a product ---------------------------------------------------------------------------------
 
 
-def product_text(product: Product, catalog: Catalog, locale: str, waiting: int) -> str:
+def product_text(
+    product: Product, catalog: Catalog, locale: str, waiting: int, *, draft: bool = False
+) -> str:
+    """Every field of ``product``; ``draft``: one not saved yet (a new product's review)."""
     category = catalog.get_category(product.category)
     category_title = pick(category.title, locale) if category is not None else "?"
-    if catalog.is_shown(product):
+    if draft:
+        shown = _("not saved yet")
+    elif catalog.is_shown(product):
         shown = _("shown to shoppers")
     elif not product.active:
         shown = _("hidden")

@@ -25,9 +25,7 @@ async def send_photo(shop: Shop, user: int, name: str) -> list[dict[str, Any]]:
     )
 
 
-async def send_document(
-    shop: Shop, user: int, data: bytes, filename: str
-) -> list[dict[str, Any]]:
+async def send_document(shop: Shop, user: int, data: bytes, filename: str) -> list[dict[str, Any]]:
     return await _handled(
         shop, user, shop.client.send_file(user, data, kind="document", filename=filename)
     )

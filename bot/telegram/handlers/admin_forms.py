@@ -448,7 +448,7 @@ def _ask_images(talk: Talk) -> Prompt:
 def _ask_review(talk: Talk) -> Prompt:
     product = build_product(talk.draft)  # every answer was checked on its way here
     text = _("Check the new product, then save it:") + "\n\n"
-    text += product_text(product, talk.catalog, talk.locale, 0)
+    text += product_text(product, talk.catalog, talk.locale, 0, draft=True)
     return text, rows(
         [button(_("✅ Save"), talk.cb("save")), button(_("👁 Card preview"), talk.cb("pv"))],
         talk.nav(),
@@ -668,7 +668,10 @@ async def _opening(cb: AdminCb, catalog: Catalog, catalog_admin: CatalogAdmin) -
         row = None if category is None else category_row(category)
     if row is None:
         return None
-    return new_data(form, "edit", steps, row, origin=row, target=cb.id, page=cb.page)
+    # Two objects: the draft changes, the origin is what the row was (JSON in Redis would
+    # part them anyway; memory storage keeps them as they are given).
+    origin = copy.deepcopy(row)
+    return new_data(form, "edit", steps, row, origin=origin, target=cb.id, page=cb.page)
 
 
 async def on_text(
