@@ -294,7 +294,15 @@ def product_text(
         _("Images: {n} ({photos} sent in the chat, {urls} by URL)").format(
             n=len(product.images), photos=photos, urls=len(product.images) - photos
         ),
+        _("Sticker: {sticker}").format(sticker=html.escape(product.sticker or "—")),
     ]
+    siblings = [p.id for p in catalog.products if p.category == product.category]
+    if product.id in siblings:
+        lines.append(
+            _("Place in its category: {n} of {total}").format(
+                n=siblings.index(product.id) + 1, total=len(siblings)
+            )
+        )
     if waiting:
         lines.append(_("Waiting for it to be back in stock: {n}").format(n=waiting))
     return "\n".join(lines)

@@ -136,6 +136,8 @@ async def test_the_product_view_shows_every_field_and_the_card_as_shoppers_see_i
         "Kind: physical",
         "Stock: unlimited",
         "Images: 2 (0 sent in the chat, 2 by URL)",
+        "Sticker: —",
+        "Place in its category: 3 of 7",
     ):
         assert line in text
     await shop.client.reset_calls()
@@ -392,3 +394,33 @@ async def test_export_sends_the_catalog_as_a_file_that_imports_back_to_the_same(
     await shop.app.bot.download(document["document"]["file_id"], destination=out)
     exported = parse_catalog(out.getvalue(), name=name)
     assert exported == (await CatalogRepository(shop.app.db).load())[1]
+
+
+async def test_a_language_s_text_is_removed_and_english_is_kept(start_shop: StartShop):
+    shop = await start_shop()
+    view = await _product_view(shop, "mug-6")
+    ask = await tap(shop, ADMIN, view, "Description")
+    assert ask["text"].startswith("Send the description in 🇬🇧 English")
+    assert "Now: A mug." in ask["text"]
+    ask = await tap(shop, ADMIN, ask, "Skip")
+    assert "Now: Кружка." in ask["text"]
+    view = await tap(shop, ADMIN, ask, "Remove this language")
+    assert view["text"].startswith("✅ Saved: description.")
+    product = shop.catalog.get_product("mug-6")
+    assert product is not None
+    assert product.description == {"en": "A mug."}
+    # English cannot be removed, only replaced: its question has no such button.
+    ask = await tap(shop, ADMIN, view, "Title")
+    assert "Remove this language" not in " ".join(labels(ask))
+
+
+async def test_photos_are_replaced_by_new_ones(start_shop: StartShop):
+    shop = await start_shop()
+    view = await _product_view(shop, "p3")
+    ask = await tap(shop, ADMIN, view, "Photos")
+    cleared = await tap(shop, ADMIN, ask, "Remove all")
+    assert "No images yet." in cleared["text"]
+    [added] = await send_photo(shop, ADMIN, "replacement")
+    assert added["text"].startswith("📷 Added: 1 image(s) now")
+    saved = await tap(shop, ADMIN, added, "Done")
+    assert "Images: 1 (1 sent in the chat, 0 by URL)" in saved["text"]

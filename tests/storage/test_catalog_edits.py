@@ -5,11 +5,15 @@ soft deletes; photos the bot owns (``tg:`` file_ids) stored and loaded in order.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select, text, update
 
+from bot.app.operations import import_catalog
+from bot.config import load_settings
 from bot.shop.catalog import Catalog, Category, Product, file_id_image
 from bot.shop.exchange import dump_csv, dump_json, parse_csv, parse_json
 from bot.storage import models
@@ -335,3 +339,27 @@ async def test_a_released_alert_is_due_again_at_once(repo: CatalogRepository, da
     assert await alerts.claim(due, "t")
     await alerts.release(due, "t")
     assert await alerts.due() == [due]
+
+
+async def test_the_command_line_import_takes_the_same_path_and_is_audited(
+    database_url: str, tmp_path: Path
+):
+    settings = load_settings(env_file=None)
+    settings = settings.model_copy(
+        update={
+            "bot": settings.bot.model_copy(
+                update={"database_url": SecretStr(database_url), "data_dir": tmp_path}
+            )
+        }
+    )
+    path = tmp_path / "shop.json"
+    path.write_bytes(dump_json(_catalog()))
+    assert await import_catalog(settings, path, dry_run=False) == 0
+    async with Database(database_url) as db:
+        repo = CatalogRepository(db)
+        assert (await repo.load())[1] == _catalog()
+        [entry] = await repo.audit()
+    assert (entry.action, entry.target, entry.admin_id) == ("catalog.import", str(path), None)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"categories": [], "products": []}')
+    assert await import_catalog(settings, bad, dry_run=False) == 2
