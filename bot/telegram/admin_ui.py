@@ -31,6 +31,21 @@ ADMIN_PAGE = 8
 DESCRIPTION_PREVIEW = 160
 
 
+# The field an edit button opens, as one letter (an id of 40 characters and a page of five
+# digits must still fit the 64 bytes of callback_data).
+EDIT_CODES = {
+    "t": "title",
+    "d": "description",
+    "p": "price",
+    "c": "currency",
+    "k": "kind",
+    "g": "category",
+    "s": "stock",
+    "i": "images",
+}
+EDIT_CODES_OF = {field: code for code, field in EDIT_CODES.items()}
+
+
 class AdminCb(CallbackData, prefix="adm"):
     """An admin's button. ``a``: what it does (short codes: callback_data holds 64 bytes and
     an id takes up to 40 of them); ``id``: the product or category; ``page``: the list page
@@ -318,17 +333,29 @@ def product_keyboard(product: Product, page: int) -> InlineKeyboardMarkup:
     def cb(action: str, arg: str = "") -> AdminCb:
         return AdminCb(a=action, id=pid, page=page, arg=arg)
 
-    stock_row = [button(_("✍️ Set stock"), cb("e", "stock"))]
+    def edit(field: str) -> AdminCb:
+        return cb("e", EDIT_CODES_OF[field])
+
+    stock_row = [button(_("✍️ Set stock"), edit("stock"))]
     if product.stock is not None:
         stock_row = [button("+1", cb("st", "1")), button("+10", cb("st", "10")), *stock_row]
     return rows(
         [
-            button(_("✏️ Title"), cb("e", "title")),
-            button(_("✏️ Description"), cb("e", "description")),
+            button(_("✏️ Title"), edit("title")),
+            button(_("✏️ Description"), edit("description")),
         ],
-        [button(_("💰 Price"), cb("e", "price")), button(_("💱 Currency"), cb("e", "currency"))],
-        [button(_("🏷 Kind"), cb("e", "kind")), button(_("📂 Category"), cb("e", "category"))],
-        [button(_("🖼 Photos"), cb("e", "images")), button(_("👁 Card preview"), cb("pv"))],
+        [
+            button(_("💰 Price"), edit("price")),
+            button(_("💱 Currency"), edit("currency")),
+        ],
+        [
+            button(_("🏷 Kind"), edit("kind")),
+            button(_("📂 Category"), edit("category")),
+        ],
+        [
+            button(_("🖼 Photos"), edit("images")),
+            button(_("👁 Card preview"), cb("pv")),
+        ],
         stock_row,
         [
             button(_("🙈 Hide") if product.active else _("👁 Show"), cb("hide")),

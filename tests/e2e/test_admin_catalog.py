@@ -192,7 +192,7 @@ async def test_a_non_admin_gets_none_of_the_admin_commands_nor_its_buttons(
         assert reply["text"] == "I don't know this command. Send /help to see what I can do."
     [card, *_] = await shop.say(SHOPPER, "/start product-p1")
     # Forged admin buttons: +10 stock, delete, a conversation's Cancel; none is honoured.
-    for data in ("adm:st:mug-1:0:10", "adm:delok:mug-1:0:", "adm:e:mug-1:0:price", "af:cancel::x"):
+    for data in ("adm:st:mug-1:0:10", "adm:delok:mug-1:0:", "adm:e:mug-1:0:p", "af:cancel::x"):
         answered = await shop.press_data(SHOPPER, card["message_id"], data)
         assert answered["text"] == "Sorry, this button is out of date. Send /start."
     # A catalog file from a shopper is no import.

@@ -65,6 +65,7 @@ from bot.shop.editing import (
 from bot.shop.money import STARS, MoneyError
 from bot.storage.catalog_repo import Edit, EditRefusedError
 from bot.telegram.admin_ui import (
+    EDIT_CODES,
     AdminCb,
     CatalogAdmin,
     button,
@@ -658,9 +659,9 @@ async def _opening(cb: AdminCb, catalog: Catalog, catalog_admin: CatalogAdmin) -
         return new_data("category", "add", list(ADD_CATEGORY), {})
     # An edit starts from the row as stored, not as the snapshot shows it ({static}
     # expanded): what it saves goes back there.
-    if cb.a == "e" and cb.arg in EDIT_PRODUCT:
+    if cb.a == "e" and EDIT_CODES.get(cb.arg) in EDIT_PRODUCT:
         product = await catalog_admin.repo.get_product(cb.id)
-        form, steps = "product", list(EDIT_PRODUCT[cb.arg])
+        form, steps = "product", list(EDIT_PRODUCT[EDIT_CODES[cb.arg]])
         row = None if product is None else product_row(product)
     else:
         category = await catalog_admin.repo.get_category(cb.id) if cb.a == "ce" else None
