@@ -5,7 +5,9 @@ editing, one-tap stock, deleting, categories; admins only."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,11 @@ from pydantic import SecretStr
 
 from bot.app.factory import BotApp, build_app
 from bot.media.http_session import SessionManager
+from bot.shop.catalog import Product
 from bot.shop.exchange import parse_catalog
 from bot.storage.catalog_repo import CatalogRepository
+from bot.telegram.admin_ui import product_keyboard as admin_product_keyboard
+from bot.telegram.i18n import build_i18n
 from tests.e2e.admin_rig import (
     answer,
     has_button,
@@ -424,3 +429,30 @@ async def test_photos_are_replaced_by_new_ones(start_shop: StartShop):
     assert added["text"].startswith("📷 Added: 1 image(s) now")
     saved = await tap(shop, ADMIN, added, "Done")
     assert "Images: 1 (1 sent in the chat, 0 by URL)" in saved["text"]
+
+
+def test_every_admin_button_fits_callback_data_for_the_longest_id_and_a_far_page(
+    tmp_path: Path,
+) -> None:
+    """callback_data holds 64 bytes: a 40-character id (the longest the catalog allows) on
+    a six-digit page must still pack (aiogram refuses a longer one)."""
+    product = Product(
+        id="x" * 40,
+        category="y" * 40,
+        title={"en": "T"},
+        description={"en": "D"},
+        currency="EUR",
+        price=1,
+        stock=0,
+    )
+    with i18n_context(tmp_path):
+        markup = admin_product_keyboard(product, 999_999)
+    sizes = [len(b.callback_data or "") for row in markup.inline_keyboard for b in row]
+    assert max(sizes) <= 64
+
+
+@contextlib.contextmanager
+def i18n_context(tmp_path: Path) -> Iterator[None]:
+    i18n = build_i18n(tmp_path, "en")
+    with i18n.context(), i18n.use_locale("en"):
+        yield
