@@ -104,6 +104,9 @@ class BotSettings(BaseSettings):
     # Pacing of sends to one chat: a burst of this many requests, then this many per second.
     chat_send_burst: PositiveInt = 3
     chat_send_rate: PositiveFloat = 1.0
+    # Back-in-stock alerts (bot/telegram/restock.py): seconds between two looks for
+    # subscriptions whose product is back in stock.
+    restock_check_interval: PositiveFloat = 2.0
 
     @field_validator("bot_token")
     @classmethod

@@ -44,7 +44,9 @@ from bot.storage.live_catalog import LiveCatalog
 from bot.storage.preferences import DbPreferences, Preferences
 from bot.storage.redis_state import RedisFileIdStore, RedisPreferences
 from bot.storage.search import LiveSearch
+from bot.storage.stock_alerts import StockAlerts
 from bot.storage.update_reads import UpdateReads
+from bot.telegram.admin_ui import CatalogAdmin
 from bot.telegram.api_policy import ApiPolicy, SendBudget, Sleep
 from bot.telegram.commands import set_commands
 from bot.telegram.description import set_description
@@ -53,6 +55,7 @@ from bot.telegram.i18n import build_i18n
 from bot.telegram.metrics import ApiCallMetrics, BotMetrics
 from bot.telegram.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.telegram.middlewares.locale import LocaleMiddleware
+from bot.telegram.restock import RestockNotifier
 from infra.redis import RedisGuard
 from sticker_core import StickerRenderer
 
@@ -161,6 +164,8 @@ class BotApp:
     catalog: LiveCatalog
     # Shared state of several instances (REDIS_URL); None: the database and memory.
     redis_guard: RedisGuard | None = None
+    # Back-in-stock messages (bot/telegram/restock.py), its loop running with the app.
+    restock: RestockNotifier | None = None
     resources: contextlib.AsyncExitStack = field(
         default_factory=contextlib.AsyncExitStack, repr=False
     )
@@ -358,6 +363,9 @@ async def build_app(
         if guard is not None:
             # Without Redis each instance falls back to its own state: degraded, not down.
             health.add("redis", redis_check(guard), critical=False)
+        # Catalog editing in the chat and back-in-stock alerts (issue 19).
+        stock_alerts = StockAlerts(db)
+        catalog_admin = CatalogAdmin(CatalogRepository(db), live, stock_alerts)
         dp = create_dispatcher(
             i18n=i18n,
             preferences=preferences,
@@ -376,6 +384,8 @@ async def build_app(
             bot_metrics=metrics,
             # One /warm at a time, across instances with Redis (bot/media/maintenance.py).
             warm_gate=WarmUpGate(guard, bot_id=bot.id),
+            catalog_admin=catalog_admin,
+            stock_alerts=stock_alerts,
         )
 
         async def on_startup(bot: Bot) -> None:
@@ -387,6 +397,10 @@ async def build_app(
         stack.push_async_callback(stickers.aclose)
         log.info("starting %d sticker render worker(s)", settings.stickers.workers)
         await stickers.start()
+        restock = RestockNotifier(
+            stock_alerts, bot, i18n, interval=settings.bot.restock_check_interval
+        )
+        await stack.enter_async_context(restock.watching())
         return BotApp(
             settings=settings,
             bot=bot,
@@ -405,6 +419,7 @@ async def build_app(
             db=db,
             catalog=live,
             redis_guard=guard,
+            restock=restock,
             resources=stack.pop_all(),
             stop_clock=stop_clock,
             stop_sleep=stop_sleep,

@@ -77,7 +77,9 @@ async def import_catalog(settings: Settings, path: Path, *, dry_run: bool) -> in
         return 2
 
     async def work(db: Database) -> None:
-        done = await CatalogRepository(db).replace(new, dry_run=dry_run)
+        # The same parse and the same replace as an admin's file in the chat
+        # (bot/telegram/handlers/admin_files.py); the audit log names the file.
+        done = await CatalogRepository(db).replace(new, dry_run=dry_run, source=str(path))
         for line in done.diff.summary():
             _out(line)
         if done.applied:

@@ -32,6 +32,13 @@ FSInputFile): a sweep, an eviction, a disk-full tenth or /cache_clear may remove
 between, and an open file is read whole after its name is gone. One already gone when the
 send starts is read again (the disk cache, else its origin), or left out.
 
+A photo the bot owns (an image ``tg:<file_id>``: one an admin sent in the chat,
+bot/shop/catalog.py "Images") goes by that file_id as it is: no store lookup, no download, no
+upload, no disk. It has no bytes to fall back on: when Telegram rejects it, it is left out of
+the card (reported as failed) and the rest goes out. When Telegram rejects an album without
+naming the item, the learned file_ids are suspected first (uploading them again is possible);
+the bot's own photos only when none of those is left.
+
 A product with a sticker gets its PNG poster as one more album item (last, right above the
 animated sticker it is a still of), then the sticker (sendSticker), then the buttons message:
 the keyboard stays at the bottom of the chat, where the shopper's thumb is, as on every card.
@@ -77,6 +84,7 @@ from aiogram.types.media_union import MediaUnion
 
 from bot.media.card_claims import CardClaims, LocalCardClaims
 from bot.media.cards import CardText, SendPhoto, SendText, album_sizes, plan_card
+from bot.shop.catalog import file_id_of, is_file_id
 from bot.storage.file_ids import FileIdStore, UrlRecord
 
 log = logging.getLogger(__name__)
@@ -172,6 +180,8 @@ class Media:
     learned_now: bool = False
     # The cached file, opened for the send in progress (CardDelivery._open).
     upload: InputFile | None = None
+    # A photo the bot owns: its file_id is the image itself, with no bytes behind it.
+    owned: bool = False
 
     def input(self) -> str | InputFile:
         if self.file_id is not None:
@@ -310,6 +320,8 @@ class CardDelivery:
     # ---- finding what each item goes by ------------------------------------------------------
 
     def _item(self, url: str, record: UrlRecord | None) -> Media:
+        if is_file_id(url):
+            return Media(url, file_id=file_id_of(url), owned=True)
         if (
             record is not None
             and record.file_id is not None
@@ -319,6 +331,10 @@ class CardDelivery:
         return Media(url, record=record)
 
     async def _load_one(self, media: Media, gate: asyncio.Semaphore) -> bool:
+        if media.owned:
+            # Its file_id was rejected and there is nothing to upload instead.
+            log.warning("photo left out of the card: Telegram rejected its file_id %s", media.url)
+            return False
         async with gate:
             try:
                 if media.fetch is not None:
@@ -389,7 +405,10 @@ class CardDelivery:
         report = CardReport(images=len(urls))
         card = _Card()
         stickers = self._stickers if sticker is not None else None
-        known = await self._file_ids.lookup([*urls, *([sticker] if stickers and sticker else [])])
+        urls_to_look_up = [url for url in urls if not is_file_id(url)]
+        known = await self._file_ids.lookup(
+            [*urls_to_look_up, *([sticker] if stickers and sticker else [])]
+        )
         items = [self._item(url, known.get(url)) for url in urls]
         report.rechecked = sum(
             1 for m in items if m.record is not None and not self._images.fresh(m.record.checked_at)
@@ -613,14 +632,21 @@ class CardDelivery:
                 # Items before the named one went through: their file_ids are good.
                 rejected, start = [group[index]], index
             else:
-                rejected, start = by_id, 0
+                # Learned file_ids first: they can be uploaded again; the bot's own photos
+                # are suspected once none of those is left (each pass changes one or more).
+                rejected, start = [m for m in by_id if not m.owned] or by_id, 0
             log.info(
                 "chat %s: %d file_id(s) rejected, re-sending the album", chat_id, len(rejected)
             )
             report.rejected_file_ids += len(rejected)
             await self._file_ids.forget(m.key for m in rejected if m.key is not None)
             card.distrust = True
-            suspects = [m for m in group[start:] if m.file_id is not None]
+            named = {id(m) for m in rejected}
+            suspects = [
+                m
+                for m in group[start:]
+                if m.file_id is not None and (id(m) in named or not m.owned)
+            ]
             return await self._unsuspect(group, suspects, report)
         if index is not None and len(group) > 1:
             log.warning(
@@ -678,7 +704,9 @@ class CardDelivery:
 
     @staticmethod
     def _suspect(m: Media) -> bool:
-        return m.file_id is not None and not m.learned_now
+        # The bot's own photos are not suspected for another item's stale file_id: a new
+        # bot token would reject them too, but they have no upload to be replaced by.
+        return m.file_id is not None and not m.learned_now and not m.owned
 
     async def _unsuspect(
         self, group: list[Media], suspects: list[Media], report: CardReport
@@ -733,7 +761,8 @@ class CardDelivery:
         cost no upload. Returns how many were uploaded."""
         report = CardReport(images=len(urls))
         card = _Card()
-        unique = list(dict.fromkeys(urls))
+        # The bot's own photos have their file_ids already: nothing to upload.
+        unique = [url for url in dict.fromkeys(urls) if not is_file_id(url)]
         known = await self._file_ids.lookup(unique)
         items = [self._item(url, known.get(url)) for url in unique]
         media = await self._load([m for m in items if m.file_id is None], report)

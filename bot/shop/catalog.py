@@ -9,8 +9,9 @@ The objects
 - :class:`Product`: ``id``, ``category`` (a category id), ``title`` and ``description`` (texts
   as above), ``currency`` (one Telegram can invoice in, see bot/shop/money.py; ``XTR`` is
   Telegram Stars), ``price`` as an ``int`` in the currency's MINOR units (Telegram's
-  ``amount``: 1250 is €12.50, 25 is 25 Stars), ``images`` (URLs in order, raw: they may start
-  with ``{static}``), ``sticker`` (a URL or None), ``stock`` (``None`` = unlimited, else a
+  ``amount``: 1250 is €12.50, 25 is 25 Stars), ``images`` (in order: URLs, raw, which may start
+  with ``{static}``, or photos the bot owns, see "Images" below), ``sticker`` (a URL or None),
+  ``stock`` (``None`` = unlimited, else a
   count >= 0; 0 is sold out), ``kind`` ("physical" or "digital") and ``active``.
 - :class:`Catalog`: both lists in order (order = position), with dict indexes built once.
 
@@ -33,8 +34,9 @@ Rules (checked by :func:`validate_catalog`, used by every file format)
 - texts: a dict of language code -> text with an ``en`` text (the fallback language), no
   empty text; titles up to 128 characters, descriptions up to 3000 (a card without images
   is one 4096-character message holding title, price and description).
-- images: up to 30 http(s) URLs or ``{static}/path``; a sticker likewise. A URL never holds
-  ``|`` (CSV files join images with it; a URL writes it as ``%7C``) nor whitespace.
+- images: up to 30, each an http(s) URL, a ``{static}/path`` or ``tg:<file_id>``; a sticker
+  is a URL or ``{static}/path``. A URL never holds ``|`` (CSV files join images with it; a URL
+  writes it as ``%7C``) nor whitespace.
 - price: an integer 0 <= price < 10**12 in minor units; the file formats convert from major
   units exactly and refuse what would need rounding (12.505 EUR, 2.5 Stars).
 - stock: ``None`` (unlimited) or an integer 0 <= stock < 2**31.
@@ -44,6 +46,17 @@ Rules (checked by :func:`validate_catalog`, used by every file format)
   provider with shipping. Refusing it at import beats a shop whose checkout must fail later.
 - active: a bool, True by default.
 - at least one category.
+
+Images
+------
+An image is a string: a URL (what the bot downloads, uploads once and then sends by the
+file_id it learned), or ``tg:`` and a Telegram file_id THIS bot was given (a photo an admin
+sent in the chat, bot/telegram/handlers/admin_catalog.py), which is sent as it is: no
+download, no upload, nothing to warm. A tagged string rather than a type of its own, so the
+files (JSON, CSV), the diff and every reader of ``Product.images`` carry both kinds without
+a change; :func:`is_file_id`, :func:`file_id_of` and :func:`file_id_image` read and make the
+tag. A file_id is valid for one bot only: an export that holds some imports into another
+bot's shop as images Telegram refuses, which its cards leave out (bot/media/delivery.py).
 
 Building a catalog
 ------------------
@@ -92,8 +105,13 @@ __all__ = [
     "Problem",
     "Product",
     "expand_static",
+    "file_id_image",
+    "file_id_of",
+    "is_file_id",
     "pick",
     "validate_catalog",
+    "validate_category",
+    "validate_product",
 ]
 
 STATIC_PLACEHOLDER = "{static}"
@@ -101,6 +119,9 @@ STATIC_PLACEHOLDER = "{static}"
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 LANGUAGE_PATTERN = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 _URL_PATTERN = re.compile(r"(https?://|\{static\})\S+")
+# A photo this bot owns: "tg:" and its file_id (Telegram's are URL-safe base64, ~70-100 chars).
+FILE_ID_PREFIX = "tg:"
+_FILE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,255}")
 # Texts go to Telegram and into CSV cells: line breaks and tabs are text, other control
 # characters are not (a NUL even stops Python's csv reader).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # Unicode's Cc less \t\n\r
@@ -196,6 +217,29 @@ def _check_url(value: str) -> str:
     return value
 
 
+def is_file_id(image: str) -> bool:
+    """Whether ``image`` is a photo this bot owns (``tg:<file_id>``) rather than a URL."""
+    return image.startswith(FILE_ID_PREFIX)
+
+
+def file_id_of(image: str) -> str:
+    """The file_id of a ``tg:`` image."""
+    return image.removeprefix(FILE_ID_PREFIX)
+
+
+def file_id_image(file_id: str) -> str:
+    """The image that is the photo Telegram gave this bot as ``file_id``."""
+    return FILE_ID_PREFIX + file_id
+
+
+def _check_image(value: str) -> str:
+    if is_file_id(value):
+        if not _FILE_ID_PATTERN.fullmatch(file_id_of(value)):
+            raise _fail("catalog_image", f"{shown(value)} is not a Telegram file_id after 'tg:'")
+        return value
+    return _check_url(value)
+
+
 def _check_currency(value: str) -> str:
     try:
         exponent(value)
@@ -208,6 +252,7 @@ Id = Annotated[str, Field(strict=True), AfterValidator(_check_id)]
 Title = Annotated[dict[str, str], AfterValidator(_texts(MAX_TITLE))]
 Description = Annotated[dict[str, str], AfterValidator(_texts(MAX_DESCRIPTION))]
 Url = Annotated[str, Field(strict=True), AfterValidator(_check_url)]
+Image = Annotated[str, Field(strict=True), AfterValidator(_check_image)]
 Currency = Annotated[str, Field(strict=True), AfterValidator(_check_currency)]
 
 
@@ -239,7 +284,7 @@ class Product:
     # sees the currency (the order of keys in a file does not matter).
     currency: Currency
     price: Annotated[int, Field(strict=True, ge=0, le=MAX_PRICE)]
-    images: Annotated[tuple[Url, ...], Field(max_length=MAX_IMAGES)] = ()
+    images: Annotated[tuple[Image, ...], Field(max_length=MAX_IMAGES)] = ()
     sticker: Url | None = None
     stock: Annotated[int, Field(strict=True, ge=0, le=MAX_STOCK)] | None = None
     kind: Annotated[Kind, Field(validate_default=True)] = PHYSICAL
@@ -330,6 +375,24 @@ def _problems(
             loc += (lang,)
         out.append(Problem(table, index, loc, _message(error, fields)))
     return out
+
+
+def validate_product(row: object) -> tuple[Product | None, list[Problem]]:
+    """One product row (a dict as in a file, price in minor units) against the rules of a
+    row: what an admin's edit is checked by, the same rules an import checks each row by.
+    The checks across rows (ids unique, the category exists) are the caller's."""
+    try:
+        return _PRODUCT.validate_python(row), []
+    except ValidationError as exc:
+        return None, _problems("products", 0, exc, PRODUCT_FIELDS)
+
+
+def validate_category(row: object) -> tuple[Category | None, list[Problem]]:
+    """One category row against the rules of a row (see :func:`validate_product`)."""
+    try:
+        return _CATEGORY.validate_python(row), []
+    except ValidationError as exc:
+        return None, _problems("categories", 0, exc, CATEGORY_FIELDS)
 
 
 def validate_catalog(
@@ -470,9 +533,12 @@ class Catalog:
         return self._shown_in.get(category_id, ())
 
     def image_urls(self) -> Iterator[str]:
-        """Every shown product's image URL once, in catalog order (what /warm fetches)."""
+        """Every shown product's image URL once, in catalog order (what /warm fetches); a
+        photo the bot owns (``tg:``) has nothing to fetch or upload and is left out."""
         shown = (p for items in self._shown_in.values() for p in items)
-        return iter(dict.fromkeys(url for product in shown for url in product.images))
+        return iter(
+            dict.fromkeys(url for product in shown for url in product.images if not is_file_id(url))
+        )
 
     def sticker_urls(self) -> Iterator[str]:
         """Every shown product's sticker URL once, in catalog order (/warm renders posters)."""

@@ -17,7 +17,13 @@ fly-agaric-mug), price: ...`` for CSV (the spreadsheet's row number: the header 
 A file that is not JSON, not CSV or not UTF-8 is one clear error, never a traceback.
 
 ``{static}`` URLs are read and written raw; :func:`load_catalog` also expands them (for the
-bot that still reads its catalog from a file at start).
+bot that still reads its catalog from a file at start). Photos the bot owns are images written
+``tg:<file_id>`` (bot/shop/catalog.py, "Images"), in both formats, like any other image.
+
+One path for every import: the command line (``python main.py catalog import``) reads a file
+with :func:`read_catalog`, an admin's document in the chat arrives as bytes and goes through
+:func:`parse_catalog`; both are the same parse, by the file name's extension, and the same
+``CatalogRepository.replace`` (bot/storage/catalog_repo.py).
 """
 
 from __future__ import annotations
@@ -54,11 +60,11 @@ from infra.files import atomic_write
 # ---- files ------------------------------------------------------------------------------------
 
 
-def _format(path: Path) -> str:
+def _format(path: Path, source: str | None = None) -> str:
     suffix = path.suffix.lower()
     if suffix not in {".json", ".csv"}:
         raise CatalogError(
-            str(path),
+            source or str(path),
             [
                 f"cannot tell the format from the extension {suffix or '(none)'!r}: "
                 "name the file .json or .csv"
@@ -73,13 +79,23 @@ def read_catalog(path: Path | str) -> Catalog:
     Raises CatalogError listing every problem of the file.
     """
     path = Path(path)
-    fmt = _format(path)
+    _format(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise CatalogError(str(path), [f"cannot read the catalog: {exc.strerror}"]) from exc
-    parse = parse_json if fmt == ".json" else parse_csv
-    return parse(raw, source=str(path))
+    return parse_catalog(raw, name=path.name, source=str(path))
+
+
+def parse_catalog(raw: bytes, *, name: str, source: str | None = None) -> Catalog:
+    """The catalog in ``raw``, a file called ``name`` (.json or .csv: the extension says the
+    format), every rule checked; ``source`` names it in errors (``name`` by default).
+
+    Raises CatalogError listing every problem of the file.
+    """
+    source = source or name
+    parse = parse_json if _format(Path(name), source) == ".json" else parse_csv
+    return parse(raw, source=source)
 
 
 def write_catalog(catalog: Catalog, path: Path | str) -> None:
@@ -465,22 +481,27 @@ _WHOLE = re.compile(r"[0-9]+")
 
 
 def _csv_price(cell: str, currency: str | None, problems: _Problems) -> int:
-    if _DECIMAL_COMMA.fullmatch(cell):
-        cell = cell.replace(",", ".")
-    elif "," in cell:
-        problems.append(
-            (
-                "price",
-                f"{cell!r} has a comma: write the price with a decimal point and no thousands "
-                'separator, such as "1250.00"',
-            )
-        )
-        return 0
     try:
-        return _minor(cell, currency)
+        return price_from_text(cell, currency)
     except MoneyError as exc:
         problems.append(("price", str(exc)))
         return 0
+
+
+def price_from_text(text: str, currency: str | None) -> int:
+    """A price as a person types it (a CSV cell, an admin's answer in the chat) in minor
+    units of ``currency``: "12.50", or "12,50" with a decimal comma as Excel and Russian
+    keyboards write it. MoneyError says what is wrong (a thousands separator, too many
+    decimals for the currency, not a number)."""
+    text = text.strip()
+    if _DECIMAL_COMMA.fullmatch(text):
+        text = text.replace(",", ".")
+    elif "," in text:
+        raise MoneyError(
+            f"{text!r} has a comma: write the price with a decimal point and no thousands "
+            'separator, such as "1250.00"'
+        )
+    return _minor(text, currency)
 
 
 def _csv_stock(cell: str, problems: _Problems) -> int | None:
@@ -570,8 +591,10 @@ __all__ = [
     "dump_csv",
     "dump_json",
     "load_catalog",
+    "parse_catalog",
     "parse_csv",
     "parse_json",
+    "price_from_text",
     "read_catalog",
     "write_catalog",
 ]

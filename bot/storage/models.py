@@ -89,7 +89,8 @@ class Base(DeclarativeBase):
 
 
 class Category(Base):
-    """A category of the catalog; shown in ``position`` order."""
+    """A category of the catalog; shown in ``position`` order. ``deleted_at`` set: deleted
+    (the row stays for the deleted products that still point at it)."""
 
     __tablename__ = "categories"
 
@@ -98,6 +99,7 @@ class Category(Base):
     title: Mapped[dict[str, str]]
     position: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    deleted_at: Mapped[datetime | None]
 
 
 class Product(Base):
@@ -125,6 +127,9 @@ class Product(Base):
     position: Mapped[int] = mapped_column(Integer)
     sticker: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+    # Set: deleted. A soft delete: the row stays, so whatever points at it (an order's line,
+    # a refund returning stock) keeps working; the catalog no longer has it.
+    deleted_at: Mapped[datetime | None]
 
     # In position order; deleted with the product (by the database: ON DELETE CASCADE).
     images: Mapped[list[ProductImage]] = relationship(
@@ -165,6 +170,40 @@ class CatalogState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+class CatalogAudit(Base):
+    """One edit of the catalog: who (a Telegram user id; None: the command line), when, what
+    (``action`` such as "product.update", its ``target`` id) and ``changes``: field ->
+    [before, after] (an import: its summary)."""
+
+    __tablename__ = "catalog_audit"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime]
+    admin_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class StockAlert(Base):
+    """A shopper waiting for a sold-out product: one message when it is back in stock, in
+    ``language``, then the row is gone. ``claimed_at``/``claim``: an instance is sending it
+    (bot/storage/stock_alerts.py)."""
+
+    __tablename__ = "stock_alerts"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    product_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    language: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    claim: Mapped[str | None] = mapped_column(Text)
 
 
 # ---- state of the bot's media and users (bot/storage/file_ids.py, preferences.py) ----------

@@ -27,6 +27,9 @@ ADMIN = (
     ("cache_stats", N_("Image cache statistics")),
     ("cache_clear", N_("Clear the image cache and file_ids")),
     ("warm", N_("Download every catalog image ahead of time")),
+    ("admin", N_("Edit the catalog")),
+    ("audit", N_("Latest catalog edits")),
+    ("export", N_("Download the catalog as a file")),
 )
 
 

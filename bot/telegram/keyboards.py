@@ -21,6 +21,7 @@ from bot.shop.catalog import Catalog, Product, pick
 from bot.shop.paging import Page
 from bot.shop.prices import price_text
 from bot.telegram.callbacks import CategoryCb, HomeCb, LanguageCb, ProductCb, SearchCb
+from bot.telegram.restock import restock_buttons
 
 LANGUAGE_NAMES = {"en": "🇬🇧 English", "ru": "🇷🇺 Русский"}
 
@@ -84,6 +85,7 @@ def product_keyboard(product: Product, page: int) -> InlineKeyboardMarkup:
         _button(_("⬅️ Back"), CategoryCb(category=product.category, page=page)),
         _button(_("🏠 Categories"), HomeCb()),
     ]
+    buttons += restock_buttons(product)  # sold out: "Notify me" (issue 19)
     buttons.append(share_button(product))
     return _markup(buttons, 2)
 

@@ -1128,10 +1128,12 @@
       input.value = "";
       sendText(text);
     });
-    $("file-input").addEventListener("change", (event) => {
-      const file = event.target.files[0];
+    $("file-input").addEventListener("change", async (event) => {
+      // Several files picked at once go as Telegram sends an album to a bot: one message
+      // each, in the order picked (each sent once the one before is in).
+      const files = [...event.target.files];
       event.target.value = "";
-      if (file) sendFile(file);
+      for (const file of files) await sendFile(file);
     });
     $("messages").addEventListener("scroll", onScroll, { passive: true });
     $("to-bottom").addEventListener("click", scrollToNewest);

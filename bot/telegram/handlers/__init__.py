@@ -15,6 +15,7 @@ from aiogram import Router
 
 from bot.telegram.handlers import (
     admin,
+    admin_catalog,
     catalog,
     errors,
     fallback,
@@ -25,6 +26,7 @@ from bot.telegram.handlers import (
     search,
     start,
     stickers,
+    stock_alerts,
 )
 
 
@@ -35,7 +37,10 @@ def get_routers() -> list[Router]:
         admin.create_router(),
         catalog.create_router(),
         product.create_router(),
+        stock_alerts.create_router(),
         stickers.create_router(),
+        # Admins only (one filter on the router): catalog editing, files, audit (issue 19).
+        admin_catalog.create_router(),
         # Rare, so late: each router an update passes costs it (see above).
         guide.create_router(),
         inline.create_router(),
