@@ -149,7 +149,7 @@ async def test_the_product_view_shows_every_field_and_the_card_as_shoppers_see_i
     [*album, last] = await shop.press(ADMIN, view, "Card preview")
     assert album[0]["caption"].startswith("Product p2")
     # The shopper's buttons, as the card has them.
-    assert labels(last) == ["⬅️ Back", "🏠 Categories"]
+    assert labels(last) == ["⬅️ Back", "🏠 Categories", "📤 Share"]
 
 
 async def test_edits_of_price_and_title_show_on_a_second_instance_at_its_poll(

@@ -100,7 +100,7 @@ async def test_cancel_at_any_step_saves_nothing(start_shop: StartShop, index: in
     stale = await shop.press_data(ADMIN, prompt["message_id"], _cancel_data(prompt))
     assert stale["text"].startswith("This conversation is over")
     [reply] = await shop.say(ADMIN, "cap-1")
-    assert reply["text"].startswith("Send /start to browse the catalog")
+    assert reply["text"].startswith("🔎 cap-1")  # a search now, as any shopper's text
 
 
 def _cancel_data(prompt: dict[str, Any]) -> str:
@@ -152,7 +152,7 @@ async def test_a_restart_with_memory_storage_ends_the_conversation_cleanly(
         "is saved from it. Send /admin to start again."
     )
     [reply] = await shop.say(ADMIN, "15.00")
-    assert reply["text"].startswith("Send /start to browse the catalog")
+    assert reply["text"].startswith("🔎 15.00")  # a search now, not the old form's price
     product = shop.catalog.get_product("mug-1")
     assert product is not None
     assert product.price == 990
@@ -186,5 +186,5 @@ async def test_an_admin_s_commands_still_work_in_a_conversation(start_shop: Star
     menu = await answer(shop, ADMIN, "/admin")  # leaves the conversation
     assert menu["text"].startswith("Catalog admin")
     [reply] = await shop.say(ADMIN, "15.00")
-    assert reply["text"].startswith("Send /start")
+    assert reply["text"].startswith("🔎 15.00")  # a search: the price step is over
     assert SHOPPER != ADMIN
