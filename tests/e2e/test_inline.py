@@ -4,6 +4,7 @@ from the bot's chat lands in Saved Messages with "Open in shop"."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import socket
@@ -12,6 +13,8 @@ from typing import Any
 
 from PIL import Image
 
+from bot.shop.catalog import Catalog, file_id_image
+from bot.storage.catalog_repo import CatalogRepository
 from bot.storage.file_ids import DbFileIdStore, UrlRecord
 from tests.e2e.conftest import RU_SHOPPER, SHOPPER, Origin, Shop, StartShop, buttons, text_of
 from tests.e2e.test_webhook import calls_of, serving, webhook_settings
@@ -159,6 +162,32 @@ async def test_a_cached_photo_only_with_a_file_id_this_bot_learned(
     sent = await shop.client.choose_inline_result(SHOPPER, chosen["inline_query_id"], "png-mug")
     assert sent["message"]["photo"]
     assert "Png mug" in sent["message"]["caption"]
+
+
+async def test_a_photo_an_admin_sent_the_bot_is_a_cached_photo_by_its_own_file_id(
+    start_shop: StartShop, origin: Origin, tmp_path: Path
+):
+    """An image written tg:<file_id> (a photo an admin sent the bot) is this bot's file_id:
+    the result is a cached photo at once, with no lookup and no card sent before."""
+    _media_catalog(origin, tmp_path)
+    shop = await start_shop()
+    await shop.say(SHOPPER, "/start product-jpeg-mug")  # Telegram gives the bot a file_id
+    jpeg_url = f"{origin.url}/img/jpeg-mug.jpg"
+    file_id = (await shop.app.file_ids.lookup([jpeg_url]))[jpeg_url].file_id
+    assert file_id is not None
+    repo = CatalogRepository(shop.app.db)
+    _, stored = await repo.load()
+    bare = stored.get_product("bare-mug")
+    assert bare is not None
+    owned = dataclasses.replace(bare, images=(file_id_image(file_id),))
+    await repo.replace(
+        Catalog(stored.categories, [owned if p.id == "bare-mug" else p for p in stored.products])
+    )
+    assert await shop.app.catalog.refresh()
+    answer = await shop.client.inline_query(SHOPPER, "bare")
+    assert _kinds(answer) == {"bare-mug": "cached"}
+    [result] = answer["results"]
+    assert result["photo_file_id"] == file_id
 
 
 async def test_a_file_id_telegram_refuses_gives_the_results_by_url_instead(

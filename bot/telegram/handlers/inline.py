@@ -37,7 +37,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from bot.shop.catalog import Catalog, Product, pick
+from bot.shop.catalog import Catalog, Product, file_id_of, is_file_id, pick
 from bot.shop.prices import price_text
 from bot.shop.search import featured, inline_window, query_terms
 from bot.storage.file_ids import FileIdStore
@@ -158,8 +158,11 @@ async def answer_inline(
     window = inline_window(len(products), query.offset)
     page = products[window.start : window.stop]
     firsts = [p.images[0] for p in page if p.images]
-    records = await file_ids.lookup(firsts) if firsts else {}
+    urls = [image for image in firsts if not is_file_id(image)]
+    records = await file_ids.lookup(urls) if urls else {}
     learned = {url: r.file_id for url, r in records.items() if r.file_id is not None}
+    # A photo an admin sent the bot (tg:<file_id>) is this bot's file_id already.
+    learned |= {image: file_id_of(image) for image in firsts if is_file_id(image)}
     me = await bot.me()  # aiogram asks getMe once and keeps the answer
     local_ok = telegram_fetches_local_urls(bot.session.api.base)
 
