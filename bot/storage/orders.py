@@ -316,6 +316,17 @@ class OrderStore:
             row = (await conn.execute(select(*_HEAD).where(_orders.c.id == order_id))).first()
         return None if row is None else _head(row)
 
+    async def heads(self, order_ids: Iterable[int]) -> dict[int, OrderHead]:
+        """The heads of ``order_ids`` that exist, by id (reconciliation's one query)."""
+        ids = sorted(set(order_ids))
+        found: dict[int, OrderHead] = {}
+        async with self._db.read(snapshot=False) as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for row in await conn.execute(select(*_HEAD).where(_orders.c.id.in_(chunk))):
+                    found[row.id] = _head(row)
+        return found
+
     async def get(self, order_id: int) -> OrderRecord | None:
         async with self._db.read() as conn:
             return await self._record(conn, order_id)

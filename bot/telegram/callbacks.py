@@ -22,3 +22,28 @@ class ProductCb(CallbackData, prefix="prod"):
 
 class LanguageCb(CallbackData, prefix="lang"):
     language: str
+
+
+# ---- selling (issue 17) ----
+
+
+class CartCb(CallbackData, prefix="cart"):
+    """The cart: ``show``, ``add`` (the card's button), ``inc``, ``dec``, ``del``, ``clear``,
+    ``checkout``; ``product`` for the line buttons."""
+
+    action: str
+    product: str = ""
+
+
+class OrderCb(CallbackData, prefix="ord"):
+    """A shopper's order: ``show`` (/orders) or ``refund`` (/paysupport's Request refund)."""
+
+    order: int
+    action: str = "show"
+
+
+class AdminOrderCb(CallbackData, prefix="aord"):
+    """An admin's order message: ``refund`` or ``fulfil``."""
+
+    order: int
+    action: str

@@ -15,25 +15,36 @@ from aiogram import Router
 
 from bot.telegram.handlers import (
     admin,
+    cart,
     catalog,
+    checkout,
     errors,
     fallback,
     guide,
     language,
+    orders,
+    payments,
     product,
     start,
     stickers,
+    support,
 )
 
 
 def get_routers() -> list[Router]:
     return [
+        # Payments first: pre-checkout is answered against Telegram's 10 s.
+        payments.create_router(),
         start.create_router(),
         language.create_router(),
         admin.create_router(),
         catalog.create_router(),
         product.create_router(),
         stickers.create_router(),
+        cart.create_router(),
+        checkout.create_router(),
+        orders.create_router(),
+        support.create_router(),
         # Rare, so late: each router an update passes costs it (see above).
         guide.create_router(),
         fallback.create_router(),

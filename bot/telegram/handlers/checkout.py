@@ -1,0 +1,36 @@
+"""Checkout: the cart's Stars lines become an order with its units reserved, and its invoice
+is sent (bot/telegram/sales.py). The answer says what happened; the cart message shows what
+is left in the cart."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.types import CallbackQuery
+
+from bot.shop.catalog import Catalog
+from bot.storage.orders import CheckoutStatus
+from bot.telegram.callbacks import CartCb
+from bot.telegram.keyboards import cart_keyboard
+from bot.telegram.sales import Sales
+from bot.telegram.views import cart_text, checkout_answer, show_in_place
+
+
+async def checkout(
+    query: CallbackQuery, bot: Bot, sales: Sales, catalog: Catalog, locale: str
+) -> None:
+    user = query.from_user.id
+    chat_id = query.message.chat.id if query.message is not None else user
+    result = await sales.checkout(user, chat_id, catalog, locale)
+    # A second tap finds the cart emptied by the first: point to the order it made.
+    waiting = await sales.orders.waiting(user) if result.status is CheckoutStatus.EMPTY else None
+    created = result.status is CheckoutStatus.CREATED
+    await query.answer(checkout_answer(result, waiting), show_alert=not created)
+    if result.status is not CheckoutStatus.EMPTY:
+        priced = await sales.cart(user, catalog)
+        await show_in_place(bot, query, cart_text(priced, locale), cart_keyboard(priced, locale))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(checkout, CartCb.filter(F.action == "checkout"))
+    return router
