@@ -103,13 +103,19 @@ def open_shop(database_url: str, start_shop: StartShop, origin: Origin, clock: S
     """Start (or restart) the shop on the test's database; the admin has opened the bot, so
     messages to them arrive. ``database_url`` comes first: its database outlives the bot."""
 
+    started: list[str] = []
+
     async def start(database: str | None = None, **settings: Any) -> Shop:
+        database = database or database_url
         shop = await start_shop(
             catalog_data=stars_catalog(origin),
-            database=database or database_url,
+            database=database,
             shop_clock=clock,
+            # A restart on the same database keeps its stock, as in production.
+            reimport=database not in started,
             **settings,
         )
+        started.append(database)
         await shop.say(ADMIN, "/start")
         return shop
 
@@ -490,6 +496,21 @@ async def test_an_expired_reservation_is_refused_gives_its_stock_back_and_says_s
     assert len(await said(shop, SHOPPER, f"Order #{order_id} expired")) == 1
     assert await db_stock(shop, "stickers") == 3
     assert (await shop.app.bot.get_my_star_balance()).amount == 0
+
+
+async def test_a_reservation_that_ended_while_the_bot_was_down_is_swept_at_its_start(
+    shop: Shop, open_shop: OpenShop, clock: ShopClock
+):
+    await add(shop, SHOPPER, "stickers", 2)
+    _, invoice = await checkout(shop, SHOPPER)
+    assert invoice is not None
+    [(order_id, *_)] = await db_orders(shop)
+    seen = len(await shop.client.messages(SHOPPER))
+    clock.advance(minutes=30)
+    shop = await open_shop()  # the sweep runs at start, before its first interval
+    await shop.client.wait_for_messages(SHOPPER, seen + 1)
+    assert len(await said(shop, SHOPPER, f"Order #{order_id} expired")) == 1
+    assert await db_stock(shop, "stickers") == 3
 
 
 # ---- many buyers, one product -------------------------------------------------------------------
