@@ -56,6 +56,7 @@ from bot.telegram.i18n import build_i18n
 from bot.telegram.metrics import ApiCallMetrics, BotMetrics
 from bot.telegram.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.telegram.middlewares.locale import LocaleMiddleware
+from bot.telegram.response_types import KeepResponseTypes
 from bot.telegram.sales import Sales, utc_now
 from infra.redis import RedisGuard
 from sticker_core import StickerRenderer
@@ -105,6 +106,8 @@ def create_bot(
         sleep=api_sleep,
     )
     session.middleware(policy)
+    # aiogram's answer types built once, not per call (bot/telegram/response_types.py).
+    session.middleware(KeepResponseTypes())
     bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     return bot, policy
 
