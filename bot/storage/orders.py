@@ -90,6 +90,16 @@ _RECORD = (
 )
 
 
+_LINE = (
+    _lines.c.product_id,
+    _lines.c.title,
+    _lines.c.unit_price,
+    _lines.c.quantity,
+    _lines.c.currency.label("line_currency"),
+    _lines.c.kind.label("line_kind"),
+)
+
+
 class PaymentState(StrEnum):
     """What became of a charge (payments.state)."""
 
@@ -176,6 +186,16 @@ class PendingRefund:
     currency: str
 
 
+# What a charge's row says of it, by what was decided (REVIVE that could not take its stock
+# again becomes REFUND).
+_STATES = {
+    PaymentAction.MARK_PAID: PaymentState.PAID,
+    PaymentAction.REVIVE: PaymentState.PAID,
+    PaymentAction.REFUND: PaymentState.REFUND_DUE,
+    PaymentAction.REPORT: PaymentState.REPORTED,
+}
+
+
 class StaleOrderError(RuntimeError):
     """A conditional status update matched no row although the row was locked: a bug."""
 
@@ -196,13 +216,15 @@ def _head(row: Row[*tuple[Any, ...]]) -> OrderHead:
 
 
 def _line(row: Row[*tuple[Any, ...]]) -> OrderLine:
+    """A line from a row of order_lines, or of the order-and-lines join (labelled columns)."""
+    mapping = row._mapping
     return OrderLine(
         product_id=row.product_id,
         title=dict(row.title),
         unit_price=row.unit_price,
         quantity=row.quantity,
-        currency=row.currency,
-        kind=row.kind,
+        currency=mapping.get("line_currency", mapping.get("currency")),
+        kind=mapping.get("line_kind", mapping.get("kind")),
     )
 
 
@@ -447,24 +469,28 @@ class OrderStore:
         """Record ``charge`` and apply what bot/shop/payments.py decides, in one transaction."""
         ref = parse_payload(charge.payload)
         async with self._db.write() as conn:
+            head = None if ref is None else await self._lock(conn, ref.order_id)
+            # Decided as if new: the insert below says whether it is (a duplicate inserts
+            # nothing, and nothing else has been changed by then).
+            decision = decide_payment(charge, ref, head, known=False)
+            if decision.action is PaymentAction.NOTHING:
+                return ChargeResult(charge, decision, None)
             inserted = await conn.scalar(
                 self._new_payment.values(
                     telegram_payment_charge_id=charge.charge_id,
                     provider_payment_charge_id=charge.provider_charge_id or None,
+                    order_id=decision.order_id,
                     amount=charge.total_amount,
                     currency=charge.currency,
                     payer_id=charge.user_id,
                     payload=charge.payload,
-                    state=PaymentState.REPORTED.value,
+                    state=_STATES[decision.action].value,
                     received_at=now,
                     raw=dict(raw),
                 ).returning(_payments.c.id)
             )
-            head = None if ref is None else await self._lock(conn, ref.order_id)
-            decision = decide_payment(charge, ref, head, known=inserted is None)
-            if decision.action is PaymentAction.NOTHING:
-                return ChargeResult(charge, decision, None)
-            state = PaymentState.REPORTED
+            if inserted is None:
+                return ChargeResult(charge, decide_payment(charge, ref, head, known=True), None)
             if decision.action in {PaymentAction.MARK_PAID, PaymentAction.REVIVE}:
                 assert head is not None  # noqa: S101 - decide_payment matched it
                 short = await self._move(
@@ -475,17 +501,13 @@ class OrderStore:
                     reason=f"paid: {_short(charge.charge_id)}",
                     values={"paid_charge_id": charge.charge_id, "payer_id": charge.user_id},
                 )
-                if short is None:
-                    state = PaymentState.PAID
-                else:
+                if short is not None:
                     decision = revive_failed(charge, head.id)
-            if decision.action is PaymentAction.REFUND:
-                state = PaymentState.REFUND_DUE
-            await conn.execute(
-                update(_payments)
-                .where(_payments.c.telegram_payment_charge_id == charge.charge_id)
-                .values(state=state.value, order_id=decision.order_id)
-            )
+                    await conn.execute(
+                        update(_payments)
+                        .where(_payments.c.id == inserted)
+                        .values(state=_STATES[decision.action].value)
+                    )
             record = (
                 None if decision.order_id is None else await self._record(conn, decision.order_id)
             )
@@ -576,15 +598,23 @@ class OrderStore:
         return None if row is None else _head(row)
 
     async def _record(self, conn: AsyncConnection, order_id: int) -> OrderRecord | None:
-        row = (await conn.execute(select(*_RECORD).where(_orders.c.id == order_id))).first()
-        if row is None:
+        """The order and its lines in one query (its columns repeat on each line's row)."""
+        rows = (
+            await conn.execute(
+                select(*_RECORD, *_LINE)
+                .select_from(_orders.join(_lines, _lines.c.order_id == _orders.c.id))
+                .where(_orders.c.id == order_id)
+                .order_by(_lines.c.position)
+            )
+        ).all()
+        if not rows:
             return None
-        lines = await self._lines(conn, order_id)
+        row = rows[0]
         order = Order(
             id=row.id,
             user_id=row.user_id,
             status=Status(row.status),
-            lines=lines,
+            lines=tuple(_line(line) for line in rows),
             created_at=row.created_at,
             expires_at=row.expires_at,
             nonce=row.nonce,
