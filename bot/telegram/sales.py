@@ -25,6 +25,7 @@ from enum import StrEnum
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.methods import SendMessage
 from aiogram.types import (
     InlineKeyboardMarkup,
     LabeledPrice,
@@ -217,33 +218,44 @@ class Sales:
         return self._i18n.gettext(REFUSAL_TEXTS[refusal], locale=locale)
 
     async def on_payment(
-        self, charge: Charge, payer: Person, raw: dict[str, object]
-    ) -> ChargeResult:
-        """A successful_payment: recorded and applied first, then people are told."""
+        self, charge: Charge, payer: Person, raw: dict[str, object], *, chat_id: int
+    ) -> SendMessage | None:
+        """A successful_payment in ``chat_id``: recorded and applied first, then people are
+        told. The confirmation for that chat's buyer is returned, not sent: the handler
+        returns it, so in webhook mode it rides back in the HTTP answer (no request of its
+        own, none of the bot's ~30 messages/s spent)."""
         result = await self.orders.apply_charge(charge, now=self.now(), raw=raw)
-        await self._after_charge(result, payer, recovered=False)
-        return result
+        return await self._after_charge(result, payer, recovered=False, chat_id=chat_id)
 
-    async def _after_charge(self, result: ChargeResult, payer: Person, *, recovered: bool) -> None:
+    async def _after_charge(
+        self, result: ChargeResult, payer: Person, *, recovered: bool, chat_id: int | None = None
+    ) -> SendMessage | None:
         action = result.decision.action
         if action in {PaymentAction.MARK_PAID, PaymentAction.REVIVE} and result.record:
-            await self._tell_paid(result.record, payer, recovered=recovered)
-        elif action is PaymentAction.REFUND:
+            return await self._tell_paid(result.record, payer, recovered=recovered, chat_id=chat_id)
+        if action is PaymentAction.REFUND:
             await self._refund_charge(result, payer)
         elif action is PaymentAction.REPORT:
             await self._tell_report(result, payer)
+        return None
 
-    async def _tell_paid(self, record: OrderRecord, payer: Person, *, recovered: bool) -> None:
+    async def _tell_paid(
+        self, record: OrderRecord, payer: Person, *, recovered: bool, chat_id: int | None
+    ) -> SendMessage | None:
         order = record.order
-        language = await self._language(order.user_id, record.language)
-        with self._speaking(language):
-            await self._send(order.user_id, views.paid_text(order, language))
         await self._tell_admins(
             lambda lang: (
                 views.admin_paid_text(order, payer.text(), lang, recovered=recovered),
                 admin_order_keyboard(order.id, order.status, order.kind),
             )
         )
+        language = await self._language(order.user_id, record.language)
+        with self._speaking(language):
+            text = views.paid_text(order, language)
+        if chat_id == order.user_id:
+            return SendMessage(chat_id=chat_id, text=text)
+        await self._send(order.user_id, text)
+        return None
 
     async def _refund_charge(self, result: ChargeResult, payer: Person) -> None:
         charge, reason = result.charge, result.decision.reason

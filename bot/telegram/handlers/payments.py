@@ -5,7 +5,7 @@ records and decides; these only translate."""
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.methods import AnswerPreCheckoutQuery
+from aiogram.methods import AnswerPreCheckoutQuery, SendMessage
 from aiogram.types import Message, PreCheckoutQuery
 
 from bot.shop.payments import Charge
@@ -22,11 +22,11 @@ async def pre_checkout(
     return query.answer(ok=False, error_message=sales.refusal_text(refusal, locale))
 
 
-async def successful_payment(message: Message, sales: Sales) -> None:
+async def successful_payment(message: Message, sales: Sales) -> SendMessage | None:
     paid = message.successful_payment
     user = message.from_user
     if paid is None or user is None:  # pragma: no cover - the filter guarantees both
-        return
+        return None
     charge = Charge(
         charge_id=paid.telegram_payment_charge_id,
         currency=paid.currency,
@@ -35,7 +35,9 @@ async def successful_payment(message: Message, sales: Sales) -> None:
         user_id=user.id,
         provider_charge_id=paid.provider_payment_charge_id,
     )
-    await sales.on_payment(charge, Person.of(user), paid.model_dump(mode="json", exclude_none=True))
+    raw = paid.model_dump(mode="json", exclude_none=True)
+    # The buyer's confirmation, returned: in webhook mode it goes back in the HTTP answer.
+    return await sales.on_payment(charge, Person.of(user), raw, chat_id=message.chat.id)
 
 
 async def refunded_payment(message: Message, sales: Sales) -> None:
