@@ -356,6 +356,25 @@ async def test_checkout_sends_a_stars_invoice_and_the_payment_confirms_the_order
     assert "• Wallpapers ×1 — ⭐\N{NO-BREAK SPACE}40" in opened["text"]
 
 
+async def test_an_invoice_telegram_refuses_calls_the_order_off_and_loses_nothing(shop: Shop):
+    await add(shop, SHOPPER, "stickers", 2)
+    await shop.client.add_fault(
+        "sendInvoice", error_code=400, description="Bad Request: STARS_INVOICE_INVALID", count=1
+    )
+    cart = await cart_message(shop, SHOPPER)
+    await shop.press_data(SHOPPER, cart["message_id"], button_data(cart, "✅"))
+    [sorry] = await said(shop, SHOPPER, "something went wrong")
+    assert sorry == "Sorry, something went wrong. Please try again."
+    [(_, _, status, _)] = await db_orders(shop)
+    assert status == "cancelled"
+    assert await db_stock(shop, "stickers") == 3  # the reservation went back
+    assert "Sticker pack ×2" in (await cart_message(shop, SHOPPER))["text"]  # so did the lines
+    # The next try goes through.
+    _, invoice = await checkout(shop, SHOPPER)
+    assert invoice is not None
+    assert await db_stock(shop, "stickers") == 1
+
+
 async def test_a_cart_of_card_priced_items_only_is_told_to_wait_for_the_next_release(
     shop: Shop,
 ):
@@ -496,6 +515,18 @@ async def test_an_expired_reservation_is_refused_gives_its_stock_back_and_says_s
     assert len(await said(shop, SHOPPER, f"Order #{order_id} expired")) == 1
     assert await db_stock(shop, "stickers") == 3
     assert (await shop.app.bot.get_my_star_balance()).amount == 0
+
+
+async def test_a_refusal_at_pre_checkout_speaks_the_payers_language(shop: Shop, clock: ShopClock):
+    await add(shop, RU_SHOPPER, "wallpapers", language="ru")
+    _, invoice = await checkout(shop, RU_SHOPPER, language="ru")
+    assert invoice is not None
+    clock.advance(minutes=16)
+    refused = await pay(shop, RU_SHOPPER, invoice)
+    assert refused["error_message"] == (
+        "Срок этого заказа истёк, и его товары больше не зарезервированы. "
+        "Оформите заказ заново из корзины."
+    )
 
 
 async def test_a_reservation_that_ended_while_the_bot_was_down_is_swept_at_its_start(
