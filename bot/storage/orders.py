@@ -10,6 +10,8 @@ written so that none is lost, none is applied twice and no unit is sold twice.
   :from`` (the row count checked) with a row in order_history and its stock changes, in one
   transaction. The order's row is read ``FOR UPDATE`` first (PostgreSQL; SQLite's write
   transaction holds the whole database), so the decision and the change see one state.
+  Rows are locked in one order everywhere: the order, then catalog_state and products
+  (bot/storage/stock.py), then the payment; two transactions never wait on each other.
 - A charge (successful_payment, or one reconciliation found) is written to payments FIRST,
   ``ON CONFLICT (telegram_payment_charge_id) DO NOTHING``: the same charge seen twice, live
   or by reconciliation, on any instance, inserts nothing the second time and is "known".
@@ -526,16 +528,18 @@ class OrderStore:
         """A refund of ``charge_id`` happened (a refunded_payment update, or reconciliation
         found it): the order it paid becomes refunded (its stock returned) if it was not."""
         async with self._db.write() as conn:
-            await conn.execute(
-                update(_payments)
-                .where(_payments.c.telegram_payment_charge_id == charge_id)
-                .values(state=PaymentState.REFUNDED.value)
-            )
+            # The order's row first, then the payment's: every transaction here locks them
+            # in that order (apply_charge, change), so two of them never wait on each other.
             row = (
                 await conn.execute(
                     select(*_HEAD).where(_orders.c.paid_charge_id == charge_id).with_for_update()
                 )
             ).first()
+            await conn.execute(
+                update(_payments)
+                .where(_payments.c.telegram_payment_charge_id == charge_id)
+                .values(state=PaymentState.REFUNDED.value)
+            )
             head = None if row is None else _head(row)
             if head is None or decide_refunded_payment(head, charge_id) is None:
                 return Moved(None if head is None else await self._record(conn, head.id), False)

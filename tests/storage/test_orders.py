@@ -462,6 +462,31 @@ async def test_a_refund_of_the_paying_charge_returns_the_stock_once(
     assert await orders.payment_state("stx-a") is PaymentState.REFUNDED
 
 
+async def test_a_refund_update_and_an_admins_refund_at_once_never_deadlock(
+    database_url: str, shop_db
+):
+    """The refunded_payment update (one instance) and the admin's Refund (another) for the
+    same order, again and again: each pair ends with the order refunded once and its stock
+    back once. They lock the order's and the payment's rows; taken in opposite orders,
+    PostgreSQL would kill one as a deadlock."""
+    catalog = shop_catalog(stickers=None, wallpapers=None)
+    async with Database(database_url) as first, Database(database_url) as second:
+        await shop_db(first, catalog)
+        carts, orders = CartStore(first), OrderStore(first)
+        for n in range(12):
+            await fill(carts, catalog, 7, wallpapers=1)
+            order = (await checkout(orders, catalog, 7)).order
+            assert order is not None
+            charge = charge_of(order.id, order.nonce, 40, f"stx-{n}", user=7)
+            await orders.apply_charge(charge, now=NOW, raw={})
+            moved = await asyncio.gather(
+                OrderStore(first).refunded(charge.charge_id, now=NOW, reason="refunded_payment"),
+                OrderStore(second).change(order.id, Status.REFUNDED, now=NOW, reason="admin"),
+            )
+            assert sorted(m.moved for m in moved) == [False, True]
+            assert await orders.payment_state(charge.charge_id) is PaymentState.REFUNDED
+
+
 # ---- stock reaching every instance ----------------------------------------------------------
 
 
