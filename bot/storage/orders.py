@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.shop.cart import CatalogView, PricedCart, price_cart
+from bot.shop.cart import CatalogView, PricedCart, ProductLike, price_cart
 from bot.shop.orders import (
     EXPIRY_GRACE,
     Order,
@@ -61,7 +61,7 @@ from bot.shop.payments import (
 )
 from bot.storage.carts import load_cart, lock_cart
 from bot.storage.db import Database
-from bot.storage.models import CartItem, OrderHistory, OrderItem, Payment, table_of
+from bot.storage.models import CartItem, OrderHistory, OrderItem, Payment, Product, table_of
 from bot.storage.models import Order as OrderRow
 from bot.storage.stock import apply_stock
 
@@ -70,6 +70,7 @@ _lines = table_of(OrderItem)
 _history = table_of(OrderHistory)
 _payments = table_of(Payment)
 _carts = table_of(CartItem)
+_products = table_of(Product)
 
 _HEAD = (
     _orders.c.id,
@@ -198,6 +199,58 @@ _STATES = {
 }
 
 
+class FreshStock:
+    """A catalog view whose products have the stock given (read in the transaction)."""
+
+    def __init__(self, catalog: CatalogView, stock: Mapping[str, int | None]) -> None:
+        self._catalog = catalog
+        self._stock = stock
+
+    def _fresh(self, product: ProductLike | None) -> ProductLike | None:
+        if product is None or product.id not in self._stock:
+            return product
+        units = self._stock[product.id]
+        return product if product.stock == units else _Restocked(product, units)
+
+    def product(self, product_id: str, /) -> ProductLike | None:
+        return self._fresh(self._catalog.product(product_id))
+
+    def get_product(self, product_id: str, /) -> ProductLike | None:
+        return self._fresh(self._catalog.get_product(product_id))
+
+
+@dataclass(frozen=True, slots=True)
+class _Restocked:
+    """A product as the catalog has it, with another stock."""
+
+    base: ProductLike
+    stock: int | None
+
+    @property
+    def id(self) -> str:
+        return self.base.id
+
+    @property
+    def title(self) -> Mapping[str, str]:
+        return self.base.title
+
+    @property
+    def price(self) -> int:
+        return self.base.price
+
+    @property
+    def currency(self) -> str:
+        return self.base.currency
+
+    @property
+    def kind(self) -> str:
+        return self.base.kind
+
+    @property
+    def active(self) -> bool:
+        return self.base.active
+
+
 class StaleOrderError(RuntimeError):
     """A conditional status update matched no row although the row was locked: a bug."""
 
@@ -257,7 +310,14 @@ class OrderStore:
             cart = await load_cart(conn, user_id)
             if not cart:
                 return CheckoutResult(CheckoutStatus.EMPTY)
-            priced = price_cart(cart, catalog)
+            # Priced with the stock as stored now: the snapshot's may be up to a poll old
+            # (a reservation just released would still show as missing).
+            stock = await conn.execute(
+                select(_products.c.id, _products.c.stock).where(
+                    _products.c.id.in_([line.product_id for line in cart])
+                )
+            )
+            priced = price_cart(cart, FreshStock(catalog, dict(stock.all())))
             part = priced.stars_part
             if part is None:
                 return CheckoutResult(CheckoutStatus.NO_STARS, priced)
