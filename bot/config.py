@@ -107,6 +107,17 @@ class BotSettings(BaseSettings):
     # Back-in-stock alerts (bot/telegram/restock.py): seconds between two looks for
     # subscriptions whose product is back in stock.
     restock_check_interval: PositiveFloat = 2.0
+    # -- selling (issue 17: cart, checkout, Telegram Stars, orders) --
+    # Minutes an order holds its units for the buyer while its invoice waits to be paid; then
+    # the units go back on sale and the invoice is refused (bot/shop/orders.py's bounds).
+    order_reservation_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    # Seconds between two reconciliation passes (getStarTransactions against the orders: a
+    # payment whose update was lost is found, a charge matching no order is reported).
+    reconcile_interval: Annotated[float, Field(ge=10)] = 300.0
+    # What /terms and /support answer (plain text; "\n" in a double-quoted .env value is a
+    # line break). Unset: built-in texts in the shopper's language.
+    terms_text: Annotated[str | None, EmptyIsNone] = None
+    support_text: Annotated[str | None, EmptyIsNone] = None
 
     @field_validator("bot_token")
     @classmethod

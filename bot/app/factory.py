@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -35,15 +36,18 @@ from bot.media.stickers import StickerService
 from bot.shop.catalog import Catalog, CatalogError
 from bot.shop.exchange import read_catalog
 from bot.storage import migrations
+from bot.storage.carts import CartStore
 from bot.storage.catalog_repo import CatalogRepository
 from bot.storage.db import Database
 from bot.storage.file_ids import DbFileIdStore, FileIdStore
 from bot.storage.fsm_storage import ResilientRedisStorage
 from bot.storage.legacy import import_legacy
 from bot.storage.live_catalog import LiveCatalog
+from bot.storage.orders import OrderStore
 from bot.storage.preferences import DbPreferences, Preferences
 from bot.storage.redis_state import RedisFileIdStore, RedisPreferences
 from bot.storage.search import LiveSearch
+from bot.storage.stock import StockReader
 from bot.storage.stock_alerts import StockAlerts
 from bot.storage.update_reads import UpdateReads
 from bot.telegram.admin_ui import CatalogAdmin
@@ -55,7 +59,9 @@ from bot.telegram.i18n import build_i18n
 from bot.telegram.metrics import ApiCallMetrics, BotMetrics
 from bot.telegram.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.telegram.middlewares.locale import LocaleMiddleware
+from bot.telegram.response_types import KeepResponseTypes
 from bot.telegram.restock import RestockNotifier
+from bot.telegram.sales import Sales, utc_now
 from infra.redis import RedisGuard
 from sticker_core import StickerRenderer
 
@@ -104,6 +110,8 @@ def create_bot(
         sleep=api_sleep,
     )
     session.middleware(policy)
+    # aiogram's answer types built once, not per call (bot/telegram/response_types.py).
+    session.middleware(KeepResponseTypes())
     bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     return bot, policy
 
@@ -162,6 +170,9 @@ class BotApp:
     db: Database
     # The catalog in memory (``catalog.current``), reloaded when the database's changes.
     catalog: LiveCatalog
+    # Carts, orders and payments; its expiry sweep and reconciliation run while polling or
+    # the webhook server runs (bot/telegram/sales.py).
+    sales: Sales
     # Shared state of several instances (REDIS_URL); None: the database and memory.
     redis_guard: RedisGuard | None = None
     # Back-in-stock messages (bot/telegram/restock.py), its loop running with the app.
@@ -272,10 +283,38 @@ async def open_catalog(
         done = await repo.replace(catalog)
         if done.applied:
             log.info("catalog: %s", "; ".join(done.diff.summary()))
-    live = LiveCatalog(repo, static_base=static_base)
+    # Stock that orders change reaches the snapshot without a full reload (bot/storage/stock.py).
+    live = LiveCatalog(repo, static_base=static_base, stock=StockReader(db))
     await live.load()
     await stack.enter_async_context(live.watching())
     return live
+
+
+def open_sales(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    *,
+    bot: Bot,
+    db: Database,
+    i18n: I18n,
+    preferences: Preferences,
+    clock: Callable[[], datetime] | None = None,
+) -> Sales:
+    """The selling service; its loops (started with the dispatcher) stop with ``stack``."""
+    b = settings.bot
+    sales = Sales(
+        bot,
+        orders=OrderStore(db),
+        carts=CartStore(db),
+        i18n=i18n,
+        preferences=preferences,
+        admin_ids=b.admin_ids,
+        reservation_minutes=b.order_reservation_minutes,
+        reconcile_interval=b.reconcile_interval,
+        clock=clock or utc_now,
+    )
+    stack.push_async_callback(sales.aclose)
+    return sales
 
 
 async def build_app(
@@ -290,6 +329,7 @@ async def build_app(
     api_sleep: Sleep = asyncio.sleep,
     stop_clock: Callable[[], float] | None = None,
     stop_sleep: Sleep = asyncio.sleep,
+    shop_clock: Callable[[], datetime] | None = None,
 ) -> BotApp:
     """Build and start every part; on any failure, close what was already opened and raise.
 
@@ -302,7 +342,8 @@ async def build_app(
     ``sessions`` is closed with the rest even when the caller passed it in.
     ``catalog`` and ``static_base``: see :func:`open_catalog`.
     ``api_clock``/``api_sleep``: see :func:`create_bot`; ``stop_clock``/``stop_sleep``: the
-    time the stop's budget is counted by (BotApp).
+    time the stop's budget is counted by (BotApp); ``shop_clock``: the time orders are made,
+    paid and expired by (tests move it past a reservation).
     """
     async with contextlib.AsyncExitStack() as stack:
         # Compiling a few KB of translations blocks for a moment, once, before any update.
@@ -335,6 +376,9 @@ async def build_app(
         stack.push_async_callback(bot.session.close)
         state = _shared_state(guard, db, bot.id)
         file_ids, preferences = state.file_ids, state.preferences
+        sales = open_sales(
+            stack, settings, bot=bot, db=db, i18n=i18n, preferences=preferences, clock=shop_clock
+        )
         # One StickerRenderer (process pool) per process; its workers start below.
         renderer = StickerRenderer(
             settings.stickers.workers,
@@ -382,6 +426,7 @@ async def build_app(
             db=db,
             search=search,
             bot_metrics=metrics,
+            sales=sales,
             # One /warm at a time, across instances with Redis (bot/media/maintenance.py).
             warm_gate=WarmUpGate(guard, bot_id=bot.id),
             catalog_admin=catalog_admin,
@@ -391,6 +436,8 @@ async def build_app(
         async def on_startup(bot: Bot) -> None:
             await set_commands(bot, i18n, settings.bot.admin_ids)
             await set_description(bot, i18n)
+            # The expiry sweep and reconciliation (at once, then every interval).
+            sales.start()
 
         dp.startup.register(on_startup)
         # Closed (workers joined) even if starting them fails half-way.
@@ -418,6 +465,7 @@ async def build_app(
             stickers=stickers,
             db=db,
             catalog=live,
+            sales=sales,
             redis_guard=guard,
             restock=restock,
             resources=stack.pop_all(),

@@ -413,10 +413,18 @@ class OrderHead:
     expires_at: datetime
     nonce: str
     paid_charge_id: str | None = None  # the charge that paid it (payments table)
+    # Who paid that charge: the buyer, or anyone the invoice was forwarded to (Telegram lets
+    # them pay it). A Stars refund must name the payer: refundStarPayment(user_id, charge).
+    payer_id: int | None = None
 
     @property
     def number(self) -> str:
         return order_number(self.id)
+
+    @property
+    def refund_to(self) -> int:
+        """The user a refund of the paying charge goes back to (the payer, else the buyer)."""
+        return self.user_id if self.payer_id is None else self.payer_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,6 +437,7 @@ class Order:
     expires_at: datetime
     nonce: str
     paid_charge_id: str | None = None
+    payer_id: int | None = None  # see OrderHead.payer_id
 
     def __post_init__(self) -> None:
         _check_lines(self.lines)
@@ -462,6 +471,7 @@ class Order:
             expires_at=self.expires_at,
             nonce=self.nonce,
             paid_charge_id=self.paid_charge_id,
+            payer_id=self.payer_id,
         )
 
     def change_to(self, target: Status) -> tuple[Rule, tuple[StockChange, ...]]:

@@ -188,9 +188,17 @@ def fit_text(text: str, limit: int) -> str:
 
 # ---- words ------------------------------------------------------------------------------
 
+
+def N_(text: str) -> str:  # noqa: N802 - the gettext convention for "extract, translate later"
+    """Marks a msgid for extraction (babel's keyword N_): the texts below are translated by
+    the handler with the shopper's gettext, and the .po files must carry them; without the
+    mark no extraction finds them and the tests of the .po files would call them unused."""
+    return text
+
+
 # msgids: the handler passes them through the shopper's gettext (InvoiceWords.translated).
-MSG_ORDER = "Order {number}"
-MSG_MORE = "and {count} more"
+MSG_ORDER = N_("Order {number}")
+MSG_MORE = N_("and {count} more")
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,18 +434,18 @@ class Refusal(StrEnum):
 # English msgids the handler passes through ``_()`` for answerPreCheckoutQuery's
 # error_message and for the message that tells a buyer why a charge was refunded.
 REFUSAL_TEXTS: Mapping[Refusal, str] = {
-    Refusal.PAID_ALREADY: "This order is already paid.",
-    Refusal.EXPIRED: (
+    Refusal.PAID_ALREADY: N_("This order is already paid."),
+    Refusal.EXPIRED: N_(
         "This order has expired and its items are no longer reserved. "
         "Please check out again from your cart."
     ),
-    Refusal.CANCELLED: "This order was cancelled.",
-    Refusal.REFUNDED: "This order was refunded.",
-    Refusal.SOLD_OUT: "Sorry, the items of this order sold out before it was paid.",
-    Refusal.AMOUNT_CHANGED: (
+    Refusal.CANCELLED: N_("This order was cancelled."),
+    Refusal.REFUNDED: N_("This order was refunded."),
+    Refusal.SOLD_OUT: N_("Sorry, the items of this order sold out before it was paid."),
+    Refusal.AMOUNT_CHANGED: N_(
         "The price of this order has changed. Please check out again from your cart."
     ),
-    Refusal.UNKNOWN_ORDER: "This invoice does not belong to an order of this shop.",
+    Refusal.UNKNOWN_ORDER: N_("This invoice does not belong to an order of this shop."),
 }
 
 
@@ -695,4 +703,6 @@ def admin_refund(order: OrderHead) -> AdminRefund:
     order cannot be refunded from where it is."""
     rule = transition(order.status, Status.REFUNDED, order.kind)
     stars = order.currency == STARS and order.paid_charge_id is not None
-    return AdminRefund(rule, stars, order.user_id, order.paid_charge_id)
+    # The payer, not the buyer: an invoice forwarded to someone else was paid by them, and
+    # refundStarPayment refuses a charge named with another user (CHARGE_NOT_FOUND).
+    return AdminRefund(rule, stars, order.refund_to, order.paid_charge_id)

@@ -113,6 +113,7 @@ class Product(Base):
         CheckConstraint(f"kind IN {PRODUCT_KINDS!r}", name="kind"),
         # The products of a category in order (and the foreign key's check on a delete).
         Index("ix_products_category_id_position", "category_id", "position"),
+        Index("ix_products_stock_revision", "stock_revision"),
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -130,6 +131,10 @@ class Product(Base):
     # Set: deleted. A soft delete: the row stays, so whatever points at it (an order's line,
     # a refund returning stock) keeps working; the catalog no longer has it.
     deleted_at: Mapped[datetime | None]
+    # The catalog_state.stock_revision of this product's last stock change by an order
+    # (bot/storage/stock.py): running instances read only the rows past the revision they
+    # know, instead of reloading the catalog for each sale. 0: no such change since import.
+    stock_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     # In position order; deleted with the product (by the database: ON DELETE CASCADE).
     images: Mapped[list[ProductImage]] = relationship(
@@ -170,6 +175,9 @@ class CatalogState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.current_timestamp())
+    # Bumped by every transaction that changes stock for an order (reserve, release, return),
+    # which marks the products it changed with the new value: see Product.stock_revision.
+    stock_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class CatalogAudit(Base):
@@ -237,6 +245,136 @@ class UserLanguage(Base):
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     language: Mapped[str] = mapped_column(Text)
+
+
+# ---- selling: carts, orders, payments (bot/storage/carts.py, orders.py, stock.py) ----------
+
+# bot/shop/orders.py's Status values.
+ORDER_STATUSES = (
+    "awaiting_payment",
+    "paid",
+    "fulfilled",
+    "packed",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "expired",
+    "refunded",
+)
+# What became of a charge (bot/storage/orders.py, PaymentState).
+PAYMENT_STATES = ("paid", "refund_due", "refunded", "reported")
+_STATUS_LENGTH = 20
+
+
+class CartItem(Base):
+    """One line of a shopper's cart. No foreign key to products: a line whose product left
+    the catalog stays, flagged, until the shopper removes it (bot/shop/cart.py)."""
+
+    __tablename__ = "carts"
+    __table_args__ = (CheckConstraint("quantity BETWEEN 1 AND 99", name="quantity"),)
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    product_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    # The order lines were added in (the cart shows them so).
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class Order(Base):
+    """An order: its id is the number shoppers see ("#123"), sequential and never reused
+    (SQLite AUTOINCREMENT, PostgreSQL SERIAL). ``total`` in minor units of ``currency``."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(f"status IN {ORDER_STATUSES!r}", name="status"),
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint(f"kind IN {PRODUCT_KINDS!r}", name="kind"),
+        # /orders and /paysupport: a buyer's orders, newest first.
+        Index("ix_orders_user_id_id", "user_id", "id"),
+        # The expiry sweep: orders awaiting payment past their deadline.
+        Index("ix_orders_status_expires_at", "status", "expires_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(_STATUS_LENGTH))
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    # The random half of the invoice payload (bot/shop/payments.py, make_payload).
+    nonce: Mapped[str] = mapped_column(String(16))
+    # The shopper's language at checkout: what later messages about the order speak when
+    # the shopper has no stored choice.
+    language: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # The invoice message, so the expiry sweep can change its keyboard.
+    invoice_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    invoice_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The charge that paid it and who made it (refunds go back to the payer).
+    paid_charge_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    payer_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class OrderItem(Base):
+    """A line of an order as it was sold: copied from the catalog at checkout."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
+    )
+
+    order_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    product_id: Mapped[str] = mapped_column(Text)
+    title: Mapped[dict[str, str]]
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(16))
+
+
+class OrderHistory(Base):
+    """Every status change of an order: from (None at checkout), to, when and why."""
+
+    __tablename__ = "order_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[str | None] = mapped_column(String(_STATUS_LENGTH))
+    to_status: Mapped[str] = mapped_column(String(_STATUS_LENGTH))
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Payment(Base):
+    """Every charge Telegram reported (successful_payment, or found by reconciliation),
+    written before anything else is done about it: the UNIQUE charge id makes the same
+    charge seen twice insert nothing. ``order_id`` None: it matched no order (reported)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (CheckConstraint(f"state IN {PAYMENT_STATES!r}", name="state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Stars charge ids are longer than 128 characters: TEXT.
+    telegram_payment_charge_id: Mapped[str] = mapped_column(Text, unique=True)
+    provider_payment_charge_id: Mapped[str | None] = mapped_column(Text)
+    order_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("orders.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    payer_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+    # The update's successful_payment or the star transaction, as Telegram sent it.
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 def table_of(model: type[Base]) -> Table:

@@ -29,3 +29,28 @@ class SearchCb(CallbackData, prefix="find"):
     (bot/telegram/views.py): up to 256 characters would not fit in 64 bytes."""
 
     page: int = 0
+
+
+# ---- selling (issue 17) ----
+
+
+class CartCb(CallbackData, prefix="cart"):
+    """The cart: ``show``, ``add`` (the card's button), ``inc``, ``dec``, ``del``, ``clear``,
+    ``checkout``; ``product`` for the line buttons."""
+
+    action: str
+    product: str = ""
+
+
+class OrderCb(CallbackData, prefix="ord"):
+    """A shopper's order: ``show`` (/orders) or ``refund`` (/paysupport's Request refund)."""
+
+    order: int
+    action: str = "show"
+
+
+class AdminOrderCb(CallbackData, prefix="aord"):
+    """An admin's order message: ``refund`` or ``fulfil``."""
+
+    order: int
+    action: str

@@ -22,6 +22,11 @@ PUBLIC = (
     ("start", N_("Catalog")),
     ("help", N_("What this bot can do")),
     ("language", N_("Change the language")),
+    ("cart", N_("Your cart")),
+    ("orders", N_("Your orders")),
+    ("paysupport", N_("Help with a payment, refunds")),
+    ("terms", N_("Terms of sale")),
+    ("support", N_("Support")),
 )
 ADMIN = (
     ("cache_stats", N_("Image cache statistics")),

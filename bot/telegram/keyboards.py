@@ -17,10 +17,22 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
+from bot.shop.cart import PricedCart
 from bot.shop.catalog import Catalog, Product, pick
+from bot.shop.orders import Status, can_transition, order_number
 from bot.shop.paging import Page
-from bot.shop.prices import price_text
-from bot.telegram.callbacks import CategoryCb, HomeCb, LanguageCb, ProductCb, SearchCb
+from bot.shop.prices import amount_text, price_text
+from bot.storage.orders import OrderSummary
+from bot.telegram.callbacks import (
+    AdminOrderCb,
+    CartCb,
+    CategoryCb,
+    HomeCb,
+    LanguageCb,
+    OrderCb,
+    ProductCb,
+    SearchCb,
+)
 from bot.telegram.restock import restock_buttons
 
 LANGUAGE_NAMES = {"en": "🇬🇧 English", "ru": "🇷🇺 Русский"}
@@ -43,7 +55,8 @@ def _markup(buttons: Sequence[InlineKeyboardButton], *sizes: int) -> InlineKeybo
 
 def categories_keyboard(catalog: Catalog, locale: str) -> InlineKeyboardMarkup:
     return _categories_markup(
-        tuple((category.id, pick(category.title, locale)) for category in catalog.shown_categories)
+        tuple((category.id, pick(category.title, locale)) for category in catalog.shown_categories),
+        _("🛒 Cart"),
     )
 
 
@@ -55,8 +68,9 @@ def categories_keyboard(catalog: Catalog, locale: str) -> InlineKeyboardMarkup:
 # languages times a few catalog versions fit in 32 entries. The markup is shared: nothing
 # changes a markup once built (aiogram only serializes it).
 @lru_cache(maxsize=32)
-def _categories_markup(categories: tuple[tuple[str, str], ...]) -> InlineKeyboardMarkup:
-    return _markup([_button(title, CategoryCb(category=cid)) for cid, title in categories], 1)
+def _categories_markup(categories: tuple[tuple[str, str], ...], cart: str) -> InlineKeyboardMarkup:
+    buttons = [_button(title, CategoryCb(category=cid)) for cid, title in categories]
+    return _markup([*buttons, _button(cart, CartCb(action="show"))], 1)
 
 
 def products_keyboard(category_id: str, page: Page[Product], locale: str) -> InlineKeyboardMarkup:
@@ -86,8 +100,10 @@ def product_keyboard(product: Product, page: int) -> InlineKeyboardMarkup:
         _button(_("🏠 Categories"), HomeCb()),
     ]
     buttons += restock_buttons(product)  # sold out: "Notify me" (issue 19)
-    buttons.append(share_button(product))
-    return _markup(buttons, 2)
+    buttons.append(share_button(product))  # issue 20
+    markup = _markup(buttons, 2)
+    markup.inline_keyboard[:0] = cart_rows(product)  # issue 17: Add to cart
+    return markup
 
 
 def languages_keyboard(languages: Iterable[str]) -> InlineKeyboardMarkup:
@@ -134,3 +150,100 @@ def open_in_shop_keyboard(product: Product, bot_username: str) -> InlineKeyboard
     return InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text=_("🛍 Open in shop"), url=link)]]
     )
+
+
+# ---- selling (issue 17): the card's Add to cart, the cart, orders, the admins' buttons ----
+
+# A cart line's title on its "➖" button: the line's full title is in the message above.
+_LINE_LABEL = 24
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def cart_rows(product: Product) -> list[list[InlineKeyboardButton]]:
+    """The card's "Add to cart" row; none for a sold-out product (its card says so)."""
+    if product.stock == 0:
+        return []
+    return [[_button(_("🛒 Add to cart"), CartCb(action="add", product=product.id))]]
+
+
+def cart_keyboard(priced: PricedCart, locale: str) -> InlineKeyboardMarkup:
+    """Per line "➖ title", "➕", "✖"; then Clear and Checkout (the Stars total on it), and
+    the way back to the catalog."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for line in priced.lines:
+        title = pick(line.title, locale) if line.title is not None else line.product_id
+        pid = line.product_id
+        rows.append(
+            [
+                _button(f"➖ {_cut(title, _LINE_LABEL)}", CartCb(action="dec", product=pid)),
+                _button("➕", CartCb(action="inc", product=pid)),
+                _button("✖", CartCb(action="del", product=pid)),
+            ]
+        )
+    if priced.lines:
+        stars = priced.stars_part
+        checkout = _("✅ Checkout")
+        if stars is not None:
+            checkout += f" · {amount_text(stars.total, stars.currency, locale)}"
+        rows.append(
+            [
+                _button(_("🗑 Clear"), CartCb(action="clear")),
+                _button(checkout, CartCb(action="checkout")),
+            ]
+        )
+    rows.append([_button(_("🏠 Categories"), HomeCb())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def orders_keyboard(orders: Sequence[OrderSummary], locale: str) -> InlineKeyboardMarkup:
+    """One button per order: "#12 · ⭐ 50" opens it."""
+    buttons = [
+        _button(
+            f"{order_number(o.id)} · {amount_text(o.total, o.currency, locale)}",
+            OrderCb(order=o.id),
+        )
+        for o in orders
+    ]
+    return _markup([*buttons, _button(_("🏠 Categories"), HomeCb())], 1)
+
+
+def order_keyboard() -> InlineKeyboardMarkup:
+    return _markup([_button(_("⬅️ My orders"), OrderCb(order=0, action="list"))], 1)
+
+
+def paysupport_keyboard(orders: Sequence[OrderSummary]) -> InlineKeyboardMarkup:
+    """A "Request refund" button per paid order."""
+    buttons = [
+        _button(
+            _("↩️ Request refund: {number}").format(number=order_number(o.id)),
+            OrderCb(order=o.id, action="refund"),
+        )
+        for o in orders
+    ]
+    return _markup(buttons, 1)
+
+
+def admin_order_keyboard(order_id: int, status: Status, kind: str) -> InlineKeyboardMarkup | None:
+    """The admin's buttons for what the order can still become: Refund, Mark fulfilled."""
+    buttons = []
+    if can_transition(status, Status.REFUNDED, kind):
+        buttons.append(_button(_("↩️ Refund"), AdminOrderCb(order=order_id, action="refund")))
+    if can_transition(status, Status.FULFILLED, kind):
+        buttons.append(
+            _button(_("✅ Mark fulfilled"), AdminOrderCb(order=order_id, action="fulfil"))
+        )
+    return _markup(buttons, 2) if buttons else None
+
+
+def expired_invoice_keyboard(number: str) -> InlineKeyboardMarkup:
+    """An expired order's invoice: its text cannot be edited (Telegram refuses), so its
+    keyboard says it. The first button of an invoice must stay a Pay button; paying it is
+    refused at pre-checkout."""
+    expired = InlineKeyboardButton(
+        text=_("⌛ Expired: order {number}").format(number=number), pay=True
+    )
+    cart = _button(_("🛒 Cart"), CartCb(action="show"))
+    return InlineKeyboardMarkup(inline_keyboard=[[expired], [cart]])

@@ -4,6 +4,8 @@ place of the pressed message; in the update's locale."""
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot
@@ -13,9 +15,21 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.media.cards import card_text
 from bot.media.delivery import CardDelivery, CardReport
+from bot.shop.cart import (
+    MAX_LINES,
+    MAX_QUANTITY,
+    CartChange,
+    LineState,
+    Outcome,
+    PricedCart,
+    PricedLine,
+)
 from bot.shop.catalog import Product, pick
+from bot.shop.orders import Order, Status, order_number
 from bot.shop.paging import Page
-from bot.shop.prices import price_text
+from bot.shop.payments import MAX_STARS_PER_INVOICE, CheckoutRefusal
+from bot.shop.prices import amount_text, price_text
+from bot.storage.orders import CheckoutResult, CheckoutStatus, OrderSummary
 from bot.telegram.keyboards import product_keyboard
 
 
@@ -58,7 +72,7 @@ async def send_product_card(
     text = card_text(
         title,
         pick(product.description, locale),
-        _("Price: {price}").format(price=price_text(product, locale)),
+        _("Price: {price}").format(price=price_text(product, locale)) + stock_note(product),
     )
     return await delivery.send_card(
         bot,
@@ -108,3 +122,312 @@ def inline_caption(product: Product, locale: str) -> str:
     """What a card shared through inline mode says: its title and price (HTML)."""
     title = html.escape(pick(product.title, locale))
     return f"<b>{title}</b>\n{html.escape(price_text(product, locale))}"
+
+
+# ---- selling (issue 17): stock on the card, the cart, orders, what buyers and admins read ----
+
+# A card says how many are left from this many down ("3 left"), and "Sold out" at 0.
+FEW_LEFT = 5
+
+
+def stock_note(product: Product) -> str:
+    """The card's stock line after its price: "N left" when few are, "Sold out" at 0."""
+    if product.stock is None or product.stock > FEW_LEFT:
+        return ""
+    if product.stock == 0:
+        return "\n" + _("Sold out")
+    return "\n" + _("{n} left").format(n=product.stock)
+
+
+def _money(amount: int, currency: str, locale: str) -> str:
+    return amount_text(amount, currency, locale)
+
+
+def _flag(line: PricedLine) -> str:
+    if line.state is LineState.SOLD_OUT:
+        return _("sold out")
+    if line.state is LineState.SHORT:
+        return _("only {n} left").format(n=line.available)
+    if line.state is LineState.HIDDEN:
+        return _("not on sale now")
+    return _("no longer sold")
+
+
+def totals_text(totals: Mapping[str, int], locale: str) -> str:
+    return " + ".join(_money(amount, currency, locale) for currency, amount in totals.items())
+
+
+def cart_text(priced: PricedCart, locale: str) -> str:
+    """The lines with quantities and line totals (flagged lines say why they are not paid
+    for), the total per currency, and what Checkout will do with them."""
+    if not priced.lines:
+        return _("🛒 Your cart is empty. Open a product and press “Add to cart”.")
+    rows = [f"🛒 <b>{_('Your cart')}</b>", ""]
+    for n, line in enumerate(priced.lines, 1):
+        title = pick(line.title, locale) if line.title is not None else line.product_id
+        text = f"{n}. {html.escape(title)} ×{line.quantity}"
+        if line.line_total is not None and line.currency is not None:
+            text += f" — {_money(line.line_total, line.currency, locale)}"
+        if not line.payable:
+            text += f" · ⚠️ {_flag(line)}"
+        rows.append(text)
+    if priced.totals:
+        rows += ["", _("Total: {total}").format(total=totals_text(priced.totals, locale))]
+    if priced.fiat_parts:
+        rows += [
+            "",
+            _(
+                "Card payments come with the next release: for now Checkout pays for "
+                "the items priced in Telegram Stars, and the others stay in your cart."
+            ),
+        ]
+    return "\n".join(rows)
+
+
+def status_name(status: Status) -> str:
+    names = {
+        Status.AWAITING_PAYMENT: _("awaiting payment"),
+        Status.PAID: _("paid"),
+        Status.FULFILLED: _("fulfilled"),
+        Status.PACKED: _("packed"),
+        Status.SHIPPED: _("shipped"),
+        Status.DELIVERED: _("delivered"),
+        Status.CANCELLED: _("cancelled"),
+        Status.EXPIRED: _("expired"),
+        Status.REFUNDED: _("refunded"),
+    }
+    return names[status]
+
+
+def when_text(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def order_lines_text(order: Order, locale: str) -> str:
+    rows = [
+        f"• {html.escape(line.title_in(locale))} ×{line.quantity} — "
+        f"{_money(line.line_total, line.currency, locale)}"
+        for line in order.lines
+    ]
+    rows.append(_("Total: {total}").format(total=_money(order.total, order.currency, locale)))
+    return "\n".join(rows)
+
+
+def order_text(order: Order, locale: str) -> str:
+    """/orders' view of one order: number, date, status, lines, total."""
+    head = _("<b>Order {number}</b> of {date}").format(
+        number=order.number, date=when_text(order.created_at)
+    )
+    status = _("Status: {status}").format(status=status_name(order.status))
+    return f"{head}\n{status}\n\n{order_lines_text(order, locale)}"
+
+
+def orders_text(orders: Sequence[OrderSummary], locale: str) -> str:
+    if not orders:
+        return _("You have no orders yet. Send /start to open the catalog.")
+    rows = [f"<b>{_('Your orders')}</b>", ""]
+    rows += [
+        f"{order_number(o.id)} · {when_text(o.created_at)} · "
+        f"{_money(o.total, o.currency, locale)} · {status_name(o.status)}"
+        for o in orders
+    ]
+    return "\n".join(rows)
+
+
+def paysupport_text(orders: Sequence[OrderSummary], locale: str) -> str:
+    if not orders:
+        return _(
+            "You have no paid orders from the last 30 days. For anything else, write to /support."
+        )
+    rows = [_("Your paid orders of the last 30 days. Press a button to ask for a refund:"), ""]
+    rows += [
+        f"{order_number(o.id)} · {when_text(o.created_at)} · "
+        f"{_money(o.total, o.currency, locale)} · {status_name(o.status)}"
+        for o in orders
+    ]
+    return "\n".join(rows)
+
+
+def person_text(user_id: int, name: str | None, username: str | None) -> str:
+    """A buyer as admins read them: name, @username, id."""
+    parts = [html.escape(name)] if name else []
+    if username:
+        parts.append(f"@{html.escape(username)}")
+    parts.append(f"id {user_id}")
+    return ", ".join(parts)
+
+
+# What buyers and admins are told about their orders (bot/telegram/sales.py sends them, in
+# each reader's language).
+
+
+def paid_text(order: Order, locale: str) -> str:
+    head = _("✅ Payment received: order {number} is paid. Thank you!").format(number=order.number)
+    tail = _("/orders lists your orders; /paysupport if something is wrong with one.")
+    return f"{head}\n\n{order_lines_text(order, locale)}\n\n{tail}"
+
+
+def admin_paid_text(order: Order, buyer: str, locale: str, *, recovered: bool) -> str:
+    head = _("💰 New order {number} is paid.").format(number=order.number)
+    if recovered:
+        head += "\n" + _(
+            "Found by reconciliation: Telegram took the payment but its update never "
+            "reached the bot."
+        )
+    who = _("Buyer: {buyer}").format(buyer=buyer)
+    return f"{head}\n{who}\n\n{order_lines_text(order, locale)}"
+
+
+def charge_refunded_text(number: str | None, amount: str, reason: str | None) -> str:
+    """To the payer of a charge the shop refunded at once (a second payment, and so on)."""
+    if number is None:
+        text = _("Your payment of {amount} was refunded.").format(amount=amount)
+    else:
+        text = _("Your payment of {amount} for order {number} was refunded.").format(
+            amount=amount, number=number
+        )
+    return text if reason is None else f"{text} {reason}"
+
+
+def admin_charge_refunded_text(number: str | None, amount: str, payer: str, why: str) -> str:
+    return _(
+        "↩️ A payment of {amount} by {payer} for order {number} was refunded at once: {why}"
+    ).format(amount=amount, payer=payer, number=number or "—", why=why)
+
+
+def admin_refund_failed_text(number: str | None, amount: str, payer: str, error: str) -> str:
+    return _(
+        "⚠️ A payment of {amount} by {payer} for order {number} must be refunded, but "
+        "refundStarPayment failed: {error}. The next reconciliation tries again."
+    ).format(amount=amount, payer=payer, number=number or "—", error=html.escape(error))
+
+
+def admin_unmatched_text(amount: str, payer: str, charge_id: str, why: str) -> str:
+    return _(
+        "⚠️ A payment of {amount} by {payer} was kept and not refunded: {why}\n"
+        "Charge: <code>{charge}</code>"
+    ).format(amount=amount, payer=payer, why=why, charge=html.escape(charge_id))
+
+
+def expired_text(order: Order) -> str:
+    return _(
+        "⌛ Order {number} expired: it was not paid in time, so its items are no longer "
+        "reserved. They are back in your /cart if you still want them."
+    ).format(number=order.number)
+
+
+def refunded_text(order: Order, locale: str) -> str:
+    return _("↩️ Order {number} was refunded: {amount} went back to you.").format(
+        number=order.number, amount=_money(order.total, order.currency, locale)
+    )
+
+
+def admin_refunded_text(order: Order, locale: str, why: str) -> str:
+    return _("↩️ Order {number} ({amount}) is refunded: {why}").format(
+        number=order.number, amount=_money(order.total, order.currency, locale), why=why
+    )
+
+
+def fulfilled_text(order: Order) -> str:
+    return _("📦 Order {number} is fulfilled. Thank you for shopping with us!").format(
+        number=order.number
+    )
+
+
+def admin_refund_request_text(order: Order, buyer: str, locale: str) -> str:
+    head = _("🙋 {buyer} asks for a refund of order {number}, paid {date}.").format(
+        buyer=buyer, number=order.number, date=when_text(order.created_at)
+    )
+    return f"{head}\n\n{order_lines_text(order, locale)}"
+
+
+def cart_answer(change: CartChange) -> str:
+    """The callback's answer to a cart button: how many are in the cart now, or why not."""
+    outcome = change.outcome
+    if outcome is Outcome.ADDED:
+        return _("🛒 In your cart: {n}").format(n=change.quantity)
+    texts = {
+        Outcome.REMOVED: _("Removed from your cart."),
+        Outcome.DECREMENTED: _("In your cart: {n}").format(n=change.quantity),
+        Outcome.CLEARED: _("Your cart is empty now."),
+        Outcome.UNAVAILABLE: _("Sorry, this product is not on sale now."),
+        Outcome.SOLD_OUT: _("Sorry, this product is sold out."),
+        Outcome.NO_MORE_STOCK: _("Your cart already holds all there is of it ({n}).").format(
+            n=change.quantity
+        ),
+        Outcome.LINE_LIMIT: _("At most {n} of one product in a cart.").format(n=MAX_QUANTITY),
+        Outcome.CART_FULL: _("Your cart is full: at most {n} different products.").format(
+            n=MAX_LINES
+        ),
+        Outcome.NOT_IN_CART: _("This is no longer in your cart."),
+    }
+    return texts[outcome]
+
+
+def checkout_answer(result: CheckoutResult, waiting: OrderSummary | None) -> str:
+    """The callback's answer to Checkout (the invoice itself is a message of its own)."""
+    status, priced = result.status, result.priced
+    if status is CheckoutStatus.CREATED and result.order is not None:
+        text = _("Order {number} is reserved for you: pay its invoice below.")
+        return text.format(number=result.order.number)
+    if status is CheckoutStatus.EMPTY and waiting is not None:
+        text = _("Order {number} is waiting for payment: its invoice is above.")
+        return text.format(number=order_number(waiting.id))
+    if status is CheckoutStatus.NO_STARS and priced is not None and priced.fiat_parts:
+        return _(
+            "Card payments come with the next release: for now only items priced in "
+            "Telegram Stars can be bought."
+        )
+    if status is CheckoutStatus.REFUSED and result.refusal is CheckoutRefusal.TOO_LARGE:
+        text = _("One payment in Stars takes at most {n} ⭐: remove some items.")
+        return text.format(n=MAX_STARS_PER_INVOICE)
+    texts = {
+        CheckoutStatus.EMPTY: _("Your cart is empty."),
+        CheckoutStatus.NO_STARS: _(
+            "Nothing in your cart can be bought right now: see the notes in it."
+        ),
+        CheckoutStatus.SOLD_OUT: _(
+            "Sorry, some of it sold out a moment ago: nothing was reserved. See your cart."
+        ),
+    }
+    return texts.get(status) or _("This cannot be paid: its total is zero.")
+
+
+def refund_why(source: str) -> str:
+    """Why admins read that an order was refunded."""
+    if source == "telegram":
+        return _("Telegram reported a refund of its payment.")
+    if source == "reconciliation":
+        return _("its refund was found among the bot's Star transactions.")
+    return _("refunded by an admin.")
+
+
+def default_terms() -> str:
+    return _(
+        "Terms of sale\n\n"
+        "Goods priced in Telegram Stars are digital: they are delivered in this chat once "
+        "paid. Items are reserved for you while their invoice waits to be paid. If "
+        "something is wrong with a paid order, send /paysupport within 30 days to ask for a "
+        "refund to your Stars balance."
+    )
+
+
+def default_support() -> str:
+    return _(
+        "Need help? /orders shows your orders and their status. /paysupport lists your paid "
+        "orders with a button to ask for a refund, which reaches the shop's team. The terms "
+        "of sale are in /terms."
+    )
+
+
+def admin_answer(answer: str, error: str | None = None) -> str:
+    """The callback's answer to an admin's Refund or Mark fulfilled (AdminAnswer values)."""
+    texts = {
+        "done": _("Done."),
+        "already": _("Already done."),
+        "not_allowed": _("Not possible in the order's current status."),
+        "not_found": _("There is no such order."),
+    }
+    if answer in texts:
+        return texts[answer]
+    return _("Telegram refused the refund: {error}").format(error=error or "?")

@@ -12,12 +12,14 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from PIL import Image
+from pydantic import SecretStr
 
 from bot.app.factory import BotApp, build_app
 from bot.app.runner import run
@@ -303,20 +305,39 @@ async def start_shop(
     catalog_path.write_text(json.dumps(catalog_json(origin)))
 
     async def start(
-        *, api_time: VirtualTime | None = None, stop_time: VirtualTime | None = None, **bot: Any
+        *,
+        api_time: VirtualTime | None = None,
+        stop_time: VirtualTime | None = None,
+        catalog_data: dict[str, Any] | None = None,
+        database: str | None = None,
+        shop_clock: Callable[[], datetime] | None = None,
+        reimport: bool = True,
+        **bot: Any,
     ) -> Shop:
         """``api_time``: the clock the bot's Bot API policy paces and waits by (give the
         sandbox's flood control the same one); ``stop_time``: the one its stop's budget is
-        counted by."""
+        counted by. ``catalog_data``: the shop's catalog instead of :func:`catalog_json`'s;
+        ``database``: its DATABASE_URL (the ``database_url`` fixture's, to run on both
+        engines); ``shop_clock``: the time orders are made, paid and expired by;
+        ``reimport``: write the catalog file into the database again (False: a restart
+        keeps the database's catalog and stock, as a production restart does)."""
         if shops and shops[-1]._task is not None:
             await shops[-1].stop()
+        if catalog_data is not None:
+            catalog_path.write_text(json.dumps(catalog_data))
+        if database is not None:
+            bot["database_url"] = SecretStr(database)
         settings = make_settings(tmp_path, catalog_path=catalog_path, **bot)
-        catalog = load_catalog(catalog_path)
+        # A restart as in production (reimport False): the database keeps its catalog, and its
+        # stock, instead of taking the file's again.
+        catalog = load_catalog(catalog_path) if reimport else None
         time: dict[str, Any] = {}
         if api_time is not None:
             time = {"api_clock": api_time, "api_sleep": api_time.sleep}
         if stop_time is not None:
             time |= {"stop_clock": stop_time, "stop_sleep": stop_time.sleep}
+        if shop_clock is not None:
+            time["shop_clock"] = shop_clock
         app = await build_app(
             settings,
             catalog,

@@ -21,11 +21,11 @@ async def test_start_greets_in_the_users_language_with_categories(start_shop: St
     shop = await start_shop()
     [welcome] = await shop.say(SHOPPER, "/start")
     assert "Welcome to the Amanita shop" in welcome["text"]
-    assert [b["text"] for b in buttons(welcome)] == ["Card shapes", "Mugs"]
+    assert [b["text"] for b in buttons(welcome)] == ["Card shapes", "Mugs", "🛒 Cart"]
 
     [welcome_ru] = await shop.say(RU_SHOPPER, "/start", language="ru")
     assert "Добро пожаловать" in welcome_ru["text"]
-    assert [b["text"] for b in buttons(welcome_ru)] == ["Формы карточек", "Кружки"]
+    assert [b["text"] for b in buttons(welcome_ru)] == ["Формы карточек", "Кружки", "🛒 Корзина"]
 
 
 async def test_category_pages_through_products_and_back_returns_to_the_same_page(
@@ -153,21 +153,26 @@ async def test_an_unknown_command_points_to_help(start_shop: StartShop):
     assert "не знаю" in hint_ru["text"]
 
 
+# The shoppers' commands of issue 17 (cart, orders, Telegram's /paysupport, /terms, /support).
+SELLING = ["/cart", "/orders", "/paysupport", "/terms", "/support"]
+
+
 async def test_help_says_what_the_bot_does_and_each_command_is_tappable(start_shop: StartShop):
     shop = await start_shop()
     [help_en] = await shop.say(SHOPPER, "/help")
     assert help_en["text"].startswith("I am the Amanita shop")
     assert "/start — Catalog" in help_en["text"]
-    assert commands_in(help_en) == ["/start", "/help", "/language"]
+    assert commands_in(help_en) == ["/start", "/help", "/language", *SELLING]
     [help_ru] = await shop.say(RU_SHOPPER, "/help", language="ru")
     assert "/start — Каталог" in help_ru["text"]
-    assert commands_in(help_ru) == ["/start", "/help", "/language"]
+    assert commands_in(help_ru) == ["/start", "/help", "/language", *SELLING]
     # Admins also get theirs, as in their command menu.
     [help_admin] = await shop.say(ADMIN, "/help")
     assert commands_in(help_admin) == [
         "/start",
         "/help",
         "/language",
+        *SELLING,
         "/cache_stats",
         "/cache_clear",
         "/warm",

@@ -27,7 +27,12 @@ async def test_language_choice_is_used_at_once_and_remembered_across_restarts(
     [card] = await shop.say(SHOPPER, "/start product-p1", language="en")
     assert card["caption"].startswith("Товар p1")
     assert "Цена" in card["caption"]
-    assert [b["text"] for b in buttons(card)] == ["⬅️ Назад", "🏠 Категории", "📤 Поделиться"]
+    assert [b["text"] for b in buttons(card)] == [
+        "🛒 В корзину",
+        "⬅️ Назад",
+        "🏠 Категории",
+        "📤 Поделиться",
+    ]
 
 
 async def test_commands_are_registered_per_language_and_admin_ones_only_for_admins(
@@ -48,9 +53,10 @@ async def test_commands_are_registered_per_language_and_admin_ones_only_for_admi
         menus[key] = [c["command"] for c in commands]
         if params.get("language_code") == "ru" and scope["type"] == "default":
             assert commands[0]["description"] == "Каталог"
-    assert menus[("en", "default:")] == ["start", "help", "language"]
-    assert menus[("ru", "default:")] == ["start", "help", "language"]
-    assert menus[(None, "default:")] == ["start", "help", "language"]
+    shoppers = ["start", "help", "language", "cart", "orders", "paysupport", "terms", "support"]
+    assert menus[("en", "default:")] == shoppers
+    assert menus[("ru", "default:")] == shoppers
+    assert menus[(None, "default:")] == shoppers
     admin_menus = [v for k, v in menus.items() if k[1] == f"chat:{ADMIN}"]
     assert admin_menus
     assert all({"cache_clear", "cache_stats", "warm"} <= set(v) for v in admin_menus)

@@ -21,6 +21,7 @@ from bot.storage.models import Base, UserLanguage, table_of
 from tests.system_tools import ROOT
 
 TABLES = set(Base.metadata.tables)
+SELLING = {"carts", "orders", "order_lines", "order_history", "payments"}  # 0003_orders
 NO_HANG_S = 60
 
 
@@ -31,8 +32,8 @@ async def _tables(db: Database) -> set[str]:
 
 
 def test_the_migrations_have_one_head_that_the_bot_runs_to():
-    assert migrations.head() == "0002_admin"
-    assert migrations.known_revisions() == {"0001", "0002_admin"}
+    assert migrations.head() == "0003_orders"
+    assert migrations.known_revisions() == {"0001", "0002_admin", "0003_orders"}
     # The contract's tables, every one made by the migrations (checked against the models
     # by the test below).
     assert {
@@ -45,6 +46,12 @@ def test_the_migrations_have_one_head_that_the_bot_runs_to():
         "user_languages",
         "catalog_audit",
         "stock_alerts",
+        # issue 17: selling
+        "carts",
+        "orders",
+        "order_lines",
+        "order_history",
+        "payments",
     } == TABLES
 
 
@@ -64,8 +71,11 @@ async def test_one_step_down_and_up_again(database: Database):
     async with database.write() as conn:
         await conn.execute(insert(table_of(UserLanguage)), {"user_id": 7, "language": "ru"})
     await migrations.downgrade(database, "-1")
+    assert await migrations.current(database) == ("0002_admin",)
+    assert await _tables(database) == TABLES - SELLING
+    await migrations.downgrade(database, "-1")
     assert await migrations.current(database) == ("0001",)
-    assert await _tables(database) == TABLES - {"catalog_audit", "stock_alerts"}
+    assert await _tables(database) == TABLES - SELLING - {"catalog_audit", "stock_alerts"}
     async with database.read() as conn:
         assert (await conn.execute(text("SELECT user_id FROM user_languages"))).all() == [(7,)]
     await migrations.downgrade(database, "base")

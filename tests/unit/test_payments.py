@@ -54,6 +54,7 @@ from bot.shop.payments import (
     revive_failed,
     utf16_len,
 )
+from bot.telegram.i18n import build_i18n
 from tests.unit.test_cart import STICKERS, Catalog, Product
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -830,6 +831,23 @@ def test_an_admin_refund_of_stars_goes_through_the_bot_api():
     refund = admin_refund(head(Status.FULFILLED, charge="ch1"))
     assert (refund.via_stars_api, refund.user_id, refund.charge_id) == (True, 42, "ch1")
     assert refund.rule.stock is StockEffect.RETURN
+
+
+def test_an_admin_refund_goes_back_to_whoever_paid_a_forwarded_invoice():
+    # Telegram lets anyone an invoice is forwarded to pay it; refundStarPayment must name
+    # that payer (the buyer's id is refused with CHARGE_NOT_FOUND).
+    paid = replace(head(Status.PAID, charge="ch1"), payer_id=77)
+    refund = admin_refund(paid)
+    assert (refund.user_id, refund.charge_id) == (77, "ch1")
+    assert admin_refund(head(Status.PAID, charge="ch1")).user_id == 42  # paid by the buyer
+
+
+def test_every_refusal_and_invoice_word_is_translated(tmp_path):
+    # The handler passes these through the shopper's gettext: each must be in the .po files
+    # (extracted through the N_ mark) or a Russian shopper reads English.
+    i18n = build_i18n(tmp_path, "en")
+    for text in (*REFUSAL_TEXTS.values(), MSG_ORDER, MSG_MORE):
+        assert i18n.gettext(text, locale="ru") != text, text
 
 
 def test_an_admin_refund_of_a_card_payment_happens_at_the_provider():

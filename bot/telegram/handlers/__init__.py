@@ -16,27 +16,38 @@ from aiogram import Router
 from bot.telegram.handlers import (
     admin,
     admin_catalog,
+    cart,
     catalog,
+    checkout,
     errors,
     fallback,
     guide,
     inline,
     language,
+    orders,
+    payments,
     product,
     search,
     start,
     stickers,
     stock_alerts,
+    support,
 )
 
 
 def get_routers() -> list[Router]:
     return [
+        # Payments first: pre-checkout is answered against Telegram's 10 s.
+        payments.create_router(),
         start.create_router(),
         language.create_router(),
         admin.create_router(),
         catalog.create_router(),
         product.create_router(),
+        cart.create_router(),
+        checkout.create_router(),
+        orders.create_router(),
+        support.create_router(),
         stock_alerts.create_router(),
         stickers.create_router(),
         # Admins only (one filter on the router): catalog editing, files, audit (issue 19).

@@ -1,0 +1,572 @@
+"""Selling, around the storage's decisions: the invoice sent, buyers and admins told, refunds
+made, and the two loops that run beside the updates (expiry sweep, reconciliation).
+
+Handlers turn an update into one call here and show its result; bot/storage applies
+bot/shop's rules in transactions; this module talks to Telegram after each commit, and only
+about a change its own call made (``Moved.moved``, the charge's decision), so a change seen
+by two instances, or by an update and reconciliation, is announced once.
+
+Messages to a buyer speak the language they chose (else the one they checked out in);
+admins (ADMIN_IDS) each read theirs. A message that cannot be delivered (an admin who never
+opened the bot) is logged and the rest go on: nothing here undoes a sale for a message.
+
+Time comes from ``clock`` (a seam: tests move it past a reservation instead of waiting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.methods import SendMessage
+from aiogram.types import (
+    InlineKeyboardMarkup,
+    LabeledPrice,
+    StarTransaction,
+    TransactionPartnerUser,
+    User,
+)
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.shop.cart import Cart, CartChange, CatalogView, PricedCart, price_cart
+from bot.shop.catalog import Catalog
+from bot.shop.orders import PAID_STATUSES, Order, Status, TransitionError, order_number
+from bot.shop.payments import (
+    REFUSAL_TEXTS,
+    Charge,
+    InvoiceWords,
+    PaymentAction,
+    Refusal,
+    StarCharge,
+    admin_refund,
+    build_invoice,
+    decide_pre_checkout,
+    invoice_photo,
+    orders_to_load,
+    parse_payload,
+    reconcile,
+)
+from bot.shop.prices import amount_text
+from bot.storage.carts import CartStore
+from bot.storage.orders import (
+    ChargeResult,
+    CheckoutResult,
+    Moved,
+    OrderRecord,
+    OrderStore,
+    OrderSummary,
+    PendingRefund,
+)
+from bot.storage.preferences import Preferences
+from bot.telegram import views
+from bot.telegram.keyboards import admin_order_keyboard, expired_invoice_keyboard
+
+log = logging.getLogger(__name__)
+
+# Seconds between two expiry sweeps. A reservation is refused at pre-checkout from its
+# deadline on; the sweep only gives its units back, within this of the deadline + grace.
+SWEEP_INTERVAL_S = 30.0
+# getStarTransactions' largest page.
+_PAGE = 100
+# Telegram's answer to a refund of a charge refunded already: the refund is done.
+_ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+# The inline buttons Telegram allows on one message; more paid orders are listed without.
+_BUTTONS = 90
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Who paid or asks: what admins are told of them."""
+
+    id: int
+    name: str | None = None
+    username: str | None = None
+
+    @classmethod
+    def of(cls, user: User) -> Person:
+        return cls(user.id, user.full_name, user.username)
+
+    def text(self) -> str:
+        return views.person_text(self.id, self.name, self.username)
+
+
+class AdminAnswer(StrEnum):
+    """What an admin's button did (the callback's answer)."""
+
+    DONE = "done"
+    ALREADY = "already"  # someone (or a refund update) did it first
+    NOT_ALLOWED = "not_allowed"  # the order's status does not allow it
+    NOT_FOUND = "not_found"
+    FAILED = "failed"  # Telegram refused the refund
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """One pass: charges Telegram has, and what was done about those not known before."""
+
+    charges: int
+    paid: int
+    refunded: int
+    reported: int
+
+
+class Sales:
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        orders: OrderStore,
+        carts: CartStore,
+        i18n: I18n,
+        preferences: Preferences,
+        admin_ids: frozenset[int],
+        reservation_minutes: int,
+        reconcile_interval: float,
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._bot = bot
+        self.orders = orders
+        self.carts = carts
+        self._i18n = i18n
+        self._preferences = preferences
+        self._admins = tuple(sorted(admin_ids))
+        self.reservation_minutes = reservation_minutes
+        self._reconcile_interval = reconcile_interval
+        self.now = clock
+        self._sleep = sleep
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- the cart ---------------------------------------------------------------------------
+
+    async def cart(self, user_id: int, catalog: CatalogView) -> PricedCart:
+        return price_cart(await self.carts.get(user_id), catalog)
+
+    async def change_cart(self, user_id: int, operate: Callable[[Cart], CartChange]) -> CartChange:
+        return await self.carts.change(user_id, operate)
+
+    # -- checkout and payment ----------------------------------------------------------------
+
+    async def checkout(
+        self, user_id: int, chat_id: int, catalog: Catalog, locale: str
+    ) -> CheckoutResult:
+        """The cart's Stars part becomes an order and its invoice is sent to ``chat_id``."""
+        result = await self.orders.checkout(
+            user_id,
+            catalog,
+            now=self.now(),
+            minutes=self.reservation_minutes,
+            language=locale,
+        )
+        if result.order is not None:
+            try:
+                await self._send_invoice(chat_id, result.order, catalog, locale)
+            except BaseException:
+                # No invoice, no order: its units go back on sale, its lines to the cart.
+                await self._call_off(result.order, "the invoice could not be sent")
+                raise
+        return result
+
+    async def _send_invoice(
+        self, chat_id: int, order: Order, catalog: Catalog, locale: str
+    ) -> None:
+        words = InvoiceWords.translated(lambda text: self._i18n.gettext(text, locale=locale))
+        first = catalog.get_product(order.lines[0].product_id)
+        invoice = build_invoice(
+            order,
+            language=locale,
+            words=words,
+            photo_url=None if first is None else invoice_photo(first.images),
+        )
+        message = await self._bot.send_invoice(
+            chat_id=chat_id,
+            title=invoice.title,
+            description=invoice.description,
+            payload=invoice.payload,
+            currency=invoice.currency,
+            prices=[LabeledPrice(label=p.label, amount=p.amount) for p in invoice.prices],
+            photo_url=invoice.photo_url,
+        )
+        await self.orders.set_invoice(order.id, chat_id, message.message_id)
+
+    async def _call_off(self, order: Order, reason: str) -> None:
+        moved = await self.orders.change(order.id, Status.CANCELLED, now=self.now(), reason=reason)
+        if moved.moved:
+            await self.carts.put_back(
+                order.user_id, [(line.product_id, line.quantity) for line in order.lines]
+            )
+
+    async def pre_checkout(self, payload: str, currency: str, total: int) -> Refusal | None:
+        """None (answer ok) or why not: one primary-key read."""
+        ref = parse_payload(payload)
+        head = None if ref is None else await self.orders.head(ref.order_id)
+        return decide_pre_checkout(ref, head, currency=currency, total_amount=total, now=self.now())
+
+    def refusal_text(self, refusal: Refusal, locale: str) -> str:
+        return self._i18n.gettext(REFUSAL_TEXTS[refusal], locale=locale)
+
+    async def on_payment(
+        self, charge: Charge, payer: Person, raw: dict[str, object], *, chat_id: int
+    ) -> SendMessage | None:
+        """A successful_payment in ``chat_id``: recorded and applied first, then people are
+        told. The confirmation for that chat's buyer is returned, not sent: the handler
+        returns it, so in webhook mode it rides back in the HTTP answer (no request of its
+        own, none of the bot's ~30 messages/s spent)."""
+        result = await self.orders.apply_charge(charge, now=self.now(), raw=raw)
+        return await self._after_charge(result, payer, recovered=False, chat_id=chat_id)
+
+    async def _after_charge(
+        self, result: ChargeResult, payer: Person, *, recovered: bool, chat_id: int | None = None
+    ) -> SendMessage | None:
+        action = result.decision.action
+        if action in {PaymentAction.MARK_PAID, PaymentAction.REVIVE} and result.record:
+            return await self._tell_paid(result.record, payer, recovered=recovered, chat_id=chat_id)
+        if action is PaymentAction.REFUND:
+            await self._refund_charge(result, payer)
+        elif action is PaymentAction.REPORT:
+            await self._tell_report(result, payer)
+        return None
+
+    async def _tell_paid(
+        self, record: OrderRecord, payer: Person, *, recovered: bool, chat_id: int | None
+    ) -> SendMessage | None:
+        order = record.order
+        await self._tell_admins(
+            lambda lang: (
+                views.admin_paid_text(order, payer.text(), lang, recovered=recovered),
+                admin_order_keyboard(order.id, order.status, order.kind),
+            )
+        )
+        language = await self._language(order.user_id, record.language)
+        with self._speaking(language):
+            text = views.paid_text(order, language)
+        if chat_id == order.user_id:
+            return SendMessage(chat_id=chat_id, text=text)
+        await self._send(order.user_id, text)
+        return None
+
+    async def _refund_charge(self, result: ChargeResult, payer: Person) -> None:
+        charge, reason = result.charge, result.decision.reason
+        number = None if result.record is None else result.record.number
+        if charge.user_id is None:  # pragma: no cover - REFUND needs a payer (decide_payment)
+            return
+        error = await self._refund(charge.user_id, charge.charge_id)
+        if error is not None:
+            await self._tell_admins(
+                lambda lang: (
+                    views.admin_refund_failed_text(
+                        number, self._amount(charge, lang), payer.text(), error
+                    ),
+                    None,
+                )
+            )
+            return
+        language = await self._language(charge.user_id, None)
+        with self._speaking(language):
+            why = None if reason is None else _(REFUSAL_TEXTS[reason])
+            await self._send(
+                charge.user_id,
+                views.charge_refunded_text(number, self._amount(charge, language), why),
+            )
+        await self._tell_admins(
+            lambda lang: (
+                views.admin_charge_refunded_text(
+                    number,
+                    self._amount(charge, lang),
+                    payer.text(),
+                    _(REFUSAL_TEXTS[reason or Refusal.UNKNOWN_ORDER]),
+                ),
+                None,
+            )
+        )
+
+    async def _refund(self, user_id: int, charge_id: str) -> str | None:
+        """refundStarPayment, and the charge's row settled; the error's text if it failed
+        (the row stays "refund_due" for the next reconciliation)."""
+        try:
+            await self._bot.refund_star_payment(
+                user_id=user_id, telegram_payment_charge_id=charge_id
+            )
+        except TelegramBadRequest as exc:
+            if _ALREADY_REFUNDED not in exc.message:
+                log.warning("refund of charge %s failed: %s", charge_id, exc.message)
+                return exc.message
+        except TelegramAPIError as exc:
+            log.warning("refund of charge %s failed: %s", charge_id, exc)
+            return str(exc)
+        await self.orders.refund_settled(charge_id)
+        return None
+
+    async def _tell_report(self, result: ChargeResult, payer: Person) -> None:
+        charge, reason = result.charge, result.decision.reason or Refusal.UNKNOWN_ORDER
+        await self._tell_admins(
+            lambda lang: (
+                views.admin_unmatched_text(
+                    self._amount(charge, lang),
+                    payer.text(),
+                    charge.charge_id,
+                    _(REFUSAL_TEXTS[reason]),
+                ),
+                None,
+            )
+        )
+
+    @staticmethod
+    def _amount(charge: Charge, language: str) -> str:
+        return amount_text(charge.total_amount, charge.currency, language)
+
+    async def on_refunded(self, charge_id: str, *, source: str = "telegram") -> Moved:
+        """A refund happened (``source`` "telegram": a refunded_payment update;
+        "reconciliation": found among the Star transactions): the order it paid becomes
+        refunded and its units go back on sale, once."""
+        moved = await self.orders.refunded(charge_id, now=self.now(), reason=f"refund: {source}")
+        if moved.moved and moved.record is not None:
+            await self._tell_refunded(moved.record, source)
+        return moved
+
+    async def _tell_refunded(self, record: OrderRecord, source: str) -> None:
+        order = record.order
+        language = await self._language(order.user_id, record.language)
+        with self._speaking(language):
+            await self._send(order.user_id, views.refunded_text(order, language))
+        await self._tell_admins(
+            lambda lang: (views.admin_refunded_text(order, lang, views.refund_why(source)), None)
+        )
+
+    # -- admins' buttons and the buyers' requests ---------------------------------------------
+
+    async def admin_refund(self, order_id: int, admin_id: int) -> tuple[AdminAnswer, str | None]:
+        """The admin's Refund: Stars go back through refundStarPayment first, then the order
+        is marked refunded (its units back on sale) and its buyer told."""
+        head = await self.orders.head(order_id)
+        if head is None:
+            return AdminAnswer.NOT_FOUND, None
+        if head.status is Status.REFUNDED:
+            return AdminAnswer.ALREADY, None
+        try:
+            plan = admin_refund(head)
+        except TransitionError:
+            return AdminAnswer.NOT_ALLOWED, None
+        if plan.via_stars_api and plan.charge_id is not None:
+            error = await self._refund(plan.user_id, plan.charge_id)
+            if error is not None:
+                return AdminAnswer.FAILED, error
+        moved = await self.orders.change(
+            order_id, Status.REFUNDED, now=self.now(), reason=f"refund by admin {admin_id}"
+        )
+        # Not moved: the refund's own refunded_payment update got there first (and told
+        # the buyer); the refund is this admin's all the same.
+        if moved.moved and moved.record is not None:
+            await self._tell_refunded(moved.record, "admin")
+        return AdminAnswer.DONE, None
+
+    async def fulfil(self, order_id: int, admin_id: int) -> AdminAnswer:
+        moved = await self.orders.change(
+            order_id, Status.FULFILLED, now=self.now(), reason=f"fulfilled by admin {admin_id}"
+        )
+        if moved.record is None:
+            return AdminAnswer.NOT_FOUND
+        if not moved.moved:
+            return AdminAnswer.NOT_ALLOWED
+        order = moved.record.order
+        language = await self._language(order.user_id, moved.record.language)
+        with self._speaking(language):
+            await self._send(order.user_id, views.fulfilled_text(order))
+        return AdminAnswer.DONE
+
+    async def request_refund(self, order_id: int, user: Person) -> bool:
+        """/paysupport's Request refund: the admins get the order with a Refund button."""
+        record = await self.orders.get(order_id)
+        if record is None or record.order.user_id != user.id:
+            return False
+        order = record.order
+        if order.status not in PAID_STATUSES:
+            return False
+        await self._tell_admins(
+            lambda lang: (
+                views.admin_refund_request_text(order, user.text(), lang),
+                admin_order_keyboard(order.id, order.status, order.kind),
+            )
+        )
+        return True
+
+    async def paid_recently(self, user_id: int, days: int = 30) -> list[OrderSummary]:
+        since = self.now() - timedelta(days=days)
+        return await self.orders.paid_since(user_id, since, PAID_STATUSES, limit=_BUTTONS)
+
+    # -- time: the expiry sweep -----------------------------------------------------------------
+
+    async def expire_due(self) -> int:
+        """Expire every order whose reservation is over: units back on sale, lines back in
+        the cart, the invoice's keyboard says so, the buyer is told. Returns how many this
+        call expired (another instance's sweep may take some first)."""
+        now = self.now()
+        expired = 0
+        for order_id in await self.orders.due_for_expiry(now):
+            moved = await self.orders.expire(order_id, now=now)
+            if moved.moved and moved.record is not None:
+                expired += 1
+                await self._after_expiry(moved.record)
+        return expired
+
+    async def _after_expiry(self, record: OrderRecord) -> None:
+        order = record.order
+        await self.carts.put_back(
+            order.user_id, [(line.product_id, line.quantity) for line in order.lines]
+        )
+        language = await self._language(order.user_id, record.language)
+        with self._speaking(language):
+            if record.invoice_chat_id is not None and record.invoice_message_id is not None:
+                # Telegram refuses to edit an invoice's text; its keyboard can change.
+                with contextlib.suppress(TelegramAPIError):
+                    await self._bot.edit_message_reply_markup(
+                        chat_id=record.invoice_chat_id,
+                        message_id=record.invoice_message_id,
+                        reply_markup=expired_invoice_keyboard(order.number),
+                    )
+            await self._send(order.user_id, views.expired_text(order))
+
+    # -- reconciliation ---------------------------------------------------------------------------
+
+    async def star_transactions(self) -> list[StarTransaction]:
+        """Every Star transaction of the bot, oldest first, paged from the start."""
+        found: list[StarTransaction] = []
+        while True:
+            page = await self._bot.get_star_transactions(offset=len(found), limit=_PAGE)
+            found += page.transactions
+            if len(page.transactions) < _PAGE:
+                return found
+
+    async def reconcile(self) -> Reconciled:
+        """Match every charge Telegram took to the orders: a charge whose successful_payment
+        never arrived pays its order now; one that matches no order is reported to the
+        admins (once: its payments row remembers it); a refund whose refunded_payment was
+        lost marks its order refunded; a refund that failed earlier is tried again."""
+        charges: list[StarCharge] = []
+        payers: dict[str, Person] = {}
+        raw: dict[str, dict[str, object]] = {}
+        refunds: set[str] = set()
+        for tx in await self.star_transactions():
+            source = tx.source
+            if (
+                isinstance(source, TransactionPartnerUser)
+                and source.transaction_type == "invoice_payment"
+            ):
+                charges.append(
+                    StarCharge(tx.id, tx.amount, tx.date, source.user.id, source.invoice_payload)
+                )
+                payers[tx.id] = Person.of(source.user)
+                raw[tx.id] = tx.model_dump(mode="json", exclude_none=True)
+            elif isinstance(tx.receiver, TransactionPartnerUser):
+                refunds.add(tx.id)
+        known = await self.orders.known_charges([c.id for c in charges])
+        heads = await self.orders.heads(orders_to_load(c for c in charges if c.id not in known))
+        plan = reconcile(charges, heads, known_charge_ids=known, refunded_ids=refunds)
+        paid = refunded = reported = 0
+        for star, decision in plan.decisions:
+            if decision.action is PaymentAction.NOTHING:
+                continue
+            result = await self.orders.apply_charge(star.charge(), now=self.now(), raw=raw[star.id])
+            await self._after_charge(result, payers[star.id], recovered=True)
+            action = result.decision.action
+            paid += action in {PaymentAction.MARK_PAID, PaymentAction.REVIVE}
+            refunded += action is PaymentAction.REFUND
+            reported += action is PaymentAction.REPORT
+        for charge_id, head in (await self.orders.heads_paid_by(sorted(refunds))).items():
+            if head.status in PAID_STATUSES:
+                await self.on_refunded(charge_id, source="reconciliation")
+        for pending in await self.orders.refunds_due():
+            await self._retry_refund(pending, settled=pending.charge_id in refunds)
+        return Reconciled(len(charges), paid, refunded, reported)
+
+    async def _retry_refund(self, pending: PendingRefund, *, settled: bool) -> None:
+        if settled:
+            await self.orders.refund_settled(pending.charge_id)
+            return
+        if await self._refund(pending.payer_id, pending.charge_id) is not None:
+            return
+        number = None if pending.order_id is None else order_number(pending.order_id)
+        language = await self._language(pending.payer_id, None)
+        with self._speaking(language):
+            amount = amount_text(pending.amount, pending.currency, language)
+            await self._send(pending.payer_id, views.charge_refunded_text(number, amount, None))
+
+    # -- the loops ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the expiry sweep and reconciliation (each runs once at once, then every
+        interval) until :meth:`aclose`. A second call does nothing."""
+        if self._tasks:
+            return
+        self._tasks = [
+            asyncio.create_task(
+                self._every(SWEEP_INTERVAL_S, self.expire_due, "expiry sweep"), name="sweep"
+            ),
+            asyncio.create_task(
+                self._every(self._reconcile_interval, self.reconcile, "reconciliation"),
+                name="reconcile",
+            ),
+        ]
+
+    async def _every(
+        self, interval: float, step: Callable[[], Awaitable[object]], what: str
+    ) -> None:
+        while True:
+            try:
+                await step()
+            except Exception:
+                # The next pass tries again; a Bot API or database outage must not end it.
+                log.exception("%s failed; next in %gs", what, interval)
+            await self._sleep(interval)
+
+    async def aclose(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _language(self, user_id: int, fallback: str | None) -> str:
+        chosen = await self._preferences.language(user_id)
+        for language in (chosen, fallback):
+            if language in self._i18n.available_locales:
+                return language
+        return self._i18n.default_locale
+
+    @contextlib.contextmanager
+    def _speaking(self, language: str) -> Iterator[None]:
+        """``_()`` in ``language`` here, in a handler or in a background task alike."""
+        with self._i18n.context(), self._i18n.use_locale(language):
+            yield
+
+    async def _send(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        try:
+            await self._bot.send_message(chat_id, text, reply_markup=markup)
+        except TelegramAPIError as exc:
+            log.warning("chat %s: could not tell about an order: %s", chat_id, exc)
+
+    async def _tell_admins(
+        self, build: Callable[[str], tuple[str, InlineKeyboardMarkup | None]]
+    ) -> None:
+        for admin in self._admins:
+            language = await self._language(admin, None)
+            with self._speaking(language):
+                text, markup = build(language)
+            await self._send(admin, text, markup)
