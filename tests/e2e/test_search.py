@@ -40,7 +40,12 @@ async def test_free_text_finds_products_a_page_at_a_time_and_a_result_opens_its_
     ]
     [photo] = await shop.press(SHOPPER, page2, "Mug 7")
     assert "Mug 7" in photo["caption"]
-    assert [b["text"] for b in buttons(photo)] == ["⬅️ Back", "🏠 Categories", "📤 Share"]
+    assert [b["text"] for b in buttons(photo)] == [
+        "🛒 Add to cart",
+        "⬅️ Back",
+        "🏠 Categories",
+        "📤 Share",
+    ]
 
     await shop.press(SHOPPER, page2, "Prev")
     assert (await shop.message(SHOPPER, results["message_id"]))["text"].endswith("Page 1 of 2")
@@ -66,11 +71,11 @@ async def test_nothing_found_and_a_query_without_words_offer_the_categories(
     assert nothing["text"] == (
         "🔎 xylophone <b>\nNothing found. Try another word, or choose a category:"
     )
-    assert [b["text"] for b in buttons(nothing)] == ["Card shapes", "Mugs"]
+    assert [b["text"] for b in buttons(nothing)] == ["Card shapes", "Mugs", "🛒 Cart"]
 
     [hint] = await shop.say(SHOPPER, "🍄🍄🍄")
     assert hint["text"].startswith("To search, send a word from a product's name")
-    assert [b["text"] for b in buttons(hint)] == ["Card shapes", "Mugs"]
+    assert [b["text"] for b in buttons(hint)] == ["Card shapes", "Mugs", "🛒 Cart"]
 
 
 async def test_a_query_of_256_characters_and_a_longer_one_are_answered(start_shop: StartShop):
