@@ -356,7 +356,13 @@ async def _engine(engine: str, tmp: Path) -> dict[str, Any]:
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(_database(engine, tmp))
         sandbox_url = await stack.enter_async_context(_sandbox(tmp))
-        client = await stack.enter_async_context(SandboxClient(sandbox_url, TOKEN))
+        # Every buyer at once: aiohttp's default pool of 100 connections would queue the
+        # buyers beyond it behind requests that wait for the bot (a payment waits for the
+        # pre-checkout answer), and the race would measure that queue.
+        http = await stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        )
+        client = await stack.enter_async_context(SandboxClient(sandbox_url, TOKEN, http))
         bot = await stack.enter_async_context(_bot(tmp, sandbox_url, url, catalog, client))
         db = await stack.enter_async_context(Database(url))
         figures = await _race(client, db)
