@@ -30,7 +30,7 @@ from tests.e2e.conftest import (
     text_of,
 )
 from tests.postgres_server import PostgresServer
-from tests.waiting import eventually
+from tests.waiting import PATIENCE, eventually
 
 ORDERS = table_of(Order)
 PAYMENTS = table_of(Payment)
@@ -187,6 +187,15 @@ async def pay(
 async def said(shop: Shop, user: int, text: str) -> list[str]:
     """The bot's messages in ``user``'s chat that contain ``text``."""
     return [text_of(m) for m in await shop.client.messages(user) if text in text_of(m)]
+
+
+async def said_at_last(shop: Shop, user: int, text: str) -> list[str]:
+    """``said``, once the bot has said it (it tells admins first, then the buyer)."""
+    deadline = asyncio.get_running_loop().time() + PATIENCE
+    while not (found := await said(shop, user, text)):
+        assert asyncio.get_running_loop().time() < deadline, f"{user} was never told {text!r}"
+        await asyncio.sleep(0.02)
+    return found
 
 
 async def db_stock(shop: Shop, pid: str) -> int | None:
@@ -601,7 +610,8 @@ async def test_a_lost_successful_payment_is_found_by_reconciliation_after_a_rest
     assert "Found by reconciliation" in note
     [(_, _, status, charge)] = await db_orders(shop)
     assert (status, charge) == ("paid", outcome["telegram_payment_charge_id"])
-    assert len(await said(shop, SHOPPER, "Payment received")) == 1
+    # The admins are told first, then the buyer: wait for the buyer's message.
+    assert len(await said_at_last(shop, SHOPPER, "Payment received")) == 1
     # Later passes find nothing new: nobody is told twice.
     assert (await shop.app.sales.reconcile()).paid == 0
     assert len(await said(shop, ADMIN, "is paid.")) == 1
