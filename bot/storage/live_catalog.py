@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from typing import Protocol
 
 from bot.shop.catalog import Catalog, expand_static
+from infra.tasks import running
 
 log = logging.getLogger(__name__)
 
@@ -188,10 +189,5 @@ class LiveCatalog:
     @contextlib.asynccontextmanager
     async def watching(self) -> AsyncIterator[LiveCatalog]:
         """The watch loop as a context: started on enter, cancelled on exit."""
-        task = asyncio.create_task(self.watch(), name="catalog-watch")
-        try:
+        async with running(self.watch(), name="catalog-watch"):
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

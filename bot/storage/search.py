@@ -23,6 +23,7 @@ from typing import Protocol
 
 from bot.shop.catalog import Catalog, Product
 from bot.shop.search import SearchIndex
+from infra.tasks import running
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +101,5 @@ class LiveSearch:
     async def watching(self) -> AsyncIterator[LiveSearch]:
         """The first index built, then the watch loop until the block ends."""
         await self.refresh()
-        task = asyncio.create_task(self.watch(), name="search-index-watch")
-        try:
+        async with running(self.watch(), name="search-index-watch"):
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -41,6 +41,7 @@ from bot.shop.catalog import Product, pick
 from bot.storage.stock_alerts import DueAlert, StockAlerts, new_token
 from bot.telegram.api_policy import never_sent
 from bot.telegram.callbacks import ProductCb
+from infra.tasks import running
 
 log = logging.getLogger(__name__)
 
@@ -187,10 +188,5 @@ class RestockNotifier:
 
     @contextlib.asynccontextmanager
     async def watching(self) -> AsyncIterator[RestockNotifier]:
-        task = asyncio.create_task(self.watch(), name="stock-alerts")
-        try:
+        async with running(self.watch(), name="stock-alerts"):
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
