@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.media.image_cache import FLUSH_BYTES
+from bot.shop.orders import PaymentMethod
 from infra.settings import EmptyIsNone
 from sticker_core.pool import WORKER_MAX_MB
 
@@ -118,6 +119,25 @@ class BotSettings(BaseSettings):
     # line break). Unset: built-in texts in the shopper's language.
     terms_text: Annotated[str | None, EmptyIsNone] = None
     support_text: Annotated[str | None, EmptyIsNone] = None
+    # -- physical goods (issue 18: provider payments, shipping, pay on delivery) --
+    # The provider token from BotFather (Payments): checkout of fiat-priced goods sends an
+    # invoice paid by card through that provider. Unset: no card payments.
+    payment_provider_token: Annotated[SecretStr | None, EmptyIsNone] = None
+    # Orders of fiat-priced goods placed in the chat and paid on delivery (name, phone,
+    # address asked in the chat; staff confirm the payment). Unset: on when there is no
+    # provider token, off beside one; true or false decides.
+    pay_on_delivery: Annotated[bool | None, EmptyIsNone] = None
+
+    @property
+    def fiat_methods(self) -> tuple[PaymentMethod, ...]:
+        """How fiat-priced goods can be paid here, in the order the cart offers them."""
+        methods = []
+        if self.payment_provider_token is not None:
+            methods.append(PaymentMethod.PROVIDER)
+        cod = self.pay_on_delivery
+        if cod or (cod is None and self.payment_provider_token is None):
+            methods.append(PaymentMethod.COD)
+        return tuple(methods)
 
     @field_validator("bot_token")
     @classmethod

@@ -311,6 +311,7 @@ def open_sales(
         admin_ids=b.admin_ids,
         reservation_minutes=b.order_reservation_minutes,
         reconcile_interval=b.reconcile_interval,
+        fiat_methods=b.fiat_methods,
         clock=clock or utc_now,
     )
     stack.push_async_callback(sales.aclose)

@@ -19,7 +19,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.shop.cart import PricedCart
 from bot.shop.catalog import Catalog, Product, pick
-from bot.shop.orders import Status, can_transition, order_number
+from bot.shop.orders import PaymentMethod, Status, can_transition, order_number
 from bot.shop.paging import Page
 from bot.shop.prices import amount_text, price_text
 from bot.storage.orders import OrderSummary
@@ -169,9 +169,12 @@ def cart_rows(product: Product) -> list[list[InlineKeyboardButton]]:
     return [[_button(_("🛒 Add to cart"), CartCb(action="add", product=product.id))]]
 
 
-def cart_keyboard(priced: PricedCart, locale: str) -> InlineKeyboardMarkup:
-    """Per line "➖ title", "➕", "✖"; then Clear and Checkout (the Stars total on it), and
-    the way back to the catalog."""
+def cart_keyboard(
+    priced: PricedCart, locale: str, fiat_methods: Sequence[PaymentMethod] = ()
+) -> InlineKeyboardMarkup:
+    """Per line "➖ title", "➕", "✖"; then Clear and Checkout (the Stars total on it); a
+    button per fiat part and way to pay it (``fiat_methods``: card, pay on delivery), and the
+    way back to the catalog."""
     rows: list[list[InlineKeyboardButton]] = []
     for line in priced.lines:
         title = pick(line.title, locale) if line.title is not None else line.product_id
@@ -194,8 +197,33 @@ def cart_keyboard(priced: PricedCart, locale: str) -> InlineKeyboardMarkup:
                 _button(checkout, CartCb(action="checkout")),
             ]
         )
+        rows.extend(_fiat_rows(priced, locale, fiat_methods))
     rows.append([_button(_("🏠 Categories"), HomeCb())])
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _fiat_rows(
+    priced: PricedCart, locale: str, methods: Sequence[PaymentMethod]
+) -> list[list[InlineKeyboardButton]]:
+    """A row per fiat part (one per currency): a button per way to pay it, the part's total
+    on it. CartCb ``card``/``cod`` with the currency in ``product``."""
+    actions = {PaymentMethod.PROVIDER: "card", PaymentMethod.COD: "cod"}
+    labels = {
+        PaymentMethod.PROVIDER: _("💳 Pay by card"),
+        PaymentMethod.COD: _("🚚 Pay on delivery"),
+    }
+    return [
+        [
+            _button(
+                f"{labels[method]} · {amount_text(part.total, part.currency, locale)}",
+                CartCb(action=actions[method], product=part.currency),
+            )
+            for method in methods
+            if method in actions
+        ]
+        for part in priced.fiat_parts
+        if methods
+    ]
 
 
 def orders_keyboard(orders: Sequence[OrderSummary], locale: str) -> InlineKeyboardMarkup:

@@ -38,7 +38,14 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.shop.cart import Cart, CartChange, CatalogView, PricedCart, price_cart
 from bot.shop.catalog import Catalog
-from bot.shop.orders import PAID_STATUSES, Order, Status, TransitionError, order_number
+from bot.shop.orders import (
+    PAID_STATUSES,
+    Order,
+    PaymentMethod,
+    Status,
+    TransitionError,
+    order_number,
+)
 from bot.shop.payments import (
     REFUSAL_TEXTS,
     Charge,
@@ -134,6 +141,7 @@ class Sales:
         admin_ids: frozenset[int],
         reservation_minutes: int,
         reconcile_interval: float,
+        fiat_methods: tuple[PaymentMethod, ...] = (),
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -145,6 +153,8 @@ class Sales:
         self._admins = tuple(sorted(admin_ids))
         self.reservation_minutes = reservation_minutes
         self._reconcile_interval = reconcile_interval
+        # How fiat-priced goods can be paid (BotSettings.fiat_methods): the cart's buttons.
+        self.fiat_methods = fiat_methods
         self.now = clock
         self._sleep = sleep
         self._tasks: list[asyncio.Task[None]] = []

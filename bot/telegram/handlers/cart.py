@@ -41,7 +41,9 @@ async def add_to_cart(
 async def show_cart(message: Message, sales: Sales, catalog: Catalog, locale: str) -> SendMessage:
     priced = await sales.cart(message.chat.id, catalog)
     # Returned, not awaited: in webhook mode it goes back in the HTTP answer.
-    return message.answer(cart_text(priced, locale), reply_markup=cart_keyboard(priced, locale))
+    return message.answer(
+        cart_text(priced, locale), reply_markup=cart_keyboard(priced, locale, sales.fiat_methods)
+    )
 
 
 async def cart_button(
@@ -61,7 +63,9 @@ async def cart_button(
         change = await sales.change_cart(query.from_user.id, _operation(callback_data, catalog))
         priced = price_cart(change.cart, catalog)
         await query.answer(cart_answer(change), show_alert=not change.outcome.changed)
-    await show_in_place(bot, query, cart_text(priced, locale), cart_keyboard(priced, locale))
+    await show_in_place(
+        bot, query, cart_text(priced, locale), cart_keyboard(priced, locale, sales.fiat_methods)
+    )
 
 
 def create_router() -> Router:

@@ -33,14 +33,18 @@ async def checkout(
         # in webhook mode the edit rides back in the HTTP answer.
         taken = {line.product_id for line in result.order.lines}
         left = PricedCart(tuple(li for li in result.priced.lines if li.product_id not in taken))
-        return message.edit_text(cart_text(left, locale), reply_markup=cart_keyboard(left, locale))
+        return message.edit_text(
+            cart_text(left, locale), reply_markup=cart_keyboard(left, locale, sales.fiat_methods)
+        )
     if result.status in {CheckoutStatus.NO_STARS, CheckoutStatus.SOLD_OUT}:
         # The cart as checkout found it (its notes say what cannot be paid), or as it is now
         # when the last unit went while the order was being made.
         priced = result.priced
         if priced is None or result.status is CheckoutStatus.SOLD_OUT:
             priced = await sales.cart(user, catalog)
-        await show_in_place(bot, query, cart_text(priced, locale), cart_keyboard(priced, locale))
+        await show_in_place(
+            bot, query, cart_text(priced, locale), cart_keyboard(priced, locale, sales.fiat_methods)
+        )
     return None
 
 
