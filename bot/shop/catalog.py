@@ -87,6 +87,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bot.shop.money import STARS, MoneyError, exponent
+from bot.shop.shipping import ShippingZone
 
 __all__ = [
     "DIGITAL",
@@ -475,13 +476,21 @@ class Catalog:
         "_shown_in",
         "categories",
         "products",
+        "shipping",
         "shown_categories",
     )
 
-    def __init__(self, categories: Iterable[Category] = (), products: Iterable[Product] = ()):
-        """From objects already valid (ids unique, categories existing): nothing is checked."""
+    def __init__(
+        self,
+        categories: Iterable[Category] = (),
+        products: Iterable[Product] = (),
+        shipping: Iterable[ShippingZone] = (),
+    ):
+        """From objects already valid (ids unique, categories existing): nothing is checked.
+        ``shipping``: the delivery zones physical goods are priced with (bot/shop/shipping.py)."""
         self.categories: tuple[Category, ...] = tuple(categories)
         self.products: tuple[Product, ...] = tuple(products)
+        self.shipping: tuple[ShippingZone, ...] = tuple(shipping)
         self._categories = {c.id: c for c in self.categories}
         self._products = {p.id: p for p in self.products}
         self.shown_categories: tuple[Category, ...] = tuple(c for c in self.categories if c.active)
@@ -561,7 +570,11 @@ class Catalog:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Catalog):
             return NotImplemented
-        return self.categories == other.categories and self.products == other.products
+        return (
+            self.categories == other.categories
+            and self.products == other.products
+            and self.shipping == other.shipping
+        )
 
     __hash__ = None  # type: ignore[assignment]  # equal by value, and not immutable deep down
 
@@ -611,4 +624,4 @@ def expand_static(catalog: Catalog, base: str | None, *, source: str = "catalog"
         )
         for p in catalog.products
     ]
-    return Catalog(catalog.categories, products)
+    return Catalog(catalog.categories, products, catalog.shipping)

@@ -39,6 +39,7 @@ from types import MappingProxyType
 
 from bot.shop.cart import CartPart, PricedLine
 from bot.shop.catalog import pick
+from bot.shop.shipping import OrderInfo
 
 __all__ = [
     "DEFAULT_RESERVATION_MINUTES",
@@ -53,6 +54,7 @@ __all__ = [
     "OrderDraft",
     "OrderHead",
     "OrderLine",
+    "PaymentMethod",
     "Rule",
     "Status",
     "StockChange",
@@ -92,6 +94,20 @@ EXPIRY_GRACE = timedelta(minutes=2)
 # (bot/shop/payments.py): 12 random bytes, URL-safe base64.
 NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16}")
 _NONCE_BYTES = 12
+
+
+class PaymentMethod(StrEnum):
+    """How an order is paid; it decides what a refund does.
+
+    STARS: an XTR invoice; refunds go back with refundStarPayment. PROVIDER: a fiat invoice
+    through PAYMENT_PROVIDER_TOKEN; money goes back at the provider, so the bot only marks the
+    order refunded. COD: pay on delivery, no invoice: the order waits as awaiting_payment,
+    without expiring (staff cancel it), until staff confirm the payment at the desk.
+    """
+
+    STARS = "stars"
+    PROVIDER = "provider"
+    COD = "cod"
 
 
 class Status(StrEnum):
@@ -342,6 +358,11 @@ def _check_lines(lines: Sequence[OrderLine]) -> str:
     return lines[0].currency
 
 
+def _check_shipping(amount: int) -> None:
+    if type(amount) is not int or amount < 0:
+        raise ValueError(f"shipping amount {amount!r} is not a non-negative integer")
+
+
 @dataclass(frozen=True, slots=True)
 class OrderDraft:
     """An order about to be inserted (no id yet): storage inserts it, applies
@@ -352,9 +373,16 @@ class OrderDraft:
     created_at: datetime
     expires_at: datetime
     nonce: str
+    method: PaymentMethod = PaymentMethod.STARS
+    # Known at placement for pay on delivery (the buyer chose them in the chat); a provider
+    # order learns them with its payment (successful_payment's order_info).
+    order_info: OrderInfo | None = None
+    shipping_option_id: str | None = None
+    shipping_amount: int = 0
 
     def __post_init__(self) -> None:
         _check_lines(self.lines)
+        _check_shipping(self.shipping_amount)
         _aware(self.created_at, "created_at")
         _aware(self.expires_at, "expires_at")
         if not NONCE_PATTERN.fullmatch(self.nonce):
@@ -376,6 +404,10 @@ class OrderDraft:
     def status(self) -> Status:
         return Status.AWAITING_PAYMENT
 
+    @property
+    def amount_due(self) -> int:
+        return self.total + self.shipping_amount
+
     def reservations(self) -> tuple[StockChange, ...]:
         """The stock to take at creation (the table's creation rule)."""
         return stock_changes(transition(None, self.status, self.kind).stock, self.lines)
@@ -388,6 +420,10 @@ def new_order(
     now: datetime,
     reservation_minutes: int = DEFAULT_RESERVATION_MINUTES,
     nonce: str | None = None,
+    method: PaymentMethod = PaymentMethod.STARS,
+    order_info: OrderInfo | None = None,
+    shipping_option_id: str | None = None,
+    shipping_amount: int = 0,
 ) -> OrderDraft:
     """The order for one part of a priced cart (one currency), lines copied as they are now."""
     return OrderDraft(
@@ -396,6 +432,10 @@ def new_order(
         created_at=now,
         expires_at=reservation_deadline(now, reservation_minutes),
         nonce=new_nonce() if nonce is None else nonce,
+        method=method,
+        order_info=order_info,
+        shipping_option_id=shipping_option_id,
+        shipping_amount=shipping_amount,
     )
 
 
@@ -416,10 +456,19 @@ class OrderHead:
     # Who paid that charge: the buyer, or anyone the invoice was forwarded to (Telegram lets
     # them pay it). A Stars refund must name the payer: refundStarPayment(user_id, charge).
     payer_id: int | None = None
+    method: PaymentMethod = PaymentMethod.STARS
+    # Delivery's price in minor units of ``currency``: 0 until known (a provider order learns
+    # it with its payment), and for digital goods.
+    shipping_amount: int = 0
 
     @property
     def number(self) -> str:
         return order_number(self.id)
+
+    @property
+    def amount_due(self) -> int:
+        """Goods plus delivery: what the buyer pays (``total`` is the goods alone)."""
+        return self.total + self.shipping_amount
 
     @property
     def refund_to(self) -> int:
@@ -438,9 +487,15 @@ class Order:
     nonce: str
     paid_charge_id: str | None = None
     payer_id: int | None = None  # see OrderHead.payer_id
+    method: PaymentMethod = PaymentMethod.STARS
+    shipping_amount: int = 0  # see OrderHead.shipping_amount
+    shipping_option_id: str | None = None  # the ShippingZone chosen (bot/shop/shipping.py)
+    order_info: OrderInfo | None = None  # name, phone, address the buyer gave
+    tracking: str | None = None  # a tracking number or link, set when shipped
 
     def __post_init__(self) -> None:
         _check_lines(self.lines)
+        _check_shipping(self.shipping_amount)
         if type(self.id) is not int or self.id < 1:
             raise ValueError(f"order id {self.id!r} is not a positive integer")
 
@@ -460,6 +515,11 @@ class Order:
     def kind(self) -> str:
         return order_kind(self.lines)
 
+    @property
+    def amount_due(self) -> int:
+        """Goods plus delivery: what the buyer pays (``total`` is the goods alone)."""
+        return self.total + self.shipping_amount
+
     def head(self) -> OrderHead:
         return OrderHead(
             id=self.id,
@@ -472,6 +532,8 @@ class Order:
             nonce=self.nonce,
             paid_charge_id=self.paid_charge_id,
             payer_id=self.payer_id,
+            method=self.method,
+            shipping_amount=self.shipping_amount,
         )
 
     def change_to(self, target: Status) -> tuple[Rule, tuple[StockChange, ...]]:

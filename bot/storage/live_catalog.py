@@ -75,7 +75,7 @@ def with_stock(catalog: Catalog, stock: Iterable[tuple[str, int | None]]) -> Cat
     products = [
         dataclasses.replace(p, stock=new[p.id]) if p.id in new else p for p in catalog.products
     ]
-    return Catalog(catalog.categories, products)
+    return Catalog(catalog.categories, products, catalog.shipping)
 
 
 class LiveCatalog:

@@ -261,6 +261,8 @@ ORDER_STATUSES = (
     "expired",
     "refunded",
 )
+# bot/shop/orders.py's PaymentMethod values.
+PAYMENT_METHODS = ("stars", "provider", "cod")
 # What became of a charge (bot/storage/orders.py, PaymentState).
 PAYMENT_STATES = ("paid", "refund_due", "refunded", "reported")
 _STATUS_LENGTH = 20
@@ -289,8 +291,12 @@ class Order(Base):
         CheckConstraint(f"status IN {ORDER_STATUSES!r}", name="status"),
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint(f"kind IN {PRODUCT_KINDS!r}", name="kind"),
+        CheckConstraint(f"method IN {PAYMENT_METHODS!r}", name="method"),
+        CheckConstraint("shipping_amount >= 0", name="shipping_amount_not_negative"),
         # /orders and /paysupport: a buyer's orders, newest first.
         Index("ix_orders_user_id_id", "user_id", "id"),
+        # The orders desk: orders in a status, newest first.
+        Index("ix_orders_status_id", "status", "id"),
         # The expiry sweep: orders awaiting payment past their deadline.
         Index("ix_orders_status_expires_at", "status", "expires_at"),
         {"sqlite_autoincrement": True},
@@ -316,6 +322,15 @@ class Order(Base):
     # The charge that paid it and who made it (refunds go back to the payer).
     paid_charge_id: Mapped[str | None] = mapped_column(Text, unique=True)
     payer_id: Mapped[int | None] = mapped_column(BigInteger)
+    # How it is paid (bot/shop/orders.py, PaymentMethod).
+    method: Mapped[str] = mapped_column(String(16), server_default="stars")
+    # Delivery (physical goods): the zone chosen and its price in minor units of ``currency``
+    # (``total`` is the goods alone), what the buyer gave (Telegram's OrderInfo as JSON:
+    # name, phone_number, email, shipping_address), and the tracking number once shipped.
+    shipping_option_id: Mapped[str | None] = mapped_column(Text)
+    shipping_amount: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    order_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    tracking: Mapped[str | None] = mapped_column(Text)
 
 
 class OrderItem(Base):

@@ -33,12 +33,14 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.shop.cart import CatalogView, PricedCart, ProductLike, price_cart
+from bot.shop.cart import CartPart, CatalogView, PricedCart, ProductLike, price_cart
+from bot.shop.money import STARS
 from bot.shop.orders import (
     EXPIRY_GRACE,
     Order,
     OrderHead,
     OrderLine,
+    PaymentMethod,
     Status,
     StockEffect,
     TransitionError,
@@ -59,6 +61,7 @@ from bot.shop.payments import (
     parse_payload,
     revive_failed,
 )
+from bot.shop.shipping import OrderInfo
 from bot.storage.carts import load_cart, lock_cart
 from bot.storage.db import Database
 from bot.storage.models import CartItem, OrderHistory, OrderItem, Payment, Product, table_of
@@ -83,9 +86,14 @@ _HEAD = (
     _orders.c.nonce,
     _orders.c.paid_charge_id,
     _orders.c.payer_id,
+    _orders.c.method,
+    _orders.c.shipping_amount,
 )
 _RECORD = (
     *_HEAD,
+    _orders.c.shipping_option_id,
+    _orders.c.order_info,
+    _orders.c.tracking,
     _orders.c.created_at,
     _orders.c.language,
     _orders.c.invoice_chat_id,
@@ -116,6 +124,7 @@ class CheckoutStatus(StrEnum):
     CREATED = "created"
     EMPTY = "empty"  # nothing in the cart
     NO_STARS = "no_stars"  # no payable line in Stars (fiat lines, or flagged ones, only)
+    NO_FIAT = "no_fiat"  # provider or pay on delivery: no payable fiat line (of that currency)
     REFUSED = "refused"  # the Stars part cannot be invoiced (CheckoutResult.refusal)
     SOLD_OUT = "sold_out"  # a line's stock ran out before the reservation (.short)
 
@@ -267,6 +276,8 @@ def _head(row: Row[*tuple[Any, ...]]) -> OrderHead:
         nonce=row.nonce,
         paid_charge_id=row.paid_charge_id,
         payer_id=row.payer_id,
+        method=PaymentMethod(row.method),
+        shipping_amount=row.shipping_amount,
     )
 
 
@@ -281,6 +292,16 @@ def _line(row: Row[*tuple[Any, ...]]) -> OrderLine:
         currency=mapping.get("line_currency", mapping.get("currency")),
         kind=mapping.get("line_kind", mapping.get("kind")),
     )
+
+
+def _part(priced: PricedCart, method: PaymentMethod, currency: str | None) -> CartPart | None:
+    """The cart part ``method`` pays: Stars, or the fiat part of ``currency``."""
+    if method is PaymentMethod.STARS:
+        return priced.stars_part
+    if currency is not None:
+        return None if currency == STARS else priced.part(currency)
+    fiat = priced.fiat_parts
+    return fiat[0] if len(fiat) == 1 else None
 
 
 def _summary(row: Row[*tuple[Any, ...]]) -> OrderSummary:
@@ -302,9 +323,19 @@ class OrderStore:
         now: datetime,
         minutes: int,
         language: str,
+        method: PaymentMethod = PaymentMethod.STARS,
+        currency: str | None = None,
+        order_info: OrderInfo | None = None,
+        shipping: tuple[str, int] | None = None,
     ) -> CheckoutResult:
-        """The Stars part of ``user_id``'s cart as a new order with its stock reserved, in
-        one transaction; or why not (nothing written then)."""
+        """A part of ``user_id``'s cart as a new order with its stock reserved, in one
+        transaction; or why not (nothing written then).
+
+        ``method`` STARS takes the Stars part; PROVIDER and COD the fiat part in ``currency``
+        (the only fiat part when None; NO_FIAT when there is none, or several and no
+        ``currency``). Pay on delivery knows the buyer's details and the shipping option
+        (``shipping``: zone id, price in minor units) at placement; a provider order gets
+        them with its payment."""
         async with self._db.write() as conn:
             await lock_cart(self._db, conn, user_id)
             cart = await load_cart(conn, user_id)
@@ -318,13 +349,27 @@ class OrderStore:
                 )
             )
             priced = price_cart(cart, FreshStock(catalog, dict(stock.all())))
-            part = priced.stars_part
+            part = _part(priced, method, currency)
             if part is None:
-                return CheckoutResult(CheckoutStatus.NO_STARS, priced)
+                missing = (
+                    CheckoutStatus.NO_STARS
+                    if method is PaymentMethod.STARS
+                    else CheckoutStatus.NO_FIAT
+                )
+                return CheckoutResult(missing, priced)
             refusal = checkout_refusal(part)
             if refusal is not None:
                 return CheckoutResult(CheckoutStatus.REFUSED, priced, refusal=refusal)
-            draft = new_order(user_id, part, now=now, reservation_minutes=minutes)
+            draft = new_order(
+                user_id,
+                part,
+                now=now,
+                reservation_minutes=minutes,
+                method=method,
+                order_info=order_info,
+                shipping_option_id=None if shipping is None else shipping[0],
+                shipping_amount=0 if shipping is None else shipping[1],
+            )
             order_id = await conn.scalar(
                 insert(_orders)
                 .values(
@@ -338,6 +383,10 @@ class OrderStore:
                     created_at=draft.created_at,
                     expires_at=draft.expires_at,
                     updated_at=now,
+                    method=draft.method.value,
+                    shipping_option_id=draft.shipping_option_id,
+                    shipping_amount=draft.shipping_amount,
+                    order_info=None if order_info is None else order_info.to_json(),
                 )
                 .returning(_orders.c.id)
             )
@@ -380,6 +429,10 @@ class OrderStore:
             created_at=draft.created_at,
             expires_at=draft.expires_at,
             nonce=draft.nonce,
+            method=draft.method,
+            shipping_amount=draft.shipping_amount,
+            shipping_option_id=draft.shipping_option_id,
+            order_info=draft.order_info,
         )
         return CheckoutResult(CheckoutStatus.CREATED, priced, order=order)
 
@@ -509,13 +562,15 @@ class OrderStore:
             return [PendingRefund(*row) for row in await conn.execute(stmt)]
 
     async def due_for_expiry(self, now: datetime, *, limit: int = 500) -> list[int]:
-        """Ids of orders awaiting payment whose reservation is over (past EXPIRY_GRACE)."""
+        """Ids of orders awaiting payment whose reservation is over (past EXPIRY_GRACE).
+        Orders paid on delivery never expire: staff confirm or cancel them at the desk."""
         o = _orders.c
         stmt = (
             select(o.id)
             .where(
                 o.status == Status.AWAITING_PAYMENT.value,
                 o.expires_at <= now - EXPIRY_GRACE,
+                o.method != PaymentMethod.COD.value,
             )
             .order_by(o.expires_at)
             .limit(limit)
@@ -684,6 +739,11 @@ class OrderStore:
             nonce=row.nonce,
             paid_charge_id=row.paid_charge_id,
             payer_id=row.payer_id,
+            method=PaymentMethod(row.method),
+            shipping_amount=row.shipping_amount,
+            shipping_option_id=row.shipping_option_id,
+            order_info=None if row.order_info is None else OrderInfo.from_json(row.order_info),
+            tracking=row.tracking,
         )
         return OrderRecord(order, row.language, row.invoice_chat_id, row.invoice_message_id)
 

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from bot.shop.cart import Cart, CartChange, LineState, Outcome, ProductLike
 from bot.shop.catalog import Catalog
-from bot.shop.orders import DEFAULT_RESERVATION_MINUTES, EXPIRY_GRACE, Status
+from bot.shop.orders import DEFAULT_RESERVATION_MINUTES, EXPIRY_GRACE, PaymentMethod, Status
 from bot.shop.payments import Charge, PaymentAction, Refusal, make_payload
+from bot.shop.shipping import Address, OrderInfo
 from bot.storage import migrations
 from bot.storage.carts import CartStore
 from bot.storage.catalog_repo import CatalogRepository
@@ -222,6 +223,71 @@ async def test_a_cart_of_fiat_only_makes_no_order(database: Database, shop: Cata
     assert result.status is CheckoutStatus.NO_STARS
     assert (await carts.get(7)).rows() == [("mug", 2)]
     assert await checkout(orders, shop, 8) == type(result)(CheckoutStatus.EMPTY)
+
+
+async def test_pay_on_delivery_places_the_fiat_part_with_its_details_and_never_expires(
+    database: Database, shop: Catalog
+):
+    carts, orders = CartStore(database), OrderStore(database)
+    await fill(carts, shop, 7, stickers=1, mug=2)
+    info = OrderInfo(
+        name="Ada", phone_number="+49 30 1234", shipping_address=Address("DE", city="Berlin")
+    )
+    result = await orders.checkout(
+        7,
+        shop,
+        now=NOW,
+        minutes=DEFAULT_RESERVATION_MINUTES,
+        language="en",
+        method=PaymentMethod.COD,
+        order_info=info,
+        shipping=("eu", 490),
+    )
+    assert result.status is CheckoutStatus.CREATED
+    assert result.order is not None
+    stored = await orders.get(result.order.id)
+    assert stored is not None
+    order = stored.order
+    assert [(line.product_id, line.quantity) for line in order.lines] == [("mug", 2)]
+    assert (order.method, order.order_info, order.shipping_option_id) == (
+        PaymentMethod.COD,
+        info,
+        "eu",
+    )
+    assert (order.total, order.shipping_amount, order.amount_due) == (2500, 490, 2990)
+    assert await stock_of(database, "mug") == 8
+    assert (await carts.get(7)).rows() == [("stickers", 1)]  # the Stars part stays
+    # Staff confirm or cancel an order paid on delivery: the reservation sweep leaves it.
+    assert await orders.due_for_expiry(NOW + timedelta(days=30)) == []
+
+
+async def test_a_provider_checkout_takes_the_fiat_part_of_the_currency_asked(
+    database: Database, shop: Catalog
+):
+    carts, orders = CartStore(database), OrderStore(database)
+    await fill(carts, shop, 7, stickers=1)
+    provider = functools.partial(
+        orders.checkout,
+        now=NOW,
+        minutes=DEFAULT_RESERVATION_MINUTES,
+        language="en",
+        method=PaymentMethod.PROVIDER,
+    )
+    assert (await provider(7, shop)).status is CheckoutStatus.NO_FIAT  # Stars only
+    await fill(carts, shop, 7, mug=1)
+    assert (await provider(7, shop, currency="USD")).status is CheckoutStatus.NO_FIAT
+    result = await provider(7, shop, currency="EUR")
+    assert result.order is not None
+    head = await orders.head(result.order.id)
+    assert head is not None
+    assert (head.method, head.currency, head.total, head.shipping_amount) == (
+        PaymentMethod.PROVIDER,
+        "EUR",
+        1250,
+        0,
+    )
+    # A provider order's reservation expires like a Stars one.
+    assert await orders.due_for_expiry(NOW + timedelta(days=1)) == [result.order.id]
 
 
 async def test_two_taps_on_checkout_at_once_make_one_order(database_url: str, shop_db):

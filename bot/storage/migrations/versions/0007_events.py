@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0007_events"
-down_revision: str | Sequence[str] | None = "0003_orders"
+down_revision: str | Sequence[str] | None = "0004_delivery"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
