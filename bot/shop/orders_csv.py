@@ -41,6 +41,7 @@ COLUMNS = (
     "buyer_id",
     "buyer_name",
     "phone",
+    "email",
     "address",
     "tracking",
     "language",
@@ -87,6 +88,7 @@ class ExportOrder:
     shipping: int = 0
     buyer_name: str = ""
     phone: str = ""
+    email: str = ""
     address: str = ""
     tracking: str = ""
 
@@ -129,6 +131,7 @@ def _rows(order: ExportOrder, language: str) -> Iterable[Sequence[object]]:
             order.user_id,
             order.buyer_name,
             order.phone,
+            order.email,
             order.address,
             order.tracking,
             order.language,

@@ -5,8 +5,9 @@ What counts
 -----------
 - **Revenue and orders per day** count the money the shop kept: orders whose status is in
   PAID_STATUSES now (paid, fulfilled, packed, shipped, delivered), on the day they were paid
-  (UTC). A refunded order counts nowhere in revenue, not even on the day it was paid: a
-  chart that keeps refunded money would show income the shop gave back.
+  (UTC), for what the buyer paid (goods and shipping). A refunded order counts nowhere in
+  revenue, not even on the day it was paid: a chart that keeps refunded money would show
+  income the shop gave back. Top products count the goods alone (line totals).
 - **Revenue per currency, never summed across currencies**: a shop selling in Telegram Stars
   and in euros gets one figure for each (the amounts are minor units of different things).
 - **The funnel** counts shoppers' steps over the same days: card views and cart adds from

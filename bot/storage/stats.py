@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shop.orders import PAID_STATUSES, OrderLine, Status
 from bot.shop.orders_csv import ExportOrder
+from bot.shop.shipping import OrderInfo
 from bot.shop.stats import (
     TOP_PRODUCTS,
     DaySeries,
@@ -78,11 +79,11 @@ class StatsStore:
     async def _sales(self, conn: AsyncConnection, period: Period) -> list[Sale]:
         o, h = _orders.c, _history.c
         stmt = (
-            select(o.id, h.at, o.currency, o.total)
+            select(o.id, h.at, o.currency, (o.total + o.shipping_amount).label("paid"))
             .select_from(_history.join(_orders, o.id == h.order_id))
             .where(*_paid_in(period), o.status.in_(_KEPT))
         )
-        return [Sale(row.id, row.at, row.currency, row.total) for row in await conn.execute(stmt)]
+        return [Sale(row.id, row.at, row.currency, row.paid) for row in await conn.execute(stmt)]
 
     async def _top(self, conn: AsyncConnection, period: Period, limit: int) -> list[ProductSales]:
         o, h, line = _orders.c, _history.c, _lines.c
@@ -152,7 +153,19 @@ class StatsStore:
 
 def _export_columns() -> Sequence[Any]:
     o = _orders.c
-    return (o.id, o.created_at, o.status, o.user_id, o.language, o.currency, o.total)
+    return (
+        o.id,
+        o.created_at,
+        o.status,
+        o.user_id,
+        o.language,
+        o.currency,
+        o.total,
+        o.method,
+        o.shipping_amount,
+        o.order_info,
+        o.tracking,
+    )
 
 
 def _line(row: Row[*tuple[Any, ...]]) -> OrderLine:
@@ -167,6 +180,8 @@ def _line(row: Row[*tuple[Any, ...]]) -> OrderLine:
 
 
 def _export_order(row: Row[*tuple[Any, ...]], lines: tuple[OrderLine, ...]) -> ExportOrder:
+    info = OrderInfo.from_json(row.order_info) if row.order_info else OrderInfo()
+    address = info.shipping_address
     return ExportOrder(
         id=row.id,
         created_at=row.created_at,
@@ -177,4 +192,11 @@ def _export_order(row: Row[*tuple[Any, ...]], lines: tuple[OrderLine, ...]) -> E
         currency=row.currency,
         total=row.total,
         lines=lines,
+        method=row.method,
+        shipping=row.shipping_amount,
+        buyer_name=info.name or "",
+        phone=info.phone_number or "",
+        email=info.email or "",
+        address=", ".join(address.lines()) if address is not None else "",
+        tracking=row.tracking or "",
     )
