@@ -130,13 +130,18 @@ class StatsStore:
         )
 
     async def export(self, period: Period) -> list[ExportOrder]:
-        """The orders placed in ``period``, any status, oldest first, with their lines."""
+        """The orders placed in ``period``, any status, in the order they were placed, with
+        their lines."""
         o, h, line = _orders.c, _history.c, _lines.c
         placed = (o.created_at >= period.start, o.created_at < period.end)
         paid_at = (
             select(func.min(h.at)).where(h.order_id == o.id, h.to_status == _PAID).scalar_subquery()
         )
-        orders = select(*_export_columns(), paid_at.label("paid_at")).where(*placed).order_by(o.id)
+        orders = (
+            select(*_export_columns(), paid_at.label("paid_at"))
+            .where(*placed)
+            .order_by(o.created_at, o.id)
+        )
         lines = (
             select(_lines)
             .select_from(_lines.join(_orders, o.id == line.order_id))

@@ -24,7 +24,7 @@ async def _stored(db: Database) -> list[tuple[str, int | None, str | None]]:
         rows = await conn.execute(
             select(EVENTS.c.kind, EVENTS.c.user_id, EVENTS.c.product_id).order_by(EVENTS.c.id)
         )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [tuple(row) for row in rows]
 
 
 async def _count(db: Database) -> int:
