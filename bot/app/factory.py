@@ -438,7 +438,7 @@ async def build_app(
             catalog_admin=catalog_admin,
             stock_alerts=stock_alerts,
             event_log=event_log,
-            stats=StatsStore(db),
+            stats_store=StatsStore(db),
         )
 
         async def on_startup(bot: Bot) -> None:

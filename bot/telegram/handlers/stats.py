@@ -108,14 +108,14 @@ async def show_stats(
     *,
     bot: Bot,
     sales: Sales,
-    stats: StatsStore,
+    stats_store: StatsStore,
     event_log: EventLog,
     catalog: Catalog,
     locale: str,
 ) -> None:
     # This instance's latest card views count too (other instances' within their second).
     await event_log.flush()
-    overview = await stats.overview(last_days(sales.now()))
+    overview = await stats_store.overview(last_days(sales.now()))
     words = ChartWords(
         title=_("Paid orders and revenue per day, {span} (UTC)").format(
             span=_span(overview.period)
@@ -131,13 +131,13 @@ async def show_stats(
 
 
 async def send_orders_csv(
-    query: CallbackQuery, *, bot: Bot, sales: Sales, stats: StatsStore, locale: str
+    query: CallbackQuery, *, bot: Bot, sales: Sales, stats_store: StatsStore, locale: str
 ) -> None:
     await query.answer()
     if query.message is None:
         return
     period = last_days(sales.now(), STATS_DAYS)
-    orders = await stats.export(period)
+    orders = await stats_store.export(period)
     # A year of orders is a few MB of CSV: written off the event loop.
     data = await asyncio.to_thread(orders_csv, orders, language=locale)
     name = f"orders-{period.first:%Y%m%d}-{period.last:%Y%m%d}.csv"
