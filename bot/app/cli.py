@@ -5,6 +5,8 @@
     python main.py db upgrade               bring the database's schema to this version
     python main.py catalog import FILE      replace the catalog by a .json or .csv file
     python main.py catalog export FILE      write the catalog to a .json or .csv file
+    python main.py orders export FILE --since YYYY-MM-DD [--until YYYY-MM-DD]
+                                            the orders of a period as CSV (for a spreadsheet)
 
 Settings are read before anything heavy is imported: aiogram and SQLAlchemy take a moment to
 load, and a mistyped variable (or ``--help``) should not wait for them. Exit codes: 0 done,
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -120,6 +123,45 @@ def export(file: Path) -> None:
     from bot.app.operations import export_catalog  # noqa: PLC0415 - see the module docstring
 
     raise click.exceptions.Exit(asyncio.run(export_catalog(settings, file)))
+
+
+@cli.group(help="The shop's orders.")
+def orders() -> None:
+    pass
+
+
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@orders.command(
+    "export",
+    help=(
+        "Write the orders placed from --since to --until (UTC days, both included; --until "
+        "defaults to today) to FILE as CSV for a spreadsheet: one row per order line, the "
+        "order's amounts (goods, shipping, amount due) on its first line only so that sums "
+        "are right; amounts as decimals in the currency's units and as integers of minor "
+        "units. UTF-8 with a BOM; a cell that would start a formula gets a leading '. "
+        "Written atomically."
+    ),
+)
+@click.argument("file", type=_FILE)
+@click.option("--since", type=_DAY, required=True, help="First day (YYYY-MM-DD, UTC).")
+@click.option("--until", type=_DAY, default=None, help="Last day (YYYY-MM-DD, UTC); today.")
+@click.option("--language", default="en", show_default=True, help="Language of the product titles.")
+def export_orders(file: Path, *, since: datetime, until: datetime | None, language: str) -> None:
+    first = since.date()
+    last = until.date() if until is not None else datetime.now(UTC).date()
+    if last < first:
+        raise click.BadParameter(
+            f"{last.isoformat()} is before --since {first.isoformat()}", param_hint="--until"
+        )
+    settings = _settings()
+    from bot.app.operations import export_orders as export  # noqa: PLC0415 - see the module doc
+    from bot.shop.stats import Period  # noqa: PLC0415
+
+    raise click.exceptions.Exit(
+        asyncio.run(export(settings, file, Period(first, last), language=language))
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,7 @@ from bot.storage import migrations
 from bot.storage.carts import CartStore
 from bot.storage.catalog_repo import CatalogRepository
 from bot.storage.db import Database
+from bot.storage.events import EventLog
 from bot.storage.file_ids import DbFileIdStore, FileIdStore
 from bot.storage.fsm_storage import ResilientRedisStorage
 from bot.storage.legacy import import_legacy
@@ -47,6 +48,7 @@ from bot.storage.orders import OrderStore
 from bot.storage.preferences import DbPreferences, Preferences
 from bot.storage.redis_state import RedisFileIdStore, RedisPreferences
 from bot.storage.search import LiveSearch
+from bot.storage.stats import StatsStore
 from bot.storage.stock import StockReader
 from bot.storage.stock_alerts import StockAlerts
 from bot.storage.update_reads import UpdateReads
@@ -356,6 +358,10 @@ async def build_app(
         db = await open_database(stack, settings)
         live = await open_catalog(stack, settings, db, static_base=static_base, catalog=catalog)
         search = await stack.enter_async_context(LiveSearch(live).watching())
+        # Card views and cart adds for /stats, written in batches; the last batch at close.
+        event_log = await stack.enter_async_context(
+            EventLog(db, clock=shop_clock or utc_now).running()
+        )
         guard: RedisGuard | None = None
         if settings.bot.redis_url:
             # Several instances behind a balancer act as one bot: what they share lives in Redis.
@@ -432,6 +438,8 @@ async def build_app(
             warm_gate=WarmUpGate(guard, bot_id=bot.id),
             catalog_admin=catalog_admin,
             stock_alerts=stock_alerts,
+            event_log=event_log,
+            stats_store=StatsStore(db),
         )
 
         async def on_startup(bot: Bot) -> None:

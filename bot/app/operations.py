@@ -1,9 +1,11 @@
-"""The operator's one-shot commands behind ``python main.py db ...`` and ``catalog ...``
+"""The operator's one-shot commands behind ``python main.py db ...``, ``catalog ...`` and
+``orders ...``
 (bot/app/cli.py): each opens the database, does one thing, prints what it did, and returns
 the process's exit code (0 done, 1 the database cannot be reached, 2 a wrong input)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,9 +14,13 @@ from pathlib import Path
 from bot.config import Settings
 from bot.shop.catalog import CatalogError
 from bot.shop.exchange import read_catalog, write_catalog
+from bot.shop.orders_csv import orders_csv
+from bot.shop.stats import Period
 from bot.storage import migrations
 from bot.storage.catalog_repo import CatalogRepository
 from bot.storage.db import Database, DatabaseError
+from bot.storage.stats import StatsStore
+from infra.files import atomic_write
 
 
 def _out(line: str) -> None:
@@ -98,6 +104,29 @@ async def export_catalog(settings: Settings, path: Path) -> int:
         write_catalog(catalog, path)
         _out(
             f"wrote {path}: {len(catalog.categories)} categories, {len(catalog.products)} products"
+        )
+
+    return await _guarded(settings, work)
+
+
+async def export_orders(
+    settings: Settings, path: Path, period: Period, *, language: str = "en"
+) -> int:
+    """``python main.py orders export FILE --since DATE [--until DATE]``: the orders placed
+    in the period (UTC days, both included) as CSV (bot/shop/orders_csv.py), written
+    atomically: a crash leaves the old file or the whole new one."""
+
+    async def work(db: Database) -> None:
+        orders = await StatsStore(db).export(period)
+        data = orders_csv(orders, language=language)
+        try:
+            await asyncio.to_thread(atomic_write, path, data, tag="orders")
+        except OSError as exc:
+            raise _CommandError(f"cannot write {path}: {exc.strerror or exc}", 2) from exc
+        lines = sum(len(order.lines) for order in orders)
+        _out(
+            f"wrote {path}: {len(orders)} orders, {lines} lines placed "
+            f"{period.first.isoformat()} to {period.last.isoformat()} (UTC)"
         )
 
     return await _guarded(settings, work)

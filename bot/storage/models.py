@@ -392,6 +392,39 @@ class Payment(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+# ---- statistics: the funnel's events, and the reads of /stats (bot/storage/events.py, stats.py)
+
+# bot/shop/stats.py's EventKind values.
+EVENT_KINDS = ("card_view", "cart_add")
+
+
+class Event(Base):
+    """A step of a shopper towards an order that leaves no row of its own: a product card
+    opened, an Add to cart. Written in batches by bot/storage/events.py's EventLog (a card
+    view costs no write of its own). Checkouts and payments are counted from orders and
+    order_history, which are exact; see bot/storage/stats.py."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {EVENT_KINDS!r}", name="kind"),
+        # /stats counts a kind over a period.
+        Index("ix_events_kind_at", "kind", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    product_id: Mapped[str | None] = mapped_column(Text)
+
+
+# /stats and the CSV export read orders by when they were placed and paid (0007_events).
+Index("ix_orders_created_at", Order.created_at)
+Index("ix_order_history_to_status_at", OrderHistory.to_status, OrderHistory.at)
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table of a model, for Core statements (bulk upserts, deletes)."""
     table = model.__table__

@@ -35,6 +35,7 @@ ADMIN = (
     ("admin", N_("Edit the catalog")),
     ("audit", N_("Latest catalog edits")),
     ("export", N_("Download the catalog as a file")),
+    ("stats", N_("Sales, top products and the funnel")),
 )
 
 

@@ -29,6 +29,7 @@ from bot.telegram.handlers import (
     product,
     search,
     start,
+    stats,
     stickers,
     stock_alerts,
     support,
@@ -52,6 +53,8 @@ def get_routers() -> list[Router]:
         stickers.create_router(),
         # Admins only (one filter on the router): catalog editing, files, audit (issue 19).
         admin_catalog.create_router(),
+        # Admins only (its own filter): /stats and the orders CSV (issue 18).
+        stats.create_router(),
         # Rare, so late: each router an update passes costs it (see above).
         guide.create_router(),
         inline.create_router(),

@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.shop.cart import Cart, CartChange, price_cart
 from bot.shop.catalog import Catalog
+from bot.storage.events import EventLog
 from bot.telegram.callbacks import CartCb
 from bot.telegram.keyboards import cart_keyboard
 from bot.telegram.sales import Sales
@@ -31,10 +32,16 @@ def _operation(callback_data: CartCb, catalog: Catalog) -> Callable[[Cart], Cart
 
 
 async def add_to_cart(
-    query: CallbackQuery, callback_data: CartCb, sales: Sales, catalog: Catalog
+    query: CallbackQuery,
+    callback_data: CartCb,
+    sales: Sales,
+    catalog: Catalog,
+    event_log: EventLog,
 ) -> None:
     """The card's button: one more unit; the answer says how many are in the cart now."""
     change = await sales.change_cart(query.from_user.id, _operation(callback_data, catalog))
+    if change.outcome.changed:  # /stats' funnel counts the adds that took
+        event_log.cart_add(query.from_user.id, callback_data.product)
     await query.answer(cart_answer(change), show_alert=not change.outcome.changed)
 
 

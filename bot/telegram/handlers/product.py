@@ -8,6 +8,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.media.delivery import CardDelivery
 from bot.shop.catalog import Catalog
+from bot.storage.events import EventLog
 from bot.telegram.callbacks import ProductCb
 from bot.telegram.views import send_product_card
 
@@ -19,6 +20,7 @@ async def open_product(
     bot: Bot,
     catalog: Catalog,
     delivery: CardDelivery,
+    event_log: EventLog,
     locale: str,
 ) -> None:
     product = catalog.product(callback_data.product)
@@ -33,6 +35,7 @@ async def open_product(
             return
         # Answer first: the card may take a while and the button's spinner should stop now.
         await query.answer()
+        event_log.card_view(query.from_user.id, product.id)  # /stats' funnel, no DB write
         await send_product_card(
             bot, chat_id, product, page=callback_data.page, locale=locale, delivery=delivery
         )

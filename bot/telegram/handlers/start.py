@@ -10,6 +10,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.media.delivery import CardDelivery
 from bot.shop.catalog import Catalog
+from bot.storage.events import EventLog
 from bot.telegram.callbacks import HomeCb
 from bot.telegram.keyboards import categories_keyboard
 from bot.telegram.views import send_product_card, show_in_place, welcome_text
@@ -24,6 +25,7 @@ async def start_product(
     bot: Bot,
     catalog: Catalog,
     delivery: CardDelivery,
+    event_log: EventLog,
     locale: str,
 ) -> None:
     product_id = (command.args or "").removeprefix("product-")
@@ -32,6 +34,7 @@ async def start_product(
         await message.answer(_("Sorry, this product was not found."))
         await message.answer(welcome_text(), reply_markup=categories_keyboard(catalog, locale))
         return
+    event_log.card_view(message.chat.id, product.id)  # a shared link opened: /stats' funnel
     await send_product_card(bot, message.chat.id, product, page=0, locale=locale, delivery=delivery)
 
 
