@@ -406,6 +406,31 @@ async def test_the_cancel_command_ends_the_conversation(shop: Shop):
     assert await orders_of(shop) == []
 
 
+async def share_contact(shop: Shop, user: int, phone: str, owner: int) -> list[Message]:
+    """The user sends a contact card (their own: the share-contact button); new messages."""
+    seen = len(await shop.client.messages(user))
+    before = shop.app.inflight.finished
+    await shop.client.share_contact(user, phone, owner=owner)
+    await asyncio.wait_for(shop.app.inflight.wait_finished(before + 1), 90)
+    return (await shop.client.messages(user))[seen:]
+
+
+async def test_the_phone_is_taken_from_the_user_s_own_shared_contact_only(shop: Shop):
+    await fill_cart(shop, SHOPPER, mug=1)
+    await answer_until(shop, SHOPPER, 1)
+    [refused] = await share_contact(shop, SHOPPER, "+33 1 23 45 67 89", owner=SHOPPER + 1)
+    assert text_of(refused) == "Please share your own number with the button, or type it."
+    # Telegram sends the number without "+" at times: kept as digits after one.
+    taken, country = await share_contact(shop, SHOPPER, "4930 1234567", owner=SHOPPER)
+    assert text_of(taken) == "📞 Phone: +49301234567"
+    assert text_of(country) == COUNTRY
+    # A contact is no answer to another question.
+    [hint] = await share_contact(shop, SHOPPER, "4930 1234567", owner=SHOPPER)
+    assert text_of(hint) == "Please answer with text or press a button."
+    city = await tap(shop, SHOPPER, country, "DE")
+    assert text_of(city) == CITY
+
+
 # ---- bad answers and addresses --------------------------------------------------------------
 
 

@@ -200,7 +200,18 @@ class Talk:
     async def go(self, step: str) -> None:
         """Ask ``step``'s question (its state and the answers saved first)."""
         self.step = step
+        if step == "summary":
+            await self.summary(await self.quote())  # saves with the quote it shows
+            return
+        keyboard = step == "phone" and not self.data.get("keyboard")
+        if keyboard:
+            self.data["keyboard"] = True
         await self.save()
+        if keyboard:
+            await self.say(
+                _("📱 The button below shares the number of this Telegram account."),
+                cod_contact_keyboard(),
+            )
         await ask(self)
 
     async def next(self) -> None:
@@ -281,20 +292,11 @@ class Talk:
 
 
 async def ask(talk: Talk) -> None:
+    """The current question (typed ones; the shipping option's buttons)."""
     step = talk.step
-    if step == "summary":
-        await talk.summary(await talk.quote())
-        return
     if step == "shipping":
         await _ask_shipping(talk)
         return
-    if step == "phone" and not talk.data.get("keyboard"):
-        talk.data["keyboard"] = True
-        await talk.state.set_data(talk.data)
-        await talk.say(
-            _("📱 The button below shares the number of this Telegram account."),
-            cod_contact_keyboard(),
-        )
     choices: list[tuple[str, str, str]] = []
     columns = 1
     if step == "country":
@@ -329,9 +331,12 @@ async def _ask_shipping(talk: Talk) -> None:
     country = talk.answers.country
     subtotal = await talk.subtotal()
     options = options_for(talk.zones, country, talk.currency, subtotal or 0, talk.locale)
-    if subtotal is None or not options:
-        # Nothing left to ship, or the zones changed since the country was taken.
-        await talk.summary(None) if subtotal is None else await _not_served(talk)
+    if subtotal is None:  # nothing left in the cart to ship: the conversation ends
+        await talk.summary(None)
+        return
+    if not options:  # the zones changed since the country was taken
+        await talk.say(problem_text(Problem.COUNTRY_NOT_SERVED))
+        await talk.go("country")
         return
 
     def label(price: int) -> str:
@@ -340,11 +345,6 @@ async def _ask_shipping(talk: Talk) -> None:
     choices = [(f"{o.title} — {label(o.price)}", "ship", o.id) for o in options]
     text = _("How should it travel to {country}?").format(country=f"{flag(country)} {country}")
     await talk.say(text, talk.keyboard(choices=choices))
-
-
-async def _not_served(talk: Talk) -> None:
-    await talk.say(problem_text(Problem.COUNTRY_NOT_SERVED))
-    await talk.go("country")
 
 
 # ---- handlers -----------------------------------------------------------------------------
