@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from bot.app.factory import BotApp
 from bot.shop.cart import Cart, CartChange, ProductLike
 from bot.shop.catalog import Catalog
 from bot.shop.shipping import Address, OrderInfo, ShippingZone
@@ -102,9 +103,9 @@ def cod_catalog(origin: Origin) -> dict[str, Any]:
     }
 
 
-def with_zones(shop: Shop, zones: tuple[ShippingZone, ...] = ZONES) -> None:
+def with_zones(app: BotApp, zones: tuple[ShippingZone, ...] = ZONES) -> None:
     """The running bot's catalog snapshot with these shipping zones (see the module's doc)."""
-    live, now = shop.app.catalog, shop.app.catalog.current
+    live, now = app.catalog, app.catalog.current
     live._install(live.revision, Catalog(now.categories, now.products, zones))
 
 
@@ -126,7 +127,7 @@ def open_shop(database_url: str, start_shop: StartShop, origin: Origin) -> OpenS
             **settings,
         )
         started.append(database_url)
-        with_zones(shop, zones)
+        with_zones(shop.app, zones)
         await shop.say(ADMIN, "/start")
         return shop
 
@@ -575,7 +576,7 @@ async def test_a_price_changed_before_confirm_shows_the_summary_again(shop: Shop
     await repo.update_product("mug", {"price": 1090}, admin_id=ADMIN, action="product.update")
     while shop.catalog.get_product("mug") != replace(mug, price=1090):
         await shop.app.catalog.checked()
-    with_zones(shop)  # the reload read the catalog without zones (see the module's doc)
+    with_zones(shop.app)  # the reload read the catalog without zones (see the module's doc)
     [again] = await shop.press(SHOPPER, summary, "Confirm")
     assert text_of(again).startswith(
         "⚠️ Your cart, its prices or the stock changed: please check the order again."
