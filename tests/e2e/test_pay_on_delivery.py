@@ -85,6 +85,7 @@ def cod_catalog(origin: Origin) -> dict[str, Any]:
     products = [
         physical("mug", "9.90", 10, "Mug", "Кружка"),
         physical("print", "45.00", 5, "Print", "Принт"),
+        physical("sample", "0.00", 5, "Free sample", "Бесплатный образец"),
         {
             "id": "stickers",
             "category": "goods",
@@ -565,6 +566,22 @@ async def test_one_line_sold_out_before_confirm_shows_the_summary_again_without_
     assert called_off.status == "cancelled"
     assert await stock(shop, "mug") == 10
     assert sorted(await cart_rows(shop, SHOPPER)) == [("mug", 1), ("print", 1)]
+
+
+async def test_an_order_of_nothing_to_pay_is_refused_with_the_reason(open_shop: OpenShop):
+    shop = await open_shop(zones=())  # no shipping either: the total is zero
+    await fill_cart(shop, SHOPPER, sample=1)
+    await answer_until(shop, SHOPPER, 2)
+    for text in ("DE", "Berlin", "Unter den Linden 5"):
+        await type_answer(shop, SHOPPER, text)
+    summary = await type_answer(shop, SHOPPER, "10117")
+    assert "Total: €0.00" in text_of(summary)
+    answer = await shop.press_data(SHOPPER, summary["message_id"], button_data(summary, "Confirm"))
+    assert answer["text"] == (
+        "This order cannot be placed: its total is zero or above what one payment may be."
+    )
+    assert await orders_of(shop) == []
+    assert await cart_rows(shop, SHOPPER) == [("sample", 1)]
 
 
 async def test_a_price_changed_before_confirm_shows_the_summary_again(shop: Shop):

@@ -537,10 +537,12 @@ async def confirm(query: CallbackQuery, talk: Talk) -> None:
         # The other tap placed it a moment ago.
         await query.answer(_("Order {number} is placed already.").format(number=head.number))
         return
-    await query.answer(
-        _("Sorry, some of it sold out a moment ago: nothing was placed. See your cart."),
-        show_alert=True,
+    why = (
+        _("This order cannot be placed: its total is zero or above what one payment may be.")
+        if result.status is CheckoutStatus.REFUSED
+        else _("Sorry, some of it sold out a moment ago: nothing was placed. See your cart.")
     )
+    await query.answer(why, show_alert=True)
     await talk.state.clear()
     priced = await talk.sales.cart(user.id, talk.catalog)
     await talk.say(
