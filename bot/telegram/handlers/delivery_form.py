@@ -214,13 +214,18 @@ class Talk:
             )
         await ask(self)
 
+    def _at(self, steps: list[str]) -> int:
+        # The shipping question of a shop whose zones went meanwhile (a catalog reload) is
+        # no longer among the steps: it stands where it stood, after the post code.
+        return steps.index(self.step) if self.step in steps else len(ADDRESS)
+
     async def next(self) -> None:
         steps = self.steps()
-        await self.go(steps[steps.index(self.step) + 1])
+        await self.go(steps[min(self._at(steps) + 1, len(steps) - 1)])
 
     async def back(self) -> None:
         steps = self.steps()
-        at = steps.index(self.step)
+        at = self._at(steps)
         if at == 0:
             await self.leave(_("Left: nothing was ordered, your cart is as it was."))
             return
@@ -496,7 +501,8 @@ async def on_button(
     elif action == "back":
         await talk.back()
     elif action == "keep" and talk.given():
-        await talk.accept(talk.given())
+        # Checked again like a typed answer: a country kept may have left the zones.
+        await talk.take(talk.given())
     elif action == "country" and talk.step == "country":
         # A button of the zones of the moment the question was asked: checked again.
         taken = clean_country(value, countries_of(talk.zones))
