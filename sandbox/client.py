@@ -97,6 +97,27 @@ class SandboxClient:
         )
         return result
 
+    async def share_contact(
+        self,
+        user_id: int,
+        phone_number: str,
+        *,
+        first_name: str = "User",
+        owner: int | None = None,
+        language_code: str | None = "en",
+    ) -> dict[str, Any]:
+        """The user sends a contact (``owner``: whose it is; the user's own when they press
+        a request_contact button); returns the Message."""
+        body: dict[str, Any] = {"phone_number": phone_number, "first_name": first_name}
+        if owner is not None:
+            body["user_id"] = owner
+        if language_code is not None:
+            body["language_code"] = language_code
+        result: dict[str, Any] = await self._request(
+            "POST", self._bot_path(f"/users/{user_id}/contacts"), json=body
+        )
+        return result
+
     async def press_button(
         self, user_id: int, message_id: int, data: str, *, force: bool = False
     ) -> str:

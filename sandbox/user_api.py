@@ -139,6 +139,33 @@ async def user_sends_text(request: web.Request) -> web.Response:
     return _json(message)
 
 
+@routes.post("/sandbox/bot{token}/users/{user_id}/contacts")
+async def user_shares_contact(request: web.Request) -> web.Response:
+    """The user sends a contact: their own with a keyboard's request_contact button
+    (``user_id`` is theirs then, as Telegram sets it), or anyone's card."""
+    bot = _bot(request)
+    body = await _body(request)
+    phone = body.get("phone_number")
+    first_name = body.get("first_name")
+    if not isinstance(phone, str) or not phone.strip():
+        raise UserError(400, "phone_number must be a non-empty string")
+    if not isinstance(first_name, str) or not first_name.strip():
+        raise UserError(400, "first_name must be a non-empty string")
+    contact: dict[str, Any] = {"phone_number": phone, "first_name": first_name}
+    owner = body.get("user_id")
+    if owner is not None:
+        if not isinstance(owner, int) or owner < 1:
+            raise UserError(400, "user_id must be a positive integer")
+        contact["user_id"] = owner
+    chat = _chat_for(request, bot, body)
+    message = _user_message(request, bot, chat, body)
+    message["contact"] = contact
+    state = _sb(request).state
+    state.store_message(bot, chat, message, from_bot=False)
+    await state.push_update(bot, "message", message)
+    return _json(message)
+
+
 @routes.post("/sandbox/bot{token}/users/{user_id}/callbacks")
 async def user_presses_button(request: web.Request) -> web.Response:
     bot = _bot(request)

@@ -41,6 +41,7 @@ from bot.storage.catalog_repo import CatalogRepository
 from bot.storage.db import Database
 from bot.storage.events import EventLog
 from bot.storage.file_ids import DbFileIdStore, FileIdStore
+from bot.storage.fsm_db import DbFsmStorage
 from bot.storage.fsm_storage import ResilientRedisStorage
 from bot.storage.legacy import import_legacy
 from bot.storage.live_catalog import LiveCatalog
@@ -227,13 +228,19 @@ class _SharedState:
     file_ids: FileIdStore
     preferences: Preferences
     claims: CardClaims
-    storage: BaseStorage | None = None  # None: aiogram's MemoryStorage for FSM
+    storage: BaseStorage | None = None  # FSM: Redis, else the database (bot/storage/fsm_db.py)
     reads: UpdateReads | None = None  # FSM state and language in one round trip
 
 
 def _shared_state(guard: RedisGuard | None, db: Database, bot_id: int) -> _SharedState:
     if guard is None:
-        return _SharedState(DbFileIdStore(db, bot_id=bot_id), DbPreferences(db), LocalCardClaims())
+        return _SharedState(
+            DbFileIdStore(db, bot_id=bot_id),
+            DbPreferences(db),
+            LocalCardClaims(),
+            # Conversations (pay on delivery, the admin's forms) survive a restart.
+            DbFsmStorage(db),
+        )
     preferences = RedisPreferences(guard)
     storage = ResilientRedisStorage(guard)
     return _SharedState(

@@ -430,3 +430,19 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)  # noqa: S101 - every model here maps one table
     return table
+
+
+# ---- conversations (bot/storage/fsm_storage.py) -------------------------------------------
+
+
+class FsmState(Base):
+    """aiogram FSM state and data of one chat/user key when there is no Redis: a conversation
+    (pay on delivery, the admin's forms) survives a restart. ``data`` is the JSON text of the
+    FSM data ('{}' when empty); a key with no state and no data has no row."""
+
+    __tablename__ = "fsm_states"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    state: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

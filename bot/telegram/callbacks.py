@@ -54,3 +54,13 @@ class AdminOrderCb(CallbackData, prefix="aord"):
 
     order: int
     action: str
+
+
+class CodCb(CallbackData, prefix="cod"):
+    """A button of the pay-on-delivery conversation: ``a`` what (back, cancel, keep, country,
+    ship, nopc, confirm), ``v`` a value (a country code, a shipping zone id), ``n`` the
+    conversation's nonce (a button of an ended conversation is stale)."""
+
+    a: str
+    v: str = ""
+    n: str = ""

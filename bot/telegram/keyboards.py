@@ -14,11 +14,17 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 from aiogram.utils.i18n import gettext as _
 
 from bot.shop.cart import PricedCart
 from bot.shop.catalog import Catalog, Product, pick
+from bot.shop.cod import flag
 from bot.shop.orders import PaymentMethod, Status, can_transition, order_number
 from bot.shop.paging import Page
 from bot.shop.prices import amount_text, price_text
@@ -27,6 +33,7 @@ from bot.telegram.callbacks import (
     AdminOrderCb,
     CartCb,
     CategoryCb,
+    CodCb,
     HomeCb,
     LanguageCb,
     OrderCb,
@@ -275,3 +282,58 @@ def expired_invoice_keyboard(number: str) -> InlineKeyboardMarkup:
     )
     cart = _button(_("🛒 Cart"), CartCb(action="show"))
     return InlineKeyboardMarkup(inline_keyboard=[[expired], [cart]])
+
+
+# ---- pay on delivery (issue 18; bot/telegram/handlers/delivery_form.py) -------------------
+
+# Country buttons a row; and at most this many (Telegram allows 100 buttons a keyboard): a
+# shop that ships to more lists none and the buyer types the code.
+_COUNTRIES_A_ROW = 4
+MAX_COUNTRY_BUTTONS = 60
+
+
+def cod_keyboard(
+    nonce: str,
+    *,
+    choices: Sequence[tuple[str, str, str]] = (),
+    keep: str | None = None,
+    confirm: bool = False,
+    columns: int = 1,
+) -> InlineKeyboardMarkup:
+    """A question's buttons: ``choices`` (label, action, value) ``columns`` a row, "Keep"
+    with the answer given before (after Back), Confirm on the summary, then Back and Cancel."""
+    rows: list[list[InlineKeyboardButton]] = []
+    buttons = [
+        _button(label, CodCb(a=action, v=value, n=nonce)) for label, action, value in choices
+    ]
+    rows += _markup(buttons, columns).inline_keyboard if buttons else []
+    if keep is not None:
+        rows.append([_button(_("✅ Keep: {answer}").format(answer=keep), CodCb(a="keep", n=nonce))])
+    if confirm:
+        rows.append([_button(_("✅ Confirm the order"), CodCb(a="confirm", n=nonce))])
+    rows.append(
+        [
+            _button(_("⬅️ Back"), CodCb(a="back", n=nonce)),
+            _button(_("✖️ Cancel"), CodCb(a="cancel", n=nonce)),
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def cod_countries(countries: Sequence[str]) -> list[tuple[str, str, str]]:
+    """The choices of the country question: "🇩🇪 DE" per country the zones cover."""
+    if len(countries) > MAX_COUNTRY_BUTTONS:
+        return []
+    return [(f"{flag(code)} {code}", "country", code) for code in countries]
+
+
+def cod_contact_keyboard() -> ReplyKeyboardMarkup:
+    """The phone question's reply keyboard: Telegram sends the user's own number as a
+    contact (request_contact: the user's own, by Telegram's rule)."""
+    share = KeyboardButton(text=_("📱 Share my phone number"), request_contact=True)
+    return ReplyKeyboardMarkup(keyboard=[[share]], resize_keyboard=True, one_time_keyboard=True)
+
+
+def cod_left_keyboard() -> InlineKeyboardMarkup:
+    """After a pay-on-delivery conversation ended unplaced: the way back to the cart."""
+    return InlineKeyboardMarkup(inline_keyboard=[[_button(_("🛒 Cart"), CartCb(action="show"))]])

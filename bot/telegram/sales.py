@@ -38,6 +38,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.shop.cart import Cart, CartChange, CatalogView, PricedCart, price_cart
 from bot.shop.catalog import Catalog
+from bot.shop.cod import Answers, Quote, quote
 from bot.shop.orders import (
     PAID_STATUSES,
     Order,
@@ -354,6 +355,49 @@ class Sales:
         await self._tell_admins(
             lambda lang: (views.admin_refunded_text(order, lang, views.refund_why(source)), None)
         )
+
+    # -- pay on delivery (bot/telegram/handlers/delivery_form.py) -----------------------------
+
+    async def place_cod(
+        self, buyer: Person, catalog: Catalog, locale: str, *, answers: Answers, seen: str
+    ) -> tuple[CheckoutResult | None, Quote | None]:
+        """Pay on delivery's Confirm: the cart's ``quoted.currency`` part becomes an order
+        awaiting payment (stock reserved, no invoice, no expiry) with the buyer's details
+        and shipping, and the admins are told; the buyer's answer is the handler's.
+
+        Prices and stock are those of now: (None, the quote of now) when it is not the one
+        the buyer confirmed (``seen``: the fingerprint of the summary they saw, whose currency
+        it names; the quote None: nothing left to order). (result, quote) otherwise; an order
+        whose lines are not the quote's (a unit sold meanwhile: checkout reads fresh stock)
+        is called off at once and its quote of now returned instead."""
+        currency = seen.split("|", 1)[0]
+        now = quote(await self.cart(buyer.id, catalog), currency, catalog.shipping, answers, locale)
+        if now is None or now.fingerprint != seen:
+            return None, now
+        result = await self.orders.checkout(
+            buyer.id,
+            catalog,
+            now=self.now(),
+            minutes=self.reservation_minutes,
+            language=locale,
+            method=PaymentMethod.COD,
+            currency=currency,
+            order_info=answers.order_info(),
+            shipping=now.shipping_choice(),
+        )
+        order = result.order
+        if order is None:
+            return result, now
+        ordered = [(li.product_id, li.quantity, li.unit_price) for li in order.lines]
+        if ordered != [(li.product_id, li.quantity, li.unit_price) for li in now.lines]:
+            await self._call_off(order, "pay on delivery: the stock changed at confirmation")
+            fresh = result.priced or await self.cart(buyer.id, catalog)
+            return None, quote(fresh, currency, catalog.shipping, answers, locale)
+        zone = next((z for z in catalog.shipping if z.id == order.shipping_option_id), None)
+        await self._tell_admins(
+            lambda lang: (views.admin_cod_text(order, buyer.text(), zone, lang), None)
+        )
+        return result, now
 
     # -- admins' buttons and the buyers' requests ---------------------------------------------
 

@@ -25,10 +25,12 @@ from bot.shop.cart import (
     PricedLine,
 )
 from bot.shop.catalog import Product, pick
+from bot.shop.cod import Answers, Quote, flag
 from bot.shop.orders import Order, Status, order_number
 from bot.shop.paging import Page
 from bot.shop.payments import MAX_STARS_PER_INVOICE, CheckoutRefusal
 from bot.shop.prices import amount_text, price_text
+from bot.shop.shipping import OrderInfo, ShippingZone
 from bot.storage.orders import CheckoutResult, CheckoutStatus, OrderSummary
 from bot.telegram.keyboards import product_keyboard
 
@@ -431,3 +433,104 @@ def admin_answer(answer: str, error: str | None = None) -> str:
     if answer in texts:
         return texts[answer]
     return _("Telegram refused the refund: {error}").format(error=error or "?")
+
+
+# ---- pay on delivery (issue 18; bot/telegram/handlers/delivery_form.py) -------------------
+
+
+def address_text(answers: Answers) -> str:
+    """The address as on a parcel, on one line: street, post code and city, country."""
+    address = answers.order_info().shipping_address
+    parts = [] if address is None else address.lines()
+    if parts and answers.country:
+        parts[-1] = f"{flag(answers.country)} {answers.country}"
+    return html.escape(", ".join(parts))
+
+
+def cod_quote_text(quoted: Quote, locale: str) -> str:
+    """Lines, goods total, shipping and total of an order paid on delivery."""
+    currency = quoted.currency
+    rows = []
+    for line in quoted.lines:
+        title = pick(line.title, locale) if line.title is not None else line.product_id
+        rows.append(
+            f"• {html.escape(title)} ×{line.quantity} — "
+            f"{_money(line.line_total or 0, currency, locale)}"
+        )
+    rows.append(_("Goods: {amount}").format(amount=_money(quoted.subtotal, currency, locale)))
+    option = quoted.shipping
+    if option is None:
+        rows.append(_("Shipping: no charge"))
+    else:
+        price = _("free") if option.price == 0 else _money(option.price, currency, locale)
+        rows.append(
+            _("Shipping: {option} — {price}").format(option=html.escape(option.title), price=price)
+        )
+    total = _("Total: {total}").format(total=_money(quoted.total, currency, locale))
+    rows.append(f"<b>{total}</b>")
+    return "\n".join(rows)
+
+
+def cod_details_text(answers: Answers) -> str:
+    return "\n".join(
+        [
+            _("Name: {name}").format(name=html.escape(answers.name)),
+            _("Phone: {phone}").format(phone=html.escape(answers.phone)),
+            _("Address: {address}").format(address=address_text(answers)),
+        ]
+    )
+
+
+def cod_summary_text(quoted: Quote, answers: Answers, locale: str, *, changed: bool) -> str:
+    head = "🧾 <b>" + _("Your order, paid on delivery") + "</b>"
+    if changed:
+        head = (
+            "⚠️ "
+            + _("Your cart, its prices or the stock changed: please check the order again.")
+            + "\n\n"
+            + head
+        )
+    tail = _("Confirm to place the order. You pay when it is delivered.")
+    body = cod_quote_text(quoted, locale)
+    return f"{head}\n\n{body}\n\n{cod_details_text(answers)}\n\n{tail}"
+
+
+def cod_placed_text(order: Order, quoted: Quote, answers: Answers, locale: str) -> str:
+    head = _("✅ Order {number} placed, pay on delivery: {total}.").format(
+        number=order.number, total=_money(order.amount_due, order.currency, locale)
+    )
+    tail = _("We will tell you when it is on its way. /orders lists your orders.")
+    body = cod_quote_text(quoted, locale)
+    return f"{head}\n\n{body}\n\n{cod_details_text(answers)}\n\n{tail}"
+
+
+def admin_cod_text(order: Order, buyer: str, zone: ShippingZone | None, locale: str) -> str:
+    """The admins' notice of an order placed to be paid on delivery: what to send where."""
+    head = _("🚚 New order {number}, pay on delivery: {total}.").format(
+        number=order.number, total=_money(order.amount_due, order.currency, locale)
+    )
+    info = order.order_info or OrderInfo()
+    address = info.shipping_address
+    where = ", ".join(address.lines()) if address is not None else ""
+    rows = [
+        head,
+        _("Buyer: {buyer}").format(buyer=buyer),
+        _("Name: {name}").format(name=html.escape(info.name or "")),
+        _("Phone: {phone}").format(phone=html.escape(info.phone_number or "")),
+        _("Address: {address}").format(address=html.escape(where)),
+        "",
+        order_lines_text(order, locale),
+    ]
+    if zone is not None or order.shipping_amount:
+        title = zone.title_in(locale) if zone is not None else order.shipping_option_id or ""
+        price = (
+            _("free")
+            if order.shipping_amount == 0
+            else _money(order.shipping_amount, order.currency, locale)
+        )
+        rows.append(
+            _("Shipping: {option} — {price}").format(option=html.escape(title), price=price)
+        )
+    total = _money(order.amount_due, order.currency, locale)
+    rows.append("<b>" + _("Total with shipping: {total}").format(total=total) + "</b>")
+    return "\n".join(rows)

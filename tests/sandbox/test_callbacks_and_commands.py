@@ -119,3 +119,19 @@ async def test_a_callback_query_too_old_to_answer_is_refused(user):
                 await bot.answer_callback_query(query_id)
         finally:
             await bot.session.close()
+
+
+async def test_a_shared_contact_arrives_as_a_message_with_its_owner(bot, sandbox, user):
+    sent = await sandbox.client.share_contact(user, "+4930123456", first_name="Ada", owner=user)
+    [update] = [u for u in await bot.get_updates() if u.message and u.message.contact]
+    assert update.message is not None
+    contact = update.message.contact
+    assert contact is not None
+    assert (contact.phone_number, contact.first_name, contact.user_id) == (
+        "+4930123456",
+        "Ada",
+        user,
+    )
+    assert update.message.message_id == sent["message_id"]
+    with pytest.raises(SandboxError):
+        await sandbox.client.share_contact(user, " ")

@@ -23,8 +23,27 @@ from bot.storage.models import Base, UserLanguage, table_of
 from tests.system_tools import ROOT
 
 TABLES = set(Base.metadata.tables)
-SELLING = {"carts", "orders", "order_lines", "order_history", "payments"}  # 0003_orders
-STATS = {"events"}  # 0007_events
+SELLING = {"carts", "orders", "order_lines", "order_history", "payments"}
+# The migrations in order, each with the tables it adds.
+CHAIN: list[tuple[str, set[str]]] = [
+    (
+        "0001",
+        {
+            "categories",
+            "products",
+            "product_images",
+            "catalog_state",
+            "media_file_ids",
+            "media_urls",
+            "user_languages",
+        },
+    ),
+    ("0002_admin", {"catalog_audit", "stock_alerts"}),
+    ("0003_orders", SELLING),  # issue 17: selling
+    ("0004_delivery", set()),  # issue 18: orders' payment method and delivery columns
+    ("0007_events", {"events"}),  # issue 18: statistics
+    ("0008_fsm", {"fsm_states"}),  # issue 18: conversations survive a restart
+]
 NO_HANG_S = 60
 
 
@@ -35,35 +54,11 @@ async def _tables(db: Database) -> set[str]:
 
 
 def test_the_migrations_have_one_head_that_the_bot_runs_to():
-    assert migrations.head() == "0007_events"
-    assert migrations.known_revisions() == {
-        "0001",
-        "0002_admin",
-        "0003_orders",
-        "0004_delivery",
-        "0007_events",
-    }
+    assert migrations.head() == CHAIN[-1][0]
+    assert migrations.known_revisions() == {revision for revision, _ in CHAIN}
     # The contract's tables, every one made by the migrations (checked against the models
     # by the test below).
-    assert {
-        "categories",
-        "products",
-        "product_images",
-        "catalog_state",
-        "media_file_ids",
-        "media_urls",
-        "user_languages",
-        "catalog_audit",
-        "stock_alerts",
-        # issue 17: selling
-        "carts",
-        "orders",
-        "order_lines",
-        "order_history",
-        "payments",
-        # issue 18: statistics
-        "events",
-    } == TABLES
+    assert set().union(*(tables for _, tables in CHAIN)) == TABLES
 
 
 async def test_an_empty_database_is_migrated_to_head_and_a_second_run_does_nothing(
@@ -81,18 +76,10 @@ async def test_an_empty_database_is_migrated_to_head_and_a_second_run_does_nothi
 async def test_one_step_down_and_up_again(database: Database):
     async with database.write() as conn:
         await conn.execute(insert(table_of(UserLanguage)), {"user_id": 7, "language": "ru"})
-    await migrations.downgrade(database, "-1")
-    assert await migrations.current(database) == ("0004_delivery",)
-    assert await _tables(database) == TABLES - STATS
-    await migrations.downgrade(database, "-1")
-    assert await migrations.current(database) == ("0003_orders",)
-    assert await _tables(database) == TABLES - STATS
-    await migrations.downgrade(database, "-1")
-    assert await migrations.current(database) == ("0002_admin",)
-    assert await _tables(database) == TABLES - STATS - SELLING
-    await migrations.downgrade(database, "-1")
-    assert await migrations.current(database) == ("0001",)
-    assert await _tables(database) == TABLES - STATS - SELLING - {"catalog_audit", "stock_alerts"}
+    for step in range(len(CHAIN) - 1, 0, -1):
+        await migrations.downgrade(database, "-1")
+        assert await migrations.current(database) == (CHAIN[step - 1][0],)
+        assert await _tables(database) == set().union(*(tables for _, tables in CHAIN[:step]))
     async with database.read() as conn:
         assert (await conn.execute(text("SELECT user_id FROM user_languages"))).all() == [(7,)]
     await migrations.downgrade(database, "base")

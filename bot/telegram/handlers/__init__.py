@@ -19,6 +19,7 @@ from bot.telegram.handlers import (
     cart,
     catalog,
     checkout,
+    delivery_form,
     errors,
     fallback,
     guide,
@@ -47,6 +48,8 @@ def get_routers() -> list[Router]:
         product.create_router(),
         cart.create_router(),
         checkout.create_router(),
+        # Pay on delivery (issue 18): its states' text before search takes free text.
+        delivery_form.create_router(),
         orders.create_router(),
         support.create_router(),
         stock_alerts.create_router(),

@@ -5,7 +5,8 @@ A conversation is a list of steps (``id``, ``category``, ``title``, ``descriptio
 ``currency``, ``price``, ``stock``, ``images``, ``review``); a text step asks once per language
 the bot speaks (English first and required, the others may be skipped). Its draft is a plain
 row in the FSM data (bot/shop/editing.py), so it lives where the FSM does: Redis with
-REDIS_URL (a restart resumes the conversation at the step it was at), memory otherwise.
+REDIS_URL, the database otherwise (bot/storage/fsm_db.py); a restart resumes the
+conversation at the step it was at.
 Every answer is checked at once by the import's rules, and a bad one is asked again with the
 reason; Back goes one step (or language) back, Cancel ends it. Nothing is written before the
 end: one repository call saves the whole edit, in one transaction (only the fields changed).
