@@ -35,6 +35,7 @@ ADMIN = (
     ("admin", N_("Edit the catalog")),
     ("audit", N_("Latest catalog edits")),
     ("export", N_("Download the catalog as a file")),
+    ("orders_admin", N_("Orders desk: statuses, shipping, refunds")),
 )
 
 

@@ -25,6 +25,7 @@ from bot.telegram.handlers import (
     inline,
     language,
     orders,
+    orders_admin,
     payments,
     product,
     search,
@@ -52,6 +53,8 @@ def get_routers() -> list[Router]:
         stickers.create_router(),
         # Admins only (one filter on the router): catalog editing, files, audit (issue 19).
         admin_catalog.create_router(),
+        # Admins only too: the orders desk (issue 18); before search, for its tracking question.
+        orders_admin.create_router(),
         # Rare, so late: each router an update passes costs it (see above).
         guide.create_router(),
         inline.create_router(),
