@@ -15,14 +15,24 @@ from bot.shop.catalog import Catalog
 from bot.shop.orders import DEFAULT_RESERVATION_MINUTES, PaymentMethod, Status
 from bot.shop.shipping import Address, OrderInfo
 from bot.storage.carts import CartStore
+from bot.storage.catalog_repo import CatalogRepository
 from bot.storage.db import Database
 from bot.storage.desk import DeskStore, cod_charge_id
 from bot.storage.models import Payment, table_of
 from bot.storage.notices import NoticeStore
 from bot.storage.orders import PaymentState
-from tests.storage.test_orders import NOW, checkout, fill, shop, stock_of  # noqa: F401
+from tests.storage.test_orders import NOW, checkout, fill, shop_catalog, stock_of
 
 PAYMENTS = table_of(Payment)
+
+
+@pytest.fixture
+async def shop(database: Database) -> Catalog:
+    catalog = shop_catalog()
+    await CatalogRepository(database).replace(catalog)
+    return catalog
+
+
 INFO = OrderInfo(name="Ada", phone_number="+49 30 1234", shipping_address=Address("DE", city="B"))
 
 
@@ -122,7 +132,8 @@ async def test_only_an_order_paid_on_delivery_can_have_its_payment_confirmed(
     assert stars.order is not None
     moved = await desk.confirm_cod(stars.order.id, now=NOW, admin_id=900)
     assert not moved.moved
-    assert moved.record is not None and moved.record.order.status is Status.AWAITING_PAYMENT
+    assert moved.record is not None
+    assert moved.record.order.status is Status.AWAITING_PAYMENT
     async with database.read() as conn:
         assert (await conn.execute(select(PAYMENTS))).all() == []
 
@@ -140,7 +151,8 @@ async def test_shipped_writes_its_tracking_with_the_change_and_only_from_packed(
     await desk.change(order_id, Status.PACKED, now=NOW, reason="t", expected=Status.PAID)
     stale = await desk.ship(order_id, "RR123", now=NOW, reason="t", expected=Status.PAID)
     assert not stale.moved
-    assert stale.record is not None and stale.record.order.tracking is None
+    assert stale.record is not None
+    assert stale.record.order.tracking is None
     shipped = await desk.ship(order_id, "RR123DE", now=NOW, reason="t", expected=Status.PACKED)
     assert shipped.moved
     assert shipped.record is not None
