@@ -363,6 +363,11 @@ async def test_the_lists_are_paged_newest_first_with_counts_on_the_tabs(shop: Sh
     assert "Page 2 of 2" in text(second)
     rows = [label for label in labels(second) if label.startswith("#")]
     assert [int(r.split(" ")[0][1:]) for r in rows] == ids[1::-1]
+    # The catalog admin's menu leads here too.
+    [menu] = await shop.say(ADMIN, "/admin")
+    paid = await tap(shop, ADMIN, menu, "Orders desk")
+    assert paid["message_id"] == menu["message_id"]
+    assert text(paid) == "Orders desk · 💰 Paid: 0\nNo orders here."
     # A card opened from page 2 goes back to page 2.
     card = await tap(shop, ADMIN, second, f"#{ids[0]} ·")
     back = await tap(shop, ADMIN, card, "Orders")
