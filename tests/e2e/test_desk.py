@@ -390,3 +390,14 @@ async def test_a_shopper_can_neither_open_the_desk_nor_press_its_buttons(shop: S
     assert await status_of(shop, order_id) == "awaiting_payment"
     assert await db_stock(shop, "mug") == 8
     assert await buyer_told(shop, SHOPPER) == []
+
+
+async def test_the_paid_notices_own_buttons_update_the_other_admins_copies(shop: Shop):
+    order_id, _ = await paid_order(shop, SHOPPER)
+    [mine] = [m for m in await shop.client.messages(ADMIN) if "is paid" in text(m)]
+    [theirs] = [m for m in await shop.client.messages(ADMIN2) if "is paid" in text(m)]
+    assert await press(shop, ADMIN, mine, "Mark fulfilled") == "Done."
+    edited = await shop.message(ADMIN2, theirs["message_id"])
+    assert "Status: fulfilled" in text(edited)
+    assert labels(edited) == ["↩️ Refund"]
+    assert len(await said(shop, SHOPPER, f"Order #{order_id} is fulfilled")) == 1
