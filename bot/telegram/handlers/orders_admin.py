@@ -157,23 +157,21 @@ def _pressed(query: CallbackQuery) -> tuple[int, int] | None:
     return None if message is None else (message.chat.id, message.message_id)
 
 
-def _answer_text(result: DeskResult, number: str) -> str:
+def _answer_text(result: DeskResult) -> str:
     record = result.record
-    if result.answer is DeskAnswer.DONE and record is not None:
-        return moved_answer(record.order)
-    if result.answer is DeskAnswer.STALE and record is not None:
-        return stale_answer(record.number, record.order.status)
     if result.answer is DeskAnswer.FAILED:
         return refund_failed_answer(result.error or "?")
-    if result.answer is DeskAnswer.NOT_ALLOWED and record is not None:
-        return stale_answer(number, record.order.status)
-    return not_found_answer()
+    if record is None:
+        return not_found_answer()
+    if result.answer is DeskAnswer.DONE:
+        return moved_answer(record.order)
+    # Stale, or not allowed from where it is: either way, where it is now.
+    return stale_answer(record.number, record.order.status)
 
 
 async def _answer(query: CallbackQuery, result: DeskResult) -> None:
-    number = "" if result.record is None else result.record.number
     await query.answer(
-        alert_text(_answer_text(result, number)),
+        alert_text(_answer_text(result)),
         show_alert=result.answer is not DeskAnswer.DONE,
     )
 
@@ -198,7 +196,7 @@ async def on_tracking(
         tracking=tracking,
         skip=pressed if data["v"] == "d" else None,
     )
-    await message.answer(_answer_text(result, ""))
+    await message.answer(_answer_text(result))
     card = await desk.card(int(data["order"]))
     if card is None or data["v"] != "d":
         return  # a notice was edited with the others
