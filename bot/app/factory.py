@@ -57,6 +57,7 @@ from bot.telegram.admin_ui import CatalogAdmin
 from bot.telegram.api_policy import ApiPolicy, SendBudget, Sleep
 from bot.telegram.commands import set_commands
 from bot.telegram.description import set_description
+from bot.telegram.desk import open_desk
 from bot.telegram.handlers import get_routers
 from bot.telegram.i18n import build_i18n
 from bot.telegram.metrics import ApiCallMetrics, BotMetrics
@@ -393,6 +394,7 @@ async def build_app(
         sales = open_sales(
             stack, settings, bot=bot, db=db, i18n=i18n, preferences=preferences, clock=shop_clock
         )
+        desk = open_desk(bot, db, sales)  # the orders desk (issue 18)
         # One StickerRenderer (process pool) per process; its workers start below.
         renderer = StickerRenderer(
             settings.stickers.workers,
@@ -441,6 +443,7 @@ async def build_app(
             search=search,
             bot_metrics=metrics,
             sales=sales,
+            desk=desk,
             # One /warm at a time, across instances with Redis (bot/media/maintenance.py).
             warm_gate=WarmUpGate(guard, bot_id=bot.id),
             catalog_admin=catalog_admin,

@@ -425,6 +425,22 @@ Index("ix_orders_created_at", Order.created_at)
 Index("ix_order_history_to_status_at", OrderHistory.to_status, OrderHistory.at)
 
 
+class OrderNotice(Base):
+    """A message about an order in an admin's chat (the notice bot/telegram/sales.py sends
+    when an order is paid or placed): the orders desk edits every copy in place after a
+    status change, so a chat of orders shows each order's status now (bot/storage/notices.py).
+    """
+
+    __tablename__ = "order_notices"
+
+    order_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sent_at: Mapped[datetime]
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table of a model, for Core statements (bulk upserts, deletes)."""
     table = model.__table__

@@ -23,6 +23,7 @@ from bot.shop.prices import price_text
 from bot.storage.catalog_repo import AuditEntry, CatalogRepository
 from bot.storage.live_catalog import LiveCatalog
 from bot.storage.stock_alerts import StockAlerts
+from bot.telegram.callbacks import DeskCb
 from bot.telegram.keyboards import LANGUAGE_NAMES
 
 # Rows of a list page: an admin scrolls less than a shopper, and titles are short.
@@ -118,6 +119,7 @@ def menu_keyboard() -> InlineKeyboardMarkup:
             button(_("📜 Audit log"), AdminCb(a="audit")),
             button(_("📤 Export"), AdminCb(a="exp", arg="json")),
         ],
+        [button(_("🧾 Orders desk"), DeskCb(a="tab", tab="p"))],  # issue 18: /orders_admin
     )
 
 

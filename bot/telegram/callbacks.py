@@ -64,3 +64,24 @@ class CodCb(CallbackData, prefix="cod"):
     a: str
     v: str = ""
     n: str = ""
+
+
+# ---- the orders desk (issue 18) ----
+
+
+class DeskCb(CallbackData, prefix="desk"):
+    """A button of the orders desk (admins only; bot/telegram/handlers/orders_admin.py).
+    ``a``: ``tab`` (a status's list, ``st`` its code, ``page``), ``o`` (open order), ``go``
+    (change to ``st``; Cancel and Refund ask first), ``ok`` (a confirmed Cancel or Refund),
+    ``x`` (leave the tracking question). ``fr``: the status the button was drawn for, so a
+    press after someone else's change is refused. ``v``: ``d`` a desk screen (with Back to
+    the list of ``tab``/``page``), ``n`` an admin's notice. Status codes: see
+    bot/telegram/desk_ui.py."""
+
+    a: str
+    order: int = 0
+    st: str = ""
+    fr: str = ""
+    tab: str = ""
+    page: int = 0
+    v: str = "d"

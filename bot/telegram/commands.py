@@ -36,6 +36,7 @@ ADMIN = (
     ("audit", N_("Latest catalog edits")),
     ("export", N_("Download the catalog as a file")),
     ("stats", N_("Sales, top products and the funnel")),
+    ("orders_admin", N_("Orders desk: statuses, shipping, refunds")),
 )
 
 

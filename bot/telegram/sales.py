@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -29,6 +29,7 @@ from aiogram.methods import SendMessage
 from aiogram.types import (
     InlineKeyboardMarkup,
     LabeledPrice,
+    Message,
     StarTransaction,
     TransactionPartnerUser,
     User,
@@ -159,6 +160,9 @@ class Sales:
         self.now = clock
         self._sleep = sleep
         self._tasks: list[asyncio.Task[None]] = []
+        # Told of each admin's notice about an order (order id, the message): the orders
+        # desk keeps them to edit in place (bot/telegram/desk.py).
+        self.on_notice: Callable[[int, Message], Awaitable[None]] | None = None
 
     # -- the cart ---------------------------------------------------------------------------
 
@@ -258,7 +262,8 @@ class Sales:
             lambda lang: (
                 views.admin_paid_text(order, payer.text(), lang, recovered=recovered),
                 admin_order_keyboard(order.id, order.status, order.kind),
-            )
+            ),
+            order_id=order.id,
         )
         language = await self._language(order.user_id, record.language)
         with self._speaking(language):
@@ -452,7 +457,8 @@ class Sales:
             lambda lang: (
                 views.admin_refund_request_text(order, user.text(), lang),
                 admin_order_keyboard(order.id, order.status, order.kind),
-            )
+            ),
+            order_id=order.id,
         )
         return True
 
@@ -602,6 +608,13 @@ class Sales:
                 return language
         return self._i18n.default_locale
 
+    @contextlib.asynccontextmanager
+    async def speaking_to(self, user_id: int, fallback: str | None = None) -> AsyncIterator[str]:
+        """``_()`` in ``user_id``'s language in the block, which gets it (the desk's texts)."""
+        language = await self._language(user_id, fallback)
+        with self._speaking(language):
+            yield language
+
     @contextlib.contextmanager
     def _speaking(self, language: str) -> Iterator[None]:
         """``_()`` in ``language`` here, in a handler or in a background task alike."""
@@ -610,17 +623,23 @@ class Sales:
 
     async def _send(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-    ) -> None:
+    ) -> Message | None:
         try:
-            await self._bot.send_message(chat_id, text, reply_markup=markup)
+            return await self._bot.send_message(chat_id, text, reply_markup=markup)
         except TelegramAPIError as exc:
             log.warning("chat %s: could not tell about an order: %s", chat_id, exc)
+            return None
 
     async def _tell_admins(
-        self, build: Callable[[str], tuple[str, InlineKeyboardMarkup | None]]
+        self,
+        build: Callable[[str], tuple[str, InlineKeyboardMarkup | None]],
+        *,
+        order_id: int | None = None,
     ) -> None:
         for admin in self._admins:
             language = await self._language(admin, None)
             with self._speaking(language):
                 text, markup = build(language)
-            await self._send(admin, text, markup)
+            sent = await self._send(admin, text, markup)
+            if sent is not None and order_id is not None and self.on_notice is not None:
+                await self.on_notice(order_id, sent)

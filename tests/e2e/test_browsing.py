@@ -180,6 +180,7 @@ async def test_help_says_what_the_bot_does_and_each_command_is_tappable(start_sh
         "/audit",
         "/export",
         "/stats",  # issue 18
+        "/orders_admin",  # issue 18: the orders desk
     ]
     # A tap on a command sends it: /start from the help answers with the catalog.
     [welcome] = await shop.say(SHOPPER, commands_in(help_en)[0])

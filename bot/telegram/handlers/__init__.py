@@ -26,6 +26,7 @@ from bot.telegram.handlers import (
     inline,
     language,
     orders,
+    orders_admin,
     payments,
     product,
     search,
@@ -58,6 +59,8 @@ def get_routers() -> list[Router]:
         admin_catalog.create_router(),
         # Admins only (its own filter): /stats and the orders CSV (issue 18).
         stats.create_router(),
+        # Admins only too: the orders desk (issue 18); before search, for its tracking question.
+        orders_admin.create_router(),
         # Rare, so late: each router an update passes costs it (see above).
         guide.create_router(),
         inline.create_router(),

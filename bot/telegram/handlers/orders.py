@@ -13,6 +13,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
 from bot.telegram.callbacks import AdminOrderCb, OrderCb
+from bot.telegram.desk import Desk
 from bot.telegram.keyboards import admin_order_keyboard, order_keyboard, orders_keyboard
 from bot.telegram.sales import AdminAnswer, Sales
 from bot.telegram.views import admin_answer, order_text, orders_text, show_in_place
@@ -48,7 +49,11 @@ async def open_order(
 
 
 async def admin_order(
-    query: CallbackQuery, callback_data: AdminOrderCb, sales: Sales, settings: Settings
+    query: CallbackQuery,
+    callback_data: AdminOrderCb,
+    sales: Sales,
+    settings: Settings,
+    desk: Desk,
 ) -> None:
     admin = query.from_user.id
     if admin not in settings.bot.admin_ids:
@@ -62,6 +67,10 @@ async def admin_order(
     await query.answer(admin_answer(answer, error), show_alert=answer is AdminAnswer.FAILED)
     record = await sales.orders.get(callback_data.order)
     if record is not None and query.message is not None:
+        if answer is AdminAnswer.DONE:
+            # The other admins' notices of the order show its new status (the orders desk's).
+            pressed = (query.message.chat.id, query.message.message_id)
+            await desk.refresh_notices(record, skip=pressed)
         order = record.order
         # The buttons left are those the order's new status allows ("not modified": same).
         with contextlib.suppress(TelegramBadRequest):

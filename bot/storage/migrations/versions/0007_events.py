@@ -5,7 +5,7 @@ are read by when they were placed (``ix_orders_created_at``: the funnel's checko
 export) and when they were paid (``ix_order_history_to_status_at``: revenue per day).
 
 Revision ID: 0007_events
-Revises: 0004_delivery
+Revises: 0006_desk
 Create Date: 2026-12-07
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0007_events"
-down_revision: str | Sequence[str] | None = "0004_delivery"
+down_revision: str | Sequence[str] | None = "0006_desk"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
