@@ -22,7 +22,13 @@ orders_per_s
     Add to cart, Checkout, the invoice, Pay (pre-checkout and payment), until the buyer's
     "Payment received"; purchases over the time from the first /cart to the last
     confirmation. Target >= 100 on this 2-core machine.
-``bot_cpu_ms_per_order``: the bot process's CPU per purchase (from /proc).
+``bot_cpu_ms_per_order``, ``sandbox_cpu_ms_per_order``, ``client_cpu_ms_per_order``: CPU per
+purchase (user + system, from /proc) of the bot, of the sandbox and of this process (the
+buyers); on a 2-core box their sum bounds ``orders_per_s`` at 2000 / sum.
+
+``BENCH_PYSPY``: the path of a py-spy binary (installed apart, e.g. in a throwaway venv);
+with it the bot's whole-purchases phase is sampled into ``bench/.tmp/checkout-<engine>.pyspy``
+(py-spy's "raw" collapsed stacks), to see where the bot's CPU goes.
 
 Sizes: ``BENCH_BUYERS``, ``BENCH_UNITS``, ``BENCH_PURCHASES``, ``BENCH_CONCURRENCY`` override
 them; ``BENCH_QUICK=1`` is 20 buyers, 5 units, 30 purchases (to see that everything works;
@@ -47,7 +53,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
-from bench._machine import scratch_dir, snapshot
+from bench._machine import SCRATCH_ROOT, scratch_dir, snapshot
 from bot.storage.db import Database
 from bot.storage.models import Order, OrderItem, Product, table_of
 from bot.telegram.callbacks import CartCb
@@ -121,8 +127,8 @@ async def _spawn(args: list[str], log: Path, env: dict[str, str]) -> asyncio.sub
 
 
 @contextlib.asynccontextmanager
-async def _sandbox(tmp: Path) -> AsyncIterator[str]:
-    """``python -m sandbox`` on a free port; yields its URL once it listens."""
+async def _sandbox(tmp: Path) -> AsyncIterator[tuple[str, int]]:
+    """``python -m sandbox`` on a free port; yields its URL and pid once it listens."""
     log = tmp / "sandbox.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = await _spawn(["-m", "sandbox", "--port", "0", "--token", TOKEN], log, env)
@@ -132,7 +138,7 @@ async def _sandbox(tmp: Path) -> AsyncIterator[str]:
             if proc.returncode is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the sandbox did not start: {log.read_text()[-2000:]}")
             await asyncio.sleep(0.05)
-        yield log.read_text().splitlines()[0].strip()
+        yield log.read_text().splitlines()[0].strip(), proc.pid
     finally:
         await _stop(proc)
 
@@ -310,8 +316,31 @@ async def _star_transactions(client: SandboxClient) -> set[str]:
                 return {tx["id"] for tx in found if tx.get("source")}
 
 
-async def _purchases(client: SandboxClient, bot_pid: int) -> dict[str, Any]:
-    cpu_before = _cpu_s(bot_pid)
+@contextlib.asynccontextmanager
+async def _profiled(pid: int, out: Path) -> AsyncIterator[None]:
+    """py-spy sampling ``pid`` while the block runs, when BENCH_PYSPY names its binary."""
+    pyspy = os.environ.get("BENCH_PYSPY")
+    if not pyspy:
+        yield
+        return
+    proc = await asyncio.create_subprocess_exec(
+        pyspy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+        "--output", str(out), "--nonblocking",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await asyncio.sleep(1.0)  # py-spy attaches
+        yield
+    finally:
+        proc.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
+        await asyncio.wait_for(proc.wait(), 60)
+
+
+async def _purchases(
+    client: SandboxClient, bot_pid: int, sandbox_pid: int, profile: Path
+) -> dict[str, Any]:
+    pids = {"bot": bot_pid, "sandbox": sandbox_pid, "client": os.getpid()}
+    cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
 
     async def purchase() -> None:
         buyer = Buyer(client)
@@ -326,14 +355,18 @@ async def _purchases(client: SandboxClient, bot_pid: int) -> dict[str, Any]:
             raise RuntimeError(f"buyer {buyer.id}: {outcome}")
         await buyer.confirmed()
 
-    started = time.perf_counter()
-    await _gather_limited(PURCHASES, CONCURRENCY, purchase)
-    elapsed = time.perf_counter() - started
-    return {
+    async with _profiled(bot_pid, profile):
+        started = time.perf_counter()
+        await _gather_limited(PURCHASES, CONCURRENCY, purchase)
+        elapsed = time.perf_counter() - started
+    figures: dict[str, Any] = {
         "orders_per_s": round(PURCHASES / elapsed, 1),
         "purchases_s": round(elapsed, 2),
-        "bot_cpu_ms_per_order": round((_cpu_s(bot_pid) - cpu_before) * 1000 / PURCHASES, 2),
     }
+    for name, pid in pids.items():
+        spent = _cpu_s(pid) - cpu_before[name]
+        figures[f"{name}_cpu_ms_per_order"] = round(spent * 1000 / PURCHASES, 2)
+    return figures
 
 
 @contextlib.asynccontextmanager
@@ -355,7 +388,7 @@ async def _engine(engine: str, tmp: Path) -> dict[str, Any]:
     catalog.write_text(json.dumps(_catalog()))
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(_database(engine, tmp))
-        sandbox_url = await stack.enter_async_context(_sandbox(tmp))
+        sandbox_url, sandbox_pid = await stack.enter_async_context(_sandbox(tmp))
         # Every buyer at once: aiohttp's default pool of 100 connections would queue the
         # buyers beyond it behind requests that wait for the bot (a payment waits for the
         # pre-checkout answer), and the race would measure that queue.
@@ -366,7 +399,8 @@ async def _engine(engine: str, tmp: Path) -> dict[str, Any]:
         bot = await stack.enter_async_context(_bot(tmp, sandbox_url, url, catalog, client))
         db = await stack.enter_async_context(Database(url))
         figures = await _race(client, db)
-        figures.update(await _purchases(client, bot.pid))
+        profile = SCRATCH_ROOT / f"checkout-{engine}.pyspy"
+        figures.update(await _purchases(client, bot.pid, sandbox_pid, profile))
     return {f"{name}_{engine}": value for name, value in figures.items()}
 
 
