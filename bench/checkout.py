@@ -28,7 +28,7 @@ buyers); on a 2-core box their sum bounds ``orders_per_s`` at 2000 / sum.
 
 ``BENCH_PYSPY``: the path of a py-spy binary (installed apart, e.g. in a throwaway venv);
 with it the bot's whole-purchases phase is sampled into ``bench/.tmp/checkout-<engine>.pyspy``
-(py-spy's "raw" collapsed stacks), to see where the bot's CPU goes.
+(py-spy's "raw" collapsed stacks of the thread holding the GIL), to see where its CPU goes.
 
 Sizes: ``BENCH_BUYERS``, ``BENCH_UNITS``, ``BENCH_PURCHASES``, ``BENCH_CONCURRENCY`` override
 them; ``BENCH_QUICK=1`` is 20 buyers, 5 units, 30 purchases (to see that everything works;
@@ -221,11 +221,7 @@ class Buyer:
 
     async def checked_out(self) -> dict[str, Any] | None:
         """The invoice once Checkout was answered, or None (told it sold out)."""
-        deadline = time.monotonic() + STEP_S
-        while not (await self.client.callback_answer(self.id, self.checkout_query))["answered"]:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"buyer {self.id}: Checkout was not answered")
-            await asyncio.sleep(0.01)
+        await self.client.wait_for_callback_answer(self.id, self.checkout_query, within=STEP_S)
         invoices = [m for m in await self.client.messages(self.id) if "invoice" in m]
         return invoices[-1] if invoices else None
 
@@ -325,7 +321,7 @@ async def _profiled(pid: int, out: Path) -> AsyncIterator[None]:
         return
     proc = await asyncio.create_subprocess_exec(
         pyspy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
-        "--output", str(out), "--nonblocking",
+        "--output", str(out), "--gil",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
