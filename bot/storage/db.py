@@ -288,6 +288,14 @@ class _OneTripConnection(aiosqlite.Connection):
     def cursor(self) -> _OneTripCursor:  # type: ignore[override]
         return _OneTripCursor(self)
 
+    async def rollback(self) -> None:
+        """No trip when there is nothing to roll back: the pool rolls back every connection
+        it gets back, and a read without a snapshot (or a committed write) has no
+        transaction open. Nothing else runs on this connection meanwhile (SQLAlchemy awaits
+        each of its calls), so the flag read here is the thread's last word."""
+        if self._connection is not None and self._connection.in_transaction:
+            await super().rollback()
+
     @property
     def sqlite(self) -> sqlite3.Connection:
         return self._conn
