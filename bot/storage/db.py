@@ -429,6 +429,8 @@ class Database:
             self._snapshot = self.engine.execution_options(**_DEFERRED)
             self._reads = self.engine.execution_options(**_NO_BEGIN)
             self._writes = self.engine.execution_options(**_IMMEDIATE)
+        # SQLite: this process's writers take turns here before BEGIN IMMEDIATE (write()).
+        self._write_turn = asyncio.Lock() if self.dialect == "sqlite" else None
         log.info("database: %s", self.safe_url)
 
     @property
@@ -451,8 +453,19 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A connection in one write transaction: on SQLite it holds the write lock from its
-        first statement (BEGIN IMMEDIATE); committed on exit, rolled back on an exception."""
-        async with self._writes.begin() as conn:
+        first statement (BEGIN IMMEDIATE); committed on exit, rolled back on an exception.
+
+        On SQLite this process's writers first queue on one asyncio lock: SQLite runs one
+        write transaction at a time anyway, and a writer waiting in BEGIN IMMEDIATE waits in
+        SQLite's busy handler, which sleeps in steps of up to 100 ms (so it starts late after
+        the lock is free) and holds a pooled connection meanwhile (so reads, pre-checkout's
+        among them, wait for a connection). The asyncio lock hands over at once, in order, and
+        holds nothing. Another process's writers still meet busy_timeout."""
+        if self._write_turn is None:
+            async with self._writes.begin() as conn:
+                yield conn
+            return
+        async with self._write_turn, self._writes.begin() as conn:
             yield conn
 
     def upsert(
