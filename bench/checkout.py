@@ -22,9 +22,11 @@ orders_per_s
     Add to cart, Checkout, the invoice, Pay (pre-checkout and payment), until the buyer's
     "Payment received"; purchases over the time from the first /cart to the last
     confirmation. Target >= 100 on this 2-core machine.
-``bot_cpu_ms_per_order``, ``sandbox_cpu_ms_per_order``, ``client_cpu_ms_per_order``: CPU per
-purchase (user + system, from /proc) of the bot, of the sandbox and of this process (the
-buyers); on a 2-core box their sum bounds ``orders_per_s`` at 2000 / sum.
+``bot_cpu_ms_per_order``, ``sandbox_cpu_ms_per_order``, ``client_cpu_ms_per_order`` (and
+``postgres_cpu_ms_per_order``: the server's processes): CPU per purchase (user + system, from
+/proc) of the bot, of the sandbox and of this process (the buyers); on a 2-core box their
+sum bounds ``orders_per_s`` at 2000 / sum, and the bot's alone (one Python process, one
+core) at 1000 / bot.
 
 ``BENCH_PYSPY``: the path of a py-spy binary (installed apart, e.g. in a throwaway venv);
 with it the bot's whole-purchases phase is sampled into ``bench/.tmp/checkout-<engine>.pyspy``
@@ -111,6 +113,17 @@ def _catalog() -> dict[str, Any]:
 def _cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _tree_cpu_s(root: int) -> float:
+    """CPU of ``root`` and its children alive now (PostgreSQL's postmaster and backends)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(stat.parent.name) == root or int(fields[1]) == root:
+                total += (int(fields[11]) + int(fields[12])) / _TICKS
+    return total
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
@@ -333,10 +346,11 @@ async def _profiled(pid: int, out: Path) -> AsyncIterator[None]:
 
 
 async def _purchases(
-    client: SandboxClient, bot_pid: int, sandbox_pid: int, profile: Path
+    client: SandboxClient, bot_pid: int, sandbox_pid: int, postgres_pid: int | None, profile: Path
 ) -> dict[str, Any]:
     pids = {"bot": bot_pid, "sandbox": sandbox_pid, "client": os.getpid()}
     cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
+    postgres_before = None if postgres_pid is None else _tree_cpu_s(postgres_pid)
 
     async def purchase() -> None:
         buyer = Buyer(client)
@@ -362,18 +376,23 @@ async def _purchases(
     for name, pid in pids.items():
         spent = _cpu_s(pid) - cpu_before[name]
         figures[f"{name}_cpu_ms_per_order"] = round(spent * 1000 / PURCHASES, 2)
+    if postgres_pid is not None and postgres_before is not None:
+        spent = _tree_cpu_s(postgres_pid) - postgres_before
+        figures["postgres_cpu_ms_per_order"] = round(spent * 1000 / PURCHASES, 2)
     return figures
 
 
 @contextlib.asynccontextmanager
-async def _database(engine: str, tmp: Path) -> AsyncIterator[str]:
+async def _database(engine: str, tmp: Path) -> AsyncIterator[tuple[str, int | None]]:
+    """The database's URL, and the pid of its server (None for SQLite)."""
     if engine == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp / 'shop.sqlite3'}"
+        yield f"sqlite+aiosqlite:///{tmp / 'shop.sqlite3'}", None
         return
     server = PostgresServer()
     try:
         server.sql('CREATE DATABASE "bench_checkout"')
-        yield server.url_of("bench_checkout")
+        postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+        yield server.url_of("bench_checkout"), postmaster
     finally:
         server.stop()
         server.remove()
@@ -383,7 +402,7 @@ async def _engine(engine: str, tmp: Path) -> dict[str, Any]:
     catalog = tmp / "catalog.json"
     catalog.write_text(json.dumps(_catalog()))
     async with contextlib.AsyncExitStack() as stack:
-        url = await stack.enter_async_context(_database(engine, tmp))
+        url, postgres_pid = await stack.enter_async_context(_database(engine, tmp))
         sandbox_url, sandbox_pid = await stack.enter_async_context(_sandbox(tmp))
         # Every buyer at once: aiohttp's default pool of 100 connections would queue the
         # buyers beyond it behind requests that wait for the bot (a payment waits for the
@@ -396,7 +415,7 @@ async def _engine(engine: str, tmp: Path) -> dict[str, Any]:
         db = await stack.enter_async_context(Database(url))
         figures = await _race(client, db)
         profile = SCRATCH_ROOT / f"checkout-{engine}.pyspy"
-        figures.update(await _purchases(client, bot.pid, sandbox_pid, profile))
+        figures.update(await _purchases(client, bot.pid, sandbox_pid, postgres_pid, profile))
     return {f"{name}_{engine}": value for name, value in figures.items()}
 
 
