@@ -162,9 +162,7 @@ async def test_the_events_websocket_streams_this_bots_messages(bot, sandbox, use
     assert first["data"]["message"]["text"] == "streamed"
 
 
-async def test_the_events_websocket_of_one_chat_streams_only_that_chats_events(
-    bot, sandbox, user
-):
+async def test_the_events_websocket_of_one_chat_streams_only_that_chats_events(bot, sandbox, user):
     other = 777
     await sandbox.client.send_text(other, "hi")
     url = f"{sandbox.url}/sandbox/bot{sandbox.token}/events"
