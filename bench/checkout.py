@@ -22,7 +22,15 @@ orders_per_s
     Add to cart, Checkout, the invoice, Pay (pre-checkout and payment), until the buyer's
     "Payment received"; purchases over the time from the first /cart to the last
     confirmation. Target >= 100 on this 2-core machine.
-``bot_cpu_ms_per_order``: the bot process's CPU per purchase (from /proc).
+``bot_cpu_ms_per_order``, ``sandbox_cpu_ms_per_order``, ``client_cpu_ms_per_order`` (and
+``postgres_cpu_ms_per_order``: the server's processes): CPU per purchase (user + system, from
+/proc) of the bot, of the sandbox and of this process (the buyers); on a 2-core box their
+sum bounds ``orders_per_s`` at 2000 / sum, and the bot's alone (one Python process, one
+core) at 1000 / bot.
+
+``BENCH_PYSPY``: the path of a py-spy binary (installed apart, e.g. in a throwaway venv);
+with it the bot's whole-purchases phase is sampled into ``bench/.tmp/checkout-<engine>.pyspy``
+(py-spy's "raw" collapsed stacks of the thread holding the GIL), to see where its CPU goes.
 
 Sizes: ``BENCH_BUYERS``, ``BENCH_UNITS``, ``BENCH_PURCHASES``, ``BENCH_CONCURRENCY`` override
 them; ``BENCH_QUICK=1`` is 20 buyers, 5 units, 30 purchases (to see that everything works;
@@ -47,7 +55,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
-from bench._machine import scratch_dir, snapshot
+from bench._machine import SCRATCH_ROOT, scratch_dir, snapshot
 from bot.storage.db import Database
 from bot.storage.models import Order, OrderItem, Product, table_of
 from bot.telegram.callbacks import CartCb
@@ -107,6 +115,17 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def _tree_cpu_s(root: int) -> float:
+    """CPU of ``root`` and its children alive now (PostgreSQL's postmaster and backends)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(stat.parent.name) == root or int(fields[1]) == root:
+                total += (int(fields[11]) + int(fields[12])) / _TICKS
+    return total
+
+
 async def _stop(proc: asyncio.subprocess.Process) -> None:
     if proc.returncode is None:
         proc.terminate()
@@ -121,8 +140,8 @@ async def _spawn(args: list[str], log: Path, env: dict[str, str]) -> asyncio.sub
 
 
 @contextlib.asynccontextmanager
-async def _sandbox(tmp: Path) -> AsyncIterator[str]:
-    """``python -m sandbox`` on a free port; yields its URL once it listens."""
+async def _sandbox(tmp: Path) -> AsyncIterator[tuple[str, int]]:
+    """``python -m sandbox`` on a free port; yields its URL and pid once it listens."""
     log = tmp / "sandbox.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = await _spawn(["-m", "sandbox", "--port", "0", "--token", TOKEN], log, env)
@@ -132,7 +151,7 @@ async def _sandbox(tmp: Path) -> AsyncIterator[str]:
             if proc.returncode is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the sandbox did not start: {log.read_text()[-2000:]}")
             await asyncio.sleep(0.05)
-        yield log.read_text().splitlines()[0].strip()
+        yield log.read_text().splitlines()[0].strip(), proc.pid
     finally:
         await _stop(proc)
 
@@ -215,11 +234,7 @@ class Buyer:
 
     async def checked_out(self) -> dict[str, Any] | None:
         """The invoice once Checkout was answered, or None (told it sold out)."""
-        deadline = time.monotonic() + STEP_S
-        while not (await self.client.callback_answer(self.id, self.checkout_query))["answered"]:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"buyer {self.id}: Checkout was not answered")
-            await asyncio.sleep(0.01)
+        await self.client.wait_for_callback_answer(self.id, self.checkout_query, within=STEP_S)
         invoices = [m for m in await self.client.messages(self.id) if "invoice" in m]
         return invoices[-1] if invoices else None
 
@@ -310,8 +325,32 @@ async def _star_transactions(client: SandboxClient) -> set[str]:
                 return {tx["id"] for tx in found if tx.get("source")}
 
 
-async def _purchases(client: SandboxClient, bot_pid: int) -> dict[str, Any]:
-    cpu_before = _cpu_s(bot_pid)
+@contextlib.asynccontextmanager
+async def _profiled(pid: int, out: Path) -> AsyncIterator[None]:
+    """py-spy sampling ``pid`` while the block runs, when BENCH_PYSPY names its binary."""
+    pyspy = os.environ.get("BENCH_PYSPY")
+    if not pyspy:
+        yield
+        return
+    proc = await asyncio.create_subprocess_exec(
+        pyspy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+        "--output", str(out), "--gil",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await asyncio.sleep(1.0)  # py-spy attaches
+        yield
+    finally:
+        proc.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
+        await asyncio.wait_for(proc.wait(), 60)
+
+
+async def _purchases(
+    client: SandboxClient, bot_pid: int, sandbox_pid: int, postgres_pid: int | None, profile: Path
+) -> dict[str, Any]:
+    pids = {"bot": bot_pid, "sandbox": sandbox_pid, "client": os.getpid()}
+    cpu_before = {name: _cpu_s(pid) for name, pid in pids.items()}
+    postgres_before = None if postgres_pid is None else _tree_cpu_s(postgres_pid)
 
     async def purchase() -> None:
         buyer = Buyer(client)
@@ -326,25 +365,34 @@ async def _purchases(client: SandboxClient, bot_pid: int) -> dict[str, Any]:
             raise RuntimeError(f"buyer {buyer.id}: {outcome}")
         await buyer.confirmed()
 
-    started = time.perf_counter()
-    await _gather_limited(PURCHASES, CONCURRENCY, purchase)
-    elapsed = time.perf_counter() - started
-    return {
+    async with _profiled(bot_pid, profile):
+        started = time.perf_counter()
+        await _gather_limited(PURCHASES, CONCURRENCY, purchase)
+        elapsed = time.perf_counter() - started
+    figures: dict[str, Any] = {
         "orders_per_s": round(PURCHASES / elapsed, 1),
         "purchases_s": round(elapsed, 2),
-        "bot_cpu_ms_per_order": round((_cpu_s(bot_pid) - cpu_before) * 1000 / PURCHASES, 2),
     }
+    for name, pid in pids.items():
+        spent = _cpu_s(pid) - cpu_before[name]
+        figures[f"{name}_cpu_ms_per_order"] = round(spent * 1000 / PURCHASES, 2)
+    if postgres_pid is not None and postgres_before is not None:
+        spent = _tree_cpu_s(postgres_pid) - postgres_before
+        figures["postgres_cpu_ms_per_order"] = round(spent * 1000 / PURCHASES, 2)
+    return figures
 
 
 @contextlib.asynccontextmanager
-async def _database(engine: str, tmp: Path) -> AsyncIterator[str]:
+async def _database(engine: str, tmp: Path) -> AsyncIterator[tuple[str, int | None]]:
+    """The database's URL, and the pid of its server (None for SQLite)."""
     if engine == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp / 'shop.sqlite3'}"
+        yield f"sqlite+aiosqlite:///{tmp / 'shop.sqlite3'}", None
         return
     server = PostgresServer()
     try:
         server.sql('CREATE DATABASE "bench_checkout"')
-        yield server.url_of("bench_checkout")
+        postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+        yield server.url_of("bench_checkout"), postmaster
     finally:
         server.stop()
         server.remove()
@@ -354,8 +402,8 @@ async def _engine(engine: str, tmp: Path) -> dict[str, Any]:
     catalog = tmp / "catalog.json"
     catalog.write_text(json.dumps(_catalog()))
     async with contextlib.AsyncExitStack() as stack:
-        url = await stack.enter_async_context(_database(engine, tmp))
-        sandbox_url = await stack.enter_async_context(_sandbox(tmp))
+        url, postgres_pid = await stack.enter_async_context(_database(engine, tmp))
+        sandbox_url, sandbox_pid = await stack.enter_async_context(_sandbox(tmp))
         # Every buyer at once: aiohttp's default pool of 100 connections would queue the
         # buyers beyond it behind requests that wait for the bot (a payment waits for the
         # pre-checkout answer), and the race would measure that queue.
@@ -366,7 +414,8 @@ async def _engine(engine: str, tmp: Path) -> dict[str, Any]:
         bot = await stack.enter_async_context(_bot(tmp, sandbox_url, url, catalog, client))
         db = await stack.enter_async_context(Database(url))
         figures = await _race(client, db)
-        figures.update(await _purchases(client, bot.pid))
+        profile = SCRATCH_ROOT / f"checkout-{engine}.pyspy"
+        figures.update(await _purchases(client, bot.pid, sandbox_pid, postgres_pid, profile))
     return {f"{name}_{engine}": value for name, value in figures.items()}
 
 

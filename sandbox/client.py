@@ -8,10 +8,13 @@ async with SandboxClient(url, token) as client:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import aiohttp
+
+T = TypeVar("T")
 
 
 class SandboxError(Exception):
@@ -230,21 +233,55 @@ class SandboxClient:
     ) -> list[dict[str, Any]]:
         """The bot's messages in the chat once there are at least ``count``.
 
-        Woken by the sandbox's events WebSocket (opened before the first look, so nothing is
-        missed), not by polling; ``within`` only bounds a wait that would never end."""
+        Woken by the sandbox's events WebSocket for this chat (opened before the first look,
+        so nothing is missed), not by polling; ``within`` only bounds a wait that would never
+        end."""
+
+        async def look() -> list[dict[str, Any]] | None:
+            found = await self.messages(chat_id)
+            return found if len(found) >= count else None
+
+        async def missing() -> str:
+            found = await self.messages(chat_id)
+            return f"chat {chat_id} has {len(found)} bot messages, expected {count}"
+
+        return await self._wait_in_chat(chat_id, look, missing, within)
+
+    async def wait_for_callback_answer(
+        self, user_id: int, query_id: str, *, within: float = 60.0
+    ) -> dict[str, Any]:
+        """:meth:`callback_answer` once the bot answered the query, woken by the events of the
+        user's chat rather than by polling."""
+
+        async def look() -> dict[str, Any] | None:
+            state = await self.callback_answer(user_id, query_id)
+            return state if state["answered"] else None
+
+        async def missing() -> str:
+            return f"callback query {query_id} of user {user_id} was not answered"
+
+        return await self._wait_in_chat(user_id, look, missing, within)
+
+    async def _wait_in_chat(
+        self,
+        chat_id: int,
+        look: Callable[[], Awaitable[T | None]],
+        missing: Callable[[], Awaitable[str]],
+        within: float,
+    ) -> T:
+        """``look()`` until it finds something, once now and again after each event of the
+        chat; TimeoutError with ``missing()``'s text after ``within`` seconds."""
         url = self.base_url + self._bot_path("/events")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        async with self._http().ws_connect(url) as socket:
+        async with self._http().ws_connect(url, params={"chat_id": str(chat_id)}) as socket:
             while True:
-                found = await self.messages(chat_id)
-                if len(found) >= count:
+                found = await look()
+                if found is not None:
                     return found
                 remaining = deadline - loop.time()
                 if remaining <= 0:
-                    raise TimeoutError(
-                        f"chat {chat_id} has {len(found)} bot messages, expected {count}"
-                    )
+                    raise TimeoutError(await missing())
                 try:
                     frame = await socket.receive(timeout=remaining)
                 except TimeoutError:

@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from sandbox.faults import FaultRegistry, FloodControl
-from sandbox.state import Retention, SandboxState
+from sandbox.state import Event, Retention, SandboxState
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,14 @@ class Sandbox:
     _http: aiohttp.ClientSession | None = None
     # Open /events WebSockets, closed on shutdown so they do not hold it up.
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        # Flood control tells answers from bulk sends by the updates users sent.
+        self.state.hub.add_listener(self._saw)
+
+    def _saw(self, event: Event) -> None:
+        if event.kind == "update":
+            self.flood.saw_update(event.token, event.data)
 
     @property
     def http(self) -> aiohttp.ClientSession:

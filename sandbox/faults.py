@@ -204,24 +204,66 @@ class _Bucket:
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
 
+def _update_chat(update: dict[str, Any]) -> int | None:
+    """The private chat an update came from (message, callback query, pre-checkout, ...)."""
+    for key, payload in update.items():
+        if key == "update_id" or not isinstance(payload, dict):
+            continue
+        source = payload.get("chat") or (payload.get("message") or {}).get("chat")
+        source = source or payload.get("from")
+        if isinstance(source, dict) and isinstance(source.get("id"), int):
+            return int(source["id"])
+    return None
+
+
 @dataclass
 class FloodControl:
-    """Telegram's send limits: ~1 message/s per chat with a small burst, ~30/s per bot."""
+    """Telegram's send limits, as its Bot FAQ documents them
+    (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this): ~1
+    message/s per chat with a small burst, and "if you're sending bulk notifications to
+    multiple users, ... not more than 30 messages per second or so".
+
+    Every send counts in its chat's bucket. Only bulk sends count in the bot-wide one: a send
+    into a chat whose user sent the bot an update in the last ``reply_window`` seconds
+    answers that user, and is not a notification (the Bot API's ``allow_paid_broadcast``
+    lifts the same ~30/s as a "broadcasting limit"). The window is Telegram's webhook
+    timeout (an update is handled within about 60 s or delivered again); the bot's own
+    pacing (bot/telegram/api_policy.py) is stricter, counting only the update it handles.
+    """
 
     enabled: bool = False
     per_chat_rate: float = 1.0
     per_chat_burst: int = 3
     global_rate: float = 30.0
     global_burst: int = 30
+    reply_window: float = 60.0
     # The clock the buckets refill by; a test can share one fake clock with the bot's pacing.
     clock: Callable[[], float] = time.monotonic
     _chats: dict[tuple[str, int], _Bucket] = field(default_factory=dict)
     _global: dict[str, _Bucket] = field(default_factory=dict)
+    # When each chat last sent the bot an update, on ``clock``.
+    _updates: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def saw_update(self, token: str, update: dict[str, Any], now: float | None = None) -> None:
+        """An update from a user to the bot: for ``reply_window`` the bot answers that chat."""
+        chat_id = _update_chat(update)
+        if chat_id is None:
+            return
+        now = self.clock() if now is None else now
+        self._updates[(token, chat_id)] = now
+        if len(self._updates) > 10_000:
+            # Forget the chats whose window has passed, so the table stays small.
+            since = now - self.reply_window
+            self._updates = {k: t for k, t in self._updates.items() if t >= since}
+
+    def _answers(self, token: str, chat_id: int, now: float) -> bool:
+        seen = self._updates.get((token, chat_id))
+        return seen is not None and now - seen <= self.reply_window
 
     def configure(self, body: Any) -> None:
         if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
             raise FaultSpecError('flood settings need "enabled": true or false')
-        numbers = {"per_chat_rate", "per_chat_burst", "global_rate", "global_burst"}
+        numbers = {"per_chat_rate", "per_chat_burst", "global_rate", "global_burst", "reply_window"}
         unknown = set(body) - numbers - {"enabled"}
         if unknown:
             raise FaultSpecError(f"unknown flood fields: {sorted(unknown)}")
@@ -234,6 +276,7 @@ class FloodControl:
         self.per_chat_burst = int(body.get("per_chat_burst", self.per_chat_burst))
         self.global_rate = float(body.get("global_rate", self.global_rate))
         self.global_burst = int(body.get("global_burst", self.global_burst))
+        self.reply_window = float(body.get("reply_window", self.reply_window))
         self._chats.clear()
         self._global.clear()
 
@@ -244,6 +287,7 @@ class FloodControl:
             "per_chat_burst": self.per_chat_burst,
             "global_rate": self.global_rate,
             "global_burst": self.global_burst,
+            "reply_window": self.reply_window,
         }
 
     def check(self, token: str, chat_id: int, now: float | None = None) -> None:
@@ -259,12 +303,14 @@ class FloodControl:
         if overall is None:
             overall = _Bucket(self.global_rate, self.global_burst, self.global_burst, now)
             self._global[token] = overall
+        bulk = not self._answers(token, chat_id, now)
         chat.refill(now)
         overall.refill(now)
-        wait = max(chat.wait(), overall.wait())
+        wait = max(chat.wait(), overall.wait() if bulk else 0.0)
         if wait > 0:
             # Telegram answers whole seconds and never 0 for a real limit.
             retry_after = max(1, math.ceil(wait))
             raise ApiError(429, too_many_requests(retry_after), retry_after)
         chat.tokens -= 1
-        overall.tokens -= 1
+        if bulk:
+            overall.tokens -= 1

@@ -92,14 +92,17 @@ class Hub:
     """
 
     def __init__(self, queue_size: int = 1000) -> None:
-        self._queues: set[asyncio.Queue[Event]] = set()
+        # Each subscriber's queue and the chat it follows (None: every event).
+        self._queues: dict[asyncio.Queue[Event], int | None] = {}
         self._queue_size = queue_size
         self._listeners: list[Callable[[Event], None]] = []
 
     def publish(self, event: Event) -> None:
         for listener in self._listeners:
             listener(event)
-        for queue in self._queues:
+        for queue, chat_id in self._queues.items():
+            if chat_id is not None and event.chat_id != chat_id:
+                continue
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(event)
@@ -109,13 +112,15 @@ class Hub:
         self._listeners.append(listener)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
+    async def subscribe(self, chat_id: int | None = None) -> AsyncIterator[asyncio.Queue[Event]]:
+        """A queue of every event, or of one chat's only: a waiter for one chat is not woken
+        by all the others' (with many buyers at once that fan-out was most of the work)."""
         queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
-        self._queues.add(queue)
+        self._queues[queue] = chat_id
         try:
             yield queue
         finally:
-            self._queues.discard(queue)
+            self._queues.pop(queue, None)
 
 
 @dataclass

@@ -293,14 +293,18 @@ async def bot_profile(request: web.Request) -> web.Response:
 
 @routes.get("/sandbox/bot{token}/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    """A WebSocket of this bot's events as JSON: message, edit, delete, action, call, ..."""
+    """A WebSocket of this bot's events as JSON: message, edit, delete, action, call, ...;
+    with ``?chat_id=N`` only that chat's (messages, edits, callback answers, ...)."""
     bot = _bot(request)
     sb = _sb(request)
+    chat = request.query.get("chat_id")
+    if chat is not None and not chat.lstrip("-").isdigit():
+        raise UserError(400, "chat_id must be an integer")
     socket = web.WebSocketResponse(heartbeat=30)
     await socket.prepare(request)
     sb.sockets.add(socket)
     try:
-        async with sb.state.hub.subscribe() as queue:
+        async with sb.state.hub.subscribe(None if chat is None else int(chat)) as queue:
             closed = asyncio.ensure_future(socket.receive())
             while not socket.closed:
                 getting = asyncio.ensure_future(queue.get())

@@ -108,7 +108,7 @@ def create_bot(
         max_retry_after=b.api_max_retry_after,
         chat_rate=b.chat_send_rate,
         chat_burst=b.chat_send_burst,
-        # With Redis, every instance spends from the bot's one ~30 messages/s budget.
+        # With Redis, every instance spends from the bot's one ~30 messages/s bulk budget.
         budget=SendBudget(redis),
         clock=api_clock,
         sleep=api_sleep,

@@ -47,13 +47,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal
 
+import aiosqlite
 from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -204,6 +208,118 @@ def _wal(cursor: DBAPICursor, busy_timeout_s: float) -> None:
                 cursor.execute("PRAGMA journal_mode = WAL")
 
 
+def _one_statement(
+    conn: sqlite3.Connection, sql: str, parameters: Any, *, many: bool
+) -> tuple[Any, int, int | None, list[Any]]:
+    """Runs in the connection's thread: the whole life of a cursor, and what it found."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+class _OneTripCursor:
+    """The cursor SQLAlchemy's aiosqlite adapter drives (``__aenter__``, ``execute``,
+    ``fetchall``, ``close``), each statement in ONE trip to the connection's thread.
+
+    aiosqlite's own cursor makes four (create, execute, fetch, close), and each trip is a
+    future, a queue put, a wake-up of the thread and one of the event loop through its
+    self-pipe, and a greenlet switch: the bench's purchase ran ~25 statements, and those
+    trips were the largest share of the bot's CPU (bench/checkout.py, py-spy). The rows are
+    fetched with the statement (SQLAlchemy's adapter buffers them all anyway).
+    """
+
+    arraysize = 1
+
+    def __init__(self, connection: _OneTripConnection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+
+    async def __aenter__(self) -> _OneTripCursor:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def _run(self, sql: str, parameters: Any, *, many: bool) -> _OneTripCursor:
+        connection = self._connection
+        found = await connection.run(
+            partial(_one_statement, connection.sqlite, sql, parameters, many=many)
+        )
+        self.description, self.rowcount, self.lastrowid, self._rows = found
+        return self
+
+    async def execute(self, sql: str, parameters: Any = ()) -> _OneTripCursor:
+        return await self._run(sql, parameters, many=False)
+
+    async def executemany(self, sql: str, parameters: Any) -> _OneTripCursor:
+        return await self._run(sql, parameters, many=True)
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = self.arraysize if size is None else size
+        rows, self._rows = self._rows[:count], self._rows[count:]
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+class _OneTripConnection(aiosqlite.Connection):
+    """aiosqlite's connection (its thread, commit, rollback, close, what SQLAlchemy's adapter
+    reaches for) with :class:`_OneTripCursor` cursors."""
+
+    def cursor(self) -> _OneTripCursor:  # type: ignore[override]
+        return _OneTripCursor(self)
+
+    async def rollback(self) -> None:
+        """No trip when there is nothing to roll back: the pool rolls back every connection
+        it gets back, and a read without a snapshot (or a committed write) has no
+        transaction open. Nothing else runs on this connection meanwhile (SQLAlchemy awaits
+        each of its calls), so the flag read here is the thread's last word."""
+        if self._connection is not None and self._connection.in_transaction:
+            await super().rollback()
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        return self._conn
+
+    async def run(self, function: Callable[[], Any]) -> Any:
+        """``function()`` in the connection's thread (aiosqlite's one queue of work)."""
+        return await self._execute(function)  # type: ignore[no-untyped-call]
+
+
+def _one_trip_creator(url: URL) -> Callable[[], Awaitable[_OneTripConnection]]:
+    """What ``create_async_engine(async_creator=...)`` calls for a new SQLite connection:
+    the same sqlite3.connect arguments SQLAlchemy's aiosqlite dialect would pass."""
+    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(url)
+
+    async def create() -> _OneTripConnection:
+        connection = _OneTripConnection(partial(sqlite3.connect, *args, **kwargs), 64)
+        # As SQLAlchemy's dialect does: a connection left open must not hold up the exit.
+        connection._thread.daemon = True
+        await connection
+        return connection
+
+    return create
+
+
 def _sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_s: float) -> None:
     """The connection settings and the BEGIN statements of an SQLite engine (module doc)."""
 
@@ -246,7 +362,7 @@ def _make_engine(
         if database and database != ":memory:" and not database.startswith("file:"):
             # SQLite creates the file, not its folder.
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, **kwargs)
+        engine = create_async_engine(url, async_creator=_one_trip_creator(url), **kwargs)
         _sqlite_hooks(engine, foreign_keys=foreign_keys, busy_timeout_s=busy_timeout_s)
         return engine
     connect_args: dict[str, Any] = {
@@ -313,6 +429,8 @@ class Database:
             self._snapshot = self.engine.execution_options(**_DEFERRED)
             self._reads = self.engine.execution_options(**_NO_BEGIN)
             self._writes = self.engine.execution_options(**_IMMEDIATE)
+        # SQLite: this process's writers take turns here before BEGIN IMMEDIATE (write()).
+        self._write_turn = asyncio.Lock() if self.dialect == "sqlite" else None
         log.info("database: %s", self.safe_url)
 
     @property
@@ -335,8 +453,19 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A connection in one write transaction: on SQLite it holds the write lock from its
-        first statement (BEGIN IMMEDIATE); committed on exit, rolled back on an exception."""
-        async with self._writes.begin() as conn:
+        first statement (BEGIN IMMEDIATE); committed on exit, rolled back on an exception.
+
+        On SQLite this process's writers first queue on one asyncio lock: SQLite runs one
+        write transaction at a time anyway, and a writer waiting in BEGIN IMMEDIATE waits in
+        SQLite's busy handler, which sleeps in steps of up to 100 ms (so it starts late after
+        the lock is free) and holds a pooled connection meanwhile (so reads, pre-checkout's
+        among them, wait for a connection). The asyncio lock hands over at once, in order, and
+        holds nothing. Another process's writers still meet busy_timeout."""
+        if self._write_turn is None:
+            async with self._writes.begin() as conn:
+                yield conn
+            return
+        async with self._write_turn, self._writes.begin() as conn:
             yield conn
 
     def upsert(

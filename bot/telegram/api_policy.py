@@ -22,11 +22,31 @@ while connecting is ``aiohttp.ConnectionTimeoutError``; a timeout of the whole r
 session's ``timeout`` is a total) is a plain ``TimeoutError`` and may have been sent, as may
 ``ServerDisconnectedError`` (the sandbox's "drop" fault) or a reset.
 
-Pacing: sends to one chat pass a token bucket (a short burst, then a steady rate), and all
-sends together stay under Telegram's ~30 messages/s per bot. That budget is the bot's, not
-the process's: with REDIS_URL set every instance spends from one budget in Redis (one
-EVALSHA per send), so N replicas still send 30/s, not N x 30. While Redis is unreachable each
-instance falls back to its share: 30/s divided by the instances seen sending lately.
+Pacing follows what Telegram documents (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
+"When sending messages inside a particular chat, avoid sending more than one message per
+second. We may allow short bursts that go over this limit, but eventually you'll begin
+receiving 429 errors. If you're sending bulk notifications to multiple users, the API will
+not allow more than 30 messages per second or so." The ~30/s is the limit of BULK sending:
+the Bot API's ``allow_paid_broadcast`` ("up to 1000 messages per second, ignoring
+broadcasting limits for a fee") names it a broadcasting limit, not a cap on a bot's replies.
+So:
+- every send to a chat passes that chat's token bucket (a short burst, then a steady rate);
+- a send that answers the update being handled, in that update's chat (the cart, the
+  invoice after Checkout, the buyer's receipt), is paced per chat only: queueing it behind
+  a bot-wide 30/s would cap a shop's sales at 30 purchases/s for a limit that is not there;
+- every other send (admin notices, restock alerts, expiry notices, refund notices, anything
+  sent from a background loop or to a chat other than the update's) is bulk: it also
+  spends from the bot-wide budget of ~30 messages/s (GLOBAL_RATE).
+Telegram's 429s stay the backstop for both: retry_after is waited out, and the chat waits.
+"The update's chat" is ``bot.telegram.logs.chat_id_var``, which the dispatcher sets for each
+update (bot/telegram/middlewares/inflight.py); outside an update (the sweep, reconciliation)
+it is None, so those sends are bulk. The sandbox's flood control (sandbox/faults.py) counts
+the same way.
+
+The bot-wide budget is the bot's, not the process's: with REDIS_URL set every instance
+spends from one budget in Redis (one EVALSHA per bulk send), so N replicas still send 30/s,
+not N x 30. While Redis is unreachable each instance falls back to its share: 30/s divided
+by the instances seen sending lately.
 A send Telegram refused with 400 (a stale file_id, say) posted nothing: it gives the chat's
 slot back, so the card's next try goes at once. The bot-wide budget keeps that slot (a
 thirtieth of a second; giving it back in Redis would cost one more round trip per refusal).
@@ -63,6 +83,7 @@ from redis.commands.core import AsyncScript
 from tenacity import AsyncRetrying, RetryCallState
 
 from bot.storage.redis_state import KEY_PREFIX
+from bot.telegram.logs import chat_id_var
 from infra.redis import RedisGuard
 
 log = logging.getLogger(__name__)
@@ -144,8 +165,8 @@ return {wait, redis.call('ZCARD', KEYS[2])}
 
 
 class SendBudget:
-    """Telegram's ~30 messages/s of one bot: shared through Redis by every instance when a
-    guard is given, this process's alone otherwise.
+    """Telegram's ~30 messages/s of one bot's bulk sends: shared through Redis by every
+    instance when a guard is given, this process's alone otherwise.
 
     While Redis is unreachable (the guard answers its fallback at once, breaker open), an
     instance paces itself at ``rate`` divided by the instances Redis last said were sending.
@@ -203,6 +224,12 @@ class SendBudget:
             self.instances = instances
             share = self.rate / instances
             self._local = Pacer(rate=share, burst=max(1, int(share)))
+
+
+def is_reply(chat_id: Any) -> bool:
+    """True for a send into the chat of the update being handled: an answer to that user,
+    outside the bot-wide broadcast budget (see the module's docstring)."""
+    return chat_id is not None and chat_id == chat_id_var.get()
 
 
 def _is_send(method: TelegramMethod[Any]) -> bool:
@@ -340,11 +367,13 @@ class ApiPolicy(BaseRequestMiddleware):
         self._chats.block(chat_id, self._now() + retry_after)
 
     async def _pace(self, bot: Bot, chat_id: Any) -> float | None:
-        """Wait for the chat's next slot; returns its mark for ``Pacer.refund``."""
+        """Wait for the chat's next slot (and the bot-wide budget's, for a bulk send);
+        returns the chat's mark for ``Pacer.refund``."""
         now = self._now()
-        chat_wait = self._chats.delay(chat_id, now)
+        wait = self._chats.delay(chat_id, now)
         mark = self._chats.reserved(chat_id)
-        wait = max(chat_wait, await self.budget.delay(bot.id, now))
+        if not is_reply(chat_id):
+            wait = max(wait, await self.budget.delay(bot.id, now))
         if wait > 0:
             await self._sleep(wait)
         return mark

@@ -23,6 +23,8 @@ from typing import TextIO
 update_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "update_id", default=None
 )
+# Also what the Bot API policy paces by: a send into this chat answers the update
+# (bot/telegram/api_policy.py, ``is_reply``).
 chat_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("chat_id", default=None)
 handler_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("handler", default=None)
 

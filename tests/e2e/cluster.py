@@ -133,7 +133,8 @@ async def start_instance(
             sys.executable, str(ROOT / "main.py"), cwd=data, env=env, stdout=out, stderr=out
         )
     # Until its port is known it is not in the balancer's list: stopped with the others.
-    started.append(Instance(proc, 0, log))
+    placeholder = Instance(proc, 0, log)
+    started.append(placeholder)
     # Up once it logged that setWebhook is done (it listens, and answers /health, before):
     # a process importing aiogram has nothing else to wait on, and can take many seconds.
     for _ in range(2400):
@@ -141,7 +142,10 @@ async def start_instance(
             pytest.fail(f"instance exited with {proc.returncode}: {tail(log)}")
         port = listening_port(log)
         if port is not None:
-            started[-1] = instance = Instance(proc, port, log)
+            # Its own entry: instances started at once append in any order (replacing the
+            # last one left another instance's process out of the list, never stopped).
+            instance = Instance(proc, port, log)
+            started[started.index(placeholder)] = instance
             return instance
         await asyncio.sleep(0.05)
     pytest.fail(f"instance did not come up: {tail(log)}")

@@ -57,7 +57,9 @@ async def test_the_bot_answers_while_redis_is_down_and_uses_it_again_when_back(
     messages, [album] = await card(shop)
     assert_whole_card(messages, "Товар p2")
     assert album["uploads"] == []
-    # The sends were paced by the bot's one budget in Redis, shared with any other instance.
+    # A notice (a send that answers no update: bulk) is paced by the bot's one budget in
+    # Redis, shared with any other instance; answers in the update's chat are paced per chat.
+    await shop.app.bot.send_message(SHOPPER, "A notice")
     probe = redis.Redis.from_url(own_redis.url)
     try:
         assert probe.exists(f"amanita:pace:{shop.app.bot.id}") == 1

@@ -26,6 +26,7 @@ from bot.app.webhook import run_webhook
 from bot.config import Settings
 from bot.media.http_session import SessionManager
 from bot.shop.exchange import load_catalog
+from bot.telegram.callbacks import CartCb
 from sandbox.state import Event
 from sandbox.testing import running_sandbox
 from tests.e2e.conftest import SHOPPER, Origin, catalog_json, make_settings
@@ -193,6 +194,39 @@ async def test_a_returned_reply_goes_back_in_the_http_answer_as_json(
     assert "inline_keyboard" in reply["reply_markup"]
     # Telegram makes the call on the bot's behalf: counted like the bot's own.
     assert 'bot_api_calls_total{method="sendMessage"} 1.0' in metrics
+
+
+async def test_add_to_cart_answers_the_button_in_the_http_answer(
+    tmp_path: Path, sandbox: Any, origin: Origin, listener: socket.socket
+):
+    # A step of every purchase: its answer rides back in the HTTP answer, no request of its
+    # own (bench/checkout.py counts the bot's CPU per purchase).
+    user = {"id": SHOPPER, "is_bot": False, "first_name": "Ann", "language_code": "en"}
+    update = {
+        "update_id": 78,
+        "callback_query": {
+            "id": "q-add",
+            "chat_instance": "ci",
+            "from": user,
+            "message": {
+                "message_id": 5,
+                "date": 1_700_000_000,
+                "chat": {"id": SHOPPER, "type": "private", "first_name": "Ann"},
+                "text": "Product p1",
+            },
+            "data": CartCb(action="add", product="p1").pack(),
+        },
+    }
+    settings = webhook_settings(tmp_path, origin, listener)
+    async with serving(settings, sandbox, listener) as bot, aiohttp.ClientSession() as http:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with http.post(f"{bot.url}/hook", json=update, headers=headers) as answer:
+            assert answer.status == 200
+            reply = await answer.json()
+    assert reply["method"] == "answerCallbackQuery"
+    assert reply["callback_query_id"] == "q-add"
+    assert reply["text"] == "🛒 In your cart: 1"
+    assert calls_of(sandbox, "answerCallbackQuery") == []
 
 
 async def test_a_restarted_instance_keeps_the_updates_queued_for_its_address(

@@ -164,14 +164,27 @@ async def test_flood_control_limits_messages_per_chat(bot, sandbox, user):
     assert (await bot.send_message(user, "3")).text == "3"
 
 
-async def test_flood_control_limits_messages_per_bot_overall(bot, sandbox):
-    for chat in range(1, 5):
-        await sandbox.client.send_text(chat, "hi")
-    await sandbox.client.set_flood(True, global_rate=0.01, global_burst=3)
-    for chat in range(1, 4):
-        await bot.send_message(chat, "news")
-    with pytest.raises(TelegramRetryAfter):
-        await bot.send_message(4, "news")
+async def test_flood_control_limits_bulk_messages_per_bot_overall():
+    # Telegram's ~30/s is the limit of bulk notifications: sends to users who wrote a while
+    # ago. Answers to users who just wrote are limited per chat only.
+    now = [1000.0]
+    async with running_sandbox(clock=lambda: now[0]) as running:
+        bot = make_bot(running.url, running.token)
+        try:
+            for chat in range(1, 5):
+                await running.client.send_text(chat, "hi")
+            await running.client.set_flood(True, global_rate=0.01, global_burst=3)
+            for chat in range(1, 5):
+                assert (await bot.send_message(chat, "answer")).text == "answer"
+            now[0] += 61.0  # past the reply window: what the bot sends now is bulk
+            for chat in range(1, 4):
+                await bot.send_message(chat, "news")
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(4, "news")
+            await running.client.send_text(4, "hi again")
+            assert (await bot.send_message(4, "answer")).text == "answer"
+        finally:
+            await bot.session.close()
 
 
 async def test_flood_control_does_not_count_reading_methods(bot, sandbox, user):
@@ -181,6 +194,22 @@ async def test_flood_control_does_not_count_reading_methods(bot, sandbox, user):
     # The burst of one is still there (a counted getMe would have spent it: 429 here).
     sent = await bot.send_message(user, "still allowed")
     assert sent.text == "still allowed"
+
+
+def test_flood_control_tells_answers_from_bulk_sends_by_the_chats_last_update():
+    flood = FloodControl(enabled=True, global_rate=1.0, global_burst=1, reply_window=60.0)
+    pay = {"update_id": 1, "pre_checkout_query": {"id": "q", "from": {"id": 7}}}
+    press = {"update_id": 2, "callback_query": {"id": "c", "from": {"id": 8},
+                                                 "message": {"chat": {"id": 8}}}}  # fmt: skip
+    flood.saw_update("t", pay, now=100.0)
+    flood.saw_update("t", press, now=100.0)
+    flood.check("t", 9, now=100.0)  # bulk: spends the bot-wide burst of one
+    flood.check("t", 7, now=100.0)  # answers: the bot-wide bucket is not asked
+    flood.check("t", 8, now=159.0)
+    flood.check("t", 9, now=160.5)  # bulk again: the refilled burst is spent
+    with pytest.raises(ApiError) as info:
+        flood.check("t", 7, now=160.5)  # the window passed: bulk too, and nothing is left
+    assert info.value.code == 429
 
 
 def test_flood_buckets_refill_at_their_rate():

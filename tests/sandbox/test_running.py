@@ -162,6 +162,30 @@ async def test_the_events_websocket_streams_this_bots_messages(bot, sandbox, use
     assert first["data"]["message"]["text"] == "streamed"
 
 
+async def test_the_events_websocket_of_one_chat_streams_only_that_chats_events(bot, sandbox, user):
+    other = 777
+    await sandbox.client.send_text(other, "hi")
+    url = f"{sandbox.url}/sandbox/bot{sandbox.token}/events"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(url, params={"chat_id": str(user)}) as socket,
+    ):
+        await bot.send_message(other, "not yours")  # its message and its call: not sent
+        await bot.send_message(user, "yours")
+        first = await asyncio.wait_for(socket.receive_json(), 60)
+    assert first["kind"] == "message"
+    assert first["chat_id"] == user
+    assert first["data"]["message"]["text"] == "yours"
+
+
+async def test_the_events_websocket_refuses_a_chat_that_is_not_a_number(sandbox):
+    url = f"{sandbox.url}/sandbox/bot{sandbox.token}/events"
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await http.ws_connect(url, params={"chat_id": "me"})
+    assert info.value.status == 400
+
+
 async def test_shutdown_closes_open_event_websockets():
     async with running_sandbox() as running, aiohttp.ClientSession() as http:
         socket = await http.ws_connect(f"{running.url}/sandbox/bot{running.token}/events")

@@ -105,6 +105,26 @@ async def test_a_read_does_not_wait_for_an_open_write(database: Database):
             assert (await reader.execute(select(STATE.c.revision))).scalar_one() == 41
 
 
+async def test_sqlite_writers_of_one_process_take_turns_without_sqlites_busy_wait(
+    sqlite_url: str,
+):
+    """This process's write transactions queue on its own lock before BEGIN IMMEDIATE: with
+    no busy wait at all (busy_timeout 0, SQLite answers "database is locked" at once), 20
+    writers at once, each yielding to the others half-way, all commit."""
+    async with Database(sqlite_url, busy_timeout_s=0.0) as db:
+        await migrations.upgrade(db)
+
+        async def bump() -> None:
+            async with db.write() as conn:
+                revision = (await conn.execute(select(STATE.c.revision))).scalar_one()
+                await asyncio.sleep(0)  # the others try to begin meanwhile
+                await conn.execute(update(STATE).values(revision=revision + 1))
+
+        await asyncio.gather(*(bump() for _ in range(20)))
+        async with db.read() as conn:
+            assert (await conn.execute(select(STATE.c.revision))).scalar_one() == 20
+
+
 async def test_every_sqlite_connection_is_set_up_for_concurrent_use(sqlite_url: str):
     async with Database(sqlite_url) as db:
         for transaction in (db.read(), db.read(snapshot=False), db.write()):

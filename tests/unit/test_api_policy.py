@@ -27,6 +27,7 @@ from aiogram.types import BufferedInputFile, InputMediaPhoto
 from aiohttp import web
 
 from bot.telegram.api_policy import ApiPolicy, Pacer, SendBudget
+from bot.telegram.logs import chat_id_var
 from infra.redis import RedisGuard
 from sandbox.app import create_app as sandbox_app
 from sandbox.client import SandboxClient
@@ -113,6 +114,45 @@ async def test_sends_to_one_chat_are_paced_below_telegrams_limit() -> None:
     assert sleeps.waits == [1.25, 2.5, 3.75]
     await policy(Script(), bot, SendMessage(chat_id=2, text="hi"))  # another chat: at once
     assert sleeps.waits == [1.25, 2.5, 3.75]
+    await bot.session.close()
+
+
+async def _send_while_handling(policy: ApiPolicy, bot: Bot, update_chat: int, to: int) -> None:
+    """A send to ``to`` while the update of ``update_chat`` is handled (the dispatcher sets
+    the update's chat in the context: bot/telegram/middlewares/inflight.py)."""
+    token = chat_id_var.set(update_chat)
+    try:
+        assert await policy(Script(), bot, SendMessage(chat_id=to, text="hi")) == SENT
+    finally:
+        chat_id_var.reset(token)
+
+
+async def test_answers_in_the_updates_chat_skip_the_bot_wide_budget() -> None:
+    # Telegram's ~30 messages/s is the limit of bulk notifications: 40 buyers answered at
+    # once, each in their own chat while their update is handled, go out without waiting.
+    sleeps = Sleeps()
+    policy = policy_with(sleeps, budget=SendBudget(rate=30.0))
+    bot = Bot("42:TEST")
+    for chat in range(1, 41):
+        await _send_while_handling(policy, bot, update_chat=chat, to=chat)
+    assert sleeps.waits == []
+    # Those answers spent nothing of the budget: 40 notices (no update being handled) get
+    # its burst of 30 at once, and the 10 beyond it are spaced at 30 per second.
+    for chat in range(1, 41):
+        assert await policy(Script(), bot, SendMessage(chat_id=chat, text="restock")) == SENT
+    assert sleeps.waits == pytest.approx([n / 30 for n in range(1, 11)])
+    await bot.session.close()
+
+
+async def test_a_send_to_another_chat_while_handling_an_update_is_bulk() -> None:
+    # An admin's notice about a buyer's payment, a refund notice to the buyer sent from the
+    # admin's button: not an answer in the update's chat, so the bot-wide budget applies.
+    sleeps = Sleeps()
+    policy = policy_with(sleeps, budget=SendBudget(rate=30.0))
+    bot = Bot("42:TEST")
+    for admin in range(1000, 1031):
+        await _send_while_handling(policy, bot, update_chat=1, to=admin)
+    assert sleeps.waits == [pytest.approx(1 / 30)]
     await bot.session.close()
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.methods import SendMessage
+from aiogram.methods import AnswerCallbackQuery, SendMessage
 from aiogram.types import CallbackQuery, Message
 
 from bot.shop.cart import Cart, CartChange, price_cart
@@ -37,12 +37,13 @@ async def add_to_cart(
     sales: Sales,
     catalog: Catalog,
     event_log: EventLog,
-) -> None:
+) -> AnswerCallbackQuery:
     """The card's button: one more unit; the answer says how many are in the cart now."""
     change = await sales.change_cart(query.from_user.id, _operation(callback_data, catalog))
     if change.outcome.changed:  # /stats' funnel counts the adds that took
         event_log.cart_add(query.from_user.id, callback_data.product)
-    await query.answer(cart_answer(change), show_alert=not change.outcome.changed)
+    # Returned, not awaited: in webhook mode it goes back in the HTTP answer.
+    return query.answer(cart_answer(change), show_alert=not change.outcome.changed)
 
 
 async def show_cart(message: Message, sales: Sales, catalog: Catalog, locale: str) -> SendMessage:
