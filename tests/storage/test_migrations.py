@@ -34,8 +34,14 @@ async def _tables(db: Database) -> set[str]:
 
 
 def test_the_migrations_have_one_head_that_the_bot_runs_to():
-    assert migrations.head() == "0004_delivery"
-    assert migrations.known_revisions() == {"0001", "0002_admin", "0003_orders", "0004_delivery"}
+    assert migrations.head() == "0005_shipping"
+    assert migrations.known_revisions() == {
+        "0001",
+        "0002_admin",
+        "0003_orders",
+        "0004_delivery",
+        "0005_shipping",
+    }
     # The contract's tables, every one made by the migrations (checked against the models
     # by the test below).
     assert {
@@ -54,6 +60,8 @@ def test_the_migrations_have_one_head_that_the_bot_runs_to():
         "order_lines",
         "order_history",
         "payments",
+        # issue 18: the catalog's shipping zones
+        "shipping_zones",
     } == TABLES
 
 
@@ -73,14 +81,21 @@ async def test_one_step_down_and_up_again(database: Database):
     async with database.write() as conn:
         await conn.execute(insert(table_of(UserLanguage)), {"user_id": 7, "language": "ru"})
     await migrations.downgrade(database, "-1")
+    assert await migrations.current(database) == ("0004_delivery",)
+    assert await _tables(database) == TABLES - {"shipping_zones"}
+    await migrations.downgrade(database, "-1")
     assert await migrations.current(database) == ("0003_orders",)
-    assert await _tables(database) == TABLES
+    assert await _tables(database) == TABLES - {"shipping_zones"}
     await migrations.downgrade(database, "-1")
     assert await migrations.current(database) == ("0002_admin",)
-    assert await _tables(database) == TABLES - SELLING
+    assert await _tables(database) == TABLES - SELLING - {"shipping_zones"}
     await migrations.downgrade(database, "-1")
     assert await migrations.current(database) == ("0001",)
-    assert await _tables(database) == TABLES - SELLING - {"catalog_audit", "stock_alerts"}
+    assert await _tables(database) == TABLES - SELLING - {
+        "catalog_audit",
+        "stock_alerts",
+        "shipping_zones",
+    }
     async with database.read() as conn:
         assert (await conn.execute(text("SELECT user_id FROM user_languages"))).all() == [(7,)]
     await migrations.downgrade(database, "base")
