@@ -323,6 +323,9 @@ class CheckoutRefusal(StrEnum):
     TOO_LARGE = "too_large"
     TOO_SMALL = "too_small"  # provider: below the currency's min_amount (currencies.json)
     NO_SHIPPING = "no_shipping"  # provider, physical goods: no zone in this currency
+    # Telegram refused the provider's invoice (a live token on a test bot, a revoked one):
+    # the order is called off; admins read Telegram's error.
+    PROVIDER_REFUSED = "provider_refused"
 
 
 def needs_shipping(currency: str, kind: str) -> bool:

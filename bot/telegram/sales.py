@@ -50,6 +50,7 @@ from bot.shop.orders import (
 from bot.shop.payments import (
     REFUSAL_TEXTS,
     Charge,
+    CheckoutRefusal,
     InvoiceWords,
     PaymentAction,
     Refusal,
@@ -228,6 +229,20 @@ class Sales:
         if result.order is not None:
             try:
                 await self._send_invoice(chat_id, result.order, catalog, locale)
+            except TelegramBadRequest as exc:
+                # Telegram's word on the provider (PAYMENT_PROVIDER_INVALID: a live token on
+                # a test bot, a revoked one): no shopper can pay by card until staff act.
+                error = exc.message
+                await self._call_off(result.order, f"sendInvoice refused: {error}")
+                log.warning("card invoice of order %s refused: %s", result.order.number, error)
+                await self._tell_admins(
+                    lambda _lang: (views.admin_invoice_refused_text(error), None)
+                )
+                return CheckoutResult(
+                    CheckoutStatus.REFUSED,
+                    result.priced,
+                    refusal=CheckoutRefusal.PROVIDER_REFUSED,
+                )
             except BaseException:
                 await self._call_off(result.order, "the invoice could not be sent")
                 raise

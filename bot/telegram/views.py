@@ -482,6 +482,13 @@ def checkout_answer(
     return texts.get(status) or _("This cannot be paid: its total is zero.")
 
 
+def admin_invoice_refused_text(error: str) -> str:
+    return _(
+        "⚠️ Telegram refused a card invoice: {error}\nCheck PAYMENT_PROVIDER_TOKEN (a test "
+        "token looks like 123456:TEST:abc; a live one needs a live bot)."
+    ).format(error=html.escape(error))
+
+
 def card_checkout_answer(result: CheckoutResult, currency: str, locale: str) -> str:
     """The callback's answer to "Pay by card" (the invoice is a message of its own)."""
     status, refusal = result.status, result.refusal
@@ -500,6 +507,11 @@ def card_checkout_answer(result: CheckoutResult, currency: str, locale: str) -> 
         ).format(currency=currency, amount=_money(limits.max_amount, currency, locale))
     if refusal is CheckoutRefusal.NO_SHIPPING:
         return _("Sorry, the shop has no delivery for these items yet.")
+    if refusal is CheckoutRefusal.PROVIDER_REFUSED:
+        return _(
+            "Sorry, card payments do not work right now: the shop's team has been told. "
+            "Your items are back in your cart."
+        )
     texts = {
         CheckoutStatus.EMPTY: _("Your cart is empty."),
         CheckoutStatus.NO_FIAT: _("Nothing in your cart can be paid by card right now."),
