@@ -599,7 +599,12 @@ class Sales:
         """Match every charge Telegram took to the orders: a charge whose successful_payment
         never arrived pays its order now; one that matches no order is reported to the
         admins (once: its payments row remembers it); a refund whose refunded_payment was
-        lost marks its order refunded; a refund that failed earlier is tried again."""
+        lost marks its order refunded; a refund that failed earlier is tried again.
+
+        Stars only: getStarTransactions lists Telegram Stars, and the Bot API has no list of
+        card payments (they are the provider's). A card payment whose successful_payment was
+        lost is found in the provider's dashboard, not here: its order expires like an
+        unpaid one, and staff settle it with the buyer."""
         charges: list[StarCharge] = []
         payers: dict[str, Person] = {}
         raw: dict[str, dict[str, object]] = {}
