@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiogram.methods import AnswerPreCheckoutQuery, AnswerShippingQuery
-from aiogram.types import PreCheckoutQuery, Update, User
+from aiogram.types import OrderInfo, PreCheckoutQuery, ShippingAddress, Update, User
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -253,7 +253,7 @@ async def _pre_checkout(shop: Shop, total: int, option: str) -> Any:
         total_amount=total,
         invoice_payload=payload,
         shipping_option_id=option,
-        order_info={"name": "Ada", "shipping_address": BERLIN},
+        order_info=OrderInfo(name="Ada", shipping_address=ShippingAddress(**BERLIN)),
     )
     # As the webhook server feeds it: the handler's answer comes back instead of being sent.
     return await shop.app.dispatcher.feed_update(

@@ -36,8 +36,9 @@ EXPRESS = ShippingZone("express", {"en": "Express"}, frozenset({"DE"}), 1490, "E
 USD = ShippingZone("us", {"en": "US mail"}, frozenset({"US", "DE"}), 700, "USD")
 ZONES = (EU, EXPRESS, USD)
 BERLIN = OrderInfo(name="Ada", shipping_address=Address("DE", city="Berlin"))
-LIMITS = amount_limits("EUR")
-assert LIMITS is not None
+_EUR = amount_limits("EUR")
+assert _EUR is not None
+LIMITS = _EUR
 
 
 def eur_part(price: int, quantity: int = 1, kind: str = "physical") -> CartPart:
