@@ -103,6 +103,12 @@ def test_every_problem_of_the_zones_is_named_by_its_path():
     assert caught.value.problems[0].startswith("shipping.zones[0]")
 
 
+def test_a_currency_that_is_no_text_is_named():
+    with pytest.raises(CatalogError) as caught:
+        _parse(_shop([{**EU, "currency": 978}]))
+    assert caught.value.problems == ("shipping.zones[0].currency: is required",)
+
+
 def test_the_shipping_key_must_hold_zones():
     with pytest.raises(CatalogError) as caught:
         _parse({**_shop(None), "shipping": {"zone": []}})
