@@ -559,3 +559,7 @@ def test_the_examples_in_the_format_doc_are_valid_and_say_the_same():
     assert from_json.products[0].price == 1600
     assert from_csv.products[1] == from_json.products[1]
     assert from_csv.categories == from_json.categories
+    assert [(z.id, z.currency, z.price) for z in from_json.shipping] == [
+        ("eu", "EUR", 490),
+        ("express", "EUR", 1490),
+    ]
