@@ -158,10 +158,16 @@ async def _sandbox(tmp: Path) -> AsyncIterator[tuple[str, int]]:
 
 @contextlib.asynccontextmanager
 async def _bot(
-    tmp: Path, sandbox_url: str, database_url: str, catalog: Path, client: SandboxClient
+    tmp: Path,
+    sandbox_url: str,
+    database_url: str,
+    catalog: Path,
+    client: SandboxClient,
+    *,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """``python main.py`` in webhook mode on a port found free (another if it was taken
-    meanwhile); yields once its setWebhook is done."""
+    meanwhile); yields once its setWebhook is done. ``extra_env``: more settings."""
     started: list[asyncio.subprocess.Process] = []
 
     async def start(port: int) -> asyncio.subprocess.Process:
@@ -182,6 +188,7 @@ async def _bot(
             # Several updates per buyer in a burst: per-chat pacing is not what is measured.
             "CHAT_SEND_RATE": "1000",
             "CHAT_SEND_BURST": "100",
+            **(extra_env or {}),
         }
         log = folder / "log"
         proc = await _spawn([str(ROOT / "main.py")], log, env)

@@ -127,6 +127,11 @@ class BotSettings(BaseSettings):
     # address asked in the chat; staff confirm the payment). Unset: on when there is no
     # provider token, off beside one; true or false decides.
     pay_on_delivery: Annotated[bool | None, EmptyIsNone] = None
+    # What a card invoice asks the buyer for beside the delivery address (Telegram's
+    # need_name / need_phone_number / need_email); the answers are stored with the order.
+    payment_need_name: bool = True
+    payment_need_phone: bool = True
+    payment_need_email: bool = False
 
     @property
     def fiat_methods(self) -> tuple[PaymentMethod, ...]:

@@ -178,6 +178,7 @@ class SandboxClient:
         shipping_address: dict[str, str] | None = None,
         shipping_option_id: str | None = None,
         order_info: dict[str, str] | None = None,
+        requested_info_id: str | None = None,
     ) -> dict[str, Any]:
         """The user pays an invoice message of their chat or an invoice link; returns the
         outcome ({"ok", "status": "paid" | "refused" | "timeout", ...}, sandbox/README.md).
@@ -191,10 +192,33 @@ class SandboxClient:
             "shipping_address": shipping_address,
             "shipping_option_id": shipping_option_id,
             "order_info": order_info,
+            "requested_info_id": requested_info_id,
         }
         body.update({key: value for key, value in optional.items() if value is not None})
         result: dict[str, Any] = await self._request(
             "POST", self._bot_path(f"/users/{user_id}/payments"), json=body
+        )
+        return result
+
+    async def shipping_options(
+        self,
+        user_id: int,
+        message_id: int,
+        *,
+        shipping_address: dict[str, str] | None = None,
+        order_info: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The user filled in an invoice's sheet: the bot's shipping options for that address
+        (a flexible invoice) and the ``requested_info_id`` to pay with (sandbox/README.md)."""
+        body = {
+            key: value
+            for key, value in (("shipping_address", shipping_address), ("order_info", order_info))
+            if value is not None
+        }
+        result: dict[str, Any] = await self._request(
+            "POST",
+            self._bot_path(f"/users/{user_id}/invoices/{message_id}/shipping"),
+            json=body,
         )
         return result
 

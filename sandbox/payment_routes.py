@@ -22,6 +22,7 @@ from sandbox.payments import (
     invoice_of_link,
     invoice_of_message,
     pay,
+    validate_info,
 )
 from sandbox.state import Bot, StoredFile
 from sandbox.user_api import (
@@ -134,12 +135,35 @@ def _pay_request(body: dict[str, Any]) -> PayRequest:
     option = body.get("shipping_option_id")
     if option is not None and not isinstance(option, str):
         raise UserError(400, "shipping_option_id must be a string")
+    info_id = body.get("requested_info_id")
+    if info_id is not None and not isinstance(info_id, str):
+        raise UserError(400, "requested_info_id must be the string the shipping route returned")
     return PayRequest(
         tip_amount=tip,
         shipping_address=address,
         shipping_option_id=option,
         order_info=_strings(body, "order_info", _ORDER_FIELDS) or {},
+        requested_info_id=info_id,
     )
+
+
+@routes.post("/sandbox/bot{token}/users/{user_id}/invoices/{message_id}/shipping")
+async def user_validates(request: web.Request) -> web.Response:
+    """The user filled in the sheet of an invoice message ({"shipping_address",
+    "order_info"}): a flexible invoice asks the bot for its shipping options to that address.
+    The answer: {"ok": true, "requested_info_id", "order_info", "shipping_options"} (each
+    with its "amount") for the payment to name, or the bot's refusal or the timeout, worded as
+    the pay route words them."""
+    bot = _bot(request)
+    invoice = _message_invoice(request, bot)
+    body = await _body(request)
+    pay_request = _pay_request(body)
+    chat = _chat_for(request, bot, body)
+    try:
+        outcome = await validate_info(_sb(request), bot, chat, invoice, pay_request)
+    except PayError as exc:
+        raise UserError(exc.status, exc.message) from None
+    return _json(outcome)
 
 
 @routes.post("/sandbox/bot{token}/users/{user_id}/payments")

@@ -146,6 +146,19 @@ class StarTransaction:
         }
 
 
+@dataclass(frozen=True)
+class RequestedInfo:
+    """What the user entered on a flexible invoice's sheet and the options the bot answered
+    for it (Telegram's payments.validateRequestedInfo): a payment naming its id pays with one
+    of these options, without asking the bot again."""
+
+    id: str
+    invoice: Invoice
+    user_id: int
+    order_info: dict[str, Any]
+    shipping_options: list[dict[str, Any]]
+
+
 @dataclass
 class BotPayments:
     # "msg:<chat_id>:<message_id>" or "link:<slug>" -> the invoice.
@@ -156,6 +169,10 @@ class BotPayments:
     # A line is a few hundred bytes; a million payments of `./run.sh dev` would be needed to
     # notice it.
     charges: dict[str, Charge] = field(default_factory=dict)
+    # Validated sheets, newest kept (a user who never pays leaves one behind).
+    requested: MutableMapping[str, RequestedInfo] = field(
+        default_factory=lambda: FIFOCache(MAX_INVOICES)
+    )
     transactions: list[StarTransaction] = field(default_factory=list)
     balance: int = 0
 

@@ -66,7 +66,14 @@ from sandbox.limits import (
     parameter_required,
 )
 from sandbox.methods import _new_message, _reply_markup, _reply_to, _store
-from sandbox.payment_state import BotPayments, Charge, Invoice, PendingQuery, StarTransaction
+from sandbox.payment_state import (
+    BotPayments,
+    Charge,
+    Invoice,
+    PendingQuery,
+    RequestedInfo,
+    StarTransaction,
+)
 from sandbox.state import Bot, Chat, Event
 
 # A provider token as @BotFather issues it for a test payment provider ("<id>:TEST:<key>").
@@ -157,6 +164,11 @@ def _shipping_options(value: Any) -> list[dict[str, Any]]:
             raise _ParseError(f"Can't parse shipping option: {exc}") from None
     if not options:
         raise _ParseError("There must be at least one shipping option")
+    ids = [option["id"] for option in options]
+    if len(set(ids)) != len(ids):
+        # The app lists options by id: two alike could not be told apart (the sandbox's
+        # words; Telegram documents no error for it).
+        raise _ParseError("SHIPPING_ID_DUPLICATE")
     return options
 
 
@@ -492,12 +504,15 @@ class PayError(Exception):
 
 @dataclass(frozen=True)
 class PayRequest:
-    """What the user enters on the payment sheet; whatever is left out gets a sandbox default."""
+    """What the user enters on the payment sheet; whatever is left out gets a sandbox default.
+    ``requested_info_id``: the sheet was validated first (:func:`validate_info`): its order
+    info and the bot's options are used, and the bot is not asked for options again."""
 
     tip_amount: int = 0
     shipping_address: dict[str, str] | None = None
     shipping_option_id: str | None = None
     order_info: dict[str, str] = field(default_factory=dict)
+    requested_info_id: str | None = None
 
 
 # The address a sandbox user ships to unless the request gives one.
@@ -587,21 +602,17 @@ async def pay(
     total = invoice.total_amount + request.tip_amount
     order_info = _order_info(chat, invoice, request)
     shipping_option: dict[str, Any] | None = None
-    if invoice.is_flexible:
-        address = (order_info or {}).get("shipping_address", DEFAULT_SHIPPING_ADDRESS)
-        query = await _ask(
-            sb,
-            bot,
-            "shipping_query",
-            chat.id,
-            {"from": user, "invoice_payload": invoice.payload, "shipping_address": address},
-        )
-        answer = await _answer_within(sb, bot, query, SHIPPING_QUERY_TIMEOUT)
-        if answer is None:
-            return _failed("timeout", "shipping", BOT_SHIPPING_TIMEOUT)
-        if not answer["ok"]:
-            return _failed("refused", "shipping", answer["error_message"])
-        shipping_option = _choose_option(answer["shipping_options"], request.shipping_option_id)
+    if request.requested_info_id is not None:
+        info = _requested(bot, chat, invoice, request.requested_info_id)
+        order_info = info.order_info or None
+        if invoice.is_flexible:
+            shipping_option = _choose_option(info.shipping_options, request.shipping_option_id)
+            total += sum(price["amount"] for price in shipping_option["prices"])
+    elif invoice.is_flexible:
+        shipped = await _shipping_answer(sb, bot, chat, invoice, order_info)
+        if not shipped["ok"]:
+            return shipped
+        shipping_option = _choose_option(shipped["shipping_options"], request.shipping_option_id)
         total += sum(price["amount"] for price in shipping_option["prices"])
     query_payload: dict[str, Any] = {
         "from": user,
@@ -621,6 +632,72 @@ async def pay(
     if not answer["ok"]:
         return _failed("refused", "pre_checkout", answer["error_message"])
     return await _charge(sb, bot, chat, invoice, query_payload)
+
+
+async def _shipping_answer(
+    sb: Sandbox, bot: Bot, chat: Chat, invoice: Invoice, order_info: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Ask the bot for shipping options to the address in ``order_info`` (Telegram's 10 s);
+    its answer ({"ok": true, "shipping_options"}) or the user's failure."""
+    address = (order_info or {}).get("shipping_address", DEFAULT_SHIPPING_ADDRESS)
+    query = await _ask(
+        sb,
+        bot,
+        "shipping_query",
+        chat.id,
+        {
+            "from": chat.user.to_json(),
+            "invoice_payload": invoice.payload,
+            "shipping_address": address,
+        },
+    )
+    answer = await _answer_within(sb, bot, query, SHIPPING_QUERY_TIMEOUT)
+    if answer is None:
+        return _failed("timeout", "shipping", BOT_SHIPPING_TIMEOUT)
+    if not answer["ok"]:
+        return _failed("refused", "shipping", answer["error_message"])
+    return answer
+
+
+async def validate_info(
+    sb: Sandbox, bot: Bot, chat: Chat, invoice: Invoice, request: PayRequest
+) -> dict[str, Any]:
+    """What the app does when the user has filled in the sheet's details (Telegram's
+    payments.validateRequestedInfo): a flexible invoice asks the bot for shipping options to
+    that address. The outcome: {"ok": true, "requested_info_id", "order_info",
+    "shipping_options"} (each option with its ``amount``, the sum of its prices), or the
+    refusal or timeout, as :func:`pay` words them."""
+    order_info = _order_info(chat, invoice, request) or {}
+    options: list[dict[str, Any]] = []
+    if invoice.is_flexible:
+        answer = await _shipping_answer(sb, bot, chat, invoice, order_info)
+        if not answer["ok"]:
+            return answer
+        options = answer["shipping_options"]
+    info = RequestedInfo(
+        id=secrets.token_hex(8),
+        invoice=invoice,
+        user_id=chat.id,
+        order_info=order_info,
+        shipping_options=options,
+    )
+    bot.payments.requested[info.id] = info
+    return {
+        "ok": True,
+        "requested_info_id": info.id,
+        "order_info": order_info,
+        "shipping_options": [
+            {**option, "amount": sum(price["amount"] for price in option["prices"])}
+            for option in options
+        ],
+    }
+
+
+def _requested(bot: Bot, chat: Chat, invoice: Invoice, info_id: str) -> RequestedInfo:
+    info = bot.payments.requested.get(info_id)
+    if info is None or info.invoice is not invoice or info.user_id != chat.id:
+        raise PayError(404, f"requested_info_id {info_id!r} is not one of this invoice's")
+    return info
 
 
 def _failed(status: str, stage: str, error_message: str) -> dict[str, Any]:

@@ -65,7 +65,7 @@ from bot.telegram.middlewares.inflight import InFlight, TrackingDispatcher
 from bot.telegram.middlewares.locale import LocaleMiddleware
 from bot.telegram.response_types import KeepResponseTypes
 from bot.telegram.restock import RestockNotifier
-from bot.telegram.sales import Sales, utc_now
+from bot.telegram.sales import ProviderSettings, Sales, utc_now
 from infra.redis import RedisGuard
 from sticker_core import StickerRenderer
 
@@ -300,6 +300,19 @@ async def open_catalog(
     return live
 
 
+def provider_settings(settings: Settings) -> ProviderSettings | None:
+    """Card payments (PAYMENT_PROVIDER_TOKEN and what invoices ask for), or None."""
+    b = settings.bot
+    if b.payment_provider_token is None:
+        return None
+    return ProviderSettings(
+        token=b.payment_provider_token.get_secret_value(),
+        need_name=b.payment_need_name,
+        need_phone_number=b.payment_need_phone,
+        need_email=b.payment_need_email,
+    )
+
+
 def open_sales(
     stack: contextlib.AsyncExitStack,
     settings: Settings,
@@ -322,6 +335,7 @@ def open_sales(
         reservation_minutes=b.order_reservation_minutes,
         reconcile_interval=b.reconcile_interval,
         fiat_methods=b.fiat_methods,
+        provider=provider_settings(settings),
         clock=clock or utc_now,
     )
     stack.push_async_callback(sales.aclose)

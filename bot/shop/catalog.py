@@ -86,8 +86,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bot.shop.money import STARS, MoneyError, exponent
-from bot.shop.shipping import ShippingZone
+from bot.shop.money import CURRENCIES, STARS, MoneyError, exponent
+from bot.shop.shipping import COUNTRY_PATTERN, ZONE_ID_PATTERN, ShippingZone
 
 __all__ = [
     "DIGITAL",
@@ -105,6 +105,7 @@ __all__ = [
     "Kind",
     "Problem",
     "Product",
+    "currency_problems",
     "expand_static",
     "file_id_image",
     "file_id_of",
@@ -113,6 +114,7 @@ __all__ = [
     "validate_catalog",
     "validate_category",
     "validate_product",
+    "validate_zones",
 ]
 
 STATIC_PLACEHOLDER = "{static}"
@@ -312,7 +314,7 @@ PRODUCT_FIELDS = tuple(f.name for f in fields(Product))
 
 # ---- problems and errors ----------------------------------------------------------------------
 
-Table = Literal["categories", "products"]
+Table = Literal["categories", "products", "shipping.zones"]
 Loc = tuple[str | int, ...]
 
 
@@ -455,6 +457,139 @@ def _cross_checks(categories: Sequence[object], products: Sequence[object]) -> l
     return problems
 
 
+# ---- shipping zones ---------------------------------------------------------------------------
+
+ZONE_TABLE: Table = "shipping.zones"
+ZONE_FIELDS = ("id", "title", "countries", "price", "free_from", "currency")
+
+
+def _zone_problems(index: int, row: Mapping[str, Any]) -> list[Problem]:  # noqa: PLR0912 - a check per field
+    def problem(loc: Loc, message: str) -> None:
+        found.append(Problem(ZONE_TABLE, index, loc, message))
+
+    found: list[Problem] = []
+    for key in sorted(row.keys() - set(ZONE_FIELDS)):
+        problem((key,), f"is not a field here (the fields are: {', '.join(ZONE_FIELDS)})")
+    zone_id = row.get("id")
+    if zone_id is None:
+        problem(("id",), "is required")
+    elif not isinstance(zone_id, str) or not ZONE_ID_PATTERN.fullmatch(zone_id):
+        problem(("id",), f"{shown(str(zone_id))}: 1-32 of A-Z a-z 0-9 _ -")
+    title = row.get("title")
+    if title is None:
+        problem(("title",), "is required")
+    elif not isinstance(title, dict) or not all(isinstance(t, str) for t in title.values()):
+        problem(("title",), 'must be an object of texts per language, such as {"en": "EU parcel"}')
+    else:
+        try:
+            _texts(MAX_TITLE)(title)
+        except PydanticCustomError as exc:
+            lang = (exc.context or {}).get("lang")
+            problem(("title",) if lang is None else ("title", lang), exc.message())
+    countries = row.get("countries")
+    if countries is None:
+        problem(("countries",), "is required")
+    elif not isinstance(countries, list) or not countries:
+        problem(("countries",), 'must be a non-empty list of country codes, such as ["DE", "FR"]')
+    else:
+        seen: set[str] = set()
+        for n, country in enumerate(countries):
+            if not isinstance(country, str) or not COUNTRY_PATTERN.fullmatch(country):
+                problem(
+                    ("countries", n),
+                    f'{shown(str(country))} is not an ISO 3166-1 alpha-2 code such as "DE"',
+                )
+            elif country in seen:
+                problem(("countries", n), f"{country!r} appears twice")
+            seen.add(str(country))
+    for name in ("price", "free_from"):
+        value = row.get(name)
+        if value is None:
+            if name == "price":
+                problem((name,), "is required")
+        elif type(value) is not int or not 0 <= value <= MAX_PRICE:
+            problem((name,), f"{value!r} is not a price")
+    currency = row.get("currency")
+    if currency == STARS:
+        problem(
+            ("currency",),
+            "shipping is paid through a payment provider, never in Telegram Stars (XTR)",
+        )
+    elif not isinstance(currency, str):
+        problem(("currency",), "is required")
+    else:
+        try:
+            exponent(currency)
+        except MoneyError as exc:
+            problem(("currency",), str(exc))
+    return found
+
+
+def validate_zones(rows: Sequence[object]) -> tuple[tuple[ShippingZone, ...], list[Problem]]:
+    """Shipping zones from plain rows (prices in minor units of each row's ``currency``),
+    every rule checked: ids unique, an English title, ISO country codes, prices 0 or more,
+    a fiat currency Telegram takes. Returns the zones, or () and EVERY problem, each named by
+    its path (``shipping.zones[1].countries[0]``)."""
+    problems: list[Problem] = []
+    zones: list[ShippingZone] = []
+    ids: set[str] = set()
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            problems.append(
+                Problem(
+                    ZONE_TABLE,
+                    index,
+                    (),
+                    f"must be an object with the fields {', '.join(ZONE_FIELDS)}",
+                )
+            )
+            continue
+        found = _zone_problems(index, row)
+        zone_id = row.get("id")
+        if isinstance(zone_id, str) and ZONE_ID_PATTERN.fullmatch(zone_id):
+            if zone_id in ids:
+                found.append(Problem(ZONE_TABLE, index, ("id",), f"{zone_id!r} appears twice"))
+            ids.add(zone_id)
+        problems += found
+        if not found:
+            zones.append(
+                ShippingZone(
+                    id=row["id"],
+                    title=dict(row["title"]),
+                    countries=frozenset(row["countries"]),
+                    price=row["price"],
+                    currency=row["currency"],
+                    free_from=row.get("free_from"),
+                )
+            )
+    return (() if problems else tuple(zones)), problems
+
+
+def currency_problems(catalog: Catalog) -> list[str]:
+    """What in a stored catalog Telegram can no longer take: products and zones priced in a
+    currency missing from bot/shop/money.py's table (checked at start: the table changes with
+    Telegram's list, the stored catalog does not)."""
+    products = [
+        f"product {p.id}: {exponent_problem(p.currency)}"
+        for p in catalog.products
+        if p.currency not in CURRENCIES
+    ]
+    zones = [
+        f"shipping zone {z.id}: {exponent_problem(z.currency)}"
+        for z in catalog.shipping
+        if z.currency not in CURRENCIES or z.currency == STARS
+    ]
+    return products + zones
+
+
+def exponent_problem(currency: str) -> str:
+    try:
+        exponent(currency)
+    except MoneyError as exc:
+        return str(exc)
+    return f"{currency!r} cannot pay for shipping"
+
+
 # ---- the catalog ----------------------------------------------------------------------------
 
 
@@ -477,6 +612,7 @@ class Catalog:
         "categories",
         "products",
         "shipping",
+        "shipping_given",
         "shown_categories",
     )
 
@@ -484,13 +620,16 @@ class Catalog:
         self,
         categories: Iterable[Category] = (),
         products: Iterable[Product] = (),
-        shipping: Iterable[ShippingZone] = (),
+        shipping: Iterable[ShippingZone] | None = (),
     ):
         """From objects already valid (ids unique, categories existing): nothing is checked.
-        ``shipping``: the delivery zones physical goods are priced with (bot/shop/shipping.py)."""
+        ``shipping``: the delivery zones physical goods are priced with (bot/shop/shipping.py);
+        None when the source says nothing of them (a CSV file: ``shipping_given`` False, and
+        an import keeps the zones stored, bot/storage/catalog_repo.py)."""
         self.categories: tuple[Category, ...] = tuple(categories)
         self.products: tuple[Product, ...] = tuple(products)
-        self.shipping: tuple[ShippingZone, ...] = tuple(shipping)
+        self.shipping: tuple[ShippingZone, ...] = () if shipping is None else tuple(shipping)
+        self.shipping_given = shipping is not None
         self._categories = {c.id: c for c in self.categories}
         self._products = {p.id: p for p in self.products}
         self.shown_categories: tuple[Category, ...] = tuple(c for c in self.categories if c.active)
@@ -570,10 +709,13 @@ class Catalog:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Catalog):
             return NotImplemented
+        # A catalog that says nothing of zones (read from CSV) equals one with the same goods
+        # whatever zones that one has: an import of it keeps the stored zones.
+        zones_known = self.shipping_given and other.shipping_given
         return (
             self.categories == other.categories
             and self.products == other.products
-            and self.shipping == other.shipping
+            and (self.shipping == other.shipping or not zones_known)
         )
 
     __hash__ = None  # type: ignore[assignment]  # equal by value, and not immutable deep down
@@ -624,4 +766,6 @@ def expand_static(catalog: Catalog, base: str | None, *, source: str = "catalog"
         )
         for p in catalog.products
     ]
-    return Catalog(catalog.categories, products, catalog.shipping)
+    return Catalog(
+        catalog.categories, products, catalog.shipping if catalog.shipping_given else None
+    )

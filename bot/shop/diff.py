@@ -14,14 +14,24 @@ from dataclasses import dataclass, fields
 from typing import TypeVar
 
 from bot.shop.catalog import Catalog, Category, Product
+from bot.shop.shipping import ShippingZone
 
 POSITION = "position"
 # How many ids a summary names in one list before "and N more".
 SHOWN_IDS = 5
 
-Item = TypeVar("Item", Category, Product)
+Item = TypeVar("Item", Category, Product, ShippingZone)
 # Fields in the order a summary names them.
-_FIELD_ORDER = tuple(dict.fromkeys([*(f.name for f in fields(Product)), "active", POSITION]))
+_FIELD_ORDER = tuple(
+    dict.fromkeys(
+        [
+            *(f.name for f in fields(Product)),
+            "active",
+            *(f.name for f in fields(ShippingZone)),
+            POSITION,
+        ]
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +62,11 @@ class TableDiff:
 class CatalogDiff:
     categories: TableDiff
     products: TableDiff
+    # Shipping zones added, changed (which fields) and removed (bot/shop/shipping.py).
+    zones: TableDiff = TableDiff()
 
     def __bool__(self) -> bool:
-        return bool(self.categories or self.products)
+        return bool(self.categories or self.products or self.zones)
 
     def summary(self) -> list[str]:
         """Lines a person reads: "add 3 products (a, b, c), change 2 (price: mug-1, mug-2),
@@ -64,6 +76,7 @@ class CatalogDiff:
             for table, singular, plural in (
                 (self.categories, "category", "categories"),
                 (self.products, "product", "products"),
+                (self.zones, "shipping zone", "shipping zones"),
             )
             if table
         ]
@@ -73,7 +86,11 @@ class CatalogDiff:
 def diff(old: Catalog, new: Catalog) -> CatalogDiff:
     """What turns ``old`` into ``new`` (both raw or both expanded: ``{static}`` is compared as
     written)."""
-    return CatalogDiff(_table(old.categories, new.categories), _table(old.products, new.products))
+    return CatalogDiff(
+        _table(old.categories, new.categories),
+        _table(old.products, new.products),
+        _table(old.shipping, new.shipping),
+    )
 
 
 def _table(old: Sequence[Item], new: Sequence[Item]) -> TableDiff:

@@ -39,6 +39,8 @@ from typing import Any
 
 from bot.shop.catalog import (
     LANGUAGE_PATTERN,
+    STARS,
+    ZONE_TABLE,
     Catalog,
     CatalogError,
     Category,
@@ -46,6 +48,7 @@ from bot.shop.catalog import (
     Product,
     expand_static,
     validate_catalog,
+    validate_zones,
 )
 from bot.shop.money import (
     CURRENCIES,
@@ -55,6 +58,7 @@ from bot.shop.money import (
     parse_amount,
     to_minor,
 )
+from bot.shop.shipping import ShippingZone
 from infra.files import atomic_write
 
 # ---- files ------------------------------------------------------------------------------------
@@ -171,8 +175,8 @@ def parse_json(raw: bytes, *, source: str) -> Catalog:
             source, ['(top level): must be an object {"categories": [...], "products": [...]}']
         )
     problems = [
-        f"{key}: is not a field here (the fields are: categories, products)"
-        for key in sorted(data.keys() - {"categories", "products"})
+        f"{key}: is not a field here (the fields are: categories, products, shipping)"
+        for key in sorted(data.keys() - {"categories", "products", "shipping"})
     ]
     tables: dict[str, list[Any]] = {}
     for key in ("categories", "products"):
@@ -184,10 +188,19 @@ def parse_json(raw: bytes, *, source: str) -> Catalog:
     if problems:
         raise CatalogError(source, problems)
 
-    # Sort keys: every category before every product, each table in row order.
+    zone_rows = _json_shipping(data.get("shipping"), problems)
+    if problems:
+        raise CatalogError(source, problems)
+
+    # Sort keys: every category before every product, products before the zones, each table
+    # in row order.
     def order(problem: Problem) -> int:
         index = -1 if problem.index is None else problem.index
-        return index if problem.table == "categories" else len(tables["categories"]) + index
+        if problem.table == "categories":
+            return index
+        if problem.table == "products":
+            return len(tables["categories"]) + index
+        return len(tables["categories"]) + len(tables["products"]) + index
 
     found: list[Problem] = []
     products = [
@@ -197,8 +210,76 @@ def parse_json(raw: bytes, *, source: str) -> Catalog:
         for index, row in enumerate(tables["products"])
     ]
     catalog, more = validate_catalog(tables["categories"], products)
+    zones = _zones(zone_rows, tables["products"], found)
     all_problems = [(order(p), str(p)) for p in [*found, *more]]
-    return _finish(source, all_problems, catalog)
+    catalog = _finish(source, all_problems, catalog)
+    return Catalog(catalog.categories, catalog.products, zones)
+
+
+def _json_shipping(value: object, problems: list[str]) -> list[Any]:
+    """The zone rows of ``"shipping": {"zones": [...]}`` (none without the key)."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        problems.append('shipping: must be an object {"zones": [...]}')
+        return []
+    problems += [
+        f"shipping.{key}: is not a field here (the fields are: zones)"
+        for key in sorted(value.keys() - {"zones"})
+    ]
+    zones = value.get("zones", [])
+    if not isinstance(zones, list):
+        problems.append("shipping.zones: must be a list")
+        return []
+    return zones
+
+
+def _fiat_currencies(products: Sequence[object]) -> list[str]:
+    found = {
+        row.get("currency")
+        for row in products
+        if isinstance(row, dict) and isinstance(row.get("currency"), str)
+    }
+    return sorted(c for c in found if c != STARS and c in CURRENCIES)
+
+
+def _zones(
+    rows: Sequence[Any], products: Sequence[object], found: list[Problem]
+) -> list[ShippingZone]:
+    """Zones with their prices in minor units: of the zone's ``currency``, or, without one, of
+    the catalog's one fiat currency (a catalog priced in several needs it on each zone)."""
+    fiat = _fiat_currencies(products)
+    converted: list[object] = []
+    told: set[int] = set()  # rows whose missing currency is reported here already
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            converted.append(row)
+            continue
+        out = dict(row)
+        if "currency" not in row:
+            if len(fiat) == 1:
+                out["currency"] = fiat[0]
+            else:
+                why = (
+                    f"the products are priced in {', '.join(fiat)}"
+                    if fiat
+                    else "no product has a currency other than XTR"
+                )
+                found.append(Problem(ZONE_TABLE, index, ("currency",), f"is required here: {why}"))
+                told.add(index)
+                out["currency"] = None
+        for name in ("price", "free_from"):
+            if out.get(name) is None:
+                continue
+            try:
+                out[name] = _minor(out[name], out["currency"])
+            except MoneyError as exc:
+                found.append(Problem(ZONE_TABLE, index, (name,), str(exc)))
+                out[name] = 0
+        converted.append(out)
+    zones, problems = validate_zones(converted)
+    found += [p for p in problems if not (p.loc == ("currency",) and p.index in told)]
+    return list(zones)
 
 
 def _json_price(row: Mapping[str, Any], index: int, found: list[Problem]) -> object:
@@ -243,12 +324,28 @@ def _json_product(product: Product) -> dict[str, Any]:
     return out
 
 
+def _json_zone(zone: ShippingZone) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": zone.id,
+        "title": _ordered(zone.title),
+        # Sorted: a zone's countries are a set; an export must not change from run to run.
+        "countries": sorted(zone.countries),
+        "price": str(from_minor(zone.price, zone.currency)),
+    }
+    if zone.free_from is not None:
+        out["free_from"] = str(from_minor(zone.free_from, zone.currency))
+    out["currency"] = zone.currency
+    return out
+
+
 def dump_json(catalog: Catalog) -> bytes:
     """The catalog as pretty UTF-8 JSON (texts as they are, not \\u escapes)."""
-    data = {
+    data: dict[str, Any] = {
         "categories": [_json_category(c) for c in catalog.categories],
         "products": [_json_product(p) for p in catalog.products],
     }
+    if catalog.shipping:
+        data["shipping"] = {"zones": [_json_zone(z) for z in catalog.shipping]}
     return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
 
 
@@ -374,7 +471,9 @@ def parse_csv(raw: bytes, *, source: str) -> Catalog:
         ]
     catalog, found = validate_catalog(categories, products)
     problems += [where.name(p) for p in found]
-    return _finish(source, problems, catalog)
+    catalog = _finish(source, problems, catalog)
+    # CSV has no shipping zones: an import keeps the stored ones (docs/catalog-format.md).
+    return Catalog(catalog.categories, catalog.products, None)
 
 
 def _type_problem(row_type: str) -> str:

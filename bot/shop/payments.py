@@ -60,6 +60,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from bot.shop.cart import STARS, CartPart
+from bot.shop.money import amount_limits
 from bot.shop.orders import (
     NONCE_PATTERN,
     PAID_STATUSES,
@@ -67,11 +68,13 @@ from bot.shop.orders import (
     Order,
     OrderHead,
     OrderLine,
+    PaymentMethod,
     Rule,
     Status,
     reservation_over,
     transition,
 )
+from bot.shop.shipping import OrderInfo, ShippingOption, ShippingZone, options_for
 
 __all__ = [
     "MAX_AMOUNT",
@@ -101,15 +104,18 @@ __all__ = [
     "decide_payment",
     "decide_pre_checkout",
     "decide_refunded_payment",
+    "decide_shipping",
     "fit_text",
     "invoice_description",
     "invoice_photo",
     "invoice_title",
     "make_payload",
+    "needs_shipping",
     "orders_to_load",
     "parse_payload",
     "reconcile",
     "revive_failed",
+    "shipping_price",
     "utf16_len",
 ]
 
@@ -313,14 +319,59 @@ def _matches(ref: PayloadRef | None, order: OrderHead | None) -> bool:
 class CheckoutRefusal(StrEnum):
     NOTHING_TO_PAY = "nothing_to_pay"  # no payable line in this part
     FREE = "free"  # a total of 0: Telegram refuses an invoice that is not positive
-    TOO_LARGE = "too_large"  # above MAX_STARS_PER_INVOICE (Stars) or MAX_AMOUNT
+    # above MAX_STARS_PER_INVOICE (Stars), MAX_AMOUNT, or the currency's max_amount (provider)
+    TOO_LARGE = "too_large"
+    TOO_SMALL = "too_small"  # provider: below the currency's min_amount (currencies.json)
+    NO_SHIPPING = "no_shipping"  # provider, physical goods: no zone in this currency
+    # Telegram refused the provider's invoice (a live token on a test bot, a revoked one):
+    # the order is called off; admins read Telegram's error.
+    PROVIDER_REFUSED = "provider_refused"
 
 
-def checkout_refusal(part: CartPart | None) -> CheckoutRefusal | None:
-    """Why this cart part cannot become an invoice, or None when it can."""
+def needs_shipping(currency: str, kind: str) -> bool:
+    """Whether an invoice of this currency and kind asks for an address (is flexible)."""
+    return currency != STARS and kind == PHYSICAL
+
+
+def checkout_refusal(
+    part: CartPart | None, *, shipping: Sequence[ShippingZone] | None = None
+) -> CheckoutRefusal | None:
+    """Why this cart part cannot become an invoice, or None when it can.
+
+    ``shipping``: for a provider invoice, the catalog's zones. Telegram then refuses a total
+    outside the currency's limits (bot/shop/money.py, currencies.json), so the goods plus the
+    CHEAPEST delivery must lie within them: cheaper than that no buyer can pay, and a dearer
+    option the buyer picks is checked by Telegram itself. Physical goods in a currency no zone
+    is priced in cannot be delivered (NO_SHIPPING). None: no provider (Stars, pay on delivery).
+    """
     if part is None or not part.lines:
         return CheckoutRefusal.NOTHING_TO_PAY
-    return _total_refusal(part.currency, part.total)
+    refusal = _total_refusal(part.currency, part.total)
+    if refusal is not None or shipping is None or part.currency == STARS:
+        return refusal
+    return _provider_refusal(part, shipping)
+
+
+def _provider_refusal(part: CartPart, shipping: Sequence[ShippingZone]) -> CheckoutRefusal | None:
+    total = part.total
+    if needs_shipping(part.currency, _kind(part)):
+        prices = [z.price_for(part.total) for z in shipping if z.currency == part.currency]
+        if not prices:
+            return CheckoutRefusal.NO_SHIPPING
+        total += min(prices)
+    limits = amount_limits(part.currency)
+    if limits is None:
+        return None if total <= MAX_AMOUNT else CheckoutRefusal.TOO_LARGE
+    if total < limits.min_amount:
+        return CheckoutRefusal.TOO_SMALL
+    if total > limits.max_amount:
+        return CheckoutRefusal.TOO_LARGE
+    return None
+
+
+def _kind(part: CartPart) -> str:
+    """An order of any physical line is physical (bot/shop/orders.py order_kind)."""
+    return PHYSICAL if any(line.kind == PHYSICAL for line in part.lines) else "digital"
 
 
 def _total_refusal(currency: str, total: int) -> CheckoutRefusal | None:
@@ -351,6 +402,7 @@ class Invoice:
     photo_url: str | None = None
     need_name: bool = False
     need_phone_number: bool = False
+    need_email: bool = False
     need_shipping_address: bool = False
     is_flexible: bool = False
 
@@ -373,6 +425,7 @@ def build_invoice(
     provider_token: str | None = None,
     need_name: bool = False,
     need_phone_number: bool = False,
+    need_email: bool = False,
 ) -> Invoice:
     """The invoice of ``order`` in the shopper's ``language``.
 
@@ -411,6 +464,7 @@ def build_invoice(
         photo_url=photo_url,
         need_name=need_name and not stars,
         need_phone_number=need_phone_number and not stars,
+        need_email=need_email and not stars,
         need_shipping_address=shipping,
         is_flexible=shipping,
     )
@@ -429,6 +483,9 @@ class Refusal(StrEnum):
     SOLD_OUT = "sold_out"
     AMOUNT_CHANGED = "amount_changed"
     UNKNOWN_ORDER = "unknown_order"
+    # Provider: the address is in no zone, or the option chosen is not (or no longer) one of
+    # the zones for it.
+    NO_DELIVERY = "no_delivery"
 
 
 # English msgids the handler passes through ``_()`` for answerPreCheckoutQuery's
@@ -446,6 +503,9 @@ REFUSAL_TEXTS: Mapping[Refusal, str] = {
         "The price of this order has changed. Please check out again from your cart."
     ),
     Refusal.UNKNOWN_ORDER: N_("This invoice does not belong to an order of this shop."),
+    Refusal.NO_DELIVERY: N_(
+        "Sorry, we do not deliver to this address. Please choose an address in another country."
+    ),
 }
 
 
@@ -459,6 +519,71 @@ def _status_refusal(status: Status) -> Refusal | None:
     }.get(status)
 
 
+def shipping_price(
+    zones: Iterable[ShippingZone],
+    option_id: str | None,
+    country: str | None,
+    currency: str,
+    subtotal: int,
+) -> int | None:
+    """The price of delivery option ``option_id`` to ``country`` for goods worth ``subtotal``,
+    recomputed from the catalog's zones; None when that option does not deliver there."""
+    if option_id is None or country is None:
+        return None
+    return next(
+        (
+            option.price
+            for option in options_for(zones, country, currency, subtotal, "en")
+            if option.id == option_id
+        ),
+        None,
+    )
+
+
+def _due(
+    order: OrderHead, zones: Iterable[ShippingZone], option_id: str | None, info: OrderInfo | None
+) -> int | None:
+    """What the buyer owes for ``order``: goods, plus for a provider's physical order the
+    chosen delivery to the address given (None: that delivery does not exist)."""
+    if order.method is not PaymentMethod.PROVIDER or not needs_shipping(order.currency, order.kind):
+        return order.total
+    address = None if info is None else info.shipping_address
+    country = None if address is None else address.country_code
+    price = shipping_price(zones, option_id, country, order.currency, order.total)
+    return None if price is None else order.total + price
+
+
+def _open_refusal(ref: PayloadRef | None, order: OrderHead | None, now: datetime) -> Refusal | None:
+    """Why ``order`` cannot be paid now (not ours, paid, cancelled, expired), or None."""
+    if not _matches(ref, order):
+        return Refusal.UNKNOWN_ORDER
+    assert order is not None  # noqa: S101 - _matches checked it
+    refusal = _status_refusal(order.status)
+    if refusal is None and reservation_over(order.expires_at, now):
+        return Refusal.EXPIRED
+    return refusal
+
+
+def decide_shipping(
+    ref: PayloadRef | None,
+    order: OrderHead | None,
+    *,
+    country: str,
+    zones: Iterable[ShippingZone],
+    language: str,
+    now: datetime,
+) -> tuple[ShippingOption, ...] | Refusal:
+    """A shipping_query: the options for an address in ``country`` (answer ok with them), or
+    why not (answer ok=false with the refusal's text): an order that cannot be paid any more,
+    or an address no zone of the order's currency covers (NO_DELIVERY)."""
+    refusal = _open_refusal(ref, order, now)
+    if refusal is not None:
+        return refusal
+    assert order is not None  # noqa: S101 - _open_refusal checked it
+    options = options_for(zones, country, order.currency, order.total, language)
+    return options or Refusal.NO_DELIVERY
+
+
 def decide_pre_checkout(
     ref: PayloadRef | None,
     order: OrderHead | None,
@@ -467,6 +592,9 @@ def decide_pre_checkout(
     total_amount: int,
     now: datetime,
     reservation_held: bool = True,
+    shipping_option_id: str | None = None,
+    order_info: OrderInfo | None = None,
+    zones: Iterable[ShippingZone] = (),
 ) -> Refusal | None:
     """None (answer ok) or why the payment must not go ahead.
 
@@ -477,18 +605,21 @@ def decide_pre_checkout(
     order's units are no longer held for it) refuses with SOLD_OUT; with stock reserved at
     checkout that does not happen in the normal flow.
 
+    A provider's physical order: the amount must be the goods plus the price of the chosen
+    option (``shipping_option_id``) to the address of ``order_info``, recomputed from
+    ``zones``; an option that does not deliver there is NO_DELIVERY.
+
     Who pays is not checked: Telegram lets anyone an invoice is forwarded to pay it, and the
     order stays its buyer's (Charge.user_id records the payer, whom a refund goes back to).
     """
-    if not _matches(ref, order):
-        return Refusal.UNKNOWN_ORDER
-    assert order is not None  # noqa: S101 - _matches checked it
-    refusal = _status_refusal(order.status)
+    refusal = _open_refusal(ref, order, now)
     if refusal is not None:
         return refusal
-    if reservation_over(order.expires_at, now):
-        return Refusal.EXPIRED
-    if currency != order.currency or total_amount != order.total:
+    assert order is not None  # noqa: S101 - _open_refusal checked it
+    due = _due(order, zones, shipping_option_id, order_info)
+    if due is None:
+        return Refusal.NO_DELIVERY
+    if currency != order.currency or total_amount != due:
         return Refusal.AMOUNT_CHANGED
     if not reservation_held:
         return Refusal.SOLD_OUT
@@ -508,6 +639,9 @@ class Charge:
     payload: str | None
     user_id: int | None  # who paid (refundStarPayment needs it)
     provider_charge_id: str | None = None
+    # A provider's payment of physical goods: the delivery chosen and the buyer's details.
+    shipping_option_id: str | None = None
+    order_info: OrderInfo | None = None
 
 
 class PaymentAction(StrEnum):
@@ -528,6 +662,8 @@ class PaymentDecision:
     order_id: int | None = None
     # For MARK_PAID and REVIVE: the status the conditional update expects (WHERE status = ...)
     expected: Status | None = None
+    # For MARK_PAID and REVIVE: the delivery's price paid with the goods (minor units).
+    shipping_amount: int = 0
 
     @property
     def rule(self) -> Rule | None:
@@ -545,7 +681,12 @@ def _undo(charge: Charge, reason: Refusal, order_id: int | None) -> PaymentDecis
 
 
 def decide_payment(
-    charge: Charge, ref: PayloadRef | None, order: OrderHead | None, *, known: bool
+    charge: Charge,
+    ref: PayloadRef | None,
+    order: OrderHead | None,
+    *,
+    known: bool,
+    zones: Iterable[ShippingZone] = (),
 ) -> PaymentDecision:
     """What a charge does to its order.
 
@@ -562,7 +703,9 @@ def decide_payment(
     - an order awaiting payment with the right currency and amount: MARK_PAID (even past its
       deadline: Telegram took the money after our pre-checkout said yes).
     - an unpaid order charged in another currency or amount: REFUND / REPORT with
-      AMOUNT_CHANGED.
+      AMOUNT_CHANGED. A provider's physical order owes the goods plus the chosen delivery
+      (``charge.shipping_option_id`` to ``charge.order_info``'s address, priced from
+      ``zones`` as at pre-checkout); the decision carries that delivery's price.
     """
     if known:
         return PaymentDecision(PaymentAction.NOTHING)
@@ -572,14 +715,16 @@ def decide_payment(
     if order.paid_charge_id == charge.charge_id:
         return PaymentDecision(PaymentAction.NOTHING, order_id=order.id)
     if order.status in {Status.AWAITING_PAYMENT, Status.EXPIRED}:
-        if charge.currency != order.currency or charge.total_amount != order.total:
-            return _undo(charge, Refusal.AMOUNT_CHANGED, order.id)
+        due = _due(order, zones, charge.shipping_option_id, charge.order_info)
+        if due is None or charge.currency != order.currency or charge.total_amount != due:
+            reason = Refusal.NO_DELIVERY if due is None else Refusal.AMOUNT_CHANGED
+            return _undo(charge, reason, order.id)
         action = (
             PaymentAction.MARK_PAID
             if order.status is Status.AWAITING_PAYMENT
             else PaymentAction.REVIVE
         )
-        return PaymentDecision(action, None, order.id, order.status)
+        return PaymentDecision(action, None, order.id, order.status, due - order.total)
     refusal = _status_refusal(order.status)
     assert refusal is not None  # noqa: S101 - every other status has one
     return _undo(charge, refusal, order.id)
@@ -700,9 +845,15 @@ class AdminRefund:
 
 def admin_refund(order: OrderHead) -> AdminRefund:
     """The admin's Refund (or the desk's cancel of a paid order): TransitionError when the
-    order cannot be refunded from where it is."""
+    order cannot be refunded from where it is. Only Stars go back through the Bot API; a
+    provider's payment is refunded at the provider and one paid on delivery by hand, so for
+    those the bot marks the order and tells the buyer."""
     rule = transition(order.status, Status.REFUNDED, order.kind)
-    stars = order.currency == STARS and order.paid_charge_id is not None
+    stars = (
+        order.method is PaymentMethod.STARS
+        and order.currency == STARS
+        and order.paid_charge_id is not None
+    )
     # The payer, not the buyer: an invoice forwarded to someone else was paid by them, and
     # refundStarPayment refuses a charge named with another user (CHARGE_NOT_FOUND).
     return AdminRefund(rule, stars, order.refund_to, order.paid_charge_id)

@@ -25,6 +25,7 @@ from typing import Any
 
 __all__ = [
     "COUNTRY_PATTERN",
+    "ZONE_ID_PATTERN",
     "Address",
     "OrderInfo",
     "ShippingOption",
@@ -36,7 +37,7 @@ __all__ = [
 COUNTRY_PATTERN = re.compile(r"[A-Z]{2}")
 # Telegram's ShippingOption.id is a string; keep zone ids short and plain (they ride in
 # callback data of the pay-on-delivery conversation, 64 bytes in all).
-_ZONE_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+ZONE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ class ShippingZone:
     free_from: int | None = None
 
     def __post_init__(self) -> None:
-        if not _ZONE_ID.fullmatch(self.id):
+        if not ZONE_ID_PATTERN.fullmatch(self.id):
             raise ValueError(f"shipping zone id {self.id!r}: 1-32 of A-Z a-z 0-9 _ -")
         if "en" not in self.title or not all(
             isinstance(t, str) and t.strip() for t in self.title.values()

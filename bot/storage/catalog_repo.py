@@ -57,6 +57,7 @@ from bot.shop.editing import (
 from bot.shop.editing import (
     changes as field_changes,
 )
+from bot.shop.shipping import ShippingZone
 from bot.storage import models
 from bot.storage.db import Database
 from bot.storage.models import table_of
@@ -67,6 +68,7 @@ _images = table_of(models.ProductImage)
 _state = table_of(models.CatalogState)
 _audit = table_of(models.CatalogAudit)
 _alerts = table_of(models.StockAlert)
+_zones = table_of(models.ShippingZone)
 
 # Product fields and the columns that hold them (the rest are named alike).
 _COLUMN = {"category": "category_id"}
@@ -196,6 +198,9 @@ class CatalogRepository:
         async with self._db.write() as conn:
             revision = await self._lock_revision(conn)
             _, old = await self._load(conn)
+            if not new.shipping_given:
+                # A CSV file has no zones: the stored ones stay (docs/catalog-format.md).
+                new = Catalog(new.categories, new.products, old.shipping)
             changes = diff(old, new)
             stale = expected_revision is not None and expected_revision != revision
             if dry_run or stale or not changes:
@@ -253,9 +258,24 @@ class CatalogRepository:
                 )
             ).mappings()
         ]
-        return int(revision or 0), Catalog.from_trusted_rows(
-            [dict(row) for row in categories], products
-        )
+        trusted = Catalog.from_trusted_rows([dict(row) for row in categories], products)
+        z = _zones.c
+        zones = [
+            ShippingZone(
+                id=row.id,
+                title=dict(row.title),
+                countries=frozenset(row.countries),
+                price=row.price,
+                currency=row.currency,
+                free_from=row.free_from,
+            )
+            for row in await conn.execute(
+                select(z.id, z.title, z.countries, z.price, z.currency, z.free_from).order_by(
+                    z.position
+                )
+            )
+        ]
+        return int(revision or 0), Catalog(trusted.categories, trusted.products, zones)
 
     async def _write(
         self, conn: AsyncConnection, old: Catalog, new: Catalog, changes: CatalogDiff
@@ -295,6 +315,25 @@ class CatalogRepository:
         ]
         for batch in _batches(image_rows):
             await conn.execute(_images.insert(), list(batch))
+        if changes.zones:
+            # Few rows: written whole, in the catalog's order.
+            await conn.execute(delete(_zones))
+            if new.shipping:
+                await conn.execute(
+                    _zones.insert(),
+                    [
+                        {
+                            "id": zone.id,
+                            "title": dict(zone.title),
+                            "countries": sorted(zone.countries),
+                            "currency": zone.currency,
+                            "price": zone.price,
+                            "free_from": zone.free_from,
+                            "position": n,
+                        }
+                        for n, zone in enumerate(new.shipping)
+                    ],
+                )
         gone = list(changes.categories.removed)
         for chunk in _chunks(gone):
             await conn.execute(

@@ -28,7 +28,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
-from bot.shop.catalog import Catalog, expand_static
+from bot.shop.catalog import Catalog, CatalogError, currency_problems, expand_static
 from infra.tasks import running
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,9 @@ def with_stock(catalog: Catalog, stock: Iterable[tuple[str, int | None]]) -> Cat
     products = [
         dataclasses.replace(p, stock=new[p.id]) if p.id in new else p for p in catalog.products
     ]
-    return Catalog(catalog.categories, products, catalog.shipping)
+    return Catalog(
+        catalog.categories, products, catalog.shipping if catalog.shipping_given else None
+    )
 
 
 class LiveCatalog:
@@ -119,6 +121,11 @@ class LiveCatalog:
         """Load the snapshot now (at start: a failure here stops the start)."""
         stock_revision = (await self._stock.revisions())[1] if self._stock is not None else -1
         revision, catalog = await self._source.load()
+        problems = currency_problems(catalog)
+        if problems:
+            # The currency table (bot/shop/money.py) follows Telegram's list; a stored
+            # catalog priced in a currency it no longer has would fail at every checkout.
+            raise CatalogError("the stored catalog", problems)
         self._install(revision, catalog)
         # Read before the load: a stock change between the two is read again next time
         # (stock values are absolute, so reading one twice does no harm).

@@ -180,6 +180,26 @@ class CatalogState(Base):
     stock_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class ShippingZone(Base):
+    """A delivery zone of the catalog (bot/shop/shipping.py), in ``position`` order:
+    ``price`` and ``free_from`` in minor units of ``currency``; ``countries`` a JSON list of
+    ISO codes. Written whole by an import (CatalogRepository.replace)."""
+
+    __tablename__ = "shipping_zones"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("free_from >= 0", name="free_from_not_negative"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    title: Mapped[dict[str, str]]
+    countries: Mapped[list[str]] = mapped_column(JSON)
+    currency: Mapped[str] = mapped_column(String(3))
+    price: Mapped[int] = mapped_column(BigInteger)
+    free_from: Mapped[int | None] = mapped_column(BigInteger)
+    position: Mapped[int] = mapped_column(Integer)
+
+
 class CatalogAudit(Base):
     """One edit of the catalog: who (a Telegram user id; None: the command line), when, what
     (``action`` such as "product.update", its ``target`` id) and ``changes``: field ->

@@ -61,7 +61,7 @@ from bot.shop.payments import (
     parse_payload,
     revive_failed,
 )
-from bot.shop.shipping import OrderInfo
+from bot.shop.shipping import OrderInfo, ShippingZone
 from bot.storage.carts import load_cart, lock_cart
 from bot.storage.db import Database
 from bot.storage.models import CartItem, OrderHistory, OrderItem, Payment, Product, table_of
@@ -347,6 +347,7 @@ class OrderStore:
         currency: str | None = None,
         order_info: OrderInfo | None = None,
         shipping: tuple[str, int] | None = None,
+        zones: Sequence[ShippingZone] | None = None,
     ) -> CheckoutResult:
         """A part of ``user_id``'s cart as a new order with its stock reserved, in one
         transaction; or why not (nothing written then).
@@ -355,7 +356,9 @@ class OrderStore:
         (the only fiat part when None; NO_FIAT when there is none, or several and no
         ``currency``). Pay on delivery knows the buyer's details and the shipping option
         (``shipping``: zone id, price in minor units) at placement; a provider order gets
-        them with its payment."""
+        them with its payment. ``zones``: a provider checkout's shipping zones, whose
+        cheapest delivery counts towards Telegram's limits on the total (payments.py
+        checkout_refusal)."""
         async with self._db.write() as conn:
             await lock_cart(self._db, conn, user_id)
             cart = await load_cart(conn, user_id)
@@ -377,7 +380,7 @@ class OrderStore:
                     else CheckoutStatus.NO_FIAT
                 )
                 return CheckoutResult(missing, priced)
-            refusal = checkout_refusal(part)
+            refusal = checkout_refusal(part, shipping=zones)
             if refusal is not None:
                 return CheckoutResult(CheckoutStatus.REFUSED, priced, refusal=refusal)
             draft = new_order(
@@ -600,15 +603,23 @@ class OrderStore:
     # -- charges --------------------------------------------------------------------------------
 
     async def apply_charge(
-        self, charge: Charge, *, now: datetime, raw: Mapping[str, Any]
+        self,
+        charge: Charge,
+        *,
+        now: datetime,
+        raw: Mapping[str, Any],
+        zones: Sequence[ShippingZone] = (),
     ) -> ChargeResult:
-        """Record ``charge`` and apply what bot/shop/payments.py decides, in one transaction."""
+        """Record ``charge`` and apply what bot/shop/payments.py decides, in one transaction.
+        A provider's charge of physical goods is checked against the delivery it chose
+        (priced from ``zones``); the order keeps that delivery, its price and the buyer's
+        order_info with the change to paid."""
         ref = parse_payload(charge.payload)
         async with self._db.write() as conn:
             head = None if ref is None else await self._lock(conn, ref.order_id)
             # Decided as if new: the insert below says whether it is (a duplicate inserts
             # nothing, and nothing else has been changed by then).
-            decision = decide_payment(charge, ref, head, known=False)
+            decision = decide_payment(charge, ref, head, known=False, zones=zones)
             if decision.action is PaymentAction.NOTHING:
                 return ChargeResult(charge, decision, None)
             inserted = await conn.scalar(
@@ -635,7 +646,11 @@ class OrderStore:
                     Status.PAID,
                     now=now,
                     reason=f"paid: {_short(charge.charge_id)}",
-                    values={"paid_charge_id": charge.charge_id, "payer_id": charge.user_id},
+                    values={
+                        "paid_charge_id": charge.charge_id,
+                        "payer_id": charge.user_id,
+                        **_delivery(charge, decision),
+                    },
                 )
                 if short is not None:
                     decision = revive_failed(charge, head.id)
@@ -814,6 +829,18 @@ class OrderStore:
                 "reason": reason,
             },
         )
+
+
+def _delivery(charge: Charge, decision: PaymentDecision) -> dict[str, Any]:
+    """What a provider's payment tells of delivery, for the order's row (nothing for Stars:
+    their charges carry none, and an order paid on delivery keeps what it was placed with)."""
+    values: dict[str, Any] = {}
+    if charge.order_info is not None:
+        values["order_info"] = charge.order_info.to_json()
+    if charge.shipping_option_id is not None:
+        values["shipping_option_id"] = charge.shipping_option_id
+        values["shipping_amount"] = decision.shipping_amount
+    return values
 
 
 def _short(charge_id: str) -> str:

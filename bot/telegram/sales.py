@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -40,6 +40,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.shop.cart import Cart, CartChange, CatalogView, PricedCart, price_cart
 from bot.shop.catalog import Catalog
 from bot.shop.cod import Answers, Quote, quote
+from bot.shop.money import STARS
 from bot.shop.orders import (
     PAID_STATUSES,
     Order,
@@ -51,6 +52,7 @@ from bot.shop.orders import (
 from bot.shop.payments import (
     REFUSAL_TEXTS,
     Charge,
+    CheckoutRefusal,
     InvoiceWords,
     PaymentAction,
     Refusal,
@@ -58,16 +60,19 @@ from bot.shop.payments import (
     admin_refund,
     build_invoice,
     decide_pre_checkout,
+    decide_shipping,
     invoice_photo,
     orders_to_load,
     parse_payload,
     reconcile,
 )
 from bot.shop.prices import amount_text
+from bot.shop.shipping import OrderInfo, ShippingOption, ShippingZone
 from bot.storage.carts import CartStore
 from bot.storage.orders import (
     ChargeResult,
     CheckoutResult,
+    CheckoutStatus,
     Moved,
     OrderRecord,
     OrderStore,
@@ -111,6 +116,17 @@ class Person:
         return views.person_text(self.id, self.name, self.username)
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """A payment provider's invoices: its token (BotFather's), and what the buyer is asked
+    for beside the address (PAYMENT_NEED_NAME, _PHONE, _EMAIL)."""
+
+    token: str
+    need_name: bool = True
+    need_phone_number: bool = True
+    need_email: bool = False
+
+
 class AdminAnswer(StrEnum):
     """What an admin's button did (the callback's answer)."""
 
@@ -144,6 +160,7 @@ class Sales:
         reservation_minutes: int,
         reconcile_interval: float,
         fiat_methods: tuple[PaymentMethod, ...] = (),
+        provider: ProviderSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -157,6 +174,8 @@ class Sales:
         self._reconcile_interval = reconcile_interval
         # How fiat-priced goods can be paid (BotSettings.fiat_methods): the cart's buttons.
         self.fiat_methods = fiat_methods
+        # Card payments through PAYMENT_PROVIDER_TOKEN (None: no provider).
+        self.provider = provider
         self.now = clock
         self._sleep = sleep
         self._tasks: list[asyncio.Task[None]] = []
@@ -194,16 +213,61 @@ class Sales:
                 raise
         return result
 
+    async def checkout_card(
+        self, user_id: int, chat_id: int, catalog: Catalog, locale: str, currency: str
+    ) -> CheckoutResult:
+        """The cart's part in ``currency`` becomes an order paid through the provider, and its
+        invoice (a price line per product, an address and delivery options for physical
+        goods) is sent to ``chat_id``. NO_FIAT when there is no provider or no such part."""
+        if self.provider is None:
+            return CheckoutResult(CheckoutStatus.NO_FIAT)
+        result = await self.orders.checkout(
+            user_id,
+            catalog,
+            now=self.now(),
+            minutes=self.reservation_minutes,
+            language=locale,
+            method=PaymentMethod.PROVIDER,
+            currency=currency,
+            zones=catalog.shipping,
+        )
+        if result.order is not None:
+            try:
+                await self._send_invoice(chat_id, result.order, catalog, locale)
+            except TelegramBadRequest as exc:
+                # Telegram's word on the provider (PAYMENT_PROVIDER_INVALID: a live token on
+                # a test bot, a revoked one): no shopper can pay by card until staff act.
+                error = exc.message
+                await self._call_off(result.order, f"sendInvoice refused: {error}")
+                log.warning("card invoice of order %s refused: %s", result.order.number, error)
+                await self._tell_admins(
+                    lambda _lang: (views.admin_invoice_refused_text(error), None)
+                )
+                return CheckoutResult(
+                    CheckoutStatus.REFUSED,
+                    result.priced,
+                    refusal=CheckoutRefusal.PROVIDER_REFUSED,
+                )
+            except BaseException:
+                await self._call_off(result.order, "the invoice could not be sent")
+                raise
+        return result
+
     async def _send_invoice(
         self, chat_id: int, order: Order, catalog: Catalog, locale: str
     ) -> None:
         words = InvoiceWords.translated(lambda text: self._i18n.gettext(text, locale=locale))
         first = catalog.get_product(order.lines[0].product_id)
+        provider = self.provider if order.method is PaymentMethod.PROVIDER else None
         invoice = build_invoice(
             order,
             language=locale,
             words=words,
             photo_url=None if first is None else invoice_photo(first.images),
+            provider_token=None if provider is None else provider.token,
+            need_name=provider is not None and provider.need_name,
+            need_phone_number=provider is not None and provider.need_phone_number,
+            need_email=provider is not None and provider.need_email,
         )
         message = await self._bot.send_invoice(
             chat_id=chat_id,
@@ -213,6 +277,13 @@ class Sales:
             currency=invoice.currency,
             prices=[LabeledPrice(label=p.label, amount=p.amount) for p in invoice.prices],
             photo_url=invoice.photo_url,
+            # Stars: no provider, no buyer's details (aiogram leaves None out of the call).
+            provider_token=invoice.provider_token,
+            need_name=invoice.need_name or None,
+            need_phone_number=invoice.need_phone_number or None,
+            need_email=invoice.need_email or None,
+            need_shipping_address=invoice.need_shipping_address or None,
+            is_flexible=invoice.is_flexible or None,
         )
         await self.orders.set_invoice(order.id, chat_id, message.message_id)
 
@@ -223,23 +294,60 @@ class Sales:
                 order.user_id, [(line.product_id, line.quantity) for line in order.lines]
             )
 
-    async def pre_checkout(self, payload: str, currency: str, total: int) -> Refusal | None:
-        """None (answer ok) or why not: one primary-key read."""
+    async def shipping_options(
+        self, payload: str, country: str, zones: Sequence[ShippingZone], locale: str
+    ) -> tuple[ShippingOption, ...] | Refusal:
+        """A shipping_query: the delivery options to ``country`` for the invoice's order,
+        from the catalog's ``zones``, or why none (one primary-key read)."""
         ref = parse_payload(payload)
         head = None if ref is None else await self.orders.head(ref.order_id)
-        return decide_pre_checkout(ref, head, currency=currency, total_amount=total, now=self.now())
+        return decide_shipping(
+            ref, head, country=country, zones=zones, language=locale, now=self.now()
+        )
+
+    async def pre_checkout(
+        self,
+        payload: str,
+        currency: str,
+        total: int,
+        *,
+        shipping_option_id: str | None = None,
+        order_info: OrderInfo | None = None,
+        zones: Sequence[ShippingZone] = (),
+    ) -> Refusal | None:
+        """None (answer ok) or why not: one primary-key read. A provider's physical order
+        must be paid with the chosen delivery's price, recomputed from ``zones``."""
+        ref = parse_payload(payload)
+        head = None if ref is None else await self.orders.head(ref.order_id)
+        return decide_pre_checkout(
+            ref,
+            head,
+            currency=currency,
+            total_amount=total,
+            now=self.now(),
+            shipping_option_id=shipping_option_id,
+            order_info=order_info,
+            zones=zones,
+        )
 
     def refusal_text(self, refusal: Refusal, locale: str) -> str:
         return self._i18n.gettext(REFUSAL_TEXTS[refusal], locale=locale)
 
     async def on_payment(
-        self, charge: Charge, payer: Person, raw: dict[str, object], *, chat_id: int
+        self,
+        charge: Charge,
+        payer: Person,
+        raw: dict[str, object],
+        *,
+        chat_id: int,
+        zones: Sequence[ShippingZone] = (),
     ) -> SendMessage | None:
         """A successful_payment in ``chat_id``: recorded and applied first, then people are
         told. The confirmation for that chat's buyer is returned, not sent: the handler
         returns it, so in webhook mode it rides back in the HTTP answer (no request of its
-        own, none of the bot's ~30 messages/s spent)."""
-        result = await self.orders.apply_charge(charge, now=self.now(), raw=raw)
+        own, none of the bot's ~30 messages/s spent). ``zones``: the catalog's, which price
+        a provider payment's delivery."""
+        result = await self.orders.apply_charge(charge, now=self.now(), raw=raw, zones=zones)
         return await self._after_charge(result, payer, recovered=False, chat_id=chat_id)
 
     async def _after_charge(
@@ -327,6 +435,32 @@ class Sales:
 
     async def _tell_report(self, result: ChargeResult, payer: Person) -> None:
         charge, reason = result.charge, result.decision.reason or Refusal.UNKNOWN_ORDER
+        number = None if result.record is None else result.record.number
+        if charge.currency != STARS:
+            # The Bot API cannot refund a card payment: admins refund it at the provider.
+            await self._tell_admins(
+                lambda lang: (
+                    views.admin_provider_refund_text(
+                        number,
+                        self._amount(charge, lang),
+                        payer.text(),
+                        charge_id=charge.charge_id,
+                        provider_charge_id=charge.provider_charge_id,
+                        why=_(REFUSAL_TEXTS[reason]),
+                    ),
+                    None,
+                )
+            )
+            if charge.user_id is not None:
+                language = await self._language(charge.user_id, None)
+                with self._speaking(language):
+                    await self._send(
+                        charge.user_id,
+                        views.provider_refund_due_text(
+                            number, self._amount(charge, language), _(REFUSAL_TEXTS[reason])
+                        ),
+                    )
+            return
         await self._tell_admins(
             lambda lang: (
                 views.admin_unmatched_text(
@@ -408,7 +542,9 @@ class Sales:
 
     async def admin_refund(self, order_id: int, admin_id: int) -> tuple[AdminAnswer, str | None]:
         """The admin's Refund: Stars go back through refundStarPayment first, then the order
-        is marked refunded (its units back on sale) and its buyer told."""
+        is marked refunded (its units back on sale) and its buyer told. A provider's or a
+        pay-on-delivery order (``order.method``) makes no Bot API call: the money goes back
+        at the provider or by hand (payments.admin_refund)."""
         head = await self.orders.head(order_id)
         if head is None:
             return AdminAnswer.NOT_FOUND, None
@@ -513,7 +649,12 @@ class Sales:
         """Match every charge Telegram took to the orders: a charge whose successful_payment
         never arrived pays its order now; one that matches no order is reported to the
         admins (once: its payments row remembers it); a refund whose refunded_payment was
-        lost marks its order refunded; a refund that failed earlier is tried again."""
+        lost marks its order refunded; a refund that failed earlier is tried again.
+
+        Stars only: getStarTransactions lists Telegram Stars, and the Bot API has no list of
+        card payments (they are the provider's). A card payment whose successful_payment was
+        lost is found in the provider's dashboard, not here: its order expires like an
+        unpaid one, and staff settle it with the buyer."""
         charges: list[StarCharge] = []
         payers: dict[str, Person] = {}
         raw: dict[str, dict[str, object]] = {}

@@ -26,7 +26,8 @@ from bot.shop.cart import (
 )
 from bot.shop.catalog import Product, pick
 from bot.shop.cod import Answers, Quote, flag
-from bot.shop.orders import Order, Status, order_number
+from bot.shop.money import amount_limits
+from bot.shop.orders import Order, PaymentMethod, Status, order_number
 from bot.shop.paging import Page
 from bot.shop.payments import MAX_STARS_PER_INVOICE, CheckoutRefusal
 from bot.shop.prices import amount_text, price_text
@@ -159,9 +160,11 @@ def totals_text(totals: Mapping[str, int], locale: str) -> str:
     return " + ".join(_money(amount, currency, locale) for currency, amount in totals.items())
 
 
-def cart_text(priced: PricedCart, locale: str) -> str:
+def cart_text(priced: PricedCart, locale: str, fiat_methods: Sequence[PaymentMethod] = ()) -> str:
     """The lines with quantities and line totals (flagged lines say why they are not paid
-    for), the total per currency, and what Checkout will do with them."""
+    for), the total per currency, and what Checkout will do with them. ``fiat_methods``: how
+    the lines in other currencies can be paid (the cart's buttons); none: a note says they
+    cannot be paid yet."""
     if not priced.lines:
         return _("🛒 Your cart is empty. Open a product and press “Add to cart”.")
     rows = [f"🛒 <b>{_('Your cart')}</b>", ""]
@@ -175,7 +178,12 @@ def cart_text(priced: PricedCart, locale: str) -> str:
         rows.append(text)
     if priced.totals:
         rows += ["", _("Total: {total}").format(total=totals_text(priced.totals, locale))]
-    if priced.fiat_parts:
+    if priced.fiat_parts and fiat_methods:
+        rows += [
+            "",
+            _("Items priced in Stars are paid with Checkout, the others with the buttons below."),
+        ]
+    elif priced.fiat_parts:
         rows += [
             "",
             _(
@@ -263,10 +271,42 @@ def person_text(user_id: int, name: str | None, username: str | None) -> str:
 # each reader's language).
 
 
+def delivery_text(order: Order, locale: str) -> str:
+    """Delivery of a paid order: the option and its price, the total paid, the buyer's
+    details and address (empty for an order without delivery)."""
+    if order.shipping_option_id is None:
+        return ""
+    price = (
+        _("free")
+        if not order.shipping_amount
+        else _money(order.shipping_amount, order.currency, locale)
+    )
+    rows = [
+        _("Delivery ({option}): {price}").format(
+            option=html.escape(order.shipping_option_id), price=price
+        ),
+        _("Paid in all: {total}").format(total=_money(order.amount_due, order.currency, locale)),
+    ]
+    info = order.order_info
+    if info is not None:
+        who = [part for part in (info.name, info.phone_number, info.email) if part]
+        if who:
+            rows.append(html.escape(", ".join(who)))
+        if info.shipping_address is not None:
+            rows.append(html.escape(", ".join(info.shipping_address.lines())))
+    return "\n".join(rows)
+
+
+def _with_delivery(body: str, order: Order, locale: str) -> str:
+    delivery = delivery_text(order, locale)
+    return f"{body}\n{delivery}" if delivery else body
+
+
 def paid_text(order: Order, locale: str) -> str:
     head = _("✅ Payment received: order {number} is paid. Thank you!").format(number=order.number)
     tail = _("/orders lists your orders; /paysupport if something is wrong with one.")
-    return f"{head}\n\n{order_lines_text(order, locale)}\n\n{tail}"
+    body = _with_delivery(order_lines_text(order, locale), order, locale)
+    return f"{head}\n\n{body}\n\n{tail}"
 
 
 def admin_paid_text(order: Order, buyer: str, locale: str, *, recovered: bool) -> str:
@@ -277,7 +317,8 @@ def admin_paid_text(order: Order, buyer: str, locale: str, *, recovered: bool) -
             "reached the bot."
         )
     who = _("Buyer: {buyer}").format(buyer=buyer)
-    return f"{head}\n{who}\n\n{order_lines_text(order, locale)}"
+    body = _with_delivery(order_lines_text(order, locale), order, locale)
+    return f"{head}\n{who}\n\n{body}"
 
 
 def charge_refunded_text(number: str | None, amount: str, reason: str | None) -> str:
@@ -319,8 +360,50 @@ def expired_text(order: Order) -> str:
 
 
 def refunded_text(order: Order, locale: str) -> str:
+    amount = _money(order.amount_due, order.currency, locale)
+    if order.method is PaymentMethod.PROVIDER:
+        return _(
+            "↩️ Order {number} was refunded: {amount} goes back to your card through the "
+            "payment provider (it may take a few days to show)."
+        ).format(number=order.number, amount=amount)
+    if order.method is PaymentMethod.COD:
+        return _("↩️ Order {number} was refunded ({amount}).").format(
+            number=order.number, amount=amount
+        )
     return _("↩️ Order {number} was refunded: {amount} went back to you.").format(
-        number=order.number, amount=_money(order.total, order.currency, locale)
+        number=order.number, amount=amount
+    )
+
+
+def provider_refund_due_text(number: str | None, amount: str, why: str) -> str:
+    """To the payer of a card payment the shop must give back (a second payment of a paid
+    order, ...): the Bot API cannot refund it, the shop's team does, at the provider."""
+    return _(
+        "Your card payment of {amount} for order {number} was not needed: {why} "
+        "The shop's team has been told and will refund it through the payment provider."
+    ).format(amount=amount, number=number or "—", why=why)
+
+
+def admin_provider_refund_text(
+    number: str | None,
+    amount: str,
+    payer: str,
+    *,
+    charge_id: str,
+    provider_charge_id: str | None,
+    why: str,
+) -> str:
+    return _(
+        "⚠️ Refund at the payment provider: a card payment of {amount} by {payer} for order "
+        "{number} was kept, not applied: {why}\n"
+        "Telegram charge: <code>{charge}</code>\nProvider charge: <code>{provider}</code>"
+    ).format(
+        amount=amount,
+        payer=payer,
+        number=number or "—",
+        why=why,
+        charge=html.escape(charge_id),
+        provider=html.escape(provider_charge_id or "—"),
     )
 
 
@@ -366,7 +449,11 @@ def cart_answer(change: CartChange) -> str:
     return texts[outcome]
 
 
-def checkout_answer(result: CheckoutResult, waiting: OrderSummary | None) -> str:
+def checkout_answer(
+    result: CheckoutResult,
+    waiting: OrderSummary | None,
+    fiat_methods: Sequence[PaymentMethod] = (),
+) -> str:
     """The callback's answer to Checkout (the invoice itself is a message of its own)."""
     status, priced = result.status, result.priced
     if status is CheckoutStatus.CREATED and result.order is not None:
@@ -376,6 +463,8 @@ def checkout_answer(result: CheckoutResult, waiting: OrderSummary | None) -> str
         text = _("Order {number} is waiting for payment: its invoice is above.")
         return text.format(number=order_number(waiting.id))
     if status is CheckoutStatus.NO_STARS and priced is not None and priced.fiat_parts:
+        if fiat_methods:
+            return _("Nothing here is priced in Stars: pay with the buttons below the cart.")
         return _(
             "Card payments come with the next release: for now only items priced in "
             "Telegram Stars can be bought."
@@ -393,6 +482,46 @@ def checkout_answer(result: CheckoutResult, waiting: OrderSummary | None) -> str
         ),
     }
     return texts.get(status) or _("This cannot be paid: its total is zero.")
+
+
+def admin_invoice_refused_text(error: str) -> str:
+    return _(
+        "⚠️ Telegram refused a card invoice: {error}\nCheck PAYMENT_PROVIDER_TOKEN (a test "
+        "token looks like 123456:TEST:abc; a live one needs a live bot)."
+    ).format(error=html.escape(error))
+
+
+def card_checkout_answer(result: CheckoutResult, currency: str, locale: str) -> str:
+    """The callback's answer to "Pay by card" (the invoice is a message of its own)."""
+    status, refusal = result.status, result.refusal
+    if status is CheckoutStatus.CREATED and result.order is not None:
+        text = _("Order {number} is reserved for you: pay its invoice below.")
+        return text.format(number=result.order.number)
+    limits = amount_limits(currency)
+    if refusal is CheckoutRefusal.TOO_SMALL and limits is not None:
+        return _(
+            "A card payment in {currency} must be at least {amount} with delivery: "
+            "add something to your cart."
+        ).format(currency=currency, amount=_money(limits.min_amount, currency, locale))
+    if refusal is CheckoutRefusal.TOO_LARGE and limits is not None:
+        return _(
+            "A card payment in {currency} can be at most {amount} with delivery: remove some items."
+        ).format(currency=currency, amount=_money(limits.max_amount, currency, locale))
+    if refusal is CheckoutRefusal.NO_SHIPPING:
+        return _("Sorry, the shop has no delivery for these items yet.")
+    if refusal is CheckoutRefusal.PROVIDER_REFUSED:
+        return _(
+            "Sorry, card payments do not work right now: the shop's team has been told. "
+            "Your items are back in your cart."
+        )
+    texts = {
+        CheckoutStatus.EMPTY: _("Your cart is empty."),
+        CheckoutStatus.NO_FIAT: _("Nothing in your cart can be paid by card right now."),
+        CheckoutStatus.SOLD_OUT: _(
+            "Sorry, some of it sold out a moment ago: nothing was reserved. See your cart."
+        ),
+    }
+    return texts.get(status) or _("This cannot be paid: its total is out of range.")
 
 
 def refund_why(source: str) -> str:

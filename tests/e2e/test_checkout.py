@@ -260,7 +260,9 @@ async def test_a_shopper_adds_changes_and_clears_their_cart(shop: Shop):
     assert "1. Sticker pack ×3 — ⭐\N{NO-BREAK SPACE}75" in text
     assert "2. Mug ×1 — €9.90" in text
     assert "Total: ⭐\N{NO-BREAK SPACE}75 + €9.90" in text
-    assert "Card payments come with the next release" in text
+    # Fiat lines have a way to pay (pay on delivery without a provider token): no "next
+    # release" note any more.
+    assert "the others with the buttons below" in text
     labels = [b["text"] for b in buttons(cart)]
     assert labels[:3] == ["➖ Sticker pack", "➕", "✖"]
     assert "✅ Checkout · ⭐\N{NO-BREAK SPACE}75" in labels
@@ -334,7 +336,7 @@ async def test_checkout_sends_a_stars_invoice_and_the_payment_confirms_the_order
     assert params["photo_url"] == shop.origin.image_url("stickers-0")
     assert len(params["payload"].encode()) <= 128
     assert invoice["invoice"]["total_amount"] == 90
-    # The Stars lines left the cart; the card-paid mug waits there for the next release.
+    # The Stars lines left the cart; the fiat-priced mug waits there for its own button.
     cart = await cart_message(shop, SHOPPER)
     assert "Mug ×1" in cart["text"]
     assert "Sticker pack" not in cart["text"]
@@ -384,12 +386,12 @@ async def test_an_invoice_telegram_refuses_calls_the_order_off_and_loses_nothing
     assert await db_stock(shop, "stickers") == 1
 
 
-async def test_a_cart_of_card_priced_items_only_is_told_to_wait_for_the_next_release(
+async def test_checkout_of_card_priced_items_only_points_to_their_own_buttons(
     shop: Shop,
 ):
     await add(shop, SHOPPER, "mug", 2)
     answer, invoice = await checkout(shop, SHOPPER)
-    assert answer.startswith("Card payments come with the next release")
+    assert answer == "Nothing here is priced in Stars: pay with the buttons below the cart."
     assert invoice is None
     assert await db_orders(shop) == []
 

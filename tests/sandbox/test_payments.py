@@ -683,6 +683,80 @@ async def test_a_flexible_provider_invoice_asks_shipping_then_charges_with_the_o
     assert (await bot.get_my_star_balance()).amount == 0
 
 
+async def test_a_sheet_validated_first_pays_with_the_options_answered_without_asking_again(
+    bot, sandbox, bot_side, user
+):
+    """The app's two steps (payments.validateRequestedInfo, then sendPaymentForm): the options
+    for the address typed come back to show, and paying names one of them; the bot gets one
+    shipping query, then the pre-checkout with the chosen option and the details entered."""
+    sent = await provider_invoice(bot, need_phone_number=True, is_flexible=True)
+    address = {"country_code": "FR", "city": "Lyon", "street_line1": "1 rue", "post_code": "69001"}
+    validating = asyncio.create_task(
+        sandbox.client.shipping_options(
+            user,
+            sent.message_id,
+            shipping_address=address,
+            order_info={"phone_number": "+33123", "name": "not asked for"},
+        )
+    )
+    shipping = await bot_side.next("shipping_query")
+    assert shipping.shipping_address.country_code == "FR"
+    options = [
+        ShippingOption(id="post", title="Post", prices=[LabeledPrice(label="Post", amount=500)]),
+        ShippingOption(
+            id="fast",
+            title="Fast",
+            prices=[LabeledPrice(label="Fast", amount=900), LabeledPrice(label="Fee", amount=100)],
+        ),
+    ]
+    assert await bot.answer_shipping_query(shipping.id, ok=True, shipping_options=options)
+    validated = await asyncio.wait_for(validating, PATIENCE)
+    assert validated["ok"]
+    assert [(o["id"], o["amount"]) for o in validated["shipping_options"]] == [
+        ("post", 500),
+        ("fast", 1000),
+    ]
+    # Only what the invoice asked for: the phone and the address, not the name.
+    assert set(validated["order_info"]) == {"phone_number", "shipping_address"}
+    paying = asyncio.create_task(
+        sandbox.client.pay(
+            user,
+            message_id=sent.message_id,
+            requested_info_id=validated["requested_info_id"],
+            shipping_option_id="fast",
+        )
+    )
+    query = await bot_side.next("pre_checkout_query")
+    assert (query.total_amount, query.shipping_option_id) == (2000, "fast")
+    assert query.order_info is not None
+    assert query.order_info.phone_number == "+33123"
+    assert query.order_info.shipping_address is not None
+    assert query.order_info.shipping_address.city == "Lyon"
+    assert await bot.answer_pre_checkout_query(query.id, ok=True)
+    outcome = await asyncio.wait_for(paying, PATIENCE)
+    assert (outcome["status"], outcome["total_amount"]) == ("paid", 2000)
+    with pytest.raises(SandboxError) as info:
+        await sandbox.client.pay(user, message_id=sent.message_id, requested_info_id="nope")
+    assert info.value.status == 404
+
+
+async def test_shipping_options_with_the_same_id_are_refused(bot, sandbox, bot_side, user):
+    sent = await provider_invoice(bot, is_flexible=True)
+    paying = asyncio.create_task(sandbox.client.pay(user, message_id=sent.message_id))
+    shipping = await bot_side.next("shipping_query")
+    twice = {"id": "x", "title": "X", "prices": [{"label": "X", "amount": 1}]}
+    answer = await raw_call(
+        sandbox,
+        "answerShippingQuery",
+        shipping_query_id=shipping.id,
+        ok=True,
+        shipping_options=[twice, {**twice, "title": "Y"}],
+    )
+    assert answer["description"] == "Bad Request: SHIPPING_ID_DUPLICATE"
+    assert await bot.answer_shipping_query(shipping.id, ok=False, error_message="No")
+    assert (await asyncio.wait_for(paying, PATIENCE))["status"] == "refused"
+
+
 async def test_a_shipping_refusal_ends_the_payment_with_the_bots_reason(
     bot, sandbox, bot_side, user
 ):

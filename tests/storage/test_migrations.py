@@ -41,6 +41,7 @@ CHAIN: list[tuple[str, set[str]]] = [
     ("0002_admin", {"catalog_audit", "stock_alerts"}),
     ("0003_orders", SELLING),  # issue 17: selling
     ("0004_delivery", set()),  # issue 18: orders' payment method and delivery columns
+    ("0005_shipping", {"shipping_zones"}),  # issue 18: the catalog's shipping zones
     ("0006_desk", {"order_notices"}),  # issue 18: the orders desk
     ("0007_events", {"events"}),  # issue 18: statistics
     ("0008_fsm", {"fsm_states"}),  # issue 18: conversations survive a restart

@@ -167,3 +167,86 @@ async def test_a_provider_invoice_sheet_lists_prices_and_adds_the_chosen_tip(
     await expect(page.locator(".row.service .service-text")).to_have_text(
         ["You paid $15.00 to Sandbox Bot"]
     )
+
+
+async def test_a_flexible_invoice_asks_the_address_and_offers_the_bots_shipping_options(
+    browser: BrowserContext, chat: str, bot: BotCalls
+):
+    """The sheet asks for what the invoice needs (name, phone, the address); "Shipping
+    options" sends the bot a shipping query for that address and lists its answer with the
+    prices; the total follows the option chosen, and the pre-checkout carries it all."""
+    page = await open_chat(browser, chat)
+    bot_side = PreCheckout(bot)
+    await bot(
+        "sendInvoice",
+        chat_id=USER,
+        title="Amanita mug",
+        description="A mug with a red cap",
+        payload="mug-2",
+        currency="EUR",
+        provider_token="284685063:TEST:NjY5ZjI1ZjI0YjQx",
+        prices=[{"label": "Mug ×2", "amount": 1980}],
+        need_name=True,
+        need_phone_number=True,
+        need_shipping_address=True,
+        is_flexible=True,
+    )
+    await page.locator(".kb-btn.pay").click()
+    sheet = page.locator(".pay-sheet")
+    confirm = sheet.locator(".pay-confirm")
+    await expect(confirm).to_have_text("Choose a shipping method")
+    await expect(confirm).to_be_disabled()
+    await sheet.locator("input[name='phone_number']").fill("+49 170 1234567")
+    await sheet.locator("input[name='country_code']").fill("JP")
+
+    async def answer_shipping(**answer: Any) -> dict[str, Any]:
+        async def next_query() -> dict[str, Any]:
+            while True:
+                updates = await bot("getUpdates", offset=bot_side.offset, timeout=10)
+                for update in updates:
+                    bot_side.offset = update["update_id"] + 1
+                    if "shipping_query" in update:
+                        found: dict[str, Any] = update["shipping_query"]
+                        return found
+
+        query = await asyncio.wait_for(next_query(), PATIENCE)
+        assert await bot("answerShippingQuery", shipping_query_id=query["id"], **answer) is True
+        return query
+
+    # An address the bot does not deliver to: its own words, and nothing to choose.
+    await sheet.locator(".pay-ask").click()
+    query = await answer_shipping(ok=False, error_message="We do not deliver to Japan.")
+    assert query["shipping_address"]["country_code"] == "JP"
+    await expect(sheet.locator(".pay-error")).to_have_text("We do not deliver to Japan.")
+    await expect(sheet.locator(".pay-option")).to_have_count(0)
+
+    await sheet.locator("input[name='country_code']").fill("DE")
+    await sheet.locator("input[name='city']").fill("Berlin")
+    await sheet.locator(".pay-ask").click()
+    query = await answer_shipping(
+        ok=True,
+        shipping_options=[
+            {"id": "eu", "title": "EU parcel", "prices": [{"label": "EU parcel", "amount": 490}]},
+            {
+                "id": "express",
+                "title": "Express courier",
+                "prices": [{"label": "Express courier", "amount": 1490}],
+            },
+        ],
+    )
+    assert query["shipping_address"]["city"] == "Berlin"
+    options = sheet.locator(".pay-option")
+    await expect(options).to_have_count(2)
+    await expect(options.nth(1)).to_contain_text("€14.90")
+    await options.nth(1).click()
+    await expect(sheet.locator(".pay-total .pay-line-amount")).to_have_text("€34.70")
+    await expect(confirm).to_have_text("Pay €34.70")
+    await confirm.click()
+    paid = await bot_side.answer(ok=True)
+    assert (paid["total_amount"], paid["shipping_option_id"]) == (3470, "express")
+    assert paid["order_info"]["phone_number"] == "+49 170 1234567"
+    assert paid["order_info"]["name"] == f"User {USER}"
+    assert paid["order_info"]["shipping_address"]["country_code"] == "DE"
+    await expect(page.locator(".row.service .service-text")).to_have_text(
+        ["You paid €34.70 to Sandbox Bot"]
+    )

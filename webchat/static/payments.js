@@ -14,6 +14,10 @@ window.WebChatPayments = (function () {
       pay: "Pay", confirmPay: "Confirm and Pay", confirmTitle: "Confirm Your Purchase",
       checkout: "Checkout", total: "Total", tip: "Tip", noTip: "No tip", paying: "Paying…",
       shipping: "Shipping address", shippingNote: "The sandbox's address; the bot's first shipping option",
+      name: "Name", phone: "Phone", email: "E-mail", country: "Country (e.g. DE)", city: "City",
+      street: "Address", postCode: "Post code", showOptions: "Shipping options",
+      shippingMethod: "Shipping method", chooseOption: "Choose a shipping method",
+      free: "Free",
       close: "Close", failed: "Payment failed",
       timeout: "The bot did not respond in time.",
       buy: (title, bot, amount) => [`Do you want to buy `, [title], ` in `, [bot], ` for `, [amount], `?`],
@@ -25,6 +29,10 @@ window.WebChatPayments = (function () {
       checkout: "Оформление заказа", total: "Итого", tip: "Чаевые", noTip: "Без чаевых",
       paying: "Оплата…", shipping: "Адрес доставки",
       shippingNote: "Адрес песочницы; первый способ доставки бота",
+      name: "Имя", phone: "Телефон", email: "E-mail", country: "Страна (например, DE)",
+      city: "Город", street: "Адрес", postCode: "Индекс", showOptions: "Способы доставки",
+      shippingMethod: "Способ доставки", chooseOption: "Выберите способ доставки",
+      free: "Бесплатно",
       close: "Закрыть", failed: "Оплата не прошла",
       timeout: "Бот не ответил вовремя.",
       buy: (title, bot, amount) => [`Купить `, [title], ` в `, [bot], ` за `, [amount], `?`],
@@ -141,9 +149,102 @@ window.WebChatPayments = (function () {
       .filter(Boolean).join(", ");
   }
 
+  // The sheet being shown: how to read its details, where its errors go.
+  const sheet = { details: null, error: null };
+
+  // The buyer's details the invoice asks for (name, phone, e-mail, the address) and, for a
+  // flexible invoice, the "Shipping options" button: the sandbox asks the bot (a
+  // shipping_query) and the answer's options are offered with their prices.
+  function detailsForm(form, target, onValidated, onChoose) {
+    const { el } = chat();
+    const t = words();
+    const box = el("div", "pay-details");
+    const fields = {};
+    const input = (key, label, value, type = "text") => {
+      const field = el("label", "pay-field");
+      const control = el("input", "pay-input");
+      control.type = type;
+      control.name = key;
+      control.value = value || "";
+      control.addEventListener("input", () => onValidated(null));
+      field.append(el("span", "pay-field-label", label), control);
+      box.append(field);
+      fields[key] = control;
+    };
+    const user = `User ${chat().USER}`;
+    if (form.need_name) input("name", t.name, user);
+    if (form.need_phone_number) input("phone_number", t.phone, "", "tel");
+    if (form.need_email) input("email", t.email, "", "email");
+    const address = form.shipping_address || {};
+    if (form.need_shipping_address) {
+      box.append(el("div", "pay-shipping-label", t.shipping));
+      input("country_code", t.country, address.country_code);
+      input("city", t.city, address.city);
+      input("street_line1", t.street, address.street_line1);
+      input("post_code", t.postCode, address.post_code);
+    }
+    const details = () => {
+      const value = (key) => (fields[key] ? fields[key].value.trim() : "");
+      const out = {};
+      const info = {};
+      for (const key of ["name", "phone_number", "email"]) if (fields[key] && value(key)) info[key] = value(key);
+      if (Object.keys(info).length) out.order_info = info;
+      if (form.need_shipping_address) {
+        out.shipping_address = {
+          country_code: value("country_code").toUpperCase(), state: "", city: value("city"),
+          street_line1: value("street_line1"), street_line2: "", post_code: value("post_code"),
+        };
+      }
+      return out;
+    };
+    sheet.details = details;
+    if (!form.is_flexible) return box;
+    const options = el("div", "pay-options");
+    const ask = el("button", "pay-ask", t.showOptions);
+    ask.type = "button";
+    ask.addEventListener("click", async () => {
+      ask.disabled = true;
+      options.textContent = "";
+      sheet.error.hidden = true;
+      try {
+        const answer = await chat().postJSON(`${target.formPath}/shipping`, {
+          ...details(), language_code: chat().LANG, first_name: user,
+        });
+        if (!answer.ok) {
+          sheet.error.textContent = answer.status === "timeout"
+            ? `${t.timeout} (${answer.error_message})` : answer.error_message;
+          sheet.error.hidden = false;
+          onValidated(null);
+          return;
+        }
+        onValidated(answer);
+        for (const option of answer.shipping_options) {
+          const price = option.amount ? money(form.currency, option.amount) : t.free;
+          const choice = el("button", "pay-option");
+          choice.type = "button";
+          choice.dataset.option = option.id;
+          choice.append(el("span", "", option.title), el("span", "pay-line-amount", price));
+          choice.addEventListener("click", () => {
+            for (const other of options.querySelectorAll(".pay-option")) other.classList.toggle("chosen", other === choice);
+            onChoose(option);
+          });
+          options.append(choice);
+        }
+      } catch (failure) {
+        sheet.error.textContent = `${t.failed}: ${failure.message}`;
+        sheet.error.hidden = false;
+      } finally {
+        ask.disabled = false;
+      }
+    });
+    box.append(ask, options);
+    return box;
+  }
+
   function render(panel, form, target) {
     const { el } = chat();
     const t = words();
+    sheet.details = null;
     const stars = form.currency === "XTR";
     panel.textContent = "";
     const close = el("button", "pay-close", "×");
@@ -160,14 +261,27 @@ window.WebChatPayments = (function () {
     }
     panel.append(el("div", "pay-heading", stars ? t.confirmTitle : t.checkout));
     let tip = 0;
-    const total = () => form.total_amount + tip;
+    // A flexible invoice: the bot's options for the address entered (validated on the
+    // sandbox's shipping route) and the one chosen.
+    let shippingAmount = 0;
+    let validated = null; // {requested_info_id, shipping_options}
+    let chosen = null;
+    const total = () => form.total_amount + tip + shippingAmount;
     const confirm = el("button", "pay-confirm");
     confirm.type = "button";
     const label = () => `${stars ? t.confirmPay : t.pay} ${money(form.currency, total())}`;
     const totalAmount = el("span", "pay-line-amount");
+    const shippingLine = el("div", "pay-line pay-shipping-line");
+    shippingLine.hidden = true;
+    const shippingAmountNode = el("span", "pay-line-amount");
+    shippingLine.append(el("span", "", t.shippingMethod), shippingAmountNode);
+    const flexible = form.is_flexible && target.body.message_id !== undefined;
     const refresh = () => {
-      confirm.textContent = label();
+      confirm.textContent = flexible && !chosen ? t.chooseOption : label();
+      confirm.disabled = flexible && !chosen;
       totalAmount.textContent = money(form.currency, total());
+      shippingLine.hidden = !chosen;
+      shippingAmountNode.textContent = chosen ? (shippingAmount ? money(form.currency, shippingAmount) : t.free) : "";
     };
     if (stars) {
       const question = el("p", "pay-question");
@@ -197,11 +311,25 @@ window.WebChatPayments = (function () {
         }
         lines.append(tips);
       }
+      if (flexible) lines.append(shippingLine);
       const totalLine = el("div", "pay-line pay-total");
       totalLine.append(el("span", "", t.total), totalAmount);
       lines.append(totalLine);
       panel.append(lines);
-      if (form.need_shipping_address) {
+      if (target.body.message_id !== undefined && (form.need_shipping_address || form.need_name
+          || form.need_phone_number || form.need_email)) {
+        panel.append(detailsForm(form, target, (answer) => {
+          // New details: the options shown before no longer hold.
+          validated = answer;
+          chosen = null;
+          shippingAmount = 0;
+          refresh();
+        }, (option) => {
+          chosen = option;
+          shippingAmount = option.amount;
+          refresh();
+        }));
+      } else if (form.need_shipping_address) {
         const shipping = el("div", "pay-shipping");
         shipping.append(el("div", "pay-shipping-label", t.shipping),
           el("div", "", addressLine(form.shipping_address || {})),
@@ -212,6 +340,7 @@ window.WebChatPayments = (function () {
     const error = el("div", "pay-error");
     error.hidden = true;
     error.setAttribute("role", "alert");
+    sheet.error = error;
     refresh();
     confirm.addEventListener("click", async () => {
       confirm.disabled = true;
@@ -219,6 +348,9 @@ window.WebChatPayments = (function () {
       error.hidden = true;
       const body = { ...target.body, language_code: chat().LANG, first_name: `User ${chat().USER}` };
       if (tip) body.tip_amount = tip;
+      if (sheet.details) Object.assign(body, sheet.details());
+      if (validated) body.requested_info_id = validated.requested_info_id;
+      if (chosen) body.shipping_option_id = chosen.id;
       try {
         const outcome = await chat().postJSON(`/users/${chat().USER}/payments`, body);
         if (outcome.ok) {

@@ -50,7 +50,8 @@ async def show_cart(message: Message, sales: Sales, catalog: Catalog, locale: st
     priced = await sales.cart(message.chat.id, catalog)
     # Returned, not awaited: in webhook mode it goes back in the HTTP answer.
     return message.answer(
-        cart_text(priced, locale), reply_markup=cart_keyboard(priced, locale, sales.fiat_methods)
+        cart_text(priced, locale, sales.fiat_methods),
+        reply_markup=cart_keyboard(priced, locale, sales.fiat_methods),
     )
 
 
@@ -72,7 +73,10 @@ async def cart_button(
         priced = price_cart(change.cart, catalog)
         await query.answer(cart_answer(change), show_alert=not change.outcome.changed)
     await show_in_place(
-        bot, query, cart_text(priced, locale), cart_keyboard(priced, locale, sales.fiat_methods)
+        bot,
+        query,
+        cart_text(priced, locale, sales.fiat_methods),
+        cart_keyboard(priced, locale, sales.fiat_methods),
     )
 
 

@@ -2,7 +2,7 @@
 status change edits each copy in place.
 
 Revision ID: 0006_desk
-Revises: 0004_delivery
+Revises: 0005_shipping
 Create Date: 2026-12-07
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0006_desk"
-down_revision: str | Sequence[str] | None = "0004_delivery"
+down_revision: str | Sequence[str] | None = "0005_shipping"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
