@@ -80,7 +80,7 @@ from bot.storage.orders import (
     PendingRefund,
 )
 from bot.storage.preferences import Preferences
-from bot.telegram import views
+from bot.telegram import desk_ui, views
 from bot.telegram.keyboards import admin_order_keyboard, expired_invoice_keyboard
 
 log = logging.getLogger(__name__)
@@ -533,8 +533,14 @@ class Sales:
             fresh = result.priced or await self.cart(buyer.id, catalog)
             return None, quote(fresh, currency, catalog.shipping, answers, locale)
         zone = next((z for z in catalog.shipping if z.id == order.shipping_option_id), None)
+        # With the desk's buttons (Confirm payment, Cancel order), kept so that the desk
+        # edits this notice in place after every change.
         await self._tell_admins(
-            lambda lang: (views.admin_cod_text(order, buyer.text(), zone, lang), None)
+            lambda lang: (
+                views.admin_cod_text(order, buyer.text(), zone, lang),
+                desk_ui.card_keyboard(order, view="n"),
+            ),
+            order_id=order.id,
         )
         return result, now
 

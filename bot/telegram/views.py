@@ -27,7 +27,7 @@ from bot.shop.cart import (
 from bot.shop.catalog import Product, pick
 from bot.shop.cod import Answers, Quote, flag
 from bot.shop.money import amount_limits
-from bot.shop.orders import Order, PaymentMethod, Status, order_number
+from bot.shop.orders import PAID_STATUSES, Order, PaymentMethod, Status, order_number
 from bot.shop.paging import Page
 from bot.shop.payments import MAX_STARS_PER_INVOICE, CheckoutRefusal
 from bot.shop.prices import amount_text, price_text
@@ -229,7 +229,7 @@ def order_text(order: Order, locale: str) -> str:
         number=order.number, date=when_text(order.created_at)
     )
     status = _("Status: {status}").format(status=status_name(order.status))
-    return f"{head}\n{status}\n\n{order_lines_text(order, locale)}"
+    return f"{head}\n{status}\n\n{_with_delivery(order_lines_text(order, locale), order, locale)}"
 
 
 def orders_text(orders: Sequence[OrderSummary], locale: str) -> str:
@@ -285,7 +285,12 @@ def delivery_text(order: Order, locale: str) -> str:
         _("Delivery ({option}): {price}").format(
             option=html.escape(order.shipping_option_id), price=price
         ),
-        _("Paid in all: {total}").format(total=_money(order.amount_due, order.currency, locale)),
+        # An order paid on delivery shows its delivery before the money came.
+        (
+            _("Paid in all: {total}")
+            if order.status in PAID_STATUSES or order.status is Status.REFUNDED
+            else _("Total with shipping: {total}")
+        ).format(total=_money(order.amount_due, order.currency, locale)),
     ]
     info = order.order_info
     if info is not None:
@@ -409,7 +414,7 @@ def admin_provider_refund_text(
 
 def admin_refunded_text(order: Order, locale: str, why: str) -> str:
     return _("↩️ Order {number} ({amount}) is refunded: {why}").format(
-        number=order.number, amount=_money(order.total, order.currency, locale), why=why
+        number=order.number, amount=_money(order.amount_due, order.currency, locale), why=why
     )
 
 

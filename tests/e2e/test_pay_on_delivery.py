@@ -2,11 +2,7 @@
 ``database_url`` fixture runs each test on both). The conversation from the cart's button to
 a placed order, Back and Cancel at every question, bad answers, addresses outside every
 shipping zone, free shipping, a restart in the middle, two taps on Confirm, in en and ru.
-
-Shipping zones: until the catalog file and its table carry them (the provider-payments
-branch), each test puts its zones into the running bot's catalog snapshot (``with_zones``);
-a restart or a catalog reload loads the database's catalog, without them, so they are put
-back after one."""
+The shipping zones are the catalog file's (imported with it, kept in the database)."""
 
 from __future__ import annotations
 
@@ -18,9 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.app.factory import BotApp
 from bot.shop.cart import Cart, CartChange, ProductLike
-from bot.shop.catalog import Catalog
 from bot.shop.shipping import Address, OrderInfo, ShippingZone
 from bot.storage.models import CartItem, Order, Product, table_of
 from tests.e2e.conftest import (
@@ -66,7 +60,21 @@ SHIPPING = "How should it travel to 🇩🇪 DE?"
 CANCELLED = "Cancelled: nothing was ordered, your cart is as it was."
 
 
-def cod_catalog(origin: Origin) -> dict[str, Any]:
+def zone_data(zone: ShippingZone) -> dict[str, Any]:
+    """A zone as the catalog file writes it (prices as decimals of its currency)."""
+    data: dict[str, Any] = {
+        "id": zone.id,
+        "title": dict(zone.title),
+        "countries": sorted(zone.countries),
+        "price": f"{zone.price / 100:.2f}",
+        "currency": zone.currency,
+    }
+    if zone.free_from is not None:
+        data["free_from"] = f"{zone.free_from / 100:.2f}"
+    return data
+
+
+def cod_catalog(origin: Origin, zones: tuple[ShippingZone, ...] = ZONES) -> dict[str, Any]:
     def texts(en: str, ru: str) -> dict[str, str]:
         return {"en": en, "ru": ru}
 
@@ -101,13 +109,8 @@ def cod_catalog(origin: Origin) -> dict[str, Any]:
     return {
         "categories": [{"id": "goods", "title": texts("Goods", "Товары")}],
         "products": products,
+        "shipping": {"zones": [zone_data(zone) for zone in zones]},
     }
-
-
-def with_zones(app: BotApp, zones: tuple[ShippingZone, ...] = ZONES) -> None:
-    """The running bot's catalog snapshot with these shipping zones (see the module's doc)."""
-    live, now = app.catalog, app.catalog.current
-    live._install(live.revision, Catalog(now.categories, now.products, zones))
 
 
 OpenShop = Callable[..., Awaitable[Shop]]
@@ -121,14 +124,14 @@ def open_shop(database_url: str, start_shop: StartShop, origin: Origin) -> OpenS
 
     async def start(zones: tuple[ShippingZone, ...] = ZONES, **settings: Any) -> Shop:
         shop = await start_shop(
-            catalog_data=cod_catalog(origin),
+            catalog_data=cod_catalog(origin, zones),
             database=database_url,
             # A restart keeps the database's catalog and stock, as in production.
             reimport=not started,
             **settings,
         )
         started.append(database_url)
-        with_zones(shop.app, zones)
+        assert shop.catalog.shipping == zones
         await shop.say(ADMIN, "/start")
         return shop
 
@@ -317,6 +320,17 @@ async def test_the_conversation_places_an_order_paid_on_delivery(shop: Shop):
     again = await shop.press_data(SHOPPER, summary["message_id"], data)
     assert again["text"].startswith("This order form is over")
     assert len(await orders_of(shop)) == 1
+    # The notice carries the desk's buttons: staff confirm the payment from it, and the
+    # notice is redrawn in place with what the order may do next.
+    assert [b["text"] for b in buttons(notice)] == ["💵 Confirm payment", "✖️ Cancel order"]
+    answer = await shop.press_data(
+        ADMIN, notice["message_id"], button_data(notice, "Confirm payment")
+    )
+    assert number in answer["text"]
+    [paid] = await orders_of(shop)
+    assert paid.status == "paid"
+    redrawn = await shop.message(ADMIN, notice["message_id"])
+    assert [b["text"] for b in buttons(redrawn)] == ["📦 Mark packed", "↩️ Refund"]
 
 
 async def test_two_taps_on_confirm_at_once_make_one_order(shop: Shop):
@@ -593,7 +607,7 @@ async def test_a_price_changed_before_confirm_shows_the_summary_again(shop: Shop
     await repo.update_product("mug", {"price": 1090}, admin_id=ADMIN, action="product.update")
     while shop.catalog.get_product("mug") != replace(mug, price=1090):
         await shop.app.catalog.checked()
-    with_zones(shop.app)  # the reload read the catalog without zones (see the module's doc)
+    assert shop.catalog.shipping == ZONES  # the reload kept the zones
     [again] = await shop.press(SHOPPER, summary, "Confirm")
     assert text_of(again).startswith(
         "⚠️ Your cart, its prices or the stock changed: please check the order again."

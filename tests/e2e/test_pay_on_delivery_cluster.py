@@ -24,7 +24,7 @@ from infra.web import serve
 from sandbox.testing import RunningSandbox
 from tests.e2e.conftest import Origin, button_data, make_settings, text_of
 from tests.e2e.test_checkout_cluster import SECRET, Balancer, Cluster
-from tests.e2e.test_pay_on_delivery import SUMMARY, ZONES, cod_catalog, with_zones
+from tests.e2e.test_pay_on_delivery import SUMMARY, ZONES, cod_catalog
 
 ORDERS = table_of(Order)
 BUYER = 810
@@ -61,7 +61,7 @@ async def cluster(
                 sessions=SessionManager(settings.http),
             )
             stack.push_async_callback(app.close)
-            with_zones(app, ZONES)
+            assert app.catalog.current.shipping == ZONES
             apps.append(app)
             instance = await stack.enter_async_context(serve(build_web_app(app, SECRET)))
             balancer.urls.append(f"http://127.0.0.1:{instance}")

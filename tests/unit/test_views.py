@@ -4,17 +4,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from bot.shop.catalog import Catalog, Product
+from bot.shop.orders import Order, OrderLine, PaymentMethod, Status
 from bot.shop.paging import Page, paginate
+from bot.shop.shipping import Address, OrderInfo
 from bot.telegram.handlers.guide import help_text
 from bot.telegram.i18n import build_i18n
 from bot.telegram.keyboards import categories_keyboard, products_keyboard
-from bot.telegram.views import category_text
+from bot.telegram.views import admin_refunded_text, category_text, order_text
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +179,33 @@ def test_hidden_categories_and_products_stay_off_the_shoppers_buttons(i18n):
         assert _rows(categories_keyboard(catalog, "en")) == [["Mugs"], ["🛒 Cart"]]
         rows = _rows(products_keyboard("mugs", page, "en"))
     assert rows == [["Mug 1 · €9.90"], ["Mug 3 · €9.90"], ["⬅️ Categories"]]
+
+
+@pytest.mark.usefixtures("english")
+@pytest.mark.parametrize(
+    ("status", "total_line"),
+    [
+        (Status.AWAITING_PAYMENT, "Total with shipping: €24.70"),
+        (Status.PAID, "Paid in all: €24.70"),
+    ],
+)
+def test_an_order_with_delivery_shows_its_shipping_and_what_it_costs_in_all(status, total_line):
+    when = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    order = Order(
+        id=12,
+        user_id=5,
+        status=status,
+        lines=(OrderLine("mug", {"en": "Mug"}, 990, 2, "EUR", "physical"),),
+        created_at=when,
+        expires_at=when,
+        nonce="n" * 16,
+        method=PaymentMethod.COD,
+        shipping_amount=490,
+        shipping_option_id="eu",
+        order_info=OrderInfo(name="Ada", shipping_address=Address("DE", city="Berlin")),
+    )
+    text = order_text(order, "en")
+    assert "Total: €19.80\nDelivery (eu): €4.90\n" + total_line in text
+    assert "Ada" in text
+    assert "Berlin, DE" in text
+    assert admin_refunded_text(order, "en", "by hand").startswith("↩️ Order #12 (€24.70)")
