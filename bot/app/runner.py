@@ -33,6 +33,7 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiohttp import web
+from pydantic import SecretStr
 
 from bot.app.factory import BotApp, StartupError, build_app, create_bot
 from bot.app.status import serve_status
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEMO_TOKEN = "1000001:amanita-demo-token"  # noqa: S105 - the sandbox accepts any made-up token
+# A test provider token (Telegram's shape for test payments, which the sandbox accepts): the
+# demo's "Pay by card" can be tried in the web chat.
+DEMO_PROVIDER_TOKEN = "1000001:TEST:amanita-demo"  # noqa: S105 - made up, sandbox only
 DEMO_USER = 1
 # The demo bot's name, as an operator would set it in @BotFather (the sandbox's is a stand-in).
 DEMO_NAME = "Amanita shop"
@@ -288,6 +292,21 @@ class _Source:
     own_static: str | None = None
 
 
+def _demo_settings(settings: Settings) -> Settings:
+    """The demo's own choices where the operator made none: user 1 is an admin, and both ways
+    to pay for goods priced in money can be tried (the sandbox takes a test provider token)."""
+    changes: dict[str, object] = {}
+    if not settings.bot.admin_ids:
+        changes["admin_ids"] = frozenset({DEMO_USER})
+    if settings.bot.payment_provider_token is None:
+        changes["payment_provider_token"] = SecretStr(DEMO_PROVIDER_TOKEN)
+        if settings.bot.pay_on_delivery is None:
+            changes["pay_on_delivery"] = True
+    if not changes:
+        return settings
+    return settings.model_copy(update={"bot": settings.bot.model_copy(update=changes)})
+
+
 async def _source(stack: contextlib.AsyncExitStack, settings: Settings) -> _Source:
     """Telegram with BOT_TOKEN; without it, a sandbox started here (the demo)."""
     catalog_dir = settings.bot.catalog_path.parent
@@ -297,9 +316,7 @@ async def _source(stack: contextlib.AsyncExitStack, settings: Settings) -> _Sour
         server = await _start_sandbox(
             stack, settings, catalog_dir if catalog_dir.is_dir() else None
         )
-        if not settings.bot.admin_ids:
-            bot_settings = settings.bot.model_copy(update={"admin_ids": frozenset({DEMO_USER})})
-            settings = settings.model_copy(update={"bot": bot_settings})
+        settings = _demo_settings(settings)
         own_static = None if static_base else f"{server.url}/static/"
         return _Source(
             settings, DEMO_TOKEN, server.url, static_base or own_static, server, own_static

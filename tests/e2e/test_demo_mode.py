@@ -39,6 +39,22 @@ async def test_without_a_token_the_demo_shop_runs_in_the_sandbox_with_its_own_pi
             await client.send_text(DEMO_USER, "/cache_stats")
             stats = await client.wait_for_messages(DEMO_USER, 4, within=60)
             assert "Files: 2" in stats[-1]["text"]
+            # Both ways to pay for goods priced in money can be tried: the demo gives the
+            # sandbox a test provider token and keeps pay on delivery beside it.
+            card = messages[-1]
+            add = next(
+                button["callback_data"]
+                for row in card["reply_markup"]["inline_keyboard"]
+                for button in row
+                if "cart" in button["text"].lower()
+            )
+            query = await client.press_button(DEMO_USER, card["message_id"], add)
+            await client.wait_for_callback_answer(DEMO_USER, query)
+            await client.send_text(DEMO_USER, "/cart")
+            cart = (await client.wait_for_messages(DEMO_USER, 5, within=60))[-1]
+            labels = [b["text"] for row in cart["reply_markup"]["inline_keyboard"] for b in row]
+            assert any(label.startswith("💳 Pay by card") for label in labels), labels
+            assert any(label.startswith("🚚 Pay on delivery") for label in labels), labels
 
 
 async def test_a_busy_sandbox_port_is_a_clear_error(
