@@ -139,7 +139,8 @@ class AdminAnswer(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reconciled:
-    """One pass: charges Telegram has, and what was done about those not known before."""
+    """One pass: charges among the Star transactions it read (those since the previous
+    pass), and what was done about those not known before."""
 
     charges: int
     paid: int
@@ -179,6 +180,13 @@ class Sales:
         self.now = clock
         self._sleep = sleep
         self._tasks: list[asyncio.Task[None]] = []
+        # getStarTransactions lists oldest first and only ever appends: a pass starts where
+        # the previous one ended (the first pass of a process reads them all), so a shop
+        # with years of sales does not page through all of them every RECONCILE_INTERVAL.
+        # Refunds seen are kept to tell a refund that went through from one to retry.
+        self._stars_read = 0
+        self._star_refunds: set[str] = set()
+        self._reconciling = asyncio.Lock()
         # Told of each admin's notice about an order (order id, the message): the orders
         # desk keeps them to edit in place (bot/telegram/desk.py).
         self.on_notice: Callable[[int, Message], Awaitable[None]] | None = None
@@ -642,11 +650,11 @@ class Sales:
 
     # -- reconciliation ---------------------------------------------------------------------------
 
-    async def star_transactions(self) -> list[StarTransaction]:
-        """Every Star transaction of the bot, oldest first, paged from the start."""
+    async def star_transactions(self, offset: int = 0) -> list[StarTransaction]:
+        """The bot's Star transactions after the first ``offset``, oldest first, paged."""
         found: list[StarTransaction] = []
         while True:
-            page = await self._bot.get_star_transactions(offset=len(found), limit=_PAGE)
+            page = await self._bot.get_star_transactions(offset=offset + len(found), limit=_PAGE)
             found += page.transactions
             if len(page.transactions) < _PAGE:
                 return found
@@ -660,12 +668,22 @@ class Sales:
         Stars only: getStarTransactions lists Telegram Stars, and the Bot API has no list of
         card payments (they are the provider's). A card payment whose successful_payment was
         lost is found in the provider's dashboard, not here: its order expires like an
-        unpaid one, and staff settle it with the buyer."""
+        unpaid one, and staff settle it with the buyer.
+
+        Reads only the transactions since the previous pass of this process (a pass that
+        fails part-way is read again whole by the next)."""
+        async with self._reconciling:
+            transactions = await self.star_transactions(self._stars_read)
+            result = await self._reconcile(transactions)
+            self._stars_read += len(transactions)
+            return result
+
+    async def _reconcile(self, transactions: list[StarTransaction]) -> Reconciled:
         charges: list[StarCharge] = []
         payers: dict[str, Person] = {}
         raw: dict[str, dict[str, object]] = {}
         refunds: set[str] = set()
-        for tx in await self.star_transactions():
+        for tx in transactions:
             source = tx.source
             if (
                 isinstance(source, TransactionPartnerUser)
@@ -694,8 +712,9 @@ class Sales:
         for charge_id, head in (await self.orders.heads_paid_by(sorted(refunds))).items():
             if head.status in PAID_STATUSES:
                 await self.on_refunded(charge_id, source="reconciliation")
+        self._star_refunds |= refunds
         for pending in await self.orders.refunds_due():
-            await self._retry_refund(pending, settled=pending.charge_id in refunds)
+            await self._retry_refund(pending, settled=pending.charge_id in self._star_refunds)
         return Reconciled(len(charges), paid, refunded, reported)
 
     async def _retry_refund(self, pending: PendingRefund, *, settled: bool) -> None:

@@ -623,6 +623,26 @@ async def test_a_lost_successful_payment_is_found_by_reconciliation_after_a_rest
     assert len(await said(shop, ADMIN, "is paid.")) == 1
 
 
+async def test_reconciliation_reads_only_the_star_transactions_since_its_last_pass(shop: Shop):
+    await paid_order(shop, SHOPPER)  # one Star transaction
+    await shop.app.sales.reconcile()  # has read it (at the latest now)
+    seen = len(await shop.client.calls("getStarTransactions"))
+    await add(shop, RU_SHOPPER, "stickers", 1)
+    _, invoice = await checkout(shop, RU_SHOPPER)
+    assert invoice is not None
+    await shop.client.add_payment_fault("lose_successful_payment", count=1)
+    assert (await pay(shop, RU_SHOPPER, invoice, updates=1))["status"] == "paid"
+    assert (await shop.app.sales.reconcile()).paid == 1  # the lost payment, found
+    offsets = [
+        int(params_of(call).get("offset", 0))
+        for call in (await shop.client.calls("getStarTransactions"))[seen:]
+    ]
+    # Started after the transaction already read, not from the first one again.
+    assert offsets
+    assert min(offsets) == 1
+    assert (await shop.app.sales.reconcile()).charges == 0  # nothing new since
+
+
 async def test_a_charge_that_matches_no_order_is_reported_once_and_kept(
     shop: Shop, open_shop: OpenShop, other_database_url: str
 ):
