@@ -61,6 +61,7 @@ from bot.shop.shipping import ShippingZone
 from bot.storage import models
 from bot.storage.db import Database
 from bot.storage.models import table_of
+from bot.storage.stock import bump_stock_revision
 
 _categories = table_of(models.Category)
 _products = table_of(models.Product)
@@ -506,9 +507,15 @@ class CatalogRepository:
     async def add_stock(self, product_id: str, delta: int, *, admin_id: int) -> Edit:
         """Stock up (or down) by ``delta`` in one conditional UPDATE (a sale at the same
         moment is counted, not overwritten). Refused for an unlimited stock, a count that
-        would leave 0..MAX_STOCK, or a product that is gone."""
+        would leave 0..MAX_STOCK, or a product that is gone.
 
-        async def work(conn: AsyncConnection) -> dict[str, list[Any]]:
+        Written the way sales write stock (bot/storage/stock.py): the stock revision moves,
+        not the catalog's, so running instances read the new count alone instead of
+        reloading the whole catalog; the edit is in the audit log like any other."""
+        if not delta:
+            return Edit(await self.revision())
+        async with self._db.write() as conn:
+            revision = await self._lock_revision(conn)
             after = await conn.scalar(
                 update(_products)
                 .where(
@@ -518,7 +525,11 @@ class CatalogRepository:
                     _P.stock + delta >= 0,
                     _P.stock + delta <= MAX_STOCK,
                 )
-                .values(stock=_P.stock + delta, updated_at=datetime.now(UTC))
+                .values(
+                    stock=_P.stock + delta,
+                    stock_revision=await bump_stock_revision(conn),
+                    updated_at=datetime.now(UTC),
+                )
                 .returning(_P.stock)
             )
             if after is None:
@@ -528,9 +539,9 @@ class CatalogRepository:
                 if current.stock is None:
                     raise EditRefusedError(["the stock is unlimited: set a number first"])
                 raise EditRefusedError([f"the stock would leave 0..{MAX_STOCK}"])
-            return {"stock": [int(after) - delta, int(after)]} if delta else {}
-
-        return await self._edit(work, admin_id=admin_id, action="product.stock", target=product_id)
+            changes: dict[str, list[Any]] = {"stock": [int(after) - delta, int(after)]}
+            await self._record(conn, admin_id, "product.stock", product_id, changes)
+        return Edit(revision, changes)
 
     async def set_stock(self, product_id: str, stock: int | None, *, admin_id: int) -> Edit:
         """Set the stock to ``stock`` (None: unlimited), checked by the product's rules."""

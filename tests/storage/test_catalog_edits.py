@@ -21,6 +21,7 @@ from bot.storage.catalog_repo import CatalogRepository, EditRefusedError
 from bot.storage.db import Database
 from bot.storage.live_catalog import LiveCatalog
 from bot.storage.models import table_of
+from bot.storage.stock import StockReader
 from bot.storage.stock_alerts import StockAlerts
 
 ADMIN = 900
@@ -268,6 +269,29 @@ async def test_another_instance_sees_an_edit_at_its_next_poll(
         product = live.current.get_product("m1")
         assert product is not None
         assert product.price == 1500
+    finally:
+        await other.close()
+
+
+async def test_an_admins_stock_tap_reaches_another_instance_without_a_catalog_reload(
+    repo: CatalogRepository, database_url: str
+):
+    """+1 / +10 from the chat move the stock revision, as sales do: the other instance reads
+    the new count alone (a reload of 10,000 products costs it a fifth of a second of CPU)."""
+    other = Database(database_url)
+    try:
+        live = LiveCatalog(CatalogRepository(other), static_base=None, stock=StockReader(other))
+        await live.load()
+        revision, reloads = live.revision, live.reloads
+        edit = await repo.add_stock("m1", 10, admin_id=ADMIN)
+        assert edit.changes == {"stock": [5, 15]}
+        assert await live.refresh() is True
+        product = live.current.get_product("m1")
+        assert product is not None
+        assert product.stock == 15
+        assert (live.revision, live.reloads) == (revision, reloads)
+        assert live.stock_updates == 1
+        assert (await repo.audit())[0].action == "product.stock"
     finally:
         await other.close()
 
