@@ -103,24 +103,28 @@ class Cluster:
         return result
 
 
-@pytest.fixture
-async def cluster(
+@contextlib.asynccontextmanager
+async def webhook_cluster(
+    catalog_data: dict[str, Any],
+    *,
     postgres_url: str,
     redis_url: str,
     sandbox: RunningSandbox,
-    origin: Origin,
     tmp_path: Path,
+    instances: int = 2,
+    clock: ShopClock | None = None,
 ) -> AsyncIterator[Cluster]:
+    """``instances`` bots in this process on one PostgreSQL and one Redis, each serving the
+    webhook behind one balancer, with ``catalog_data`` as their catalog file."""
     catalog_path = tmp_path / "catalog.json"
-    catalog_path.write_text(json.dumps(stars_catalog(origin)))
+    catalog_path.write_text(json.dumps(catalog_data))
     catalog = load_catalog(catalog_path)
-    clock = ShopClock()
     balancer = Balancer()
     async with contextlib.AsyncExitStack() as stack:
         session = await stack.enter_async_context(aiohttp.ClientSession())
         port = await stack.enter_async_context(serve(balancer.app(session)))
         apps = []
-        for n in range(2):
+        for n in range(instances):
             settings = make_settings(
                 tmp_path / f"instance-{n}",
                 catalog_path=catalog_path,
@@ -145,6 +149,25 @@ async def cluster(
             allowed_updates=apps[0].dispatcher.resolve_used_update_types(),
         )
         yield Cluster(sandbox, apps, balancer)
+
+
+@pytest.fixture
+async def cluster(
+    postgres_url: str,
+    redis_url: str,
+    sandbox: RunningSandbox,
+    origin: Origin,
+    tmp_path: Path,
+) -> AsyncIterator[Cluster]:
+    async with webhook_cluster(
+        stars_catalog(origin),
+        postgres_url=postgres_url,
+        redis_url=redis_url,
+        sandbox=sandbox,
+        tmp_path=tmp_path,
+        clock=ShopClock(),
+    ) as cluster:
+        yield cluster
 
 
 async def stock_in_db(app: BotApp, pid: str) -> int | None:

@@ -4,26 +4,17 @@ them (the FSM state lives in Redis) and places one order."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
-from bot.app.factory import build_app
-from bot.app.webhook import build_web_app
-from bot.media.http_session import SessionManager
-from bot.shop.exchange import load_catalog
 from bot.storage.models import Order, table_of
-from infra.web import serve
 from sandbox.testing import RunningSandbox
-from tests.e2e.conftest import Origin, button_data, make_settings, text_of
-from tests.e2e.test_checkout_cluster import SECRET, Balancer, Cluster
+from tests.e2e.conftest import Origin, button_data, text_of
+from tests.e2e.test_checkout_cluster import Cluster, webhook_cluster
 from tests.e2e.test_pay_on_delivery import SUMMARY, ZONES, cod_catalog
 
 ORDERS = table_of(Order)
@@ -38,39 +29,15 @@ async def cluster(
     origin: Origin,
     tmp_path: Path,
 ) -> AsyncIterator[Cluster]:
-    catalog_path = tmp_path / "catalog.json"
-    catalog_path.write_text(json.dumps(cod_catalog(origin)))
-    catalog = load_catalog(catalog_path)
-    balancer = Balancer()
-    async with contextlib.AsyncExitStack() as stack:
-        session = await stack.enter_async_context(aiohttp.ClientSession())
-        port = await stack.enter_async_context(serve(balancer.app(session)))
-        apps = []
-        for n in range(2):
-            settings = make_settings(
-                tmp_path / f"instance-{n}",
-                catalog_path=catalog_path,
-                database_url=SecretStr(postgres_url),
-                redis_url=redis_url,
-            )
-            app = await build_app(
-                settings,
-                catalog,
-                token=sandbox.token,
-                api_url=sandbox.url,
-                sessions=SessionManager(settings.http),
-            )
-            stack.push_async_callback(app.close)
-            assert app.catalog.current.shipping == ZONES
-            apps.append(app)
-            instance = await stack.enter_async_context(serve(build_web_app(app, SECRET)))
-            balancer.urls.append(f"http://127.0.0.1:{instance}")
-        await apps[0].bot.set_webhook(
-            f"http://127.0.0.1:{port}/webhook",
-            secret_token=SECRET,
-            allowed_updates=apps[0].dispatcher.resolve_used_update_types(),
-        )
-        yield Cluster(sandbox, apps, balancer)
+    async with webhook_cluster(
+        cod_catalog(origin),
+        postgres_url=postgres_url,
+        redis_url=redis_url,
+        sandbox=sandbox,
+        tmp_path=tmp_path,
+    ) as cluster:
+        assert all(app.catalog.current.shipping == ZONES for app in cluster.apps)
+        yield cluster
 
 
 @pytest.mark.timeout(300)
