@@ -402,12 +402,18 @@ async def _talk(
     return Talk(bot, chat_id, user_id, state, data, step, catalog, sales, locale)
 
 
-async def on_text(
-    message: Message, *, bot: Bot, state: FSMContext, sales: Sales, catalog: Catalog, locale: str
-) -> None:
+async def _message_talk(  # noqa: PLR0917 - a handler's own parameters, passed on
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    sales: Sales,
+    catalog: Catalog,
+    locale: str,
+) -> Talk | None:
+    """The conversation a message of its user continues, if any."""
     if message.from_user is None:
-        return
-    talk = await _talk(
+        return None
+    return await _talk(
         state,
         bot,
         chat_id=message.chat.id,
@@ -416,6 +422,12 @@ async def on_text(
         sales=sales,
         locale=locale,
     )
+
+
+async def on_text(
+    message: Message, *, bot: Bot, state: FSMContext, sales: Sales, catalog: Catalog, locale: str
+) -> None:
+    talk = await _message_talk(message, bot, state, sales, catalog, locale)
     if talk is not None:
         await talk.take(message.text or "")
 
@@ -427,15 +439,7 @@ async def on_contact(
     contact, user = message.contact, message.from_user
     if contact is None or user is None:
         return
-    talk = await _talk(
-        state,
-        bot,
-        chat_id=message.chat.id,
-        user_id=user.id,
-        catalog=catalog,
-        sales=sales,
-        locale=locale,
-    )
+    talk = await _message_talk(message, bot, state, sales, catalog, locale)
     if talk is None:
         return
     if contact.user_id != user.id:
@@ -452,17 +456,7 @@ async def on_other(message: Message) -> None:
 async def on_cancel_command(
     message: Message, *, bot: Bot, state: FSMContext, sales: Sales, catalog: Catalog, locale: str
 ) -> None:
-    if message.from_user is None:
-        return
-    talk = await _talk(
-        state,
-        bot,
-        chat_id=message.chat.id,
-        user_id=message.from_user.id,
-        catalog=catalog,
-        sales=sales,
-        locale=locale,
-    )
+    talk = await _message_talk(message, bot, state, sales, catalog, locale)
     if talk is not None:
         await talk.leave(_("Cancelled: nothing was ordered, your cart is as it was."))
 
