@@ -132,6 +132,9 @@ class BotSettings(BaseSettings):
     payment_need_name: bool = True
     payment_need_phone: bool = True
     payment_need_email: bool = False
+    # /stats' card views and cart adds older than this many days are deleted (once an hour):
+    # /stats shows 30 days; a busy shop records a row per card opened.
+    events_retention_days: Annotated[int, Field(ge=31, le=3660)] = 180
 
     @property
     def fiat_methods(self) -> tuple[PaymentMethod, ...]:

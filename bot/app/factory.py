@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -382,7 +382,11 @@ async def build_app(
         search = await stack.enter_async_context(LiveSearch(live).watching())
         # Card views and cart adds for /stats, written in batches; the last batch at close.
         event_log = await stack.enter_async_context(
-            EventLog(db, clock=shop_clock or utc_now).running()
+            EventLog(
+                db,
+                clock=shop_clock or utc_now,
+                retention=timedelta(days=settings.bot.events_retention_days),
+            ).running()
         )
         guard: RedisGuard | None = None
         if settings.bot.redis_url:

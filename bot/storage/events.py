@@ -26,10 +26,10 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from bot.shop.stats import EventKind
 from bot.storage.db import Database, describe_error
@@ -46,6 +46,8 @@ FLUSH_INTERVAL_S: Final = 1.0
 BATCH_ROWS: Final = 1000
 # Kept in memory while the database refuses writes; beyond it the oldest are dropped.
 MAX_BUFFERED: Final = 100_000
+# How often events past their retention (EVENTS_RETENTION_DAYS) are deleted.
+PRUNE_EVERY: Final = timedelta(hours=1)
 
 
 def _utc_now() -> datetime:
@@ -63,11 +65,15 @@ class EventLog:
         batch_rows: int = BATCH_ROWS,
         max_buffered: int = MAX_BUFFERED,
         clock: Callable[[], datetime] = _utc_now,
+        retention: timedelta | None = None,
     ) -> None:
         self._db = db
         self._interval = interval
         self._batch_rows = batch_rows
         self._clock = clock
+        # Events older than this are deleted, at most once every PRUNE_EVERY.
+        self._retention = retention
+        self._pruned_at: datetime | None = None
         # Oldest first; a full deque drops from the left (the oldest) on append.
         self._buffer: deque[dict[str, Any]] = deque(maxlen=max_buffered)
         self._full = asyncio.Event()
@@ -121,7 +127,31 @@ class EventLog:
                 )
                 return 0
             self.written += len(batch)
+            await self._prune()
             return len(batch)
+
+    async def _prune(self) -> None:
+        """Delete the events older than the retention (at most once every PRUNE_EVERY, after
+        a write: an idle shop has nothing new to prune). A failure waits for the next time."""
+        now = self._clock()
+        if self._retention is None or (
+            self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY
+        ):
+            return
+        self._pruned_at = now
+        try:
+            async with self._db.write() as conn:
+                gone = await conn.execute(
+                    delete(_events).where(
+                        _events.c.kind.in_([kind.value for kind in EventKind]),
+                        _events.c.at < now - self._retention,
+                    )
+                )
+        except Exception as exc:  # noqa: BLE001 - statistics: try again in an hour
+            log.warning("events: old ones not deleted: %s", describe_error(exc))
+            return
+        if gone.rowcount:
+            log.info("events: %d older than %s deleted", gone.rowcount, self._retention)
 
     def _requeue(self, batch: list[dict[str, Any]]) -> None:
         """``batch`` back in front of what came since, the oldest dropped past the bound."""

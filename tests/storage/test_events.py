@@ -4,7 +4,7 @@ nothing lost when the database refuses a write, the last batch written at stop."
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -116,3 +116,27 @@ async def test_a_large_backlog_is_written_in_statements_of_a_batch_each(database
         log.record(EventKind.CART_ADD, user_id=n, product_id=None)
     assert await log.flush() == 1050
     assert await _count(database) == 1050
+
+
+async def test_events_past_their_retention_are_deleted_once_an_hour(database: Database):
+    now = [AT]
+    log = EventLog(database, clock=lambda: now[0], retention=timedelta(days=180))
+    log.card_view(1, "old")
+    await log.flush()
+    now[0] = AT + timedelta(days=179)
+    log.card_view(2, "recent")
+    await log.flush()
+    assert await _count(database) == 2  # nothing is past 180 days yet
+    now[0] = AT + timedelta(days=181)
+    log.cart_add(3, "new")
+    await log.flush()
+    # A pruning after each write at least an hour after the previous one: the view of day 0
+    # is now 181 days old.
+    assert [row[2] for row in await _stored(database)] == ["recent", "new"]
+    now[0] += timedelta(minutes=10)
+    log.card_view(4, "soon")
+    await log.flush()  # within the hour: no second DELETE
+    now[0] = AT + timedelta(days=400)
+    log.card_view(5, "later")
+    await log.flush()
+    assert [row[2] for row in await _stored(database)] == ["later"]
