@@ -38,9 +38,18 @@ once, so a test on both engines catches it (SQLite would let it pass and lock la
 ``write()`` is READ COMMITTED: a change that depends on what the row holds is written so
 it checks it (``SET revision = revision + 1``, ``UPDATE ... WHERE status = :expected`` and
 the row count), or reads the row with ``SELECT ... FOR UPDATE`` (which SQLite ignores, and
-needs not: its write transactions run one at a time). A bounded pool, pre-ping (a
-connection the server dropped is replaced, not handed to a query), a connect timeout and a
-command timeout: a dead or unreachable server is an error within seconds, never a hang.
+needs not: its write transactions run one at a time). A bounded pool, a ping before a
+connection idle for more than a second is handed out (one the server dropped meanwhile is
+replaced, not handed to a query), a connect timeout and a command timeout: a dead or
+unreachable server is an error within seconds, never a hang.
+
+Not SQLAlchemy's ``pool_pre_ping``: it pings at every checkout, and asyncpg's ping is three
+round trips (BEGIN, a statement, ROLLBACK) made while the connection is already taken, so
+under load every read held its connection four round trips instead of one and the
+pre-checkout's read queued longer for one (bench/checkout.py). A connection back in the
+pool less than ``PING_IDLE_S`` ago has just worked: a server gone within that second fails
+the query that gets it (a disconnect, so SQLAlchemy also drops every older pooled
+connection) and the next one connects afresh.
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -60,7 +70,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.sql.dml import Insert
@@ -98,12 +108,19 @@ BUSY_TIMEOUT_S: Final = 15.0
 CONNECT_TIMEOUT_S: Final = 5.0
 COMMAND_TIMEOUT_S: Final = 30.0
 # Connections one process keeps (and may add under a burst). An update holds one for the
-# few milliseconds of its queries; PostgreSQL's default max_connections is 100, shared by
-# every instance.
-POOL_SIZE: Final = 5
-POOL_OVERFLOW: Final = 5
+# few milliseconds of its queries, and Telegram has up to 40 updates of a webhook in flight
+# (setWebhook's max_connections): with 5 + 5 the pre-checkout's one read queued behind the
+# payments' write transactions (p99 170-177 ms against 107-114 ms with 10 + 10 under the
+# same load, bench/checkout.py). PostgreSQL's default max_connections is 100, shared by
+# every instance: four instances at their burst still fit.
+POOL_SIZE: Final = 10
+POOL_OVERFLOW: Final = 10
 # Seconds a query waits for a free pooled connection before failing.
 POOL_TIMEOUT_S: Final = 10.0
+# A pooled connection idle longer than this is pinged before it is handed out (module doc).
+PING_IDLE_S: Final = 1.0
+# Where a pooled connection's record keeps when it was last given back (monotonic seconds).
+_CHECKED_IN_AT: Final = "amanita_checked_in_at"
 
 # Execution option naming the BEGIN an SQLite transaction starts with (read in _begin).
 _BEGIN_OPTION: Final = "amanita_sqlite_begin"
@@ -343,6 +360,30 @@ def _sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_s: fl
             conn.exec_driver_sql(begin)
 
 
+def _ping_idle_connections(engine: AsyncEngine, idle_s: float) -> None:
+    """Ping a pooled connection before handing it out when it sat idle ``idle_s`` or more;
+    one that fails the ping is replaced (SQLAlchemy's pessimistic disconnect handling, on
+    the pool's checkout event, as its docs describe for custom pings)."""
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi: DBAPIConnection, record: ConnectionPoolEntry, _proxy: object) -> None:
+        since = record.info.get(_CHECKED_IN_AT)
+        if since is None or time.monotonic() - since < idle_s:
+            return  # new, or back in the pool a moment ago
+        try:
+            dialect.do_ping(dbapi)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi, None):
+                # As pool_pre_ping: this connection and every older one are replaced.
+                raise InvalidatePoolError from exc
+            raise
+
+
 def _make_engine(
     url: URL,
     *,
@@ -352,6 +393,7 @@ def _make_engine(
     command_timeout_s: float | None = COMMAND_TIMEOUT_S,
     single_connection: bool = False,
     execution_options: dict[str, Any] | None = None,
+    ping_idle_s: float = PING_IDLE_S,
 ) -> AsyncEngine:
     kwargs: dict[str, Any] = {"execution_options": execution_options or {}}
     if single_connection:
@@ -376,9 +418,11 @@ def _make_engine(
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
             pool_timeout=POOL_TIMEOUT_S,
-            pool_pre_ping=True,
         )
-    return create_async_engine(url, connect_args=connect_args, **kwargs)
+    engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+    if not single_connection:
+        _ping_idle_connections(engine, ping_idle_s)
+    return engine
 
 
 def describe_error(exc: BaseException) -> str:
@@ -406,6 +450,7 @@ class Database:
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         command_timeout_s: float | None = COMMAND_TIMEOUT_S,
+        ping_idle_s: float = PING_IDLE_S,
     ) -> None:
         self.url = database_url(url)
         self.dialect: Dialect = (
@@ -418,6 +463,7 @@ class Database:
             busy_timeout_s=busy_timeout_s,
             connect_timeout_s=connect_timeout_s,
             command_timeout_s=command_timeout_s,
+            ping_idle_s=ping_idle_s,
         )
         if self.dialect == "postgresql":
             self._snapshot = self.engine.execution_options(
