@@ -4,11 +4,12 @@ records and decides; these only translate."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.methods import AnswerPreCheckoutQuery, SendMessage
 from aiogram.types import Message, PreCheckoutQuery
 
 from bot.shop.payments import Charge
+from bot.telegram.filters import Carries
 from bot.telegram.sales import Person, Sales
 
 
@@ -49,6 +50,6 @@ async def refunded_payment(message: Message, sales: Sales) -> None:
 def create_router() -> Router:
     router = Router(name=__name__)
     router.pre_checkout_query.register(pre_checkout)
-    router.message.register(successful_payment, F.successful_payment)
-    router.message.register(refunded_payment, F.refunded_payment)
+    router.message.register(successful_payment, Carries("successful_payment"))
+    router.message.register(refunded_payment, Carries("refunded_payment"))
     return router
