@@ -33,8 +33,12 @@ meanwhile, whatever busy_timeout says); ``read()`` begins with a plain deferred 
 ``read(snapshot=False)`` begins nothing (each statement is its own snapshot).
 
 PostgreSQL (asyncpg): ``read()`` is REPEATABLE READ (one snapshot, like SQLite's) and READ
-ONLY, as is ``read(snapshot=False)`` at READ COMMITTED: a write in a read fails there at
-once, so a test on both engines catches it (SQLite would let it pass and lock later).
+ONLY; ``read(snapshot=False)`` runs each statement as its own read-only transaction
+(autocommit on sessions with ``default_transaction_read_only``): a write in a read fails
+there at once, so a test on both engines catches it (SQLite would let it pass and lock
+later). Those one-statement reads (the pre-checkout's, a cart's, a language's) have a pool of
+their own: one round trip each instead of three (BEGIN, the statement, ROLLBACK), and they
+never queue for a connection behind the write transactions of a burst of payments.
 ``write()`` is READ COMMITTED: a change that depends on what the row holds is written so
 it checks it (``SET revision = revision + 1``, ``UPDATE ... WHERE status = :expected`` and
 the row count), or reads the row with ``SELECT ... FOR UPDATE`` (which SQLite ignores, and
@@ -111,10 +115,14 @@ COMMAND_TIMEOUT_S: Final = 30.0
 # few milliseconds of its queries, and Telegram has up to 40 updates of a webhook in flight
 # (setWebhook's max_connections): with 5 + 5 the pre-checkout's one read queued behind the
 # payments' write transactions (p99 170-177 ms against 107-114 ms with 10 + 10 under the
-# same load, bench/checkout.py). PostgreSQL's default max_connections is 100, shared by
-# every instance: four instances at their burst still fit.
+# same load, bench/checkout.py), and with fewer kept than are busy at once the pool closed
+# and opened connections all the time (a backend started for each). The one-statement reads
+# have a pool of their own (module doc). PostgreSQL's default max_connections is 100,
+# shared by every instance: three instances at their burst (30 each) still fit.
 POOL_SIZE: Final = 10
 POOL_OVERFLOW: Final = 10
+READ_POOL_SIZE: Final = 10
+READ_POOL_OVERFLOW: Final = 0
 # Seconds a query waits for a free pooled connection before failing.
 POOL_TIMEOUT_S: Final = 10.0
 # A pooled connection idle longer than this is pinged before it is handed out (module doc).
@@ -394,6 +402,7 @@ def _make_engine(
     single_connection: bool = False,
     execution_options: dict[str, Any] | None = None,
     ping_idle_s: float = PING_IDLE_S,
+    statement_reads: bool = False,
 ) -> AsyncEngine:
     kwargs: dict[str, Any] = {"execution_options": execution_options or {}}
     if single_connection:
@@ -413,10 +422,15 @@ def _make_engine(
         # Shown in pg_stat_activity, so a DBA knows whose connections these are.
         "server_settings": {"application_name": "amanita-shop-bot"},
     }
+    if statement_reads:
+        # Each statement its own transaction, read-only by the session's default: a write
+        # fails as in any other read.
+        connect_args["server_settings"]["default_transaction_read_only"] = "on"
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     if not single_connection:
         kwargs.update(
-            pool_size=POOL_SIZE,
-            max_overflow=POOL_OVERFLOW,
+            pool_size=READ_POOL_SIZE if statement_reads else POOL_SIZE,
+            max_overflow=READ_POOL_OVERFLOW if statement_reads else POOL_OVERFLOW,
             pool_timeout=POOL_TIMEOUT_S,
         )
     engine = create_async_engine(url, connect_args=connect_args, **kwargs)
@@ -469,9 +483,17 @@ class Database:
             self._snapshot = self.engine.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
-            self._reads = self.engine.execution_options(postgresql_readonly=True)
+            self._statement_engine: AsyncEngine | None = _make_engine(
+                self.url,
+                connect_timeout_s=connect_timeout_s,
+                command_timeout_s=command_timeout_s,
+                ping_idle_s=ping_idle_s,
+                statement_reads=True,
+            )
+            self._reads = self._statement_engine
             self._writes = self.engine
         else:
+            self._statement_engine = None
             self._snapshot = self.engine.execution_options(**_DEFERRED)
             self._reads = self.engine.execution_options(**_NO_BEGIN)
             self._writes = self.engine.execution_options(**_IMMEDIATE)
@@ -553,6 +575,8 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._statement_engine is not None:
+            await self._statement_engine.dispose()
 
     async def __aenter__(self) -> Database:
         return self
