@@ -59,7 +59,7 @@ from bench._machine import SCRATCH_ROOT, scratch_dir, snapshot
 from bot.storage.db import Database
 from bot.storage.models import Order, OrderItem, Product, table_of
 from bot.telegram.callbacks import CartCb
-from sandbox.client import SandboxClient
+from sandbox.client import ChatWatch, SandboxClient
 from tests.ports import PortTakenError, on_a_free_port_async
 from tests.postgres_server import PostgresServer
 
@@ -213,16 +213,31 @@ async def _bot(
 
 
 class Buyer:
-    """One user of the sandbox and the steps of a purchase."""
+    """One user of the sandbox and the steps of a purchase. Its waits read one events socket
+    of its chat, open for the whole purchase (``watching``): a socket and an HTTP read of the
+    chat per wait would be work of the sandbox and of this process, not of the bot."""
 
     def __init__(self, client: SandboxClient) -> None:
         self.client = client
         self.id = next(_users)
         self.cart_message = 0
         self.checkout_query = ""
+        self._watch: ChatWatch | None = None
+
+    @contextlib.asynccontextmanager
+    async def watching(self) -> AsyncIterator[Buyer]:
+        async with self.client.watch_chat(self.id) as watch:
+            self._watch = watch
+            yield self
+
+    @property
+    def watch(self) -> ChatWatch:
+        if self._watch is None:
+            raise RuntimeError("a buyer acts inside its watching() block")
+        return self._watch
 
     async def _bot_messages(self, count: int) -> list[dict[str, Any]]:
-        return await self.client.wait_for_messages(self.id, count, within=STEP_S)
+        return await self.watch.wait_for_messages(count, within=STEP_S)
 
     async def open_cart(self) -> None:
         await self.client.send_text(self.id, "/cart")
@@ -241,8 +256,9 @@ class Buyer:
 
     async def checked_out(self) -> dict[str, Any] | None:
         """The invoice once Checkout was answered, or None (told it sold out)."""
-        await self.client.wait_for_callback_answer(self.id, self.checkout_query, within=STEP_S)
-        invoices = [m for m in await self.client.messages(self.id) if "invoice" in m]
+        await self.watch.wait_for_callback_answer(self.checkout_query, within=STEP_S)
+        # The invoice is sent before Checkout's answer (which rides in the webhook's reply).
+        invoices = [m for m in self.watch.bot_messages.values() if "invoice" in m]
         return invoices[-1] if invoices else None
 
     async def pay(self, invoice: dict[str, Any]) -> tuple[dict[str, Any], float]:
@@ -266,7 +282,12 @@ async def _gather_limited(count: int, limit: int, job: Callable[[], Awaitable[An
 
 
 async def _race(client: SandboxClient, db: Database) -> dict[str, Any]:
-    buyers = [Buyer(client) for _ in range(BUYERS)]
+    async with contextlib.AsyncExitStack() as stack:
+        buyers = [await stack.enter_async_context(Buyer(client).watching()) for _ in range(BUYERS)]
+        return await _race_of(client, db, buyers)
+
+
+async def _race_of(client: SandboxClient, db: Database, buyers: list[Buyer]) -> dict[str, Any]:
     await asyncio.gather(*(buyer.open_cart() for buyer in buyers))
     # Every buyer presses Checkout at once.
     await asyncio.gather(*(buyer.add_and_check_out("race") for buyer in buyers))
@@ -352,6 +373,19 @@ async def _profiled(pid: int, out: Path) -> AsyncIterator[None]:
         await asyncio.wait_for(proc.wait(), 60)
 
 
+async def _purchase(client: SandboxClient, buyer: Buyer) -> None:
+    await buyer.open_cart()
+    await buyer.add_and_check_out("item")
+    invoice = await buyer.checked_out()
+    if invoice is None:
+        answer = await client.callback_answer(buyer.id, buyer.checkout_query)
+        raise RuntimeError(f"buyer {buyer.id}: no invoice, Checkout answered {answer}")
+    outcome, _ = await buyer.pay(invoice)
+    if outcome["status"] != "paid":
+        raise RuntimeError(f"buyer {buyer.id}: {outcome}")
+    await buyer.confirmed()
+
+
 async def _purchases(
     client: SandboxClient, bot_pid: int, sandbox_pid: int, postgres_pid: int | None, profile: Path
 ) -> dict[str, Any]:
@@ -360,17 +394,8 @@ async def _purchases(
     postgres_before = None if postgres_pid is None else _tree_cpu_s(postgres_pid)
 
     async def purchase() -> None:
-        buyer = Buyer(client)
-        await buyer.open_cart()
-        await buyer.add_and_check_out("item")
-        invoice = await buyer.checked_out()
-        if invoice is None:
-            answer = await client.callback_answer(buyer.id, buyer.checkout_query)
-            raise RuntimeError(f"buyer {buyer.id}: no invoice, Checkout answered {answer}")
-        outcome, _ = await buyer.pay(invoice)
-        if outcome["status"] != "paid":
-            raise RuntimeError(f"buyer {buyer.id}: {outcome}")
-        await buyer.confirmed()
+        async with Buyer(client).watching() as buyer:
+            await _purchase(client, buyer)
 
     async with _profiled(bot_pid, profile):
         started = time.perf_counter()

@@ -8,7 +8,9 @@ async with SandboxClient(url, token) as client:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -24,6 +26,68 @@ class SandboxError(Exception):
         super().__init__(f"{status}: {error}")
         self.status = status
         self.error = error
+
+
+class ChatWatch:
+    """One chat's events over one WebSocket, kept for many waits in a row (a bench buyer's
+    whole purchase): opened before the chat's first action, so no event is missed, and each
+    wait is answered from the events themselves. :meth:`SandboxClient.wait_for_messages`
+    opens a socket per wait and reads the chat over HTTP after each event, which is what a
+    test wants (a look at the state whatever came before); a load that waits many times per
+    chat would spend more on that than on what it measures. Make it with
+    :meth:`SandboxClient.watch_chat`."""
+
+    def __init__(self, socket: aiohttp.ClientWebSocketResponse, chat_id: int) -> None:
+        self._socket = socket
+        self.chat_id = chat_id
+        # The bot's messages in the chat as sent or last edited, by message_id.
+        self.bot_messages: dict[int, dict[str, Any]] = {}
+        # The bot's answers to the chat's callback queries, by callback_query_id.
+        self.answers: dict[str, dict[str, Any]] = {}
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind, data = event.get("kind"), event.get("data") or {}
+        if kind == "message" and data.get("from_bot"):
+            message = data["message"]
+            self.bot_messages[message["message_id"]] = message
+        elif kind == "edit" and data["message"]["message_id"] in self.bot_messages:
+            self.bot_messages[data["message"]["message_id"]] = data["message"]
+        elif kind == "callback_answer":
+            self.answers[data["callback_query_id"]] = data
+
+    async def _until(self, found: Callable[[], T | None], within: float, what: str) -> T:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while (result := found()) is None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"chat {self.chat_id}: {what}")
+            try:
+                frame = await self._socket.receive(timeout=remaining)
+            except TimeoutError:
+                continue  # one last look, then the error above
+            if frame.type not in {aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY}:
+                raise SandboxError(0, "the sandbox closed its events socket")
+            self._apply(json.loads(frame.data))
+        return result
+
+    async def wait_for_messages(self, count: int, *, within: float = 60.0) -> list[dict[str, Any]]:
+        """The bot's messages in the chat, in order, once there are at least ``count``."""
+
+        def found() -> list[dict[str, Any]] | None:
+            if len(self.bot_messages) < count:
+                return None
+            return [self.bot_messages[key] for key in sorted(self.bot_messages)]
+
+        return await self._until(found, within, f"fewer than {count} bot messages")
+
+    async def wait_for_callback_answer(
+        self, query_id: str, *, within: float = 60.0
+    ) -> dict[str, Any]:
+        """The bot's answer to callback query ``query_id`` of this chat's user."""
+        return await self._until(
+            lambda: self.answers.get(query_id), within, f"callback query {query_id} unanswered"
+        )
 
 
 class SandboxClient:
@@ -270,6 +334,14 @@ class SandboxClient:
             return f"chat {chat_id} has {len(found)} bot messages, expected {count}"
 
         return await self._wait_in_chat(chat_id, look, missing, within)
+
+    @contextlib.asynccontextmanager
+    async def watch_chat(self, chat_id: int) -> AsyncIterator[ChatWatch]:
+        """A :class:`ChatWatch` of ``chat_id`` (a private chat: the user's id) while the block
+        runs; open it before the chat's first action."""
+        url = self.base_url + self._bot_path("/events")
+        async with self._http().ws_connect(url, params={"chat_id": str(chat_id)}) as socket:
+            yield ChatWatch(socket, chat_id)
 
     async def wait_for_callback_answer(
         self, user_id: int, query_id: str, *, within: float = 60.0

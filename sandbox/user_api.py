@@ -301,10 +301,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     if chat is not None and not chat.lstrip("-").isdigit():
         raise UserError(400, "chat_id must be an integer")
     socket = web.WebSocketResponse(heartbeat=30)
-    await socket.prepare(request)
-    sb.sockets.add(socket)
-    try:
-        async with sb.state.hub.subscribe(None if chat is None else int(chat)) as queue:
+    # Subscribed before the handshake is answered: once the client has the socket, every
+    # later event reaches it (sandbox/client.py's ChatWatch counts on that).
+    async with sb.state.hub.subscribe(None if chat is None else int(chat)) as queue:
+        await socket.prepare(request)
+        sb.sockets.add(socket)
+        try:
             closed = asyncio.ensure_future(socket.receive())
             while not socket.closed:
                 getting = asyncio.ensure_future(queue.get())
@@ -317,8 +319,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                     body = {"kind": event.kind, "chat_id": event.chat_id, "data": event.data}
                     await socket.send_str(orjson.dumps(body).decode())
             closed.cancel()
-    finally:
-        sb.sockets.discard(socket)
+        finally:
+            sb.sockets.discard(socket)
     return socket
 
 

@@ -33,14 +33,27 @@ meanwhile, whatever busy_timeout says); ``read()`` begins with a plain deferred 
 ``read(snapshot=False)`` begins nothing (each statement is its own snapshot).
 
 PostgreSQL (asyncpg): ``read()`` is REPEATABLE READ (one snapshot, like SQLite's) and READ
-ONLY, as is ``read(snapshot=False)`` at READ COMMITTED: a write in a read fails there at
-once, so a test on both engines catches it (SQLite would let it pass and lock later).
+ONLY; ``read(snapshot=False)`` runs each statement as its own read-only transaction
+(autocommit on sessions with ``default_transaction_read_only``): a write in a read fails
+there at once, so a test on both engines catches it (SQLite would let it pass and lock
+later). Those one-statement reads (the pre-checkout's, a cart's, a language's) have a pool of
+their own: one round trip each instead of three (BEGIN, the statement, ROLLBACK), and they
+never queue for a connection behind the write transactions of a burst of payments.
 ``write()`` is READ COMMITTED: a change that depends on what the row holds is written so
 it checks it (``SET revision = revision + 1``, ``UPDATE ... WHERE status = :expected`` and
 the row count), or reads the row with ``SELECT ... FOR UPDATE`` (which SQLite ignores, and
-needs not: its write transactions run one at a time). A bounded pool, pre-ping (a
-connection the server dropped is replaced, not handed to a query), a connect timeout and a
-command timeout: a dead or unreachable server is an error within seconds, never a hang.
+needs not: its write transactions run one at a time). A bounded pool, a ping before a
+connection idle for more than a second is handed out (one the server dropped meanwhile is
+replaced, not handed to a query), a connect timeout and a command timeout: a dead or
+unreachable server is an error within seconds, never a hang.
+
+Not SQLAlchemy's ``pool_pre_ping``: it pings at every checkout, and asyncpg's ping is three
+round trips (BEGIN, a statement, ROLLBACK) made while the connection is already taken, so
+under load every read held its connection four round trips instead of one and the
+pre-checkout's read queued longer for one (bench/checkout.py). A connection back in the
+pool less than ``PING_IDLE_S`` ago has just worked: a server gone within that second fails
+the query that gets it (a disconnect, so SQLAlchemy also drops every older pooled
+connection) and the next one connects afresh.
 """
 
 from __future__ import annotations
@@ -48,6 +61,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -60,7 +74,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.sql.dml import Insert
@@ -98,12 +112,30 @@ BUSY_TIMEOUT_S: Final = 15.0
 CONNECT_TIMEOUT_S: Final = 5.0
 COMMAND_TIMEOUT_S: Final = 30.0
 # Connections one process keeps (and may add under a burst). An update holds one for the
-# few milliseconds of its queries; PostgreSQL's default max_connections is 100, shared by
-# every instance.
-POOL_SIZE: Final = 5
-POOL_OVERFLOW: Final = 5
+# few milliseconds of its queries, and Telegram has up to 40 updates of a webhook in flight
+# (setWebhook's max_connections): with 5 + 5 the pre-checkout's one read queued behind the
+# payments' write transactions (p99 170-177 ms against 107-114 ms with 10 + 10 under the
+# same load, bench/checkout.py), and with fewer kept than are busy at once the pool closed
+# and opened connections all the time (a backend started for each). The one-statement reads
+# have a pool of their own (module doc). PostgreSQL's default max_connections is 100,
+# shared by every instance: three instances at their burst (30 each) still fit.
+POOL_SIZE: Final = 10
+POOL_OVERFLOW: Final = 10
+READ_POOL_SIZE: Final = 10
+READ_POOL_OVERFLOW: Final = 0
+# SQLite: connections (each a thread of aiosqlite's) kept, and added under a burst. Kept
+# beyond what is busy at once: a connection over the kept number is closed when given back
+# and a new one opened (a thread, the file, four PRAGMAs) at the next need. SQLAlchemy's
+# default of 5 kept did that all the time under the checkout bench's load: 10 concurrent
+# one-statement reads in a loop cost 710-760 us of CPU each against 250-280 us at 5.
+SQLITE_POOL_SIZE: Final = 20
+SQLITE_POOL_OVERFLOW: Final = 20
 # Seconds a query waits for a free pooled connection before failing.
 POOL_TIMEOUT_S: Final = 10.0
+# A pooled connection idle longer than this is pinged before it is handed out (module doc).
+PING_IDLE_S: Final = 1.0
+# Where a pooled connection's record keeps when it was last given back (monotonic seconds).
+_CHECKED_IN_AT: Final = "amanita_checked_in_at"
 
 # Execution option naming the BEGIN an SQLite transaction starts with (read in _begin).
 _BEGIN_OPTION: Final = "amanita_sqlite_begin"
@@ -343,6 +375,30 @@ def _sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_s: fl
             conn.exec_driver_sql(begin)
 
 
+def _ping_idle_connections(engine: AsyncEngine, idle_s: float) -> None:
+    """Ping a pooled connection before handing it out when it sat idle ``idle_s`` or more;
+    one that fails the ping is replaced (SQLAlchemy's pessimistic disconnect handling, on
+    the pool's checkout event, as its docs describe for custom pings)."""
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi: DBAPIConnection, record: ConnectionPoolEntry, _proxy: object) -> None:
+        since = record.info.get(_CHECKED_IN_AT)
+        if since is None or time.monotonic() - since < idle_s:
+            return  # new, or back in the pool a moment ago
+        try:
+            dialect.do_ping(dbapi)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi, None):
+                # As pool_pre_ping: this connection and every older one are replaced.
+                raise InvalidatePoolError from exc
+            raise
+
+
 def _make_engine(
     url: URL,
     *,
@@ -352,6 +408,8 @@ def _make_engine(
     command_timeout_s: float | None = COMMAND_TIMEOUT_S,
     single_connection: bool = False,
     execution_options: dict[str, Any] | None = None,
+    ping_idle_s: float = PING_IDLE_S,
+    statement_reads: bool = False,
 ) -> AsyncEngine:
     kwargs: dict[str, Any] = {"execution_options": execution_options or {}}
     if single_connection:
@@ -362,6 +420,12 @@ def _make_engine(
         if database and database != ":memory:" and not database.startswith("file:"):
             # SQLite creates the file, not its folder.
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if not single_connection:
+            kwargs.update(
+                pool_size=SQLITE_POOL_SIZE,
+                max_overflow=SQLITE_POOL_OVERFLOW,
+                pool_timeout=POOL_TIMEOUT_S,
+            )
         engine = create_async_engine(url, async_creator=_one_trip_creator(url), **kwargs)
         _sqlite_hooks(engine, foreign_keys=foreign_keys, busy_timeout_s=busy_timeout_s)
         return engine
@@ -371,14 +435,21 @@ def _make_engine(
         # Shown in pg_stat_activity, so a DBA knows whose connections these are.
         "server_settings": {"application_name": "amanita-shop-bot"},
     }
+    if statement_reads:
+        # Each statement its own transaction, read-only by the session's default: a write
+        # fails as in any other read.
+        connect_args["server_settings"]["default_transaction_read_only"] = "on"
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     if not single_connection:
         kwargs.update(
-            pool_size=POOL_SIZE,
-            max_overflow=POOL_OVERFLOW,
+            pool_size=READ_POOL_SIZE if statement_reads else POOL_SIZE,
+            max_overflow=READ_POOL_OVERFLOW if statement_reads else POOL_OVERFLOW,
             pool_timeout=POOL_TIMEOUT_S,
-            pool_pre_ping=True,
         )
-    return create_async_engine(url, connect_args=connect_args, **kwargs)
+    engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+    if not single_connection:
+        _ping_idle_connections(engine, ping_idle_s)
+    return engine
 
 
 def describe_error(exc: BaseException) -> str:
@@ -406,6 +477,7 @@ class Database:
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         command_timeout_s: float | None = COMMAND_TIMEOUT_S,
+        ping_idle_s: float = PING_IDLE_S,
     ) -> None:
         self.url = database_url(url)
         self.dialect: Dialect = (
@@ -418,14 +490,23 @@ class Database:
             busy_timeout_s=busy_timeout_s,
             connect_timeout_s=connect_timeout_s,
             command_timeout_s=command_timeout_s,
+            ping_idle_s=ping_idle_s,
         )
         if self.dialect == "postgresql":
             self._snapshot = self.engine.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
-            self._reads = self.engine.execution_options(postgresql_readonly=True)
+            self._statement_engine: AsyncEngine | None = _make_engine(
+                self.url,
+                connect_timeout_s=connect_timeout_s,
+                command_timeout_s=command_timeout_s,
+                ping_idle_s=ping_idle_s,
+                statement_reads=True,
+            )
+            self._reads = self._statement_engine
             self._writes = self.engine
         else:
+            self._statement_engine = None
             self._snapshot = self.engine.execution_options(**_DEFERRED)
             self._reads = self.engine.execution_options(**_NO_BEGIN)
             self._writes = self.engine.execution_options(**_IMMEDIATE)
@@ -507,6 +588,8 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._statement_engine is not None:
+            await self._statement_engine.dispose()
 
     async def __aenter__(self) -> Database:
         return self

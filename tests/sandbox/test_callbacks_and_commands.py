@@ -135,3 +135,26 @@ async def test_a_shared_contact_arrives_as_a_message_with_its_owner(bot, sandbox
     assert update.message.message_id == sent["message_id"]
     with pytest.raises(SandboxError):
         await sandbox.client.share_contact(user, " ")
+
+
+async def test_a_chat_watch_sees_every_bot_message_edit_and_answer_after_it_opened(
+    bot, sandbox, user
+):
+    """One events socket kept for many waits (the checkout bench's buyers): what the bot sends,
+    edits and answers after the watch opened is there, in order, read from the events; the
+    user's own messages are not counted as the bot's."""
+    async with sandbox.client.watch_chat(user) as watch:
+        first = await menu(bot, user)
+        await sandbox.client.send_text(user, "thanks")
+        second = await bot.send_message(user, "Second")
+        messages = await watch.wait_for_messages(2)
+        query_id = await sandbox.client.press_button(user, first.message_id, "cat:caps")
+        await bot.edit_message_text("Caps", chat_id=user, message_id=first.message_id)
+        await bot.answer_callback_query(query_id, text="Opened")
+        answer = await watch.wait_for_callback_answer(query_id)
+        # The edit came before the answer, on the same socket: it is applied by now.
+        edited = watch.bot_messages[first.message_id]
+    assert [m["message_id"] for m in messages] == [first.message_id, second.message_id]
+    assert [m["text"] for m in messages] == ["Catalog", "Second"]
+    assert answer["text"] == "Opened"
+    assert edited["text"] == "Caps"

@@ -327,6 +327,27 @@ async def test_a_postgresql_that_stops_is_reported_by_health_and_found_again(
         assert await check() is None
 
 
+async def test_a_pooled_postgresql_connection_the_server_closed_is_replaced_not_used(
+    postgres_server: PostgresServer,
+):
+    """A connection idle in the pool that the server closed meanwhile (a restart, an idle
+    timeout, a DBA's pg_terminate_backend) is pinged when it is taken and replaced: the
+    next query works, on a new backend. ``ping_idle_s=0`` pings whatever the idle time (the
+    default, PING_IDLE_S, skips connections given back less than a second ago)."""
+    postgres_server.sql('CREATE DATABASE "idle_ping_test"')
+    try:
+        async with Database(postgres_server.url_of("idle_ping_test"), ping_idle_s=0) as db:
+            async with db.read(snapshot=False) as conn:
+                first = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            # Waits (up to 10 s) until that backend is gone.
+            postgres_server.sql(f"SELECT pg_terminate_backend({int(first)}, 10000)")
+            async with asyncio.timeout(NO_HANG_S), db.read(snapshot=False) as conn:
+                second = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    finally:
+        postgres_server.sql('DROP DATABASE "idle_ping_test" WITH (FORCE)')
+    assert second != first
+
+
 async def test_logs_and_errors_never_show_the_password(
     postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
 ):

@@ -42,13 +42,17 @@ def get_routers() -> list[Router]:
     return [
         # Payments first: pre-checkout is answered against Telegram's 10 s.
         payments.create_router(),
+        # Then the rest of a purchase (/cart, Add to cart, Checkout): an update walks the
+        # routers in order. Their commands and callback prefixes are their own, and none of
+        # the routers they now pass ahead of has a handler for any state, so no update
+        # changes hands.
+        cart.create_router(),
+        checkout.create_router(),
         start.create_router(),
         language.create_router(),
         admin.create_router(),
         catalog.create_router(),
         product.create_router(),
-        cart.create_router(),
-        checkout.create_router(),
         # Pay on delivery (issue 18): its states' text before search takes free text.
         delivery_form.create_router(),
         orders.create_router(),

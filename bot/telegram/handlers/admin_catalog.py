@@ -49,10 +49,11 @@ from bot.telegram.views import send_product_card, show_in_place
 ALERT_LIMIT = 200
 
 
-def is_admin(
+async def is_admin(
     _event: TelegramObject, settings: Settings, event_from_user: User | None = None
 ) -> bool:
-    """The router's filter: the update comes from a user in ADMIN_IDS."""
+    """The router's filter: the update comes from a user in ADMIN_IDS. A coroutine: aiogram
+    runs a plain function filter in a worker thread (bot/telegram/filters.py)."""
     return event_from_user is not None and event_from_user.id in settings.bot.admin_ids
 
 

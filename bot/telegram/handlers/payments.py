@@ -5,7 +5,7 @@ records and decides; these only translate."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.methods import AnswerPreCheckoutQuery, AnswerShippingQuery, SendMessage
 from aiogram.types import (
     LabeledPrice,
@@ -19,6 +19,7 @@ from aiogram.types import OrderInfo as AiogramOrderInfo
 from bot.shop.catalog import Catalog
 from bot.shop.payments import Charge, Refusal
 from bot.shop.shipping import OrderInfo
+from bot.telegram.filters import Carries
 from bot.telegram.sales import Person, Sales
 
 
@@ -101,6 +102,6 @@ def create_router() -> Router:
     router = Router(name=__name__)
     router.shipping_query.register(shipping_query)
     router.pre_checkout_query.register(pre_checkout)
-    router.message.register(successful_payment, F.successful_payment)
-    router.message.register(refunded_payment, F.refunded_payment)
+    router.message.register(successful_payment, Carries("successful_payment"))
+    router.message.register(refunded_payment, Carries("refunded_payment"))
     return router
