@@ -136,7 +136,11 @@ async def provider_figures(client: SandboxClient, bot_pid: int) -> dict[str, Any
     waits: list[float] = []
 
     async def purchase() -> None:
-        buyer = CardBuyer(client)
+        async with CardBuyer(client).watching() as buyer:
+            await card_purchase(buyer)
+
+    async def card_purchase(buyer: Buyer) -> None:
+        assert isinstance(buyer, CardBuyer)  # watching() yields the buyer itself
         await buyer.open_cart()
         await buyer.add_and_pay_by_card("mug", "EUR")
         invoice = await buyer.checked_out()
