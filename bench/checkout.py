@@ -56,7 +56,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 from sqlalchemy import func, select
@@ -231,7 +231,7 @@ class Buyer:
         self._watch: ChatWatch | None = None
 
     @contextlib.asynccontextmanager
-    async def watching(self) -> AsyncIterator[Buyer]:
+    async def watching(self) -> AsyncIterator[Self]:
         async with self.client.watch_chat(self.id) as watch:
             self._watch = watch
             yield self

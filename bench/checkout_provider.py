@@ -139,8 +139,7 @@ async def provider_figures(client: SandboxClient, bot_pid: int) -> dict[str, Any
         async with CardBuyer(client).watching() as buyer:
             await card_purchase(buyer)
 
-    async def card_purchase(buyer: Buyer) -> None:
-        assert isinstance(buyer, CardBuyer)  # watching() yields the buyer itself
+    async def card_purchase(buyer: CardBuyer) -> None:
         await buyer.open_cart()
         await buyer.add_and_pay_by_card("mug", "EUR")
         invoice = await buyer.checked_out()

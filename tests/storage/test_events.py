@@ -133,9 +133,20 @@ async def test_events_past_their_retention_are_deleted_once_an_hour(database: Da
     # A pruning after each write at least an hour after the previous one: the view of day 0
     # is now 181 days old.
     assert [row[2] for row in await _stored(database)] == ["recent", "new"]
+    # An old row written meanwhile (another instance's backlog, say) outlives a write made
+    # within the hour of the last pruning, and goes with the first write after that hour.
+    async with database.write() as conn:
+        await conn.execute(
+            EVENTS.insert(), {"kind": "card_view", "at": AT, "user_id": 9, "product_id": "stale"}
+        )
     now[0] += timedelta(minutes=10)
     log.card_view(4, "soon")
-    await log.flush()  # within the hour: no second DELETE
+    await log.flush()
+    assert "stale" in [row[2] for row in await _stored(database)]
+    now[0] += timedelta(hours=1)
+    log.card_view(6, "hour later")
+    await log.flush()
+    assert "stale" not in [row[2] for row in await _stored(database)]
     now[0] = AT + timedelta(days=400)
     log.card_view(5, "later")
     await log.flush()
