@@ -23,14 +23,17 @@ binds a session to the transaction: ``AsyncSession(bind=conn)``.
 SQLite, on every connection: WAL (readers never wait for the writer, nor it for them),
 ``busy_timeout`` (a writer waits for the lock instead of failing), ``foreign_keys=ON`` (off by
 default in SQLite), ``synchronous=NORMAL`` (safe with WAL: a power cut loses at most the last
-transactions, never the file). Transactions are begun by SQLAlchemy, not by Python's sqlite3
-module (its legacy mode starts them late, at the first write), following SQLAlchemy's recipe
-(https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#sqlite-enabling-transactions):
-``write()`` begins with ``BEGIN IMMEDIATE``, which takes the write lock up front, so a
+transactions, never the file). Transactions are begun here, not by Python's sqlite3 module
+(its legacy mode starts them late, at the first write): ``write()`` begins with
+``BEGIN IMMEDIATE``, which takes the write lock up front, so a
 transaction that reads then writes never has to upgrade its lock half-way (SQLite answers
 that upgrade with an immediate "database is locked" when another process committed
 meanwhile, whatever busy_timeout says); ``read()`` begins with a plain deferred ``BEGIN``;
-``read(snapshot=False)`` begins nothing (each statement is its own snapshot).
+``read(snapshot=False)`` begins nothing (each statement is its own snapshot). SQLAlchemy's
+recipe (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#sqlite-enabling-transactions)
+issues the BEGIN from a "begin" event; only the migration engine does so here, since an
+engine with any connection event dispatches SQLAlchemy's execute events around every
+statement, which was 4 % of the bot's CPU in bench/checkout.py's purchases (py-spy).
 
 PostgreSQL (asyncpg): ``read()`` is REPEATABLE READ (one snapshot, like SQLite's) and READ
 ONLY; ``read(snapshot=False)`` runs each statement as its own read-only transaction
@@ -137,11 +140,11 @@ PING_IDLE_S: Final = 1.0
 # Where a pooled connection's record keeps when it was last given back (monotonic seconds).
 _CHECKED_IN_AT: Final = "amanita_checked_in_at"
 
-# Execution option naming the BEGIN an SQLite transaction starts with (read in _begin).
-_BEGIN_OPTION: Final = "amanita_sqlite_begin"
-_IMMEDIATE: Final = {_BEGIN_OPTION: "BEGIN IMMEDIATE"}
-_DEFERRED: Final = {_BEGIN_OPTION: "BEGIN"}
-_NO_BEGIN: Final = {_BEGIN_OPTION: None}
+
+# SQLite's transactions (module doc): a write takes the write lock up front, a snapshot read
+# does not.
+_BEGIN_WRITE: Final = "BEGIN IMMEDIATE"
+_BEGIN_READ: Final = "BEGIN"
 
 
 class DatabaseError(Exception):
@@ -352,8 +355,11 @@ def _one_trip_creator(url: URL) -> Callable[[], Awaitable[_OneTripConnection]]:
     return create
 
 
-def _sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_s: float) -> None:
-    """The connection settings and the BEGIN statements of an SQLite engine (module doc)."""
+def _sqlite_hooks(
+    engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_s: float, begin_event: bool
+) -> None:
+    """The connection settings of an SQLite engine (module doc); ``begin_event``: every
+    transaction SQLAlchemy begins starts with ``BEGIN IMMEDIATE`` (a migration's engine)."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -368,11 +374,12 @@ def _sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_s: fl
         finally:
             cursor.close()
 
+    if not begin_event:
+        return
+
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Connection) -> None:
-        begin = conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN")
-        if begin is not None:
-            conn.exec_driver_sql(begin)
+        conn.exec_driver_sql(_BEGIN_WRITE)
 
 
 def _ping_idle_connections(engine: AsyncEngine, idle_s: float) -> None:
@@ -407,11 +414,10 @@ def _make_engine(
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
     command_timeout_s: float | None = COMMAND_TIMEOUT_S,
     single_connection: bool = False,
-    execution_options: dict[str, Any] | None = None,
     ping_idle_s: float = PING_IDLE_S,
     statement_reads: bool = False,
 ) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"execution_options": execution_options or {}}
+    kwargs: dict[str, Any] = {}
     if single_connection:
         # A migration: one connection, closed when it is done.
         kwargs["poolclass"] = NullPool
@@ -427,7 +433,12 @@ def _make_engine(
                 pool_timeout=POOL_TIMEOUT_S,
             )
         engine = create_async_engine(url, async_creator=_one_trip_creator(url), **kwargs)
-        _sqlite_hooks(engine, foreign_keys=foreign_keys, busy_timeout_s=busy_timeout_s)
+        _sqlite_hooks(
+            engine,
+            foreign_keys=foreign_keys,
+            busy_timeout_s=busy_timeout_s,
+            begin_event=single_connection,
+        )
         return engine
     connect_args: dict[str, Any] = {
         "timeout": connect_timeout_s,
@@ -507,9 +518,7 @@ class Database:
             self._writes = self.engine
         else:
             self._statement_engine = None
-            self._snapshot = self.engine.execution_options(**_DEFERRED)
-            self._reads = self.engine.execution_options(**_NO_BEGIN)
-            self._writes = self.engine.execution_options(**_IMMEDIATE)
+            self._snapshot = self._reads = self._writes = self.engine
         # SQLite: this process's writers take turns here before BEGIN IMMEDIATE (write()).
         self._write_turn = asyncio.Lock() if self.dialect == "sqlite" else None
         log.info("database: %s", self.safe_url)
@@ -529,6 +538,8 @@ class Database:
         tables); False: each statement sees the latest commit, and the read costs less (a
         single statement needs no more)."""
         async with (self._snapshot if snapshot else self._reads).connect() as conn:
+            if snapshot and self._write_turn is not None:
+                await conn.exec_driver_sql(_BEGIN_READ)
             yield conn
 
     @asynccontextmanager
@@ -546,7 +557,8 @@ class Database:
             async with self._writes.begin() as conn:
                 yield conn
             return
-        async with self._write_turn, self._writes.begin() as conn:
+        async with self._write_turn, self._writes.connect() as conn, conn.begin():
+            await conn.exec_driver_sql(_BEGIN_WRITE)
             yield conn
 
     def upsert(
@@ -568,7 +580,6 @@ class Database:
             # A migration over a big table may take minutes; it is not a shopper's query.
             command_timeout_s=None,
             single_connection=True,
-            execution_options=dict(_IMMEDIATE),
         )
 
     async def ping(self) -> None:
