@@ -36,18 +36,22 @@ async def lock_cart(db: Database, conn: AsyncConnection, user_id: int) -> None:
 
 # Built once (building a statement and its cache key costs ~80-100 us a time).
 _CART_OF = (
-    select(_carts.c.product_id, _carts.c.quantity)
+    select(_carts.c.product_id, _carts.c.quantity, _carts.c.position)
     .where(_carts.c.user_id == bindparam("b_user"))
     .order_by(_carts.c.position, _carts.c.product_id)
 )
-_LAST_POSITION = select(func.coalesce(func.max(_carts.c.position), 0)).where(
-    _carts.c.user_id == bindparam("b_user")
-)
+
+
+async def _load(conn: AsyncConnection, user_id: int) -> tuple[Cart, int]:
+    """The cart and the last position its lines hold (0 when empty): a new line goes after."""
+    rows = (await conn.execute(_CART_OF, {"b_user": user_id})).all()
+    cart = Cart.from_rows((str(pid), int(quantity)) for pid, quantity, _ in rows)
+    return cart, max((int(position) for *_, position in rows), default=0)
 
 
 async def load_cart(conn: AsyncConnection, user_id: int) -> Cart:
-    rows = await conn.execute(_CART_OF, {"b_user": user_id})
-    return Cart.from_rows((str(pid), int(quantity)) for pid, quantity in rows)
+    cart, _ = await _load(conn, user_id)
+    return cart
 
 
 class CartStore:
@@ -65,10 +69,10 @@ class CartStore:
         it decided; a refusal writes nothing."""
         async with self._db.write() as conn:
             await lock_cart(self._db, conn, user_id)
-            cart = await load_cart(conn, user_id)
+            cart, last = await _load(conn, user_id)
             change = operate(cart)
             if change.outcome.changed:
-                await self._save(conn, user_id, cart, change.cart)
+                await self._save(conn, user_id, cart, change.cart, last)
         return change
 
     async def put_back(self, user_id: int, lines: Sequence[tuple[str, int]]) -> None:
@@ -76,28 +80,31 @@ class CartStore:
         whatever the cart holds now, at most MAX_QUANTITY a line."""
         async with self._db.write() as conn:
             await lock_cart(self._db, conn, user_id)
-            cart = await load_cart(conn, user_id)
+            cart, last = await _load(conn, user_id)
             merged = dict(cart.rows())
             for product_id, quantity in lines:
                 if product_id in merged or len(merged) < MAX_LINES:
                     merged[product_id] = min(MAX_QUANTITY, merged.get(product_id, 0) + quantity)
-            await self._save(conn, user_id, cart, Cart.from_rows(merged.items()))
+            await self._save(conn, user_id, cart, Cart.from_rows(merged.items()), last)
 
-    async def _save(self, conn: AsyncConnection, user_id: int, old: Cart, new: Cart) -> None:
+    async def _save(
+        self, conn: AsyncConnection, user_id: int, old: Cart, new: Cart, position: int
+    ) -> None:
+        """Write what changed from ``old`` to ``new``; a new line takes the next position
+        after ``position`` (the last one ``old`` held)."""
         kept = {line.product_id for line in new}
         gone = [line.product_id for line in old if line.product_id not in kept]
         if gone:
             await conn.execute(
                 delete(_carts).where(_carts.c.user_id == user_id, _carts.c.product_id.in_(gone))
             )
-        position = await conn.scalar(_LAST_POSITION, {"b_user": user_id})
         rows = []
         for line in new:
             before = old.quantity(line.product_id)
             if before == line.quantity:
                 continue
             if before == 0:
-                position = int(position or 0) + 1
+                position += 1
             rows.append(
                 {
                     "user_id": user_id,
