@@ -25,7 +25,7 @@ an order tells the people concerned, once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.shop.cart import CartPart, CatalogView, PricedCart, ProductLike, price_cart
+from bot.shop.cart import Cart, CartPart, CatalogView, PricedCart, ProductLike, price_cart
 from bot.shop.money import STARS
 from bot.shop.orders import (
     EXPIRY_GRACE,
@@ -62,7 +62,7 @@ from bot.shop.payments import (
     revive_failed,
 )
 from bot.shop.shipping import OrderInfo, ShippingZone
-from bot.storage.carts import load_cart, lock_cart
+from bot.storage.carts import lock_cart
 from bot.storage.db import Database
 from bot.storage.models import CartItem, OrderHistory, OrderItem, Payment, Product, table_of
 from bot.storage.models import Order as OrderRow
@@ -123,7 +123,23 @@ _RECORD_BY_ID = (
     .where(_orders.c.id == bindparam("b_id"))
     .order_by(_lines.c.position)
 )
+_RECORD_LOCKED = _RECORD_BY_ID.with_for_update(of=_orders)
 _LINES_OF = select(_lines).where(_lines.c.order_id == bindparam("b_id")).order_by(_lines.c.position)
+# Checkout: the cart with the stock of its products as stored now (``product`` NULL: a
+# product no longer in the table), the new order, and the cart lines it took.
+_CART_WITH_STOCK = (
+    select(
+        _carts.c.product_id, _carts.c.quantity, _products.c.id.label("product"), _products.c.stock
+    )
+    .select_from(_carts.outerjoin(_products, _products.c.id == _carts.c.product_id))
+    .where(_carts.c.user_id == bindparam("b_user"))
+    .order_by(_carts.c.position, _carts.c.product_id)
+)
+_NEW_ORDER = insert(_orders).returning(_orders.c.id)
+_TAKE_FROM_CART = delete(_carts).where(
+    _carts.c.user_id == bindparam("b_user"),
+    _carts.c.product_id.in_(bindparam("b_products", expanding=True)),
+)
 _SET_ORDER = update(_orders).where(_orders.c.id == bindparam("b_id"))
 _MOVE_ORDER = update(_orders).where(
     _orders.c.id == bindparam("b_id"), _orders.c.status == bindparam("b_status")
@@ -331,7 +347,10 @@ def _summary(row: Row[*tuple[Any, ...]]) -> OrderSummary:
 class OrderStore:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._new_payment = db.upsert(_payments, key=["telegram_payment_charge_id"], update=())
+        # A charge seen before inserts nothing (and returns no id).
+        self._new_payment = db.upsert(
+            _payments, key=["telegram_payment_charge_id"], update=()
+        ).returning(_payments.c.id)
 
     # -- checkout ---------------------------------------------------------------------------
 
@@ -361,17 +380,14 @@ class OrderStore:
         checkout_refusal)."""
         async with self._db.write() as conn:
             await lock_cart(self._db, conn, user_id)
-            cart = await load_cart(conn, user_id)
-            if not cart:
-                return CheckoutResult(CheckoutStatus.EMPTY)
             # Priced with the stock as stored now: the snapshot's may be up to a poll old
             # (a reservation just released would still show as missing).
-            stock = await conn.execute(
-                select(_products.c.id, _products.c.stock).where(
-                    _products.c.id.in_([line.product_id for line in cart])
-                )
-            )
-            priced = price_cart(cart, FreshStock(catalog, dict(stock.all())))
+            rows = (await conn.execute(_CART_WITH_STOCK, {"b_user": user_id})).all()
+            if not rows:
+                return CheckoutResult(CheckoutStatus.EMPTY)
+            cart = Cart.from_rows((str(row.product_id), int(row.quantity)) for row in rows)
+            stock = {row.product: row.stock for row in rows if row.product is not None}
+            priced = price_cart(cart, FreshStock(catalog, stock))
             part = _part(priced, method, currency)
             if part is None:
                 missing = (
@@ -394,24 +410,23 @@ class OrderStore:
                 shipping_amount=0 if shipping is None else shipping[1],
             )
             order_id = await conn.scalar(
-                insert(_orders)
-                .values(
-                    user_id=user_id,
-                    status=draft.status.value,
-                    currency=draft.currency,
-                    total=draft.total,
-                    kind=draft.kind,
-                    nonce=draft.nonce,
-                    language=language,
-                    created_at=draft.created_at,
-                    expires_at=draft.expires_at,
-                    updated_at=now,
-                    method=draft.method.value,
-                    shipping_option_id=draft.shipping_option_id,
-                    shipping_amount=draft.shipping_amount,
-                    order_info=None if order_info is None else order_info.to_json(),
-                )
-                .returning(_orders.c.id)
+                _NEW_ORDER,
+                {
+                    "user_id": user_id,
+                    "status": draft.status.value,
+                    "currency": draft.currency,
+                    "total": draft.total,
+                    "kind": draft.kind,
+                    "nonce": draft.nonce,
+                    "language": language,
+                    "created_at": draft.created_at,
+                    "expires_at": draft.expires_at,
+                    "updated_at": now,
+                    "method": draft.method.value,
+                    "shipping_option_id": draft.shipping_option_id,
+                    "shipping_amount": draft.shipping_amount,
+                    "order_info": None if order_info is None else order_info.to_json(),
+                },
             )
             assert order_id is not None  # noqa: S101 - RETURNING of an INSERT
             await conn.execute(
@@ -432,9 +447,7 @@ class OrderStore:
             )
             await self._log(conn, order_id, None, draft.status, now, "checkout")
             taken = await conn.execute(
-                delete(_carts).where(
-                    _carts.c.user_id == user_id, _carts.c.product_id.in_(part.product_ids)
-                )
+                _TAKE_FROM_CART, {"b_user": user_id, "b_products": list(part.product_ids)}
             )
             if taken.rowcount != len(part.lines):
                 # The cart lock makes this impossible; if it happens, nothing is kept.
@@ -616,52 +629,64 @@ class OrderStore:
         order_info with the change to paid."""
         ref = parse_payload(charge.payload)
         async with self._db.write() as conn:
-            head = None if ref is None else await self._lock(conn, ref.order_id)
+            # The order with its lines, locked: what the result shows comes from this read
+            # and the changes made here, not from reading it again.
+            found = None if ref is None else await self._read(conn, ref.order_id, lock=True)
+            head = None if found is None else found[0]
             # Decided as if new: the insert below says whether it is (a duplicate inserts
             # nothing, and nothing else has been changed by then).
             decision = decide_payment(charge, ref, head, known=False, zones=zones)
             if decision.action is PaymentAction.NOTHING:
                 return ChargeResult(charge, decision, None)
             inserted = await conn.scalar(
-                self._new_payment.values(
-                    telegram_payment_charge_id=charge.charge_id,
-                    provider_payment_charge_id=charge.provider_charge_id or None,
-                    order_id=decision.order_id,
-                    amount=charge.total_amount,
-                    currency=charge.currency,
-                    payer_id=charge.user_id,
-                    payload=charge.payload,
-                    state=_STATES[decision.action].value,
-                    received_at=now,
-                    raw=dict(raw),
-                ).returning(_payments.c.id)
+                self._new_payment,
+                {
+                    "telegram_payment_charge_id": charge.charge_id,
+                    "provider_payment_charge_id": charge.provider_charge_id or None,
+                    "order_id": decision.order_id,
+                    "amount": charge.total_amount,
+                    "currency": charge.currency,
+                    "payer_id": charge.user_id,
+                    "payload": charge.payload,
+                    "state": _STATES[decision.action].value,
+                    "received_at": now,
+                    "raw": dict(raw),
+                },
             )
             if inserted is None:
                 return ChargeResult(charge, decide_payment(charge, ref, head, known=True), None)
+            record = None if found is None else found[1]
             if decision.action in {PaymentAction.MARK_PAID, PaymentAction.REVIVE}:
-                assert head is not None  # noqa: S101 - decide_payment matched it
+                assert found is not None  # noqa: S101 - decide_payment matched it
+                head, record = found
+                paid = {
+                    "paid_charge_id": charge.charge_id,
+                    "payer_id": charge.user_id,
+                    **_delivery(charge, decision),
+                }
                 short = await self._move(
                     conn,
                     head,
                     Status.PAID,
                     now=now,
                     reason=f"paid: {_short(charge.charge_id)}",
-                    values={
-                        "paid_charge_id": charge.charge_id,
-                        "payer_id": charge.user_id,
-                        **_delivery(charge, decision),
-                    },
+                    values={**paid, **_stored(paid)},
+                    lines=record.order.lines,
                 )
-                if short is not None:
+                if short is None:
+                    order = replace(record.order, status=Status.PAID, **paid)
+                    record = replace(record, order=order)
+                else:
                     decision = revive_failed(charge, head.id)
                     await conn.execute(
                         update(_payments)
                         .where(_payments.c.id == inserted)
                         .values(state=_STATES[decision.action].value)
                     )
-            record = (
-                None if decision.order_id is None else await self._record(conn, decision.order_id)
-            )
+            if decision.order_id is None:
+                record = None
+            elif record is None or record.id != decision.order_id:
+                record = await self._record(conn, decision.order_id)
         return ChargeResult(charge, decision, record)
 
     async def refund_settled(self, charge_id: str) -> None:
@@ -749,8 +774,16 @@ class OrderStore:
         return None if row is None else _head(row)
 
     async def _record(self, conn: AsyncConnection, order_id: int) -> OrderRecord | None:
-        """The order and its lines in one query (its columns repeat on each line's row)."""
-        rows = (await conn.execute(_RECORD_BY_ID, {"b_id": order_id})).all()
+        found = await self._read(conn, order_id, lock=False)
+        return None if found is None else found[1]
+
+    async def _read(
+        self, conn: AsyncConnection, order_id: int, *, lock: bool
+    ) -> tuple[OrderHead, OrderRecord] | None:
+        """The order and its lines in one query (its columns repeat on each line's row),
+        ``lock``: FOR UPDATE of the order's row."""
+        statement = _RECORD_LOCKED if lock else _RECORD_BY_ID
+        rows = (await conn.execute(statement, {"b_id": order_id})).all()
         if not rows:
             return None
         row = rows[0]
@@ -770,7 +803,8 @@ class OrderStore:
             order_info=None if row.order_info is None else OrderInfo.from_json(row.order_info),
             tracking=row.tracking,
         )
-        return OrderRecord(order, row.language, row.invoice_chat_id, row.invoice_message_id)
+        record = OrderRecord(order, row.language, row.invoice_chat_id, row.invoice_message_id)
+        return _head(row), record
 
     async def _lines(self, conn: AsyncConnection, order_id: int) -> tuple[OrderLine, ...]:
         rows = await conn.execute(_LINES_OF, {"b_id": order_id})
@@ -785,13 +819,16 @@ class OrderStore:
         now: datetime,
         reason: str,
         values: Mapping[str, Any] | None = None,
+        lines: tuple[OrderLine, ...] | None = None,
     ) -> str | None:
         """``head`` (read FOR UPDATE in this transaction) to ``target``: its stock changes,
         the conditional update, the history row. Returns the product short of stock when a
-        reservation failed (nothing changed then), else None."""
+        reservation failed (nothing changed then), else None. ``lines``: the order's, when
+        the caller has read them."""
         rule = transition(head.status, target, head.kind)
         if rule.stock is not StockEffect.NONE:
-            lines = await self._lines(conn, head.id)
+            if lines is None:
+                lines = await self._lines(conn, head.id)
             short = await apply_stock(conn, stock_changes(rule.stock, lines))
             if short is not None:
                 return short
@@ -832,15 +869,21 @@ class OrderStore:
 
 
 def _delivery(charge: Charge, decision: PaymentDecision) -> dict[str, Any]:
-    """What a provider's payment tells of delivery, for the order's row (nothing for Stars:
+    """What a provider's payment tells of delivery, as the order's fields (nothing for Stars:
     their charges carry none, and an order paid on delivery keeps what it was placed with)."""
     values: dict[str, Any] = {}
     if charge.order_info is not None:
-        values["order_info"] = charge.order_info.to_json()
+        values["order_info"] = charge.order_info
     if charge.shipping_option_id is not None:
         values["shipping_option_id"] = charge.shipping_option_id
         values["shipping_amount"] = decision.shipping_amount
     return values
+
+
+def _stored(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Order fields whose column holds another form (order_info: JSON)."""
+    info = fields.get("order_info")
+    return {} if info is None else {"order_info": info.to_json()}
 
 
 def _short(charge_id: str) -> str:
