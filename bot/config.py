@@ -82,7 +82,7 @@ class BotSettings(BaseSettings):
     redis_timeout: PositiveFloat = 0.5
     redis_cooldown: PositiveFloat = 5.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    # uvloop where it is installed (bot/app/event_loop.py); asyncio: Python's own loop.
+    # uvloop where it is installed (bot/app/process.py); asyncio: Python's own loop.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Replaces ``{static}`` in catalog image URLs. Unset with a token: the bot serves the
     # catalog folder itself on 127.0.0.1; unset without a token: the sandbox serves it.

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import click
 
-from bot.app import event_loop
+from bot.app import process
 from bot.config import Settings, SettingsError, load_settings
 from bot.telegram.logs import setup_logging
 
@@ -71,7 +71,7 @@ def cli(ctx: click.Context, *, drop_pending_updates: bool) -> None:
     log.info("loading the bot (aiogram, a few seconds on a cold start)")
     from bot.app import runner  # noqa: PLC0415 - see above
 
-    code = event_loop.run(
+    code = process.run(
         runner.drop_pending_updates(settings) if drop_pending_updates else runner.run(settings),
         settings.bot.event_loop,
     )

@@ -35,6 +35,7 @@ from aiogram.exceptions import (
 from aiohttp import web
 from pydantic import SecretStr
 
+from bot.app import process
 from bot.app.factory import BotApp, StartupError, build_app, create_bot
 from bot.app.status import serve_status
 from bot.app.webhook import WebhookConfigError, check_settings, drop_pending, run_webhook
@@ -386,10 +387,11 @@ async def _run(settings: Settings, stop: asyncio.Event) -> None:
                 )
                 sys.stdout.write(f"{await emoji_font_hint()}\n")
                 sys.stdout.flush()
-        if settings.webhook.enabled:
-            await run_webhook(app, stop=stop)
-        else:
-            await run_polling(app, stop)
+        with process.startup_objects_frozen():
+            if settings.webhook.enabled:
+                await run_webhook(app, stop=stop)
+            else:
+                await run_polling(app, stop)
 
 
 async def drop_pending_updates(settings: Settings) -> int:
