@@ -38,7 +38,7 @@ from typing import Any
 
 import aiohttp
 
-from bench._machine import scratch_dir, snapshot
+from bench._machine import SCRATCH_ROOT, scratch_dir, snapshot
 from bench.checkout import (
     CONCURRENCY,
     ENGINES,
@@ -53,6 +53,7 @@ from bench.checkout import (
     _database,
     _gather_limited,
     _percentile,
+    _profiled,
     _sandbox,
 )
 from bot.telegram.callbacks import CartCb
@@ -129,9 +130,10 @@ class CardBuyer(Buyer):
         )
 
 
-async def provider_figures(client: SandboxClient, bot_pid: int) -> dict[str, Any]:
+async def provider_figures(client: SandboxClient, bot_pid: int, profile: Path) -> dict[str, Any]:
     """Whole card purchases against a running bot (started with PROVIDER_ENV and
-    provider_catalog()): orders_per_s_provider, shipping_ms_p50/_p99, CPU per order."""
+    provider_catalog()): orders_per_s_provider, shipping_ms_p50/_p99, CPU per order; with
+    BENCH_PYSPY the bot is sampled into ``profile`` meanwhile."""
     cpu_before = _cpu_s(bot_pid)
     waits: list[float] = []
 
@@ -155,9 +157,10 @@ async def provider_figures(client: SandboxClient, bot_pid: int) -> dict[str, Any
             raise RuntimeError(f"buyer {buyer.id}: {outcome}")
         await buyer.confirmed()
 
-    started = time.perf_counter()
-    await _gather_limited(PURCHASES, CONCURRENCY, purchase)
-    elapsed = time.perf_counter() - started
+    async with _profiled(bot_pid, profile):
+        started = time.perf_counter()
+        await _gather_limited(PURCHASES, CONCURRENCY, purchase)
+        elapsed = time.perf_counter() - started
     waits.sort()
     return {
         "orders_per_s_provider": round(PURCHASES / elapsed, 1),
@@ -184,7 +187,8 @@ async def _engine(engine: str, tmp: Path) -> dict[str, Any]:
         bot = await stack.enter_async_context(
             _bot(tmp, sandbox_url, url, catalog, client, extra_env=PROVIDER_ENV)
         )
-        figures = await provider_figures(client, bot.pid)
+        profile = SCRATCH_ROOT / f"checkout-provider-{engine}.pyspy"
+        figures = await provider_figures(client, bot.pid, profile)
     return {f"{name}_{engine}": value for name, value in figures.items()}
 
 
