@@ -65,7 +65,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -80,6 +80,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.util import await_
 from tenacity import (
@@ -516,9 +517,10 @@ class Database:
             )
             self._reads = self._statement_engine
             self._writes = self.engine
+            self._one_statement_writes = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         else:
             self._statement_engine = None
-            self._snapshot = self._reads = self._writes = self.engine
+            self._snapshot = self._reads = self._writes = self._one_statement_writes = self.engine
         # SQLite: this process's writers take turns here before BEGIN IMMEDIATE (write()).
         self._write_turn = asyncio.Lock() if self.dialect == "sqlite" else None
         log.info("database: %s", self.safe_url)
@@ -560,6 +562,21 @@ class Database:
         async with self._write_turn, self._writes.connect() as conn, conn.begin():
             await conn.exec_driver_sql(_BEGIN_WRITE)
             yield conn
+
+    async def write_one(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> int:
+        """One statement that is a transaction by itself (committed when it returns, or
+        failed whole); its row count. No BEGIN and COMMIT around it: one round trip to
+        PostgreSQL (autocommit) or one trip to SQLite's thread, instead of three. One set of
+        parameters: an executemany would commit row by row."""
+        if self._write_turn is None:
+            async with self._one_statement_writes.connect() as conn:
+                return (await conn.execute(statement, parameters)).rowcount
+        # sqlite3 in autocommit (isolation_level None, _sqlite_hooks) with no BEGIN: the
+        # statement commits alone; the pool's rollback at the end finds nothing to undo.
+        async with self._write_turn, self.engine.connect() as conn:
+            return (await conn.execute(statement, parameters)).rowcount
 
     def upsert(
         self, table: Table, *, key: Sequence[str], update: Sequence[str] | None = None

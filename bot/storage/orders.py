@@ -474,11 +474,10 @@ class OrderStore:
 
     async def set_invoice(self, order_id: int, chat_id: int, message_id: int) -> None:
         """Remember the invoice message (the expiry sweep changes its keyboard)."""
-        async with self._db.write() as conn:
-            await conn.execute(
-                _SET_ORDER,
-                {"b_id": order_id, "invoice_chat_id": chat_id, "invoice_message_id": message_id},
-            )
+        await self._db.write_one(
+            _SET_ORDER,
+            {"b_id": order_id, "invoice_chat_id": chat_id, "invoice_message_id": message_id},
+        )
 
     # -- reads --------------------------------------------------------------------------------
 

@@ -81,6 +81,24 @@ async def test_a_write_is_committed_on_exit_and_rolled_back_on_an_error(database
     assert users == [1]
 
 
+async def test_write_one_commits_its_statement_alone_and_a_failed_one_changes_nothing(
+    database: Database,
+):
+    assert await database.write_one(insert(LANGUAGES), {"user_id": 1, "language": "en"}) == 1
+    # Seen at once by another connection: committed, not left in an open transaction.
+    async with database.read(snapshot=False) as conn:
+        assert (await conn.execute(select(LANGUAGES.c.language))).scalars().all() == ["en"]
+    changed = update(LANGUAGES).where(LANGUAGES.c.user_id == 2).values(language="ru")
+    assert await database.write_one(changed) == 0
+    with pytest.raises(IntegrityError):
+        await database.write_one(insert(LANGUAGES), {"user_id": 1, "language": "ru"})
+    # The connections it used went back clean: a write transaction after it commits.
+    async with database.write() as conn:
+        await conn.execute(update(LANGUAGES).values(language="ru"))
+    async with database.read() as conn:
+        assert (await conn.execute(select(LANGUAGES.c.language))).scalars().all() == ["ru"]
+
+
 async def test_a_snapshot_read_sees_one_state_and_a_plain_read_the_latest(database: Database):
     """read(): every statement sees the state of its first one (a catalog read across tables
     stays consistent while an import commits); read(snapshot=False): the latest commit."""
