@@ -8,7 +8,11 @@ so a restart (a deploy, a crash) resumes the conversation at the step it was at.
 aiogram's FSM middleware reads the state of every update, most of them from users in no
 conversation: that read must not cost a query each time. A bounded LRU of rows (a key with
 no row cached as empty) answers those reads, written through by every write of this process,
-as DbPreferences keeps the languages. It is right while this process is the only one writing
+as DbPreferences keeps the languages. A user's first update (since the start, or since the
+LRU let them go) costs no query either while the table is small, as it is (only
+conversations in progress have a row): the keys that have rows are read once, at the first
+update, and every key this process writes joins them; a key in neither has no row. That
+was one query per new shopper. It is all right while this process is the only one writing
 the rows: several instances share conversations through Redis (REDIS_URL,
 bot/storage/fsm_storage.py), as they share languages and file_ids; this storage is the
 one-machine default.
@@ -20,6 +24,7 @@ both engines, so a cleared key's row is deleted instead of lingering.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -36,7 +41,8 @@ from bot.storage.db import Database
 from bot.storage.models import FsmState, table_of
 
 # Keys whose row is kept in memory: the users active now. One beyond it costs one
-# primary-key read on its next update.
+# primary-key read on its next update. Also the most keys with a row known by name: beyond
+# it a key not cached is read from the table.
 CACHED_KEYS = 10_000
 _EMPTY = "{}"
 
@@ -67,16 +73,50 @@ class DbFsmStorage(BaseStorage):
         # Bumped by every write: a read that a write overtook does not cache what it read.
         self._writes = 0
         self._get = select(_FSM.c.state, _FSM.c.data).where(_FSM.c.key == bindparam("key"))
+        # The keys that may have a row: those the table held at the first read (listed once)
+        # and every key this process writes (added before the write, never removed: a key
+        # whose row was deleted since is only read once more). Past ``cached_keys`` of either,
+        # keys are not known by name any more (``_overflow``): a key not cached is read.
+        self._limit = cached_keys
+        self._listing: asyncio.Task[set[str] | None] | None = None
+        self._written: set[str] = set()
+        self._overflow = False
+        self._list = select(_FSM.c.key).limit(cached_keys + 1)
         self._set_state = db.upsert(_FSM, key=["key"], update=["state", "updated_at"])
         self._set_data = db.upsert(_FSM, key=["key"], update=["data", "updated_at"])
 
     def key(self, key: StorageKey) -> str:
         return self._keys.build(key)
 
+    async def _list_keys(self) -> set[str] | None:
+        async with self._db.read(snapshot=False) as conn:
+            keys = set(await conn.scalars(self._list))
+        return None if len(keys) > self._limit else keys
+
+    async def _has_no_row(self, key: str) -> bool:
+        """True when ``key`` surely has no row, without a query (after the first listing)."""
+        if self._overflow or key in self._written:
+            return False
+        if self._listing is None:
+            self._listing = asyncio.ensure_future(self._list_keys())
+        listing = self._listing
+        try:
+            listed = await asyncio.shield(listing)
+        except Exception:
+            if listing.done() and self._listing is listing:
+                self._listing = None  # failed: the next update lists again
+            raise
+        if listed is None:
+            self._overflow = True
+            return False
+        return not self._overflow and key not in listed and key not in self._written
+
     async def _row(self, key: str) -> Row:
         row = self._cache.get(key)
         if row is not None:
             return row
+        if await self._has_no_row(key):
+            return (None, _EMPTY)
         writes = self._writes
         async with self._db.read(snapshot=False) as conn:
             found = (await conn.execute(self._get, {"key": key})).one_or_none()
@@ -92,12 +132,22 @@ class DbFsmStorage(BaseStorage):
         table. Writes are a conversation's steps, rare beside the reads of every update."""
         self._cache.pop(key, None)
         self._writes += 1
+        self._remember(key)
         try:
             async with self._db.write() as conn:
                 yield conn
         finally:
             self._writes += 1
             self._cache.pop(key, None)
+
+    def _remember(self, key: str) -> None:
+        """``key`` may have a row from now on."""
+        if self._overflow:
+            return
+        self._written.add(key)
+        if len(self._written) > self._limit:
+            self._overflow = True
+            self._written.clear()
 
     async def _drop_if_empty(self, conn: AsyncConnection, key: str) -> None:
         await conn.execute(
