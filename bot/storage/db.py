@@ -25,7 +25,7 @@ SQLite, on every connection: WAL (readers never wait for the writer, nor it for 
 default in SQLite), ``synchronous=NORMAL`` (safe with WAL: a power cut loses at most the last
 transactions, never the file). Transactions are begun here, not by Python's sqlite3 module
 (its legacy mode starts them late, at the first write): ``write()`` begins with
-``BEGIN IMMEDIATE``, which takes the write lock up front, so a
+``BEGIN IMMEDIATE``, which takes the write lock before the first statement, so a
 transaction that reads then writes never has to upgrade its lock half-way (SQLite answers
 that upgrade with an immediate "database is locked" when another process committed
 meanwhile, whatever busy_timeout says); ``read()`` begins with a plain deferred ``BEGIN``;
@@ -33,7 +33,9 @@ meanwhile, whatever busy_timeout says); ``read()`` begins with a plain deferred 
 recipe (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#sqlite-enabling-transactions)
 issues the BEGIN from a "begin" event; only the migration engine does so here, since an
 engine with any connection event dispatches SQLAlchemy's execute events around every
-statement, which was 4 % of the bot's CPU in bench/checkout.py's purchases (py-spy).
+statement, which was 4 % of the bot's CPU in bench/checkout.py's purchases (py-spy). The
+BEGIN is sent with the transaction's first statement, in its trip to the connection's thread
+(:class:`_OneTripConnection`).
 
 PostgreSQL (asyncpg): ``read()`` is REPEATABLE READ (one snapshot, like SQLite's) and READ
 ONLY; ``read(snapshot=False)`` runs each statement as its own read-only transaction
@@ -245,9 +247,12 @@ def _wal(cursor: DBAPICursor, busy_timeout_s: float) -> None:
 
 
 def _one_statement(
-    conn: sqlite3.Connection, sql: str, parameters: Any, *, many: bool
+    conn: sqlite3.Connection, sql: str, parameters: Any, *, many: bool, begin: str | None
 ) -> tuple[Any, int, int | None, list[Any]]:
-    """Runs in the connection's thread: the whole life of a cursor, and what it found."""
+    """Runs in the connection's thread: the transaction's ``begin`` first when it is still
+    to be run, then the whole life of a cursor, and what it found."""
+    if begin is not None:
+        conn.execute(begin)
     cursor = conn.cursor()
     try:
         if many:
@@ -289,8 +294,9 @@ class _OneTripCursor:
 
     async def _run(self, sql: str, parameters: Any, *, many: bool) -> _OneTripCursor:
         connection = self._connection
+        begin = connection.take_begin()
         found = await connection.run(
-            partial(_one_statement, connection.sqlite, sql, parameters, many=many)
+            partial(_one_statement, connection.sqlite, sql, parameters, many=many, begin=begin)
         )
         self.description, self.rowcount, self.lastrowid, self._rows = found
         return self
@@ -319,17 +325,42 @@ class _OneTripCursor:
 
 class _OneTripConnection(aiosqlite.Connection):
     """aiosqlite's connection (its thread, commit, rollback, close, what SQLAlchemy's adapter
-    reaches for) with :class:`_OneTripCursor` cursors."""
+    reaches for) with :class:`_OneTripCursor` cursors.
+
+    A transaction's BEGIN rides with its first statement (:meth:`begin_with_next`), in the
+    same trip: a trip of its own was one more per transaction (three a purchase), and a
+    statement through SQLAlchemy besides. It takes SQLite's locks at that first statement,
+    as a BEGIN run alone would have before it: nothing runs in between."""
+
+    _begin: str | None = None
 
     def cursor(self) -> _OneTripCursor:  # type: ignore[override]
         return _OneTripCursor(self)
 
+    def begin_with_next(self, statement: str) -> None:
+        """Run ``statement`` (a BEGIN) just before the next statement, in its trip."""
+        self._begin = statement
+
+    def take_begin(self) -> str | None:
+        begin, self._begin = self._begin, None
+        return begin
+
+    def _in_transaction(self) -> bool:
+        """Nothing else runs on this connection meanwhile (SQLAlchemy awaits each of its
+        calls), so the flag read here is the thread's last word."""
+        return self._connection is not None and self._connection.in_transaction
+
+    async def commit(self) -> None:
+        """No trip when no statement ran since the BEGIN (nothing began, nothing to commit)."""
+        if self.take_begin() is None or self._in_transaction():
+            await super().commit()
+
     async def rollback(self) -> None:
         """No trip when there is nothing to roll back: the pool rolls back every connection
         it gets back, and a read without a snapshot (or a committed write) has no
-        transaction open. Nothing else runs on this connection meanwhile (SQLAlchemy awaits
-        each of its calls), so the flag read here is the thread's last word."""
-        if self._connection is not None and self._connection.in_transaction:
+        transaction open."""
+        self.take_begin()
+        if self._in_transaction():
             await super().rollback()
 
     @property
@@ -339,6 +370,15 @@ class _OneTripConnection(aiosqlite.Connection):
     async def run(self, function: Callable[[], Any]) -> Any:
         """``function()`` in the connection's thread (aiosqlite's one queue of work)."""
         return await self._execute(function)  # type: ignore[no-untyped-call]
+
+
+async def _begin_sqlite(conn: AsyncConnection, begin: str) -> None:
+    """``begin`` as the SQLite transaction's first statement (with the next one's trip)."""
+    pooled = await conn.get_raw_connection()
+    driver = pooled.driver_connection
+    if not isinstance(driver, _OneTripConnection):  # pragma: no cover - _one_trip_creator's
+        raise TypeError(f"not a connection of this module: {driver!r}")
+    driver.begin_with_next(begin)
 
 
 def _one_trip_creator(url: URL) -> Callable[[], Awaitable[_OneTripConnection]]:
@@ -541,7 +581,7 @@ class Database:
         single statement needs no more)."""
         async with (self._snapshot if snapshot else self._reads).connect() as conn:
             if snapshot and self._write_turn is not None:
-                await conn.exec_driver_sql(_BEGIN_READ)
+                await _begin_sqlite(conn, _BEGIN_READ)
             yield conn
 
     @asynccontextmanager
@@ -560,7 +600,7 @@ class Database:
                 yield conn
             return
         async with self._write_turn, self._writes.connect() as conn, conn.begin():
-            await conn.exec_driver_sql(_BEGIN_WRITE)
+            await _begin_sqlite(conn, _BEGIN_WRITE)
             yield conn
 
     async def write_one(

@@ -81,6 +81,22 @@ async def test_a_write_is_committed_on_exit_and_rolled_back_on_an_error(database
     assert users == [1]
 
 
+async def test_a_transaction_that_runs_no_statement_leaves_its_connection_clean(
+    database: Database,
+):
+    """SQLite's BEGIN rides with the first statement: without one, nothing began, and the
+    pooled connection takes its next transaction as usual."""
+    for _ in range(3):
+        async with database.write():
+            pass
+        async with database.read():
+            pass
+    async with database.write() as conn:
+        await conn.execute(insert(LANGUAGES), {"user_id": 1, "language": "en"})
+    async with database.read() as conn:
+        assert (await conn.execute(select(LANGUAGES.c.user_id))).scalars().all() == [1]
+
+
 async def test_write_one_commits_its_statement_alone_and_a_failed_one_changes_nothing(
     database: Database,
 ):
