@@ -356,14 +356,25 @@ class Sales:
         own, none of the bot's ~30 messages/s spent). ``zones``: the catalog's, which price
         a provider payment's delivery."""
         result = await self.orders.apply_charge(charge, now=self.now(), raw=raw, zones=zones)
-        return await self._after_charge(result, payer, recovered=False, chat_id=chat_id)
+        return await self._after_charge(
+            result, payer, recovered=False, chat_id=chat_id, zones=zones
+        )
 
     async def _after_charge(
-        self, result: ChargeResult, payer: Person, *, recovered: bool, chat_id: int | None = None
+        self,
+        result: ChargeResult,
+        payer: Person,
+        *,
+        recovered: bool,
+        chat_id: int | None = None,
+        zones: Sequence[ShippingZone] = (),
     ) -> SendMessage | None:
+        """``zones``: the catalog's, which name a paid order's delivery (none for Stars)."""
         action = result.decision.action
         if action in {PaymentAction.MARK_PAID, PaymentAction.REVIVE} and result.record:
-            return await self._tell_paid(result.record, payer, recovered=recovered, chat_id=chat_id)
+            return await self._tell_paid(
+                result.record, payer, recovered=recovered, chat_id=chat_id, zones=zones
+            )
         if action is PaymentAction.REFUND:
             await self._refund_charge(result, payer)
         elif action is PaymentAction.REPORT:
@@ -371,19 +382,25 @@ class Sales:
         return None
 
     async def _tell_paid(
-        self, record: OrderRecord, payer: Person, *, recovered: bool, chat_id: int | None
+        self,
+        record: OrderRecord,
+        payer: Person,
+        *,
+        recovered: bool,
+        chat_id: int | None,
+        zones: Sequence[ShippingZone],
     ) -> SendMessage | None:
         order = record.order
         await self._tell_admins(
             lambda lang: (
-                views.admin_paid_text(order, payer.text(), lang, recovered=recovered),
+                views.admin_paid_text(order, payer.text(), lang, recovered=recovered, zones=zones),
                 admin_order_keyboard(order.id, order.status, order.kind),
             ),
             order_id=order.id,
         )
         language = await self._language(order.user_id, record.language)
         with self._speaking(language):
-            text = views.paid_text(order, language)
+            text = views.paid_text(order, language, zones)
         if chat_id == order.user_id:
             return SendMessage(chat_id=chat_id, text=text)
         await self._send(order.user_id, text)

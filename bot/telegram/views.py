@@ -223,13 +223,14 @@ def order_lines_text(order: Order, locale: str) -> str:
     return "\n".join(rows)
 
 
-def order_text(order: Order, locale: str) -> str:
-    """/orders' view of one order: number, date, status, lines, total."""
+def order_text(order: Order, locale: str, zones: Sequence[ShippingZone] = ()) -> str:
+    """/orders' view of one order: number, date, status, lines, total, delivery."""
     head = _("<b>Order {number}</b> of {date}").format(
         number=order.number, date=when_text(order.created_at)
     )
     status = _("Status: {status}").format(status=status_name(order.status))
-    return f"{head}\n{status}\n\n{_with_delivery(order_lines_text(order, locale), order, locale)}"
+    body = _with_delivery(order_lines_text(order, locale), order, locale, zones)
+    return f"{head}\n{status}\n\n{body}"
 
 
 def orders_text(orders: Sequence[OrderSummary], locale: str) -> str:
@@ -271,20 +272,21 @@ def person_text(user_id: int, name: str | None, username: str | None) -> str:
 # each reader's language).
 
 
-def delivery_text(order: Order, locale: str) -> str:
-    """Delivery of a paid order: the option and its price, the total paid, the buyer's
-    details and address (empty for an order without delivery)."""
+def delivery_text(order: Order, locale: str, zones: Sequence[ShippingZone] = ()) -> str:
+    """Delivery of a paid order: the option (its title in ``zones``, the catalog's; its id
+    when the catalog has it no more) and its price, the total paid, the buyer's details and
+    address (empty for an order without delivery)."""
     if order.shipping_option_id is None:
         return ""
+    zone = next((z for z in zones if z.id == order.shipping_option_id), None)
+    option = order.shipping_option_id if zone is None else zone.title_in(locale)
     price = (
         _("free")
         if not order.shipping_amount
         else _money(order.shipping_amount, order.currency, locale)
     )
     rows = [
-        _("Delivery ({option}): {price}").format(
-            option=html.escape(order.shipping_option_id), price=price
-        ),
+        _("Delivery ({option}): {price}").format(option=html.escape(option), price=price),
         # An order paid on delivery shows its delivery before the money came.
         (
             _("Paid in all: {total}")
@@ -302,19 +304,26 @@ def delivery_text(order: Order, locale: str) -> str:
     return "\n".join(rows)
 
 
-def _with_delivery(body: str, order: Order, locale: str) -> str:
-    delivery = delivery_text(order, locale)
+def _with_delivery(body: str, order: Order, locale: str, zones: Sequence[ShippingZone]) -> str:
+    delivery = delivery_text(order, locale, zones)
     return f"{body}\n{delivery}" if delivery else body
 
 
-def paid_text(order: Order, locale: str) -> str:
+def paid_text(order: Order, locale: str, zones: Sequence[ShippingZone] = ()) -> str:
     head = _("✅ Payment received: order {number} is paid. Thank you!").format(number=order.number)
     tail = _("/orders lists your orders; /paysupport if something is wrong with one.")
-    body = _with_delivery(order_lines_text(order, locale), order, locale)
+    body = _with_delivery(order_lines_text(order, locale), order, locale, zones)
     return f"{head}\n\n{body}\n\n{tail}"
 
 
-def admin_paid_text(order: Order, buyer: str, locale: str, *, recovered: bool) -> str:
+def admin_paid_text(
+    order: Order,
+    buyer: str,
+    locale: str,
+    *,
+    recovered: bool,
+    zones: Sequence[ShippingZone] = (),
+) -> str:
     head = _("💰 New order {number} is paid.").format(number=order.number)
     if recovered:
         head += "\n" + _(
@@ -322,7 +331,7 @@ def admin_paid_text(order: Order, buyer: str, locale: str, *, recovered: bool) -
             "reached the bot."
         )
     who = _("Buyer: {buyer}").format(buyer=buyer)
-    body = _with_delivery(order_lines_text(order, locale), order, locale)
+    body = _with_delivery(order_lines_text(order, locale), order, locale, zones)
     return f"{head}\n{who}\n\n{body}"
 
 

@@ -202,9 +202,15 @@ async def test_a_card_payment_ships_to_an_address_in_a_zone_with_the_option_chos
     assert payment["amount"] == 3520
     assert payment["provider_payment_charge_id"] == outcome["provider_payment_charge_id"]
     [told] = await said(shop, SHOPPER, "Payment received")
-    assert "Delivery (express): €14.90" in told
+    assert "Delivery (Express courier): €14.90" in told
     assert "Paid in all: €35.20" in told
     assert "Pilzweg 1, 10115 Berlin, DE" in told
+    # /orders names the delivery by its title too.
+    [listing] = await shop.say(SHOPPER, "/orders")
+    number = f"#{order['id']}"
+    await shop.press_data(SHOPPER, listing["message_id"], button_data(listing, number))
+    opened = await shop.message(SHOPPER, listing["message_id"])
+    assert "Delivery (Express courier): €14.90" in opened["text"]
     assert await db_stock(shop, "mug") == 8
 
 
@@ -218,7 +224,7 @@ async def test_free_shipping_above_the_zones_subtotal(card_shop: Shop):
     order = await db_order(shop)
     assert (order["shipping_option_id"], order["shipping_amount"]) == ("eu", 0)
     [told] = await said(shop, SHOPPER, "Payment received")
-    assert "Delivery (eu): free" in told
+    assert "Delivery (EU parcel): free" in told
 
 
 @pytest.mark.parametrize(

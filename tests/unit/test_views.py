@@ -13,7 +13,7 @@ from aiogram.utils.i18n import I18n
 from bot.shop.catalog import Catalog, Product
 from bot.shop.orders import Order, OrderLine, PaymentMethod, Status
 from bot.shop.paging import Page, paginate
-from bot.shop.shipping import Address, OrderInfo
+from bot.shop.shipping import Address, OrderInfo, ShippingZone
 from bot.telegram.handlers.guide import help_text
 from bot.telegram.i18n import build_i18n
 from bot.telegram.keyboards import categories_keyboard, products_keyboard
@@ -205,7 +205,13 @@ def test_an_order_with_delivery_shows_its_shipping_and_what_it_costs_in_all(stat
         order_info=OrderInfo(name="Ada", shipping_address=Address("DE", city="Berlin")),
     )
     text = order_text(order, "en")
+    # Without the catalog's zone (gone from it since), its id; with it, its title.
     assert "Total: €19.80\nDelivery (eu): €4.90\n" + total_line in text
+    zone = ShippingZone(
+        "eu", {"en": "EU parcel", "ru": "Посылка по ЕС"}, frozenset({"DE"}), 490, "EUR"
+    )
+    assert "Delivery (EU parcel): €4.90\n" in order_text(order, "en", [zone])
+    assert "(Посылка по ЕС)" in order_text(order, "ru", [zone])
     assert "Ada" in text
     assert "Berlin, DE" in text
     assert admin_refunded_text(order, "en", "by hand").startswith("↩️ Order #12 (€24.70)")

@@ -12,6 +12,7 @@ from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
+from bot.shop.catalog import Catalog
 from bot.telegram.callbacks import AdminOrderCb, OrderCb
 from bot.telegram.desk import Desk
 from bot.telegram.keyboards import admin_order_keyboard, order_keyboard, orders_keyboard
@@ -28,7 +29,13 @@ async def list_orders(message: Message, sales: Sales, locale: str) -> SendMessag
 
 
 async def open_order(
-    query: CallbackQuery, callback_data: OrderCb, bot: Bot, sales: Sales, locale: str
+    query: CallbackQuery,
+    *,
+    callback_data: OrderCb,
+    bot: Bot,
+    sales: Sales,
+    catalog: Catalog,
+    locale: str,
 ) -> None:
     user = query.from_user.id
     await query.answer()
@@ -45,7 +52,8 @@ async def open_order(
             bot, query, orders_text(orders, locale), orders_keyboard(orders, locale)
         )
         return
-    await show_in_place(bot, query, order_text(record.order, locale), order_keyboard())
+    text = order_text(record.order, locale, catalog.shipping)
+    await show_in_place(bot, query, text, order_keyboard())
 
 
 async def admin_order(
