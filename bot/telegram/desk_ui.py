@@ -319,6 +319,11 @@ def stale_answer(number: str, current: Status) -> str:
     )
 
 
+def buttons_renewed_answer() -> str:
+    """A notice's buttons from an earlier version were pressed: nothing was done."""
+    return _("These buttons were out of date: nothing was done. Here are the current ones.")
+
+
 def not_found_answer() -> str:
     return _("There is no such order.")
 

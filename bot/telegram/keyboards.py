@@ -25,12 +25,11 @@ from aiogram.utils.i18n import gettext as _
 from bot.shop.cart import PricedCart
 from bot.shop.catalog import Catalog, Product, pick
 from bot.shop.cod import flag
-from bot.shop.orders import PaymentMethod, Status, can_transition, order_number
+from bot.shop.orders import PaymentMethod, order_number
 from bot.shop.paging import Page
 from bot.shop.prices import amount_text, price_text
 from bot.storage.orders import OrderSummary
 from bot.telegram.callbacks import (
-    AdminOrderCb,
     CartCb,
     CategoryCb,
     CodCb,
@@ -259,18 +258,6 @@ def paysupport_keyboard(orders: Sequence[OrderSummary]) -> InlineKeyboardMarkup:
         for o in orders
     ]
     return _markup(buttons, 1)
-
-
-def admin_order_keyboard(order_id: int, status: Status, kind: str) -> InlineKeyboardMarkup | None:
-    """The admin's buttons for what the order can still become: Refund, Mark fulfilled."""
-    buttons = []
-    if can_transition(status, Status.REFUNDED, kind):
-        buttons.append(_button(_("↩️ Refund"), AdminOrderCb(order=order_id, action="refund")))
-    if can_transition(status, Status.FULFILLED, kind):
-        buttons.append(
-            _button(_("✅ Mark fulfilled"), AdminOrderCb(order=order_id, action="fulfil"))
-        )
-    return _markup(buttons, 2) if buttons else None
 
 
 def expired_invoice_keyboard(number: str) -> InlineKeyboardMarkup:

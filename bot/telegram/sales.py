@@ -81,7 +81,7 @@ from bot.storage.orders import (
 )
 from bot.storage.preferences import Preferences
 from bot.telegram import desk_ui, views
-from bot.telegram.keyboards import admin_order_keyboard, expired_invoice_keyboard
+from bot.telegram.keyboards import expired_invoice_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -394,7 +394,8 @@ class Sales:
         await self._tell_admins(
             lambda lang: (
                 views.admin_paid_text(order, payer.text(), lang, recovered=recovered, zones=zones),
-                admin_order_keyboard(order.id, order.status, order.kind),
+                # The orders desk's buttons (its Refund asks first), edited in place by it.
+                desk_ui.card_keyboard(order, view="n"),
             ),
             order_id=order.id,
         )
@@ -598,20 +599,6 @@ class Sales:
             await self._tell_refunded(moved.record, "admin")
         return AdminAnswer.DONE, None
 
-    async def fulfil(self, order_id: int, admin_id: int) -> AdminAnswer:
-        moved = await self.orders.change(
-            order_id, Status.FULFILLED, now=self.now(), reason=f"fulfilled by admin {admin_id}"
-        )
-        if moved.record is None:
-            return AdminAnswer.NOT_FOUND
-        if not moved.moved:
-            return AdminAnswer.NOT_ALLOWED
-        order = moved.record.order
-        language = await self._language(order.user_id, moved.record.language)
-        with self._speaking(language):
-            await self._send(order.user_id, views.fulfilled_text(order))
-        return AdminAnswer.DONE
-
     async def request_refund(self, order_id: int, user: Person) -> bool:
         """/paysupport's Request refund: the admins get the order with a Refund button."""
         record = await self.orders.get(order_id)
@@ -623,7 +610,7 @@ class Sales:
         await self._tell_admins(
             lambda lang: (
                 views.admin_refund_request_text(order, user.text(), lang),
-                admin_order_keyboard(order.id, order.status, order.kind),
+                desk_ui.card_keyboard(order, view="n"),
             ),
             order_id=order.id,
         )

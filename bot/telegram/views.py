@@ -565,19 +565,6 @@ def default_support() -> str:
     )
 
 
-def admin_answer(answer: str, error: str | None = None) -> str:
-    """The callback's answer to an admin's Refund or Mark fulfilled (AdminAnswer values)."""
-    texts = {
-        "done": _("Done."),
-        "already": _("Already done."),
-        "not_allowed": _("Not possible in the order's current status."),
-        "not_found": _("There is no such order."),
-    }
-    if answer in texts:
-        return texts[answer]
-    return _("Telegram refused the refund: {error}").format(error=error or "?")
-
-
 # ---- pay on delivery (issue 18; bot/telegram/handlers/delivery_form.py) -------------------
 
 

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.storage.models import Order, Payment, Product, table_of
+from bot.telegram.callbacks import AdminOrderCb, DeskCb
 from tests.e2e.conftest import (
     ADMIN,
     RU_SHOPPER,
@@ -354,7 +355,8 @@ async def test_checkout_sends_a_stars_invoice_and_the_payment_confirms_the_order
     assert f"New order #{order_id} is paid." in text_of(note)
     assert f"id {SHOPPER}" in text_of(note)
     assert "Total: ⭐\N{NO-BREAK SPACE}90" in text_of(note)
-    assert [b["text"] for b in buttons(note)] == ["↩️ Refund", "✅ Mark fulfilled"]
+    # The orders desk's buttons (bot/telegram/desk_ui.py), whose Refund asks first.
+    assert [b["text"] for b in buttons(note)] == ["✅ Mark fulfilled", "↩️ Refund"]
     [(_, _, status, charge)] = await db_orders(shop)
     assert (status, charge) == ("paid", outcome["telegram_payment_charge_id"])
     assert await db_stock(shop, "stickers") == 1  # sold, not given back
@@ -689,9 +691,19 @@ async def test_an_admins_refund_returns_the_stars_and_the_stock_and_tells_the_bu
     order_id, _ = await paid_order(shop, RU_SHOPPER, language="ru")
     assert await db_stock(shop, "stickers") == 1
     [note] = [m for m in await shop.client.messages(ADMIN) if "is paid" in text_of(m)]
+    # Refund asks first, in place of the notice; No brings the notice back, nothing done.
+    await shop.press_data(ADMIN, note["message_id"], button_data(note, "Refund"))
+    question = await shop.message(ADMIN, note["message_id"])
+    assert text_of(question).startswith(f"Refund order #{order_id}? ⭐")
+    await shop.press_data(ADMIN, note["message_id"], button_data(question, "No"))
+    assert not await shop.client.calls("refundStarPayment")
+    note = await shop.message(ADMIN, note["message_id"])
+    await shop.press_data(ADMIN, note["message_id"], button_data(note, "Refund"))
+    question = await shop.message(ADMIN, note["message_id"])
     before = shop.app.inflight.finished
-    answer = await shop.press_data(ADMIN, note["message_id"], button_data(note, "Refund"))
-    assert answer["text"] == "Done."
+    yes = button_data(question, "Yes, refund")
+    answer = await shop.press_data(ADMIN, note["message_id"], yes)
+    assert answer["text"] == f"Order #{order_id} is refunded now."
     # The refund's own refunded_payment update arrives too; it changes nothing more.
     await shop.app.inflight.wait_finished(before + 2)
     [refund] = await shop.client.calls("refundStarPayment")
@@ -704,9 +716,9 @@ async def test_an_admins_refund_returns_the_stars_and_the_stock_and_tells_the_bu
     assert told == f"↩️ Деньги за заказ #{order_id} возвращены: ⭐\N{NO-BREAK SPACE}50 снова у вас."
     assert len(await said(shop, ADMIN, "is refunded")) == 1
     # The admin's message keeps no button the order can no longer use.
-    assert "reply_markup" not in await shop.message(ADMIN, note["message_id"])
-    again = await shop.press_data(ADMIN, note["message_id"], button_data(note, "Refund"))
-    assert again["text"] == "Already done."
+    assert not buttons(await shop.message(ADMIN, note["message_id"]))
+    again = await shop.press_data(ADMIN, note["message_id"], yes)
+    assert again["text"].startswith(f"Not changed: order #{order_id} is refunded now")
     assert len(await shop.client.calls("refundStarPayment")) == 1
 
 
@@ -730,16 +742,37 @@ async def test_mark_fulfilled_tells_the_buyer_and_leaves_refund(shop: Shop):
     order_id, _ = await paid_order(shop, SHOPPER)
     [note] = [m for m in await shop.client.messages(ADMIN) if "is paid" in text_of(m)]
     answer = await shop.press_data(ADMIN, note["message_id"], button_data(note, "Mark fulfilled"))
-    assert answer["text"] == "Done."
+    assert answer["text"] == f"Order #{order_id} is fulfilled now."
     assert len(await said(shop, SHOPPER, f"Order #{order_id} is fulfilled")) == 1
-    assert [b["text"] for b in buttons(await shop.message(ADMIN, note["message_id"]))] == [
-        "↩️ Refund"
-    ]
-    # Only admins: a shopper pressing the same button changes nothing.
-    answer = await shop.press_data(SHOPPER, note["message_id"], button_data(note, "Refund"))
-    assert answer["text"] == "There is no such order."
+    note = await shop.message(ADMIN, note["message_id"])
+    assert [b["text"] for b in buttons(note)] == ["↩️ Refund"]
+    # Only admins: a shopper pressing the same buttons changes nothing.
+    await shop.press_data(SHOPPER, note["message_id"], button_data(note, "Refund"))
+    refund = DeskCb(a="ok", order=order_id, st="r", fr="f", v="n").pack()
+    await shop.press_data(SHOPPER, note["message_id"], refund)
     [(_, _, status, _)] = await db_orders(shop)
     assert status == "fulfilled"
+    assert not await shop.client.calls("refundStarPayment")
+
+
+async def test_an_old_notices_refund_button_refunds_nothing_and_shows_the_desks_buttons(
+    shop: Shop,
+):
+    """A notice sent by an earlier version had a Refund that refunded at once: pressed now,
+    it does nothing and the notice takes the desk's buttons (whose Refund asks first)."""
+    order_id, _ = await paid_order(shop, SHOPPER)
+    [note] = [m for m in await shop.client.messages(ADMIN) if "is paid" in text_of(m)]
+    old_refund = AdminOrderCb(order=order_id, action="refund").pack()
+    answer = await shop.press_data(SHOPPER, note["message_id"], old_refund)
+    assert answer["text"] == "There is no such order."
+    answer = await shop.press_data(ADMIN, note["message_id"], old_refund)
+    assert answer["text"].startswith("These buttons were out of date: nothing was done.")
+    renewed = await shop.message(ADMIN, note["message_id"])
+    assert f"Order #{order_id}" in text_of(renewed)
+    assert [b["text"] for b in buttons(renewed)] == ["✅ Mark fulfilled", "↩️ Refund"]
+    [(_, _, status, _)] = await db_orders(shop)
+    assert status == "paid"
+    assert not await shop.client.calls("refundStarPayment")
 
 
 # ---- after the sale: /paysupport, /terms, /support ------------------------------------------
@@ -759,7 +792,7 @@ async def test_paysupport_lists_paid_orders_and_a_request_reaches_the_admins(
     assert answer["text"] == "Your request was sent to the shop's team: they answer you here."
     [request] = [m for m in await shop.client.messages(ADMIN) if "asks for a refund" in text_of(m)]
     assert f"of order #{order_id}" in text_of(request)
-    assert [b["text"] for b in buttons(request)] == ["↩️ Refund", "✅ Mark fulfilled"]
+    assert [b["text"] for b in buttons(request)] == ["✅ Mark fulfilled", "↩️ Refund"]
     # Someone else's order cannot be asked about.
     [theirs] = await shop.say(RU_SHOPPER, "/paysupport", language="ru")
     answer = await shop.press_data(RU_SHOPPER, theirs["message_id"], f"ord:{order_id}:refund")

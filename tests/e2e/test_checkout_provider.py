@@ -371,11 +371,17 @@ async def test_an_admins_refund_of_a_card_order_returns_the_stock_without_the_bo
     assert (await pay(shop, RU_SHOPPER, invoice, option="eu"))["status"] == "paid"
     assert await db_stock(shop, "mug") == 8
     [note] = [m for m in await shop.client.messages(ADMIN) if "is paid" in text_of(m)]
-    assert "Refund" in buttons(note)[0]["text"]
-    answer = await shop.press_data(ADMIN, note["message_id"], button_data(note, "Refund"))
-    assert answer["text"] == "Done."
-    assert await shop.client.calls("refundStarPayment") == []
+    # The desk's buttons: physical goods are packed next; Refund asks first.
+    assert [b["text"] for b in buttons(note)] == ["📦 Mark packed", "↩️ Refund"]
+    await shop.press_data(ADMIN, note["message_id"], button_data(note, "Refund"))
+    question = await shop.message(ADMIN, note["message_id"])
+    assert "Return €24.70 to the buyer yourself" in text_of(question)
+    answer = await shop.press_data(
+        ADMIN, note["message_id"], button_data(question, "Yes, mark refunded")
+    )
     order = await db_order(shop)
+    assert answer["text"] == f"Order #{order['id']} is refunded now."
+    assert await shop.client.calls("refundStarPayment") == []
     assert order["status"] == "refunded"
     assert await db_stock(shop, "mug") == 10
     [told] = await said_at_last(shop, RU_SHOPPER, "возвращ")

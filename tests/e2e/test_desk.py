@@ -396,7 +396,9 @@ async def test_the_paid_notices_own_buttons_update_the_other_admins_copies(shop:
     order_id, _ = await paid_order(shop, SHOPPER)
     [mine] = [m for m in await shop.client.messages(ADMIN) if "is paid" in text(m)]
     [theirs] = [m for m in await shop.client.messages(ADMIN2) if "is paid" in text(m)]
-    assert await press(shop, ADMIN, mine, "Mark fulfilled") == "Done."
+    assert (
+        await press(shop, ADMIN, mine, "Mark fulfilled") == f"Order #{order_id} is fulfilled now."
+    )
     edited = await shop.message(ADMIN2, theirs["message_id"])
     assert "Status: fulfilled" in text(edited)
     assert labels(edited) == ["↩️ Refund"]

@@ -1,5 +1,6 @@
-"""/orders (a buyer's orders, each opened for its lines) and the admins' order buttons
-(Refund, Mark fulfilled) on the messages bot/telegram/sales.py sends them."""
+"""/orders (a buyer's orders, each opened for its lines), and the Refund and Mark fulfilled
+buttons of admins' notices sent by earlier versions (the notices carry the orders desk's
+buttons now, bot/telegram/handlers/orders_admin.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from aiogram.types import CallbackQuery, Message
 from bot.config import Settings
 from bot.shop.catalog import Catalog
 from bot.telegram.callbacks import AdminOrderCb, OrderCb
-from bot.telegram.desk import Desk
-from bot.telegram.keyboards import admin_order_keyboard, order_keyboard, orders_keyboard
-from bot.telegram.sales import AdminAnswer, Sales
-from bot.telegram.views import admin_answer, order_text, orders_text, show_in_place
+from bot.telegram.desk import NO_PREVIEW, Desk, notice_text
+from bot.telegram.desk_ui import buttons_renewed_answer, card_keyboard, not_found_answer
+from bot.telegram.keyboards import order_keyboard, orders_keyboard
+from bot.telegram.sales import Sales
+from bot.telegram.views import order_text, orders_text, show_in_place
 
 # Orders /orders lists (the newest); each is a button.
 SHOWN_ORDERS = 20
@@ -56,40 +58,37 @@ async def open_order(
     await show_in_place(bot, query, text, order_keyboard())
 
 
-async def admin_order(
+async def old_admin_buttons(
     query: CallbackQuery,
+    *,
     callback_data: AdminOrderCb,
-    sales: Sales,
     settings: Settings,
     desk: Desk,
+    locale: str,
 ) -> None:
-    admin = query.from_user.id
-    if admin not in settings.bot.admin_ids:
-        await query.answer(admin_answer(AdminAnswer.NOT_FOUND), show_alert=True)
+    """Refund and Mark fulfilled on an admin's notice sent by an earlier version, whose Refund
+    refunded at once: nothing is done, the notice becomes the desk's (its Refund asks first)
+    and is kept among the order's notices, edited in place from then on."""
+    card = await desk.card(callback_data.order)
+    message = query.message
+    if query.from_user.id not in settings.bot.admin_ids or card is None:
+        await query.answer(not_found_answer(), show_alert=True)
         return
-    error = None
-    if callback_data.action == "refund":
-        answer, error = await sales.admin_refund(callback_data.order, admin)
-    else:
-        answer = await sales.fulfil(callback_data.order, admin)
-    await query.answer(admin_answer(answer, error), show_alert=answer is AdminAnswer.FAILED)
-    record = await sales.orders.get(callback_data.order)
-    if record is not None and query.message is not None:
-        if answer is AdminAnswer.DONE:
-            # The other admins' notices of the order show its new status (the orders desk's).
-            pressed = (query.message.chat.id, query.message.message_id)
-            await desk.refresh_notices(record, skip=pressed)
-        order = record.order
-        # The buttons left are those the order's new status allows ("not modified": same).
-        with contextlib.suppress(TelegramBadRequest):
-            await query.message.edit_reply_markup(  # type: ignore[union-attr]
-                reply_markup=admin_order_keyboard(order.id, order.status, order.kind)
+    await query.answer(buttons_renewed_answer(), show_alert=True)
+    if isinstance(message, Message):
+        order = card.record.order
+        with contextlib.suppress(TelegramBadRequest):  # "not modified": pressed twice
+            await message.edit_text(
+                notice_text(card.record, locale),
+                reply_markup=card_keyboard(order, view="n"),
+                link_preview_options=NO_PREVIEW,
             )
+        await desk.remember(order.id, message)
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(list_orders, Command("orders"))
     router.callback_query.register(open_order, OrderCb.filter(F.action.in_({"show", "list"})))
-    router.callback_query.register(admin_order, AdminOrderCb.filter())
+    router.callback_query.register(old_admin_buttons, AdminOrderCb.filter())
     return router
