@@ -26,15 +26,20 @@ _CART_LOCKS = 17
 _INT4 = 2**31
 
 
+# Built once (building a statement and its cache key costs ~80-100 us a time).
+_LOCK_CART = select(
+    func.pg_advisory_xact_lock(bindparam("b_space", _CART_LOCKS), bindparam("b_user"))
+)
+
+
 async def lock_cart(db: Database, conn: AsyncConnection, user_id: int) -> None:
     """Hold ``user_id``'s cart until this transaction ends (PostgreSQL; SQLite's write
     transaction holds the whole database already). Two users whose ids share the low 31
     bits would wait for each other's cart writes: slower, never wrong."""
     if db.dialect == "postgresql":
-        await conn.execute(select(func.pg_advisory_xact_lock(_CART_LOCKS, user_id % _INT4)))
+        await conn.execute(_LOCK_CART, {"b_user": user_id % _INT4})
 
 
-# Built once (building a statement and its cache key costs ~80-100 us a time).
 _CART_OF = (
     select(_carts.c.product_id, _carts.c.quantity, _carts.c.position)
     .where(_carts.c.user_id == bindparam("b_user"))
