@@ -36,7 +36,8 @@ orders_per_s_provider, shipping_ms_p50 / _p99 (issue 18)
 
 ``BENCH_PYSPY``: the path of a py-spy binary (installed apart, e.g. in a throwaway venv);
 with it the bot's whole-purchases phase is sampled into ``bench/.tmp/checkout-<engine>.pyspy``
-(py-spy's "raw" collapsed stacks of the thread holding the GIL), to see where its CPU goes.
+and its card purchases into ``checkout-provider-<engine>.pyspy`` (py-spy's "raw" collapsed
+stacks of the thread holding the GIL), to see where its CPU goes.
 
 Sizes: ``BENCH_BUYERS``, ``BENCH_UNITS``, ``BENCH_PURCHASES``, ``BENCH_CONCURRENCY`` override
 them; ``BENCH_QUICK=1`` is 20 buyers, 5 units, 30 purchases (to see that everything works;
