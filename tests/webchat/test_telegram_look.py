@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Page, WebSocketRoute, expect
 
 from tests.webchat.conftest import BotCalls
 
@@ -323,6 +323,27 @@ async def test_a_new_chat_shows_the_bots_name_description_and_start(
 
 # What DejaVu Sans draws (Latin, Cyrillic, punctuation): no emoji font is needed for it.
 PLAIN_TEXT = re.compile(r"^[\u0020-\u024f\u0400-\u04ff\u2010-\u2026]*$")
+
+
+async def test_a_description_set_while_the_page_starts_is_shown(
+    browser: BrowserContext, chat: str, bot: BotCalls
+):
+    """The bot sets its description as it starts, maybe after the page fetched the profile
+    and before its events socket is open (``./run.sh dev`` opens both at once): the call is
+    in neither, and the empty chat must still show the description."""
+
+    async def description_set_before_connecting(socket: WebSocketRoute) -> None:
+        await bot("setMyDescription", description="Set while the page was starting.")
+        socket.connect_to_server()
+
+    page = await browser.new_page()
+    await page.route_web_socket(re.compile(r"/events"), description_set_before_connecting)
+    await page.goto(f"{chat}?user=43")
+    await expect(page.locator("body[data-live='1']")).to_be_attached()
+    intro = page.locator(".intro")
+    await expect(intro).to_contain_text("What can this bot do?")
+    await expect(intro).to_contain_text("Set while the page was starting.")
+    await page.close()
 
 
 async def test_interface_icons_are_drawn_without_an_emoji_font(

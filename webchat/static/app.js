@@ -1021,8 +1021,11 @@
     socket.addEventListener("open", () => {
       socketDelay = 500;
       document.body.dataset.live = "1";
-      // Whatever happened while the socket was down is in the history.
+      // Whatever happened while the socket was down is in the history and the profile
+      // (a bot that sets its description while this page starts would otherwise stay
+      // unseen until a reload: that call came before the socket, after the first fetch).
       loadHistory();
+      loadProfile();
     });
     socket.addEventListener("message", (msg) => onEvent(JSON.parse(msg.data)));
     socket.addEventListener("close", () => {
