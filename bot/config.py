@@ -10,6 +10,7 @@ import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AnyHttpUrl,
@@ -137,6 +138,9 @@ class BotSettings(BaseSettings):
     # /stats' card views and cart adds older than this many days are deleted (once an hour):
     # /stats shows 30 days; a busy shop records a row per card opened.
     events_retention_days: Annotated[int, Field(ge=31, le=3660)] = 180
+    # The shop's time zone (an IANA name: Europe/Moscow, America/New_York): /stats' days and
+    # the orders export's --since/--until are the shop's days, midnight to midnight there.
+    shop_timezone: ZoneInfo = ZoneInfo("UTC")
 
     @property
     def fiat_methods(self) -> tuple[PaymentMethod, ...]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -138,31 +138,33 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 @orders.command(
     "export",
     help=(
-        "Write the orders placed from --since to --until (UTC days, both included; --until "
-        "defaults to today) to FILE as CSV for a spreadsheet: one row per order line, the "
-        "order's amounts (goods, shipping, amount due) on its first line only so that sums "
-        "are right; amounts as decimals in the currency's units and as integers of minor "
-        "units. UTF-8 with a BOM; a cell that would start a formula gets a leading '. "
-        "Written atomically."
+        "Write the orders placed from --since to --until (days in the shop's time zone, "
+        "SHOP_TIMEZONE, UTC by default; both included; --until defaults to today) to FILE "
+        "as CSV for a spreadsheet: one row per order line, the order's amounts (goods, "
+        "shipping, amount due) on its first line only so that sums are right; amounts as "
+        "decimals in the currency's units and as integers of minor units; times in UTC. "
+        "UTF-8 with a BOM; a cell that would start a formula gets a leading '. Written "
+        "atomically."
     ),
 )
 @click.argument("file", type=_FILE)
-@click.option("--since", type=_DAY, required=True, help="First day (YYYY-MM-DD, UTC).")
-@click.option("--until", type=_DAY, default=None, help="Last day (YYYY-MM-DD, UTC); today.")
+@click.option("--since", type=_DAY, required=True, help="First day (YYYY-MM-DD).")
+@click.option("--until", type=_DAY, default=None, help="Last day (YYYY-MM-DD); today.")
 @click.option("--language", default="en", show_default=True, help="Language of the product titles.")
 def export_orders(file: Path, *, since: datetime, until: datetime | None, language: str) -> None:
+    settings = _settings()
+    zone = settings.bot.shop_timezone
     first = since.date()
-    last = until.date() if until is not None else datetime.now(UTC).date()
+    last = until.date() if until is not None else datetime.now(zone).date()
     if last < first:
         raise click.BadParameter(
             f"{last.isoformat()} is before --since {first.isoformat()}", param_hint="--until"
         )
-    settings = _settings()
     from bot.app.operations import export_orders as export  # noqa: PLC0415 - see the module doc
     from bot.shop.stats import Period  # noqa: PLC0415
 
     raise click.exceptions.Exit(
-        asyncio.run(export(settings, file, Period(first, last), language=language))
+        asyncio.run(export(settings, file, Period(first, last, zone), language=language))
     )
 
 

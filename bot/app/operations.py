@@ -113,7 +113,7 @@ async def export_orders(
     settings: Settings, path: Path, period: Period, *, language: str = "en"
 ) -> int:
     """``python main.py orders export FILE --since DATE [--until DATE]``: the orders placed
-    in the period (UTC days, both included) as CSV (bot/shop/orders_csv.py), written
+    in the period (the shop's days, both included) as CSV (bot/shop/orders_csv.py), written
     atomically: a crash leaves the old file or the whole new one."""
 
     async def work(db: Database) -> None:
@@ -126,7 +126,7 @@ async def export_orders(
         lines = sum(len(order.lines) for order in orders)
         _out(
             f"wrote {path}: {len(orders)} orders, {lines} lines placed "
-            f"{period.first.isoformat()} to {period.last.isoformat()} (UTC)"
+            f"{period.first.isoformat()} to {period.last.isoformat()} ({period.zone})"
         )
 
     return await _guarded(settings, work)

@@ -4,10 +4,10 @@ the funnel. Pure: no aiogram, no SQL; bot/storage/stats.py reads the rows, handl
 What counts
 -----------
 - **Revenue and orders per day** count the money the shop kept: orders whose status is in
-  PAID_STATUSES now (paid, fulfilled, packed, shipped, delivered), on the day they were paid
-  (UTC), for what the buyer paid (goods and shipping). A refunded order counts nowhere in
-  revenue, not even on the day it was paid: a chart that keeps refunded money would show
-  income the shop gave back. Top products count the goods alone (line totals).
+  PAID_STATUSES now (paid, fulfilled, packed, shipped, delivered), on the shop's day they
+  were paid, for what the buyer paid (goods and shipping). A refunded order counts nowhere
+  in revenue, not even on the day it was paid: a chart that keeps refunded money would
+  show income the shop gave back. Top products count the goods alone (line totals).
 - **Revenue per currency, never summed across currencies**: a shop selling in Telegram Stars
   and in euros gets one figure for each (the amounts are minor units of different things).
 - **The funnel** counts shoppers' steps over the same days: card views and cart adds from
@@ -15,15 +15,17 @@ What counts
   checkouts (orders placed) and paid orders (orders placed in the period that were ever paid,
   refunded or not: the funnel measures how far shoppers got, and a refund comes after the
   payment step). Both order figures come from the orders tables, exact and never lost.
-- Days are UTC days; the period is the last :data:`STATS_DAYS` days up to today, today
-  included.
+- Days are the shop's days: midnight to midnight in its time zone (SHOP_TIMEZONE, UTC by
+  default), so "today" starts when the shop's does; the period is the last
+  :data:`STATS_DAYS` days up to today, today included. A day a clock change shortens or
+  lengthens counts its 23 or 25 hours.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 __all__ = [
@@ -57,10 +59,11 @@ class EventKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """The UTC days ``first`` to ``last``, both included."""
+    """The days ``first`` to ``last``, both included, in the time zone ``zone`` (the shop's)."""
 
     first: date
     last: date
+    zone: tzinfo = UTC
 
     def __post_init__(self) -> None:
         if self.last < self.first:
@@ -68,13 +71,13 @@ class Period:
 
     @property
     def start(self) -> datetime:
-        """The period's first moment (UTC midnight of ``first``)."""
-        return datetime.combine(self.first, time(), tzinfo=UTC)
+        """The period's first moment (midnight of ``first`` in ``zone``)."""
+        return datetime.combine(self.first, time(), tzinfo=self.zone)
 
     @property
     def end(self) -> datetime:
-        """The moment after the period (UTC midnight after ``last``): ``at < end``."""
-        return datetime.combine(self.last + timedelta(days=1), time(), tzinfo=UTC)
+        """The moment after the period (midnight after ``last`` in ``zone``): ``at < end``."""
+        return datetime.combine(self.last + timedelta(days=1), time(), tzinfo=self.zone)
 
     @property
     def days(self) -> tuple[date, ...]:
@@ -82,14 +85,14 @@ class Period:
         return tuple(self.first + timedelta(days=n) for n in range(count))
 
 
-def last_days(now: datetime, days: int = STATS_DAYS) -> Period:
-    """The ``days`` UTC days ending with ``now``'s."""
+def last_days(now: datetime, days: int = STATS_DAYS, zone: tzinfo = UTC) -> Period:
+    """The ``days`` days of ``zone`` ending with ``now``'s day there."""
     if days < 1:
         raise ValueError(f"a period of {days} days")
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    today = now.astimezone(UTC).date()
-    return Period(today - timedelta(days=days - 1), today)
+    today = now.astimezone(zone).date()
+    return Period(today - timedelta(days=days - 1), today, zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,7 @@ def day_series(sales: Iterable[Sale], period: Period) -> DaySeries:
     revenue: dict[str, list[int]] = {}
     seen: set[int] = set()
     for sale in sales:
-        n = index.get(sale.paid_at.astimezone(UTC).date())
+        n = index.get(sale.paid_at.astimezone(period.zone).date())
         if n is None or sale.order_id in seen:
             continue
         seen.add(sale.order_id)

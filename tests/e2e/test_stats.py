@@ -8,6 +8,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from PIL import Image
 
@@ -151,6 +152,46 @@ async def test_a_year_of_orders_charts_the_last_thirty_days_and_exports_them(
     }
     assert {r["buyer_name"] for r in euros} == {'\'=HYPERLINK("x")'}
     assert sum(r["status"] == "refunded" for r in rows) == 4
+
+
+async def test_the_days_are_the_shop_s_days_in_its_time_zone(
+    start_shop: StartShop, database_url: str
+):
+    """SHOP_TIMEZONE=Asia/Tokyo (UTC+9, no clock changes): at 16:00 UTC it is 01:00 of the
+    next day in the shop, so its 30 days run 03.04-02.05, not UTC's 02.04-01.05."""
+    now = datetime(2026, 5, 1, 16, 0, tzinfo=UTC)
+    shop = await start_shop(
+        shop_clock=lambda: now, database=database_url, shop_timezone=ZoneInfo("Asia/Tokyo")
+    )
+    await write_orders(
+        shop.app.db,
+        [
+            # 2 April 23:00 in Tokyo: before the shop's first day (inside UTC's).
+            Sold(datetime(2026, 4, 2, 13, 59, tzinfo=UTC), [("p1", "Product p1", 25, 1)]),
+            # 3 April 00:30 and 2 May 00:30 in Tokyo: the first and the last day.
+            Sold(datetime(2026, 4, 2, 15, 29, tzinfo=UTC), [("p1", "Product p1", 25, 2)]),
+            Sold(datetime(2026, 5, 1, 15, 29, tzinfo=UTC), [("p1", "Product p1", 25, 3)]),
+        ],
+    )
+    chart, summary = await _stats(shop)
+    assert chart == "days=30; first=2026-04-03; last=2026-05-02; orders=2; revenue=XTR 125"
+    lines = text_of(summary).splitlines()
+    assert lines[:2] == ["📊 Last 30 days (03.04.2026–02.05.2026, Asia/Tokyo)", "Paid orders: 2"]
+    [document] = await shop.press(ADMIN, summary, "CSV")
+    assert document["caption"] == (
+        "Orders placed 03.04.2026–02.05.2026 (Asia/Tokyo): 2 orders, 2 lines."
+    )
+    assert document["document"]["file_name"] == "orders-20260403-20260502.csv"
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                (await _download(shop, document["document"]["file_id"])).decode("utf-8-sig"),
+                newline="",
+            )
+        )
+    )
+    # The file's times stay UTC (its columns say so).
+    assert [r["created_utc"] for r in rows] == ["2026-04-02 15:29:00", "2026-05-01 15:29:00"]
 
 
 async def test_stats_speak_the_admin_s_language(start_shop: StartShop):

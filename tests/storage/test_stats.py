@@ -263,6 +263,32 @@ async def test_a_period_with_no_orders_writes_the_header_alone(
     assert target.read_text(encoding="utf-8-sig").startswith("order,line,created_utc,")
 
 
+async def test_the_period_s_days_are_the_shop_s_in_its_time_zone(
+    shop_db: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """SHOP_TIMEZONE=Asia/Tokyo (UTC+9): 1 May there runs from 15:00 UTC on 30 April."""
+    monkeypatch.setenv("SHOP_TIMEZONE", "Asia/Tokyo")
+    await _seed(
+        shop_db,
+        [
+            Sold(datetime(2026, 4, 30, 14, 59, tzinfo=UTC), [("a", "30 April there", 25, 1)]),
+            Sold(datetime(2026, 4, 30, 15, 0, tzinfo=UTC), [("b", "1 May there", 25, 1)]),
+            Sold(datetime(2026, 5, 1, 14, 59, tzinfo=UTC), [("c", "Still 1 May", 25, 1)]),
+            Sold(datetime(2026, 5, 1, 15, 0, tzinfo=UTC), [("d", "2 May there", 25, 1)]),
+        ],
+    )
+    target = tmp_path / "tokyo.csv"
+    code, out, err = await _in_thread(
+        capsys, "orders", "export", str(target), "--since", "2026-05-01", "--until", "2026-05-01"
+    )
+    assert code == 0, err
+    assert "2 orders, 2 lines placed 2026-05-01 to 2026-05-01 (Asia/Tokyo)" in out
+    assert [r["product_id"] for r in _csv(target)] == ["b", "c"]
+
+
 async def test_bad_periods_and_paths_are_refused_and_write_nothing(
     shop_db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -88,6 +89,17 @@ def test_several_bad_values_are_listed_one_per_line(monkeypatch: pytest.MonkeyPa
     lines = str(caught.value).splitlines()
     assert lines[0] == "invalid settings:"
     assert [line.split(":")[0].strip() for line in lines[1:]] == ["IMAGE_CACHE_TTL", "HEALTH_PORT"]
+
+
+def test_the_shop_s_time_zone_is_an_iana_name_checked_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings(env_file=None).bot.shop_timezone == ZoneInfo("UTC")
+    monkeypatch.setenv("SHOP_TIMEZONE", "Europe/Moscow")
+    assert load_settings(env_file=None).bot.shop_timezone == ZoneInfo("Europe/Moscow")
+    monkeypatch.setenv("SHOP_TIMEZONE", "Moscow")
+    with pytest.raises(SettingsError, match=r"^invalid setting SHOP_TIMEZONE: invalid timezone"):
+        load_settings(env_file=None)
 
 
 def test_an_empty_health_port_means_no_health_server_in_polling_mode(

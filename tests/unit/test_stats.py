@@ -37,6 +37,33 @@ def test_the_last_30_days_end_today_and_start_29_days_before():
         Period(date(2026, 5, 2), date(2026, 5, 1))
 
 
+def test_the_shop_s_days_run_midnight_to_midnight_in_its_time_zone():
+    berlin = ZoneInfo("Europe/Berlin")
+    # 23:30 UTC on 28 March is 00:30 on 29 March in Berlin (still UTC+1 then).
+    now = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)
+    period = last_days(now, 2, berlin)
+    assert (period.first, period.last, period.zone) == (
+        date(2026, 3, 28),
+        date(2026, 3, 29),
+        berlin,
+    )
+    assert period.start == datetime(2026, 3, 27, 23, 0, tzinfo=UTC)
+    # 29 March has 23 hours there (clocks go forward at 02:00): it ends at 22:00 UTC.
+    assert period.end == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)
+    series = day_series(
+        [
+            Sale(1, datetime(2026, 3, 27, 22, 59, tzinfo=UTC), "XTR", 1),  # 27 March there
+            Sale(2, datetime(2026, 3, 27, 23, 0, tzinfo=UTC), "XTR", 2),  # 28 March 00:00
+            Sale(3, now, "XTR", 4),  # 29 March
+            Sale(4, datetime(2026, 3, 29, 21, 59, tzinfo=UTC), "XTR", 8),  # 29 March 23:59
+            Sale(5, datetime(2026, 3, 29, 22, 0, tzinfo=UTC), "XTR", 16),  # 30 March
+        ],
+        period,
+    )
+    assert series.orders == (1, 2)
+    assert series.revenue == {"XTR": (2, 12)}
+
+
 def test_every_day_of_the_period_is_in_the_series_empty_days_as_zero():
     period = last_days(NOW)
     series = day_series(

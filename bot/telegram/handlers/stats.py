@@ -20,6 +20,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.config import Settings
 from bot.media.charts import ChartWords, render_sales_chart
 from bot.shop.catalog import Catalog, pick
 from bot.shop.orders_csv import orders_csv
@@ -73,8 +74,8 @@ def _funnel_text(steps: tuple[FunnelStep, ...]) -> list[str]:
 def stats_text(overview: Overview, catalog: Catalog, locale: str) -> str:
     series = overview.series
     lines = [
-        _("📊 <b>Last {days} days</b> ({span}, UTC)").format(
-            days=len(series.days), span=_span(overview.period)
+        _("📊 <b>Last {days} days</b> ({span}, {zone})").format(
+            days=len(series.days), span=_span(overview.period), zone=overview.period.zone
         ),
         _("Paid orders: {n}").format(n=series.total_orders),
         _("Revenue: {amounts}").format(amounts=_revenue(series.total_revenue(), locale)),
@@ -111,14 +112,17 @@ async def show_stats(
     stats_store: StatsStore,
     event_log: EventLog,
     catalog: Catalog,
+    settings: Settings,
     locale: str,
 ) -> None:
     # This instance's latest card views count too (other instances' within their second).
     await event_log.flush()
-    overview = await stats_store.overview(last_days(sales.now()))
+    overview = await stats_store.overview(
+        last_days(sales.now(), STATS_DAYS, settings.bot.shop_timezone)
+    )
     words = ChartWords(
-        title=_("Paid orders and revenue per day, {span} (UTC)").format(
-            span=_span(overview.period)
+        title=_("Paid orders and revenue per day, {span} ({zone})").format(
+            span=_span(overview.period), zone=overview.period.zone
         ),
         orders=_("Paid orders"),
         revenue=_("Revenue, {currency}"),
@@ -131,18 +135,27 @@ async def show_stats(
 
 
 async def send_orders_csv(
-    query: CallbackQuery, *, bot: Bot, sales: Sales, stats_store: StatsStore, locale: str
+    query: CallbackQuery,
+    *,
+    bot: Bot,
+    sales: Sales,
+    stats_store: StatsStore,
+    settings: Settings,
+    locale: str,
 ) -> None:
     await query.answer()
     if query.message is None:
         return
-    period = last_days(sales.now(), STATS_DAYS)
+    period = last_days(sales.now(), STATS_DAYS, settings.bot.shop_timezone)
     orders = await stats_store.export(period)
     # A year of orders is a few MB of CSV: written off the event loop.
     data = await asyncio.to_thread(orders_csv, orders, language=locale)
     name = f"orders-{period.first:%Y%m%d}-{period.last:%Y%m%d}.csv"
-    caption = _("Orders placed {span} (UTC): {orders} orders, {lines} lines.").format(
-        span=_span(period), orders=len(orders), lines=sum(len(o.lines) for o in orders)
+    caption = _("Orders placed {span} ({zone}): {orders} orders, {lines} lines.").format(
+        span=_span(period),
+        zone=period.zone,
+        orders=len(orders),
+        lines=sum(len(o.lines) for o in orders),
     )
     await bot.send_document(
         query.message.chat.id, BufferedInputFile(data, filename=name), caption=caption
