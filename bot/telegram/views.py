@@ -427,12 +427,6 @@ def admin_refunded_text(order: Order, locale: str, why: str) -> str:
     )
 
 
-def fulfilled_text(order: Order) -> str:
-    return _("📦 Order {number} is fulfilled. Thank you for shopping with us!").format(
-        number=order.number
-    )
-
-
 def admin_refund_request_text(order: Order, buyer: str, locale: str) -> str:
     head = _("🙋 {buyer} asks for a refund of order {number}, paid {date}.").format(
         buyer=buyer, number=order.number, date=when_text(order.created_at)
