@@ -139,7 +139,8 @@ class BotSettings(BaseSettings):
     # /stats shows 30 days; a busy shop records a row per card opened.
     events_retention_days: Annotated[int, Field(ge=31, le=3660)] = 180
     # The shop's time zone (an IANA name: Europe/Moscow, America/New_York): /stats' days and
-    # the orders export's --since/--until are the shop's days, midnight to midnight there.
+    # the orders export's --since/--until are the shop's days, midnight to midnight there;
+    # orders' times in messages are on its clock.
     shop_timezone: ZoneInfo = ZoneInfo("UTC")
 
     @property

@@ -345,6 +345,7 @@ def open_sales(
         reconcile_interval=b.reconcile_interval,
         fiat_methods=b.fiat_methods,
         provider=provider_settings(settings),
+        zone=b.shop_timezone,
         clock=clock or utc_now,
     )
     stack.push_async_callback(sales.aclose)
@@ -421,7 +422,8 @@ async def build_app(
         sales = open_sales(
             stack, settings, bot=bot, db=db, i18n=i18n, preferences=preferences, clock=shop_clock
         )
-        desk = open_desk(bot, db, sales)  # the orders desk (issue 18)
+        # The orders desk (issue 18).
+        desk = open_desk(bot, db, sales, settings.bot.shop_timezone)
         # One StickerRenderer (process pool) per process; its workers start below.
         renderer = StickerRenderer(
             settings.stickers.workers,

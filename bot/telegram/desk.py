@@ -21,6 +21,7 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass
+from datetime import tzinfo
 from enum import StrEnum
 
 from aiogram import Bot
@@ -58,11 +59,21 @@ class DeskResult:
 
 
 class Desk:
-    def __init__(self, bot: Bot, *, store: DeskStore, notices: NoticeStore, sales: Sales) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        store: DeskStore,
+        notices: NoticeStore,
+        sales: Sales,
+        zone: tzinfo,
+    ) -> None:
         self._bot = bot
         self.store = store
         self.notices = notices
         self._sales = sales
+        # The shop's clock (SHOP_TIMEZONE): the times cards and notices show.
+        self.zone = zone
         # One change of an order at a time on this instance (see the module's doc).
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -184,7 +195,7 @@ class Desk:
             if (chat_id, message_id) == skip:
                 continue
             async with self._sales.speaking_to(chat_id) as language:
-                text = notice_text(record, language)
+                text = notice_text(record, language, self.zone)
                 markup = card_keyboard(order, view="n")
             try:
                 await self._bot.edit_message_text(
@@ -214,8 +225,8 @@ class Desk:
         return edited
 
 
-def notice_text(record: OrderRecord, language: str) -> str:
-    return card_text(DeskCard(record, (), ()), language, notice=True)
+def notice_text(record: OrderRecord, language: str, zone: tzinfo) -> str:
+    return card_text(DeskCard(record, (), ()), language, zone, notice=True)
 
 
 def _result(moved: Moved, expected: Status) -> DeskResult:
@@ -228,9 +239,9 @@ def _result(moved: Moved, expected: Status) -> DeskResult:
     return DeskResult(DeskAnswer.NOT_ALLOWED, moved.record)
 
 
-def open_desk(bot: Bot, db: Database, sales: Sales) -> Desk:
-    """The desk, hooked to the admins' notices Sales sends."""
-    desk = Desk(bot, store=DeskStore(db), notices=NoticeStore(db), sales=sales)
+def open_desk(bot: Bot, db: Database, sales: Sales, zone: tzinfo) -> Desk:
+    """The desk, hooked to the admins' notices Sales sends; ``zone``: the shop's clock."""
+    desk = Desk(bot, store=DeskStore(db), notices=NoticeStore(db), sales=sales, zone=zone)
     sales.on_notice = desk.remember
     return desk
 

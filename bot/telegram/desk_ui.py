@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from datetime import tzinfo
 from types import MappingProxyType
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -156,13 +157,14 @@ def _short(charge_id: str) -> str:
     return charge_id if len(charge_id) <= 16 else f"{charge_id[:8]}…{charge_id[-6:]}"
 
 
-def card_text(card: DeskCard, locale: str, *, notice: bool = False) -> str:
-    """Everything about one order; ``notice``: the admin's notice in the chat of orders,
-    without payments and history (the desk's card has them)."""
+def card_text(card: DeskCard, locale: str, zone: tzinfo, *, notice: bool = False) -> str:
+    """Everything about one order, its times on the shop's clock (``zone``); ``notice``: the
+    admin's notice in the chat of orders, without payments and history (the desk's card has
+    them)."""
     order = card.record.order
     lines = [
         _("<b>Order {number}</b> of {date}").format(
-            number=order.number, date=when_text(order.created_at)
+            number=order.number, date=when_text(order.created_at, zone)
         ),
         _("Status: <b>{status}</b>").format(status=status_name(order.status)),
         _("Payment: {method}").format(method=method_name(order.method)),
@@ -184,12 +186,12 @@ def card_text(card: DeskCard, locale: str, *, notice: bool = False) -> str:
         lines += [
             f"  <code>{html.escape(_short(p.charge_id))}</code> · "
             f"{amount_text(p.amount, p.currency, locale)} · {html.escape(p.state.value)} · "
-            f"{when_text(p.received_at)}"
+            f"{when_text(p.received_at, zone)}"
             for p in card.payments
         ]
     head = "\n".join(lines) + "\n\n" + _("History:")
     rows = [
-        f"  {when_text(h.at)} · {'—' if h.before is None else status_name(h.before)} → "
+        f"  {when_text(h.at, zone)} · {'—' if h.before is None else status_name(h.before)} → "
         f"{status_name(h.after)} · {html.escape(h.reason)}"
         for h in card.history
     ]

@@ -20,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from aiogram import Bot
@@ -162,6 +162,7 @@ class Sales:
         reconcile_interval: float,
         fiat_methods: tuple[PaymentMethod, ...] = (),
         provider: ProviderSettings | None = None,
+        zone: tzinfo,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -172,6 +173,8 @@ class Sales:
         self._preferences = preferences
         self._admins = tuple(sorted(admin_ids))
         self.reservation_minutes = reservation_minutes
+        # The shop's clock (SHOP_TIMEZONE): the times admins' messages show.
+        self._zone = zone
         self._reconcile_interval = reconcile_interval
         # How fiat-priced goods can be paid (BotSettings.fiat_methods): the cart's buttons.
         self.fiat_methods = fiat_methods
@@ -609,7 +612,7 @@ class Sales:
             return False
         await self._tell_admins(
             lambda lang: (
-                views.admin_refund_request_text(order, user.text(), lang),
+                views.admin_refund_request_text(order, user.text(), lang, self._zone),
                 desk_ui.card_keyboard(order, view="n"),
             ),
             order_id=order.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from aiogram import Bot
@@ -209,8 +209,11 @@ def status_name(status: Status) -> str:
     return names[status]
 
 
-def when_text(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def when_text(moment: datetime, zone: tzinfo) -> str:
+    """A moment as the shop's clock shows it (SHOP_TIMEZONE), named: "2026-05-01 15:00 MSK"
+    ("UTC" by default; a zone without an abbreviation shows its offset, "+04")."""
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
 def order_lines_text(order: Order, locale: str) -> str:
@@ -223,36 +226,39 @@ def order_lines_text(order: Order, locale: str) -> str:
     return "\n".join(rows)
 
 
-def order_text(order: Order, locale: str, zones: Sequence[ShippingZone] = ()) -> str:
-    """/orders' view of one order: number, date, status, lines, total, delivery."""
+def order_text(
+    order: Order, locale: str, *, zone: tzinfo, zones: Sequence[ShippingZone] = ()
+) -> str:
+    """/orders' view of one order: number, date (the shop's ``zone``), status, lines, total,
+    delivery (named by the catalog's ``zones``)."""
     head = _("<b>Order {number}</b> of {date}").format(
-        number=order.number, date=when_text(order.created_at)
+        number=order.number, date=when_text(order.created_at, zone)
     )
     status = _("Status: {status}").format(status=status_name(order.status))
     body = _with_delivery(order_lines_text(order, locale), order, locale, zones)
     return f"{head}\n{status}\n\n{body}"
 
 
-def orders_text(orders: Sequence[OrderSummary], locale: str) -> str:
+def orders_text(orders: Sequence[OrderSummary], locale: str, zone: tzinfo) -> str:
     if not orders:
         return _("You have no orders yet. Send /start to open the catalog.")
     rows = [f"<b>{_('Your orders')}</b>", ""]
     rows += [
-        f"{order_number(o.id)} · {when_text(o.created_at)} · "
+        f"{order_number(o.id)} · {when_text(o.created_at, zone)} · "
         f"{_money(o.total, o.currency, locale)} · {status_name(o.status)}"
         for o in orders
     ]
     return "\n".join(rows)
 
 
-def paysupport_text(orders: Sequence[OrderSummary], locale: str) -> str:
+def paysupport_text(orders: Sequence[OrderSummary], locale: str, zone: tzinfo) -> str:
     if not orders:
         return _(
             "You have no paid orders from the last 30 days. For anything else, write to /support."
         )
     rows = [_("Your paid orders of the last 30 days. Press a button to ask for a refund:"), ""]
     rows += [
-        f"{order_number(o.id)} · {when_text(o.created_at)} · "
+        f"{order_number(o.id)} · {when_text(o.created_at, zone)} · "
         f"{_money(o.total, o.currency, locale)} · {status_name(o.status)}"
         for o in orders
     ]
@@ -427,9 +433,9 @@ def admin_refunded_text(order: Order, locale: str, why: str) -> str:
     )
 
 
-def admin_refund_request_text(order: Order, buyer: str, locale: str) -> str:
+def admin_refund_request_text(order: Order, buyer: str, locale: str, zone: tzinfo) -> str:
     head = _("🙋 {buyer} asks for a refund of order {number}, paid {date}.").format(
-        buyer=buyer, number=order.number, date=when_text(order.created_at)
+        buyer=buyer, number=order.number, date=when_text(order.created_at, zone)
     )
     return f"{head}\n\n{order_lines_text(order, locale)}"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -372,6 +373,27 @@ async def test_the_lists_are_paged_newest_first_with_counts_on_the_tabs(shop: Sh
     card = await tap(shop, ADMIN, second, f"#{ids[0]} ·")
     back = await tap(shop, ADMIN, card, "Orders")
     assert "Page 2 of 2" in text(back)
+
+
+async def test_times_are_shown_on_the_shop_s_clock(
+    database_url: str, start_shop: StartShop, origin: Origin, clock: ShopClock
+):
+    """SHOP_TIMEZONE=Europe/Moscow (UTC+3): the order placed at 12:00 UTC shows 15:00 MSK on
+    the desk's card, in its history and in the buyer's /orders."""
+    shop = await start_shop(
+        catalog_data=stars_catalog(origin),
+        database=database_url,
+        shop_clock=clock,
+        admin_ids=frozenset({ADMIN}),
+        shop_timezone=ZoneInfo("Europe/Moscow"),
+    )
+    await shop.say(ADMIN, "/start")
+    order_id = await cod_order(shop, SHOPPER)
+    card = text(await open_order(shop, ADMIN, "🆕 New", order_id))
+    assert f"Order #{order_id} of 2026-05-01 15:00 MSK" in card
+    assert "  2026-05-01 15:00 MSK · — → awaiting payment · checkout" in card
+    [listing] = await shop.say(SHOPPER, "/orders")
+    assert f"#{order_id} · 2026-05-01 15:00 MSK · " in text(listing)
 
 
 async def test_a_shopper_can_neither_open_the_desk_nor_press_its_buttons(shop: Shop):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiogram.types import InlineKeyboardMarkup
@@ -17,7 +18,7 @@ from bot.shop.shipping import Address, OrderInfo, ShippingZone
 from bot.telegram.handlers.guide import help_text
 from bot.telegram.i18n import build_i18n
 from bot.telegram.keyboards import categories_keyboard, products_keyboard
-from bot.telegram.views import admin_refunded_text, category_text, order_text
+from bot.telegram.views import admin_refunded_text, category_text, order_text, when_text
 
 
 @pytest.fixture(scope="module")
@@ -204,14 +205,19 @@ def test_an_order_with_delivery_shows_its_shipping_and_what_it_costs_in_all(stat
         shipping_option_id="eu",
         order_info=OrderInfo(name="Ada", shipping_address=Address("DE", city="Berlin")),
     )
-    text = order_text(order, "en")
+    text = order_text(order, "en", zone=UTC)
     # Without the catalog's zone (gone from it since), its id; with it, its title.
     assert "Total: €19.80\nDelivery (eu): €4.90\n" + total_line in text
     zone = ShippingZone(
         "eu", {"en": "EU parcel", "ru": "Посылка по ЕС"}, frozenset({"DE"}), 490, "EUR"
     )
-    assert "Delivery (EU parcel): €4.90\n" in order_text(order, "en", [zone])
-    assert "(Посылка по ЕС)" in order_text(order, "ru", [zone])
+    assert "Delivery (EU parcel): €4.90\n" in order_text(order, "en", zone=UTC, zones=[zone])
+    assert "(Посылка по ЕС)" in order_text(order, "ru", zone=UTC, zones=[zone])
     assert "Ada" in text
     assert "Berlin, DE" in text
+    # Its time on the shop's clock (SHOP_TIMEZONE), named.
+    assert "<b>Order #12</b> of 2026-12-07 10:00 UTC\n" in text
+    moscow = order_text(order, "en", zone=ZoneInfo("Europe/Moscow"))
+    assert "<b>Order #12</b> of 2026-12-07 13:00 MSK\n" in moscow
+    assert when_text(when, ZoneInfo("Asia/Dubai")) == "2026-12-07 14:00 +04"
     assert admin_refunded_text(order, "en", "by hand").startswith("↩️ Order #12 (€24.70)")

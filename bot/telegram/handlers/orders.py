@@ -25,9 +25,12 @@ from bot.telegram.views import order_text, orders_text, show_in_place
 SHOWN_ORDERS = 20
 
 
-async def list_orders(message: Message, sales: Sales, locale: str) -> SendMessage:
+async def list_orders(
+    message: Message, sales: Sales, settings: Settings, locale: str
+) -> SendMessage:
     orders = await sales.orders.of_user(message.chat.id, limit=SHOWN_ORDERS)
-    return message.answer(orders_text(orders, locale), reply_markup=orders_keyboard(orders, locale))
+    text = orders_text(orders, locale, settings.bot.shop_timezone)
+    return message.answer(text, reply_markup=orders_keyboard(orders, locale))
 
 
 async def open_order(
@@ -37,24 +40,22 @@ async def open_order(
     bot: Bot,
     sales: Sales,
     catalog: Catalog,
+    settings: Settings,
     locale: str,
 ) -> None:
     user = query.from_user.id
+    zone = settings.bot.shop_timezone
     await query.answer()
-    if callback_data.action == "list":
-        orders = await sales.orders.of_user(user, limit=SHOWN_ORDERS)
-        await show_in_place(
-            bot, query, orders_text(orders, locale), orders_keyboard(orders, locale)
-        )
-        return
-    record = await sales.orders.get(callback_data.order)
+    record = None
+    if callback_data.action != "list":
+        record = await sales.orders.get(callback_data.order)
     if record is None or record.order.user_id != user:
+        # The list (asked for, or instead of an order that is not this user's).
         orders = await sales.orders.of_user(user, limit=SHOWN_ORDERS)
-        await show_in_place(
-            bot, query, orders_text(orders, locale), orders_keyboard(orders, locale)
-        )
+        text = orders_text(orders, locale, zone)
+        await show_in_place(bot, query, text, orders_keyboard(orders, locale))
         return
-    text = order_text(record.order, locale, catalog.shipping)
+    text = order_text(record.order, locale, zone=zone, zones=catalog.shipping)
     await show_in_place(bot, query, text, order_keyboard())
 
 
@@ -79,7 +80,7 @@ async def old_admin_buttons(
         order = card.record.order
         with contextlib.suppress(TelegramBadRequest):  # "not modified": pressed twice
             await message.edit_text(
-                notice_text(card.record, locale),
+                notice_text(card.record, locale, desk.zone),
                 reply_markup=card_keyboard(order, view="n"),
                 link_preview_options=NO_PREVIEW,
             )

@@ -74,7 +74,10 @@ async def _show_order(
     if card is None:
         return False
     order = card.record.order
-    text = notice_text(card.record, locale) if data.v == "n" else card_text(card, locale)
+    if data.v == "n":
+        text = notice_text(card.record, locale, desk.zone)
+    else:
+        text = card_text(card, locale, desk.zone)
     await _show(query, text, card_keyboard(order, view=data.v, tab=data.tab, page=data.page))
     return True
 
@@ -202,7 +205,7 @@ async def on_tracking(
         return  # a notice was edited with the others
     try:
         await bot.edit_message_text(
-            card_text(card, locale),
+            card_text(card, locale, desk.zone),
             chat_id=pressed[0],
             message_id=pressed[1],
             reply_markup=card_keyboard(

@@ -17,9 +17,12 @@ from bot.telegram.sales import Person, Sales
 from bot.telegram.views import default_support, default_terms, paysupport_text
 
 
-async def paysupport(message: Message, sales: Sales, locale: str) -> SendMessage:
+async def paysupport(
+    message: Message, sales: Sales, settings: Settings, locale: str
+) -> SendMessage:
     orders = await sales.paid_recently(message.chat.id)
-    return message.answer(paysupport_text(orders, locale), reply_markup=paysupport_keyboard(orders))
+    text = paysupport_text(orders, locale, settings.bot.shop_timezone)
+    return message.answer(text, reply_markup=paysupport_keyboard(orders))
 
 
 async def request_refund(query: CallbackQuery, callback_data: OrderCb, sales: Sales) -> None:
