@@ -257,11 +257,8 @@ class FloodControl:
         self._updates[key] = now
         self._updates.move_to_end(key)
         since = now - self.reply_window
-        while self._updates:
-            oldest = next(iter(self._updates))
-            if self._updates[oldest] >= since:
-                break
-            del self._updates[oldest]
+        while next(iter(self._updates.values())) < since:
+            self._updates.popitem(last=False)
 
     def _answers(self, token: str, chat_id: int, now: float) -> bool:
         seen = self._updates.get((token, chat_id))

@@ -422,8 +422,7 @@ async def build_app(
         sales = open_sales(
             stack, settings, bot=bot, db=db, i18n=i18n, preferences=preferences, clock=shop_clock
         )
-        # The orders desk (issue 18).
-        desk = open_desk(bot, db, sales, settings.bot.shop_timezone)
+        desk = open_desk(bot, db, sales)  # the orders desk (issue 18)
         # One StickerRenderer (process pool) per process; its workers start below.
         renderer = StickerRenderer(
             settings.stickers.workers,

@@ -59,23 +59,18 @@ class DeskResult:
 
 
 class Desk:
-    def __init__(
-        self,
-        bot: Bot,
-        *,
-        store: DeskStore,
-        notices: NoticeStore,
-        sales: Sales,
-        zone: tzinfo,
-    ) -> None:
+    def __init__(self, bot: Bot, *, store: DeskStore, notices: NoticeStore, sales: Sales) -> None:
         self._bot = bot
         self.store = store
         self.notices = notices
         self._sales = sales
-        # The shop's clock (SHOP_TIMEZONE): the times cards and notices show.
-        self.zone = zone
         # One change of an order at a time on this instance (see the module's doc).
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    @property
+    def zone(self) -> tzinfo:
+        """The shop's clock (SHOP_TIMEZONE), the times cards and notices show: Sales'."""
+        return self._sales.zone
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -239,9 +234,9 @@ def _result(moved: Moved, expected: Status) -> DeskResult:
     return DeskResult(DeskAnswer.NOT_ALLOWED, moved.record)
 
 
-def open_desk(bot: Bot, db: Database, sales: Sales, zone: tzinfo) -> Desk:
-    """The desk, hooked to the admins' notices Sales sends; ``zone``: the shop's clock."""
-    desk = Desk(bot, store=DeskStore(db), notices=NoticeStore(db), sales=sales, zone=zone)
+def open_desk(bot: Bot, db: Database, sales: Sales) -> Desk:
+    """The desk, hooked to the admins' notices Sales sends."""
+    desk = Desk(bot, store=DeskStore(db), notices=NoticeStore(db), sales=sales)
     sales.on_notice = desk.remember
     return desk
 

@@ -173,8 +173,8 @@ class Sales:
         self._preferences = preferences
         self._admins = tuple(sorted(admin_ids))
         self.reservation_minutes = reservation_minutes
-        # The shop's clock (SHOP_TIMEZONE): the times admins' messages show.
-        self._zone = zone
+        # The shop's clock (SHOP_TIMEZONE): the times orders' messages show, its days /stats'.
+        self.zone = zone
         self._reconcile_interval = reconcile_interval
         # How fiat-priced goods can be paid (BotSettings.fiat_methods): the cart's buttons.
         self.fiat_methods = fiat_methods
@@ -612,7 +612,7 @@ class Sales:
             return False
         await self._tell_admins(
             lambda lang: (
-                views.admin_refund_request_text(order, user.text(), lang, self._zone),
+                views.admin_refund_request_text(order, user.text(), lang, self.zone),
                 desk_ui.card_keyboard(order, view="n"),
             ),
             order_id=order.id,

@@ -25,11 +25,9 @@ from bot.telegram.views import order_text, orders_text, show_in_place
 SHOWN_ORDERS = 20
 
 
-async def list_orders(
-    message: Message, sales: Sales, settings: Settings, locale: str
-) -> SendMessage:
+async def list_orders(message: Message, sales: Sales, locale: str) -> SendMessage:
     orders = await sales.orders.of_user(message.chat.id, limit=SHOWN_ORDERS)
-    text = orders_text(orders, locale, settings.bot.shop_timezone)
+    text = orders_text(orders, locale, sales.zone)
     return message.answer(text, reply_markup=orders_keyboard(orders, locale))
 
 
@@ -40,11 +38,10 @@ async def open_order(
     bot: Bot,
     sales: Sales,
     catalog: Catalog,
-    settings: Settings,
     locale: str,
 ) -> None:
     user = query.from_user.id
-    zone = settings.bot.shop_timezone
+    zone = sales.zone
     await query.answer()
     record = None
     if callback_data.action != "list":

@@ -20,7 +20,6 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.config import Settings
 from bot.media.charts import ChartWords, render_sales_chart
 from bot.shop.catalog import Catalog, pick
 from bot.shop.orders_csv import orders_csv
@@ -112,14 +111,11 @@ async def show_stats(
     stats_store: StatsStore,
     event_log: EventLog,
     catalog: Catalog,
-    settings: Settings,
     locale: str,
 ) -> None:
     # This instance's latest card views count too (other instances' within their second).
     await event_log.flush()
-    overview = await stats_store.overview(
-        last_days(sales.now(), STATS_DAYS, settings.bot.shop_timezone)
-    )
+    overview = await stats_store.overview(last_days(sales.now(), STATS_DAYS, sales.zone))
     words = ChartWords(
         title=_("Paid orders and revenue per day, {span} ({zone})").format(
             span=_span(overview.period), zone=overview.period.zone
@@ -140,13 +136,12 @@ async def send_orders_csv(
     bot: Bot,
     sales: Sales,
     stats_store: StatsStore,
-    settings: Settings,
     locale: str,
 ) -> None:
     await query.answer()
     if query.message is None:
         return
-    period = last_days(sales.now(), STATS_DAYS, settings.bot.shop_timezone)
+    period = last_days(sales.now(), STATS_DAYS, sales.zone)
     orders = await stats_store.export(period)
     # A year of orders is a few MB of CSV: written off the event loop.
     data = await asyncio.to_thread(orders_csv, orders, language=locale)

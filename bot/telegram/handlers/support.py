@@ -17,11 +17,9 @@ from bot.telegram.sales import Person, Sales
 from bot.telegram.views import default_support, default_terms, paysupport_text
 
 
-async def paysupport(
-    message: Message, sales: Sales, settings: Settings, locale: str
-) -> SendMessage:
+async def paysupport(message: Message, sales: Sales, locale: str) -> SendMessage:
     orders = await sales.paid_recently(message.chat.id)
-    text = paysupport_text(orders, locale, settings.bot.shop_timezone)
+    text = paysupport_text(orders, locale, sales.zone)
     return message.answer(text, reply_markup=paysupport_keyboard(orders))
 
 
